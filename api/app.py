@@ -1,0 +1,42 @@
+"""The FastAPI application: API, operations endpoints and (later) channel webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import candor
+from api.errors import install_error_handlers
+from api.routers import ats, health
+from candor.logging import configure_logging
+from candor.runtime import Runtime
+from candor.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. A caller-supplied `runtime` is used as is and left open on shutdown."""
+    settings = runtime.settings if runtime is not None else (settings or get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings)
+        owned = runtime is None
+        app.state.runtime = runtime or Runtime.create(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.runtime.aclose()
+
+    app = FastAPI(
+        title="Candor",
+        version=candor.__version__,
+        summary="Every candidate hears back: result outreach, candidate chat and HR control.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(ats.router)
+    return app

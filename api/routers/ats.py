@@ -1,0 +1,36 @@
+"""ATS and AI-interview vendors push their events here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
+
+from api.deps import AtsIntegration, SessionDep
+from candor.ats import service
+from candor.ats.schemas import AtsEventIn, EventAccepted
+
+router = APIRouter(prefix="/api/v1/ats", tags=["ats"])
+
+
+@router.post(
+    "/events",
+    summary="Ingest one ATS event (idempotent by event_id)",
+    response_model=EventAccepted,
+    responses={
+        401: {"description": "Missing, unknown or revoked integration token"},
+        409: {"description": "Same event_id with another body, or an impossible transition"},
+        422: {"description": "Invalid event, or it refers to an unknown team/application"},
+    },
+)
+async def post_event(
+    event: Annotated[AtsEventIn, Body()],
+    session: SessionDep,
+    _integration: AtsIntegration,
+) -> JSONResponse:
+    outcome = await service.ingest_event(
+        session, event, fingerprint=service.body_fingerprint(event.model_dump(mode="json"))
+    )
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)

@@ -1,0 +1,1 @@
+"""The ATS data Candor mirrors: jobs, candidates, applications and interviews."""

@@ -1,0 +1,403 @@
+"""Applying ATS events to Candor's copy of the ATS data.
+
+`ingest_event` is the one entry point. It runs inside the caller's transaction and never
+commits: the API request (or the worker) that called it commits once, so an event is either
+applied together with its idempotency record or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor.ats import repository
+from candor.ats.codes import allocate_application_codes
+from candor.ats.errors import EventConflictError, InvalidTransitionError, UnknownReferenceError
+from candor.ats.schemas import (
+    ApplicationCreated,
+    ApplicationCreatedEvent,
+    ApplicationWithdrawn,
+    ApplicationWithdrawnEvent,
+    AtsEventIn,
+    CandidateIn,
+    EventAccepted,
+    InterviewCompleted,
+    InterviewCompletedEvent,
+    InterviewScheduled,
+    InterviewScheduledEvent,
+    JobRef,
+    ResultDecided,
+    ResultDecidedEvent,
+    StageChanged,
+    StageChangedEvent,
+)
+from candor.clock import BUSINESS_TZ, utcnow
+from candor.logging import get_logger
+from candor.models import (
+    Application,
+    AtsEvent,
+    Candidate,
+    Interview,
+    Job,
+    StageChange,
+)
+from candor.models.enums import (
+    DECISION_STATUS,
+    INTERVIEW_STAGE,
+    ApplicationStatus,
+    Decision,
+    Stage,
+)
+
+log = get_logger(__name__)
+
+STAGE_ORDER = {stage: index for index, stage in enumerate(Stage)}
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def body_fingerprint(body: bytes | dict[str, Any]) -> str:
+    """SHA-256 of the event's canonical JSON, so key order and spacing don't make a conflict."""
+    data = json.loads(body) if isinstance(body, bytes | bytearray) else body
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def ingest_event(
+    session: AsyncSession, event: AtsEventIn, *, fingerprint: str
+) -> IngestOutcome:
+    """Apply `event` once. A replay with the same body returns the first answer unchanged."""
+    previous = await session.get(AtsEvent, event.event_id)
+    if previous is not None:
+        return _replay(previous, fingerprint)
+
+    record = AtsEvent(
+        event_id=event.event_id,
+        event_type=event.type,
+        body_sha256=fingerprint,
+        response_status=0,
+        response_body={},
+    )
+    try:
+        async with session.begin_nested():
+            session.add(record)
+            await session.flush()
+    except IntegrityError:
+        # Another request with the same event id committed first; answer as it did.
+        concurrent = await session.get(AtsEvent, event.event_id, populate_existing=True)
+        if concurrent is None:  # pragma: no cover - the constraint said it exists
+            raise
+        return _replay(concurrent, fingerprint)
+
+    application = await _apply(session, event)
+    accepted = EventAccepted(
+        event_id=event.event_id,
+        type=event.type,
+        application_code=application.code,
+        application_external_id=application.external_id,
+        stage=application.stage,
+        status=application.status,
+        result_version=application.result_version,
+        processed_at=utcnow(),
+    )
+    record.response_status = 200
+    record.response_body = accepted.model_dump(mode="json")
+    await session.flush()
+    log.info(
+        "ats.event_ingested",
+        event_id=event.event_id,
+        event_type=event.type,
+        application_code=application.code,
+    )
+    return IngestOutcome(status_code=200, body=record.response_body, replayed=False)
+
+
+def _replay(previous: AtsEvent, fingerprint: str) -> IngestOutcome:
+    if previous.body_sha256 != fingerprint:
+        raise EventConflictError(
+            f"event {previous.event_id} was already received with a different body"
+        )
+    return IngestOutcome(
+        status_code=previous.response_status, body=previous.response_body, replayed=True
+    )
+
+
+async def _apply(session: AsyncSession, event: AtsEventIn) -> Application:
+    source = f"ats:{event.event_id}"
+    match event:
+        case ApplicationCreatedEvent(data=data):
+            return await _application_created(session, data, source)
+        case InterviewScheduledEvent(data=data):
+            return await _interview_scheduled(session, data, source)
+        case InterviewCompletedEvent(data=data):
+            return await _interview_completed(session, data, source)
+        case ResultDecidedEvent(data=data):
+            return await _result_decided(session, data, source)
+        case StageChangedEvent(data=data):
+            return await _stage_changed(session, data, source)
+        case ApplicationWithdrawnEvent(data=data):
+            return await _application_withdrawn(session, data, source)
+    raise AssertionError(f"unhandled event type {event.type}")  # pragma: no cover
+
+
+async def upsert_job(session: AsyncSession, ref: JobRef) -> Job:
+    team = await repository.team_by_external_id(session, ref.team_external_id)
+    if team is None:
+        raise UnknownReferenceError(f"unknown team {ref.team_external_id!r}")
+    recruiter_id = None
+    if ref.recruiter_email is not None:
+        recruiter = await repository.hr_user_by_email(session, ref.recruiter_email)
+        if recruiter is None:
+            raise UnknownReferenceError(f"no HR user with e-mail {ref.recruiter_email!r}")
+        recruiter_id = recruiter.id
+    job = await repository.job_by_external_id(session, ref.external_id)
+    if job is None:
+        job = Job(external_id=ref.external_id, team_id=team.id, title=ref.title)
+        session.add(job)
+    job.team_id = team.id
+    job.title = ref.title
+    if ref.location is not None:
+        job.location = ref.location
+    if recruiter_id is not None:
+        job.recruiter_id = recruiter_id
+    await session.flush()
+    return job
+
+
+async def upsert_candidate(session: AsyncSession, data: CandidateIn) -> Candidate:
+    candidate = await repository.candidate_by_external_id(session, data.external_id)
+    if candidate is None:
+        candidate = Candidate(external_id=data.external_id)
+        session.add(candidate)
+    candidate.name = data.name
+    candidate.mobile = data.mobile
+    candidate.email = data.email.lower() if data.email else None
+    candidate.locale = data.locale
+    candidate.consent_contact = data.consent_contact
+    candidate.consent_talent_pool = data.consent_talent_pool
+    candidate.consent_wechat_subscription = data.consent_wechat_subscription
+    candidate.preferred_channels = [channel.value for channel in data.preferred_channels]
+    await session.flush()
+    return candidate
+
+
+async def _application_created(
+    session: AsyncSession, data: ApplicationCreated, source: str
+) -> Application:
+    job = await upsert_job(session, data.job)
+    candidate = await upsert_candidate(session, data.candidate)
+    application = await repository.application_by_external_id(
+        session, data.application_external_id, for_update=True
+    )
+    if application is not None:
+        if application.candidate_id != candidate.id:
+            raise InvalidTransitionError(
+                f"application {data.application_external_id!r} belongs to another candidate"
+            )
+        application.job_id = job.id
+        await session.flush()
+        return application
+
+    year = data.applied_at.astimezone(BUSINESS_TZ).year
+    (code,) = await allocate_application_codes(session, year, 1)
+    application = Application(
+        code=code,
+        external_id=data.application_external_id,
+        candidate_id=candidate.id,
+        job_id=job.id,
+        stage=Stage.APPLIED,
+        status=ApplicationStatus.ACTIVE,
+        applied_at=data.applied_at,
+        result_version=0,
+    )
+    session.add(application)
+    await session.flush()
+    _record_change(session, application, None, None, data.applied_at, source)
+    return application
+
+
+async def _interview_scheduled(
+    session: AsyncSession, data: InterviewScheduled, source: str
+) -> Application:
+    application = await _active_application(session, data.application_external_id)
+    interview = await _interview_for(session, application, data.interview_external_id)
+    if interview is None:
+        interview = Interview(
+            external_id=data.interview_external_id,
+            application_id=application.id,
+            kind=data.kind,
+            round=data.round,
+        )
+        session.add(interview)
+    interview.kind = data.kind
+    interview.round = data.round
+    interview.scheduled_at = data.scheduled_at
+    await session.flush()
+    _advance_stage(session, application, INTERVIEW_STAGE[data.kind], data.scheduled_at, source)
+    return application
+
+
+async def _interview_completed(
+    session: AsyncSession, data: InterviewCompleted, source: str
+) -> Application:
+    application = await _active_application(session, data.application_external_id)
+    interview = await _interview_for(session, application, data.interview_external_id)
+    if interview is None:
+        interview = Interview(
+            external_id=data.interview_external_id,
+            application_id=application.id,
+            kind=data.kind,
+            round=1,
+        )
+        session.add(interview)
+    interview.completed_at = data.completed_at
+    interview.score = data.score
+    if data.report is not None:
+        interview.report_summary = data.report.summary
+        interview.strengths = list(data.report.strengths)
+        interview.improvements = list(data.report.improvements)
+    await session.flush()
+    _advance_stage(session, application, INTERVIEW_STAGE[interview.kind], data.completed_at, source)
+    if data.decision is not None:
+        _decide(
+            session,
+            application,
+            interview,
+            data.decision,
+            data.decided_at or data.completed_at,
+            data.next_steps,
+            source,
+        )
+    return application
+
+
+async def _result_decided(session: AsyncSession, data: ResultDecided, source: str) -> Application:
+    application = await _active_application(session, data.application_external_id)
+    if data.interview_external_id is not None:
+        interview = await _interview_for(session, application, data.interview_external_id)
+        if interview is None:
+            raise UnknownReferenceError(f"unknown interview {data.interview_external_id!r}")
+    else:
+        interview = await repository.latest_completed_interview(session, application.id)
+    _decide(
+        session, application, interview, data.decision, data.decided_at, data.next_steps, source
+    )
+    return application
+
+
+async def _stage_changed(session: AsyncSession, data: StageChanged, source: str) -> Application:
+    application = await _application(session, data.application_external_id)
+    before_stage, before_status = application.stage, application.status
+    application.stage = data.stage
+    if data.status is not None:
+        application.status = data.status
+    if data.stage is Stage.HIRED:
+        application.status = ApplicationStatus.HIRED
+    if (before_stage, before_status) != (application.stage, application.status):
+        _record_change(session, application, before_stage, before_status, data.changed_at, source)
+    return application
+
+
+async def _application_withdrawn(
+    session: AsyncSession, data: ApplicationWithdrawn, source: str
+) -> Application:
+    application = await _application(session, data.application_external_id)
+    if application.status is ApplicationStatus.WITHDRAWN:
+        return application
+    before_status = application.status
+    application.status = ApplicationStatus.WITHDRAWN
+    application.withdrawn_at = data.withdrawn_at
+    _record_change(
+        session, application, application.stage, before_status, data.withdrawn_at, source
+    )
+    return application
+
+
+async def _application(session: AsyncSession, external_id: str) -> Application:
+    application = await repository.application_by_external_id(
+        session, external_id, for_update=True
+    )
+    if application is None:
+        raise UnknownReferenceError(f"unknown application {external_id!r}")
+    return application
+
+
+async def _active_application(session: AsyncSession, external_id: str) -> Application:
+    application = await _application(session, external_id)
+    if application.status is ApplicationStatus.WITHDRAWN:
+        raise InvalidTransitionError(f"application {external_id!r} was withdrawn")
+    return application
+
+
+async def _interview_for(
+    session: AsyncSession, application: Application, external_id: str
+) -> Interview | None:
+    interview = await repository.interview_by_external_id(session, external_id)
+    if interview is not None and interview.application_id != application.id:
+        raise InvalidTransitionError(
+            f"interview {external_id!r} belongs to another application"
+        )
+    return interview
+
+
+def _decide(
+    session: AsyncSession,
+    application: Application,
+    interview: Interview | None,
+    decision: Decision,
+    decided_at: datetime,
+    next_steps: str | None,
+    source: str,
+) -> None:
+    if interview is not None:
+        interview.decision = decision
+        interview.decided_at = decided_at
+        interview.next_steps = next_steps
+    before_status = application.status
+    application.result_version += 1
+    application.status = DECISION_STATUS[decision]
+    if before_status != application.status:
+        _record_change(session, application, application.stage, before_status, decided_at, source)
+
+
+def _advance_stage(
+    session: AsyncSession, application: Application, stage: Stage, at: datetime, source: str
+) -> None:
+    """Move forward only: a late event about an earlier round must not pull an application back."""
+    if STAGE_ORDER[stage] <= STAGE_ORDER[application.stage]:
+        return
+    before = application.stage
+    application.stage = stage
+    _record_change(session, application, before, application.status, at, source)
+
+
+def _record_change(
+    session: AsyncSession,
+    application: Application,
+    from_stage: Stage | None,
+    from_status: ApplicationStatus | None,
+    at: datetime,
+    source: str,
+) -> None:
+    session.add(
+        StageChange(
+            application_id=application.id,
+            from_stage=from_stage,
+            to_stage=application.stage,
+            from_status=from_status,
+            to_status=application.status,
+            changed_at=at,
+            source=source,
+        )
+    )

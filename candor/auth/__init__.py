@@ -1,0 +1,1 @@
+"""Who may call Candor: integration API tokens (and, later, HR sessions)."""

@@ -1,0 +1,154 @@
+"""The `candor` command: serve, worker, db, import, demo and tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from candor.settings import Settings, get_settings
+
+app = typer.Typer(
+    name="candor",
+    help="Candor: every candidate hears back.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+token_app = typer.Typer(help="Integration API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:
+        typer.secho(f"invalid settings: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    from candor.db.migrate import upgrade
+
+    upgrade(_settings(), revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="API processes; more than 1 needs PostgreSQL and Redis.")
+    ] = 1,
+) -> None:
+    """Serve the API, webhooks and docs."""
+    import uvicorn
+
+    settings = _settings()
+    if workers > 1 and (settings.uses_sqlite or settings.uses_embedded_redis):
+        typer.secho(
+            "--workers > 1 is scaled mode: set CANDOR_DATABASE_URL to PostgreSQL and "
+            "CANDOR_REDIS_URL to a Redis server (each process would otherwise have its own "
+            "in-memory Redis and fight over one SQLite writer).",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(2)
+    uvicorn.run(
+        "api.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Run every due job once, then exit.")] = False,
+) -> None:
+    """Run background jobs until interrupted."""
+    from candor.worker import run_worker
+
+    asyncio.run(run_worker(_settings(), once=once))
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    kind: Annotated[
+        str | None,
+        typer.Option(help="teams, users, jobs, candidates, applications or interviews; "
+        "by default taken from the file name (e.g. candidates.csv)."),
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Write the valid rows even when some rows are invalid.")
+    ] = False,
+    encoding: Annotated[str, typer.Option(help="Text encoding, e.g. utf-8 or gbk.")] = "utf-8-sig",
+) -> None:
+    """Bulk-load CSV or JSONL from another ATS, upserting by external id."""
+    from candor.importer.cli import run_import
+
+    raise typer.Exit(
+        run_import(_settings(), file, kind=kind, skip_invalid=skip_invalid, encoding=encoding)
+    )
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    seed_only: Annotated[bool, typer.Option(help="Seed the demo data, then exit.")] = False,
+) -> None:
+    """Seed a realistic demo company and serve it on embedded defaults."""
+    from candor.demo.command import run_demo
+
+    run_demo(_settings(), host=host, port=port, serve=not seed_only)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="Who uses it, e.g. 'moka-ats'.")],
+    scope: Annotated[list[str], typer.Option(help="Repeatable; e.g. ats:write.")],
+) -> None:
+    """Create an integration token and print it once."""
+    from candor.auth.tokens import issue_token
+    from candor.runtime import open_runtime
+
+    async def create() -> str:
+        async with open_runtime(_settings()) as runtime, runtime.transaction() as session:
+            issued = await issue_token(session, name=name, scopes=scope)
+            return f"{issued.token_id}\t{issued.plaintext}"
+
+    try:
+        typer.echo(asyncio.run(create()))
+    except ValueError as exc:
+        typer.secho(str(exc), err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by id; requests with it fail from now on."""
+    from candor.auth.tokens import revoke_token
+    from candor.runtime import open_runtime
+
+    async def revoke() -> bool:
+        async with open_runtime(_settings()) as runtime, runtime.transaction() as session:
+            return await revoke_token(session, token_id)
+
+    if not asyncio.run(revoke()):
+        typer.secho(f"no active token {token_id}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {token_id}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,107 @@
+"""structlog set-up with personal data masked before anything is written.
+
+Events use dotted names (`ats.event_ingested`) and keyword fields. Fields that name personal
+data are masked by key; phone numbers and e-mail addresses are also masked wherever they
+appear inside other strings, so a message that quotes a candidate cannot leak them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+from candor.settings import LogFormat, Settings
+
+PERSONAL_KEYS = frozenset(
+    {
+        "name",
+        "candidate_name",
+        "display_name",
+        "mobile",
+        "phone",
+        "email",
+        "openid",
+        "unionid",
+        "external_user_id",
+        "from_user",
+        "to_user",
+        "password",
+        "token",
+    }
+)
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Mainland mobiles, optionally with +86, and other long digit runs that look like phones.
+_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
+
+
+def mask_value(value: str) -> str:
+    """Keep just enough to tell two values apart in a log, e.g. `张**` or `o6_b***vE`."""
+    if not value:
+        return value
+    if "@" in value:
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    digits = re.sub(r"\D", "", value)
+    if len(digits) >= 7 and len(digits) >= len(value) - 4:
+        return f"{digits[:3]}****{digits[-4:]}"
+    if len(value) <= 3:
+        return value[:1] + "*" * (len(value) - 1)
+    return f"{value[:2]}***{value[-2:]}"
+
+
+def mask_text(text: str) -> str:
+    text = _EMAIL.sub(lambda m: mask_value(m.group(0)), text)
+    return _PHONE.sub(lambda m: mask_value(m.group(0)), text)
+
+
+def _mask(value: Any, key: str | None = None) -> Any:
+    if key is not None and key.lower() in PERSONAL_KEYS and value is not None:
+        return mask_value(str(value))
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, Mapping):
+        return {k: _mask(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v) for v in value]
+    return value
+
+
+def mask_personal_data(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in list(event_dict.items()):
+        event_dict[key] = _mask(value, key)
+    return event_dict
+
+
+def configure_logging(settings: Settings) -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if settings.log_format is LogFormat.JSON
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            mask_personal_data,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger

@@ -1,0 +1,145 @@
+"""Test fixtures: every database and Redis test runs twice.
+
+- `embedded`: a SQLite file (copied from a migrated template) and fakeredis.
+- `scaled`: the machine's real PostgreSQL (a database created and migrated for this run,
+  tables truncated before each test) and real Redis (a dedicated db index, flushed).
+
+With CI=true an unreachable PostgreSQL or Redis ends the run with an error instead of
+skipping the scaled half.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from api.app import create_app
+from candor.db.migrate import upgrade
+from candor.models import Base
+from candor.runtime import Runtime
+from candor.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CANDOR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("CANDOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not any(item.get_closest_marker("scaled") for item in items):
+        return
+    missing = [
+        name
+        for name, url, port in (("PostgreSQL", POSTGRES_ADMIN_URL, 5432), ("Redis", REDIS_URL, 6379))
+        if not _reachable(url, port)
+    ]
+    if not missing:
+        return
+    message = f"{' and '.join(missing)} unreachable; scaled-mode tests need them"
+    if IN_CI:
+        raise pytest.UsageError(f"CI=true: {message}")
+    skip = pytest.mark.skip(reason=message)
+    for item in items:
+        if item.get_closest_marker("scaled"):
+            item.add_marker(skip)
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(path=f"/{database}").geturl()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database for this run, migrated with Alembic, dropped at the end."""
+    name = f"candor_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(statement: str) -> None:
+        engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = _with_database(POSTGRES_ADMIN_URL, name)
+    upgrade(Settings(database_url=url, env="test", secret_key=TEST_SECRET))
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "candor.sqlite3"
+    upgrade(Settings(database_url=f"sqlite+aiosqlite:///{path}", env="test", secret_key=TEST_SECRET))
+    return path
+
+
+@pytest.fixture(params=["embedded", pytest.param("scaled", marks=pytest.mark.scaled)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "embedded":
+        template: Path = request.getfixturevalue("sqlite_template")
+        database = tmp_path / "candor.sqlite3"
+        shutil.copyfile(template, database)
+        return Settings(
+            env="test",
+            secret_key=TEST_SECRET,
+            database_url=f"sqlite+aiosqlite:///{database}",
+            redis_url="memory://",
+        )
+    url: str = request.getfixturevalue("postgres_url")
+    return Settings(env="test", secret_key=TEST_SECRET, database_url=url, redis_url=REDIS_URL)
+
+
+async def _reset_scaled_state(runtime: Runtime) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    async with runtime.engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await runtime.redis.flushdb()
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    runtime = Runtime.create(settings)
+    if not settings.uses_sqlite:
+        await _reset_scaled_state(runtime)
+    try:
+        yield runtime
+    finally:
+        await runtime.aclose()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(runtime=runtime)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://candor.test"
+        ) as http,
+    ):
+        yield http
