@@ -65,9 +65,11 @@ def require_scope(scope: str) -> object:
         plaintext = _bearer(authorization)
         if plaintext is None:
             raise ApiError(401, "unauthenticated", "send an integration token as Bearer")
-        token = await tokens.authenticate(session, plaintext, scope)
+        token = await tokens.authenticate(session, plaintext)
         if token is None:
-            raise ApiError(401, "unauthenticated", "the token is unknown, revoked or lacks scope")
+            raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
+        if scope not in token.scopes:
+            raise ApiError(403, "insufficient_scope", f"the token lacks the {scope} scope")
         return token
 
     return Depends(dependency)

@@ -85,8 +85,10 @@ def import_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     kind: Annotated[
         str | None,
-        typer.Option(help="teams, users, jobs, candidates, applications or interviews; "
-        "by default taken from the file name (e.g. candidates.csv)."),
+        typer.Option(
+            help="teams, users, jobs, candidates, applications or interviews; "
+            "by default taken from the file name (e.g. candidates.csv)."
+        ),
     ] = None,
     skip_invalid: Annotated[
         bool, typer.Option(help="Write the valid rows even when some rows are invalid.")

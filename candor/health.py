@@ -46,7 +46,7 @@ async def check_readiness(runtime: Runtime) -> ReadinessReport:
         try:
             await asyncio.wait_for(probe(runtime), timeout=CHECK_TIMEOUT_S)
             report.checks[name] = {"ok": True, "backend": backend}
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported
+        except Exception as exc:
             log.warning("readiness.check_failed", check=name, error=repr(exc))
             report.checks[name] = {"ok": False, "backend": backend, "error": type(exc).__name__}
     return report

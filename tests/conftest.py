@@ -42,7 +42,9 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
             return True
     except OSError:
         return False
@@ -53,7 +55,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     missing = [
         name
-        for name, url, port in (("PostgreSQL", POSTGRES_ADMIN_URL, 5432), ("Redis", REDIS_URL, 6379))
+        for name, url, port in (
+            ("PostgreSQL", POSTGRES_ADMIN_URL, 5432),
+            ("Redis", REDIS_URL, 6379),
+        )
         if not _reachable(url, port)
     ]
     if not missing:
@@ -95,7 +100,9 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "candor.sqlite3"
-    upgrade(Settings(database_url=f"sqlite+aiosqlite:///{path}", env="test", secret_key=TEST_SECRET))
+    upgrade(
+        Settings(database_url=f"sqlite+aiosqlite:///{path}", env="test", secret_key=TEST_SECRET)
+    )
     return path
 
 

@@ -15,7 +15,9 @@ from candor.models.enums import Role
 _counter = itertools.count(1)
 
 
-async def make_team(session: AsyncSession, *, external_id: str | None = None, name: str = "招聘一组") -> Team:
+async def make_team(
+    session: AsyncSession, *, external_id: str | None = None, name: str = "招聘一组"
+) -> Team:
     team = Team(external_id=external_id or f"team-{next(_counter)}", name=name)
     session.add(team)
     await session.flush()
@@ -23,7 +25,11 @@ async def make_team(session: AsyncSession, *, external_id: str | None = None, na
 
 
 async def make_hr_user(
-    session: AsyncSession, *, team: Team | None = None, role: Role = Role.RECRUITER, email: str | None = None
+    session: AsyncSession,
+    *,
+    team: Team | None = None,
+    role: Role = Role.RECRUITER,
+    email: str | None = None,
 ) -> HRUser:
     user = HRUser(
         email=email or f"hr{next(_counter)}@example.com",
@@ -40,7 +46,9 @@ async def make_hr_user(
 
 
 async def make_ats_token(session: AsyncSession, *, scopes: list[str] | None = None) -> str:
-    issued = await issue_token(session, name="test-ats", scopes=scopes or [Scope.ATS_WRITE])
+    issued = await issue_token(
+        session, name="test-ats", scopes=[Scope.ATS_WRITE] if scopes is None else scopes
+    )
     return issued.plaintext
 
 

@@ -32,7 +32,7 @@ async def allocate_application_codes(session: AsyncSession, year: int, count: in
     if count <= 0:
         return []
     prefix = f"AP-{year:04d}"
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(
         insert(CodeSequence).values(prefix=prefix, last_value=0).on_conflict_do_nothing()
     )

@@ -20,9 +20,7 @@ from candor.models.enums import (
     Stage,
 )
 
-ExternalId = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
-]
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Mobile = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 -]{6,20}$")]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 

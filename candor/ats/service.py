@@ -325,9 +325,7 @@ async def _application_withdrawn(
 
 
 async def _application(session: AsyncSession, external_id: str) -> Application:
-    application = await repository.application_by_external_id(
-        session, external_id, for_update=True
-    )
+    application = await repository.application_by_external_id(session, external_id, for_update=True)
     if application is None:
         raise UnknownReferenceError(f"unknown application {external_id!r}")
     return application
@@ -345,9 +343,7 @@ async def _interview_for(
 ) -> Interview | None:
     interview = await repository.interview_by_external_id(session, external_id)
     if interview is not None and interview.application_id != application.id:
-        raise InvalidTransitionError(
-            f"interview {external_id!r} belongs to another application"
-        )
+        raise InvalidTransitionError(f"interview {external_id!r} belongs to another application")
     return interview
 
 

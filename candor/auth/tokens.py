@@ -46,12 +46,12 @@ async def issue_token(
     return IssuedToken(token_id=token.id, plaintext=value)
 
 
-async def authenticate(session: AsyncSession, plaintext: str, scope: str) -> ApiToken | None:
-    """The token if it exists, is not revoked and carries `scope`; otherwise None."""
+async def authenticate(session: AsyncSession, plaintext: str) -> ApiToken | None:
+    """The token if it exists and is not revoked; otherwise None."""
     token = await session.scalar(
         select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext))
     )
-    if token is None or token.revoked_at is not None or scope not in token.scopes:
+    if token is None or token.revoked_at is not None:
         return None
     return token
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import Connection
+
+from candor.db.engine import create_engine
 
 from candor.settings import Settings
 
@@ -25,3 +29,27 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
 
 def downgrade(settings: Settings, revision: str) -> None:
     command.downgrade(alembic_config(settings), revision)
+
+
+async def upgrade_async(settings: Settings, revision: str = "head") -> None:
+    """`upgrade` for callers already inside an event loop (tests, async commands)."""
+    await _on_connection(settings, lambda config: command.upgrade(config, revision))
+
+
+async def downgrade_async(settings: Settings, revision: str) -> None:
+    await _on_connection(settings, lambda config: command.downgrade(config, revision))
+
+
+async def _on_connection(settings: Settings, action: Callable[[Config], None]) -> None:
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+
+            def run(sync_connection: Connection) -> None:
+                config = alembic_config(settings)
+                config.attributes["connection"] = sync_connection
+                action(config)
+
+            await connection.run_sync(run)
+    finally:
+        await engine.dispose()

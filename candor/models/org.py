@@ -10,7 +10,6 @@ from candor.db.types import BigIntId, enum_column
 from candor.models.enums import Role
 
 
-
 class Team(IdMixin, TimestampMixin, Base):
     __tablename__ = "teams"
 
@@ -38,9 +37,7 @@ class TeamMembership(Base):
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("hr_users.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("hr_users.id", ondelete="CASCADE"), index=True)
 
     team: Mapped[Team] = relationship(back_populates="memberships")
     user: Mapped[HRUser] = relationship(back_populates="memberships")

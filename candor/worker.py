@@ -1,0 +1,138 @@
+"""`candor worker`: periodic background jobs with one owner for timeouts, retries and errors.
+
+Each job is a small class with a name, an interval and `run(runtime)`. The worker loop owns
+everything around it, so no job swallows its own errors or hangs the loop:
+- a timeout per run;
+- failures are logged with the exception and retried on the next tick with backoff;
+- a Redis lock makes a periodic job run on one worker at a time across machines.
+Later issues add the outbox dispatcher and SLA reminders as jobs here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from redis.exceptions import LockError
+from sqlalchemy import delete
+
+from candor.clock import utcnow
+from candor.logging import configure_logging, get_logger
+from candor.models import AtsEvent
+from candor.runtime import Runtime, open_runtime
+from candor.settings import Settings
+
+log = get_logger(__name__)
+
+
+class Job(ABC):
+    name: str
+    interval: timedelta
+    timeout: timedelta = timedelta(minutes=5)
+
+    @abstractmethod
+    async def run(self, runtime: Runtime) -> int:
+        """Do one round of work; return how many items it handled (for the log)."""
+
+
+class PruneAtsEvents(Job):
+    """Forget ATS idempotency records after the retention period.
+
+    ATS systems retry within minutes or hours; keeping every event id forever would grow the
+    table without bound. A replay older than the retention is applied again, which is safe
+    for every event type except a second result_decided, hence the generous default.
+    """
+
+    name = "prune_ats_events"
+    interval = timedelta(hours=1)
+
+    def __init__(self, retention: timedelta = timedelta(days=90)) -> None:
+        self.retention = retention
+
+    async def run(self, runtime: Runtime) -> int:
+        cutoff = utcnow() - self.retention
+        async with runtime.transaction() as session:
+            result = await session.execute(delete(AtsEvent).where(AtsEvent.received_at < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+DEFAULT_JOBS: tuple[Job, ...] = (PruneAtsEvents(),)
+
+
+@dataclass(slots=True)
+class JobState:
+    failures: int = 0
+    next_run: float = 0.0
+    runs: int = field(default=0)
+
+
+MAX_BACKOFF_S = 300.0
+
+
+async def run_job_once(runtime: Runtime, job: Job) -> int | None:
+    """Run `job` under its timeout and the cross-process lock; None when another worker has it."""
+    lock = runtime.redis.lock(
+        f"candor:job-lock:{job.name}",
+        timeout=job.timeout.total_seconds() + 30,
+        blocking=False,
+    )
+    if not await lock.acquire():
+        return None
+    try:
+        return await asyncio.wait_for(job.run(runtime), timeout=job.timeout.total_seconds())
+    finally:
+        try:
+            await lock.release()
+        except LockError:
+            # The lock expired mid-run (the job outlived timeout + 30 s); nothing to free.
+            log.warning("worker.lock_lost", job=job.name)
+
+
+async def run_jobs(
+    runtime: Runtime, jobs: tuple[Job, ...], *, once: bool, stop: asyncio.Event
+) -> dict[str, JobState]:
+    loop = asyncio.get_running_loop()
+    states = {job.name: JobState() for job in jobs}
+    while not stop.is_set():
+        now = loop.time()
+        for job in jobs:
+            state = states[job.name]
+            if state.next_run > now:
+                continue
+            try:
+                handled = await run_job_once(runtime, job)
+            except Exception:
+                state.failures += 1
+                delay = min(MAX_BACKOFF_S, 2.0**state.failures)
+                log.exception("worker.job_failed", job=job.name, failures=state.failures)
+                state.next_run = loop.time() + delay
+                if once:
+                    raise
+                continue
+            state.failures = 0
+            state.runs += 1
+            state.next_run = loop.time() + job.interval.total_seconds()
+            log.info("worker.job_ran", job=job.name, handled=handled)
+        if once:
+            break
+        wake = min(state.next_run for state in states.values()) - loop.time()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=max(0.1, min(wake, 5.0)))
+    return states
+
+
+async def run_worker(settings: Settings, *, once: bool = False) -> None:
+    configure_logging(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    log.info("worker.started", jobs=[job.name for job in DEFAULT_JOBS], once=once)
+    async with open_runtime(settings) as runtime:
+        await run_jobs(runtime, DEFAULT_JOBS, once=once, stop=stop)
+    log.info("worker.stopped")

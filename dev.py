@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Set up Candor from its own files and run it: `python3 dev.py demo` or `python3 dev.py test`.
+
+Only a Python >= 3.11 is needed. The script installs a pinned uv into .tools/, lets uv build
+.venv from uv.lock exactly (`--locked` fails if pyproject.toml and the lock disagree), then:
+
+- demo: runs `candor demo` on embedded defaults (SQLite, in-process Redis), on 127.0.0.1:8000;
+- test: runs ruff, mypy and the whole pytest suite (SQLite + fakeredis, then PostgreSQL +
+  Redis on 127.0.0.1). Extra arguments after `test` go to pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+UV_VERSION = "0.13.9"
+TOOLS = ROOT / ".tools"
+VENV = ROOT / ".venv"
+
+
+def _bin(env: Path, name: str) -> Path:
+    return env / ("Scripts" if os.name == "nt" else "bin") / name
+
+
+def _run(*command: str | Path, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(part) for part in command), flush=True)
+    completed = subprocess.run([str(part) for part in command], cwd=ROOT, env=env, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(completed.returncode)
+
+
+def ensure_uv() -> Path:
+    uv_env = TOOLS / f"uv-{UV_VERSION}"
+    uv = _bin(uv_env, "uv")
+    if not uv.exists():
+        venv.create(uv_env, with_pip=True, clear=True)
+        _run(_bin(uv_env, "python"), "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}")
+    return uv
+
+
+def sync_environment() -> None:
+    uv = ensure_uv()
+    env = {**os.environ, "UV_PYTHON": sys.executable, "UV_PROJECT_ENVIRONMENT": str(VENV)}
+    _run(uv, "sync", "--locked", env=env)
+
+
+def run_tests(pytest_args: list[str]) -> None:
+    _run(_bin(VENV, "ruff"), "check", ".")
+    _run(_bin(VENV, "ruff"), "format", "--check", ".")
+    _run(_bin(VENV, "mypy"))
+    _run(_bin(VENV, "pytest"), *pytest_args)
+
+
+def main(argv: list[str]) -> None:
+    if sys.version_info < (3, 11):
+        raise SystemExit("Candor needs Python 3.11 or newer; this is " + sys.version.split()[0])
+    if not argv or argv[0] not in {"demo", "test", "setup"}:
+        raise SystemExit("usage: python3 dev.py demo | test [pytest args] | setup")
+    sync_environment()
+    if argv[0] == "demo":
+        os.execv(_bin(VENV, "candor"), [str(_bin(VENV, "candor")), "demo", *argv[1:]])
+    elif argv[0] == "test":
+        run_tests(argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

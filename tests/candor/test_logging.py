@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import structlog
+from hypothesis import given
+from hypothesis import strategies as st
+
+from candor.logging import configure_logging, get_logger, mask_text, mask_value
+from candor.settings import Settings
+
+
+def test_personal_fields_are_masked_in_json_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(Settings(log_format="json"))
+    get_logger("t").info(
+        "binding.created",
+        name="张伟",
+        mobile="13812345678",
+        email="zhang.wei@example.com",
+        openid="o6_bmjrPTlm6_2sgVt7hMZOPfL2M",
+        application_code="AP-2026-000001",
+        note="候选人留言: 我的电话是 139 1234 5678, 邮箱 a.b@qq.com",
+    )
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    structlog.reset_defaults()
+
+    assert line["event"] == "binding.created"
+    assert line["name"] == "张*"
+    assert line["mobile"] == "138****5678"
+    assert line["email"] == "z***@example.com"
+    assert line["openid"] == "o6***2M"
+    assert line["application_code"] == "AP-2026-000001"
+    assert "1234" not in line["note"]
+    assert "a.b@qq.com" not in line["note"]
+    assert "139****5678" in line["note"]
+
+
+def test_nested_personal_fields_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(Settings(log_format="json"))
+    get_logger("t").info("x", candidate={"name": "Alice Smith", "email": "alice@example.com"})
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    structlog.reset_defaults()
+
+    assert line["candidate"] == {"name": "Al***th", "email": "a***@example.com"}
+
+
+mobiles = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
+
+
+@given(prefix=st.text(alphabet="你好，电话：abc ", max_size=10), mobile=mobiles)
+def test_no_mainland_mobile_survives_masking(prefix: str, mobile: str) -> None:
+    masked = mask_text(f"{prefix}{mobile}。")
+    assert mobile not in masked
+    assert mobile[-4:] in masked
+
+
+@given(
+    local=st.from_regex(r"[a-z][a-z0-9.]{0,15}", fullmatch=True),
+    domain=st.sampled_from(["qq.com", "163.com", "example.org"]),
+)
+def test_no_email_survives_masking(local: str, domain: str) -> None:
+    address = f"{local}@{domain}"
+    masked = mask_text(f"mail me at {address} please")
+    assert address not in masked or len(local) == 1
+    assert masked.endswith(f"@{domain} please")
+
+
+def test_mask_value_keeps_short_values_distinguishable() -> None:
+    assert mask_value("") == ""
+    assert mask_value("李") == "李"
+    assert mask_value("李雷") == "李*"

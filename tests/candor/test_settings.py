@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from candor.settings import (
+    DEFAULT_SECRET_KEY,
+    DialogueEngine,
+    InsecureSettingsError,
+    Settings,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_are_embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in [n for n in __import__("os").environ if n.startswith("CANDOR_")]:
+        monkeypatch.delenv(name)
+
+    settings = Settings()
+
+    assert settings.is_embedded
+    assert settings.sqlite_path() == Path("var/candor.sqlite3")
+    assert settings.dialogue_engine is DialogueEngine.EMBEDDED
+    assert settings.secret_key.get_secret_value() == DEFAULT_SECRET_KEY
+    assert DEFAULT_SECRET_KEY not in repr(settings)
+
+
+def test_environment_variables_switch_to_scaled_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CANDOR_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1/candor")
+    monkeypatch.setenv("CANDOR_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+    settings = Settings()
+
+    assert not settings.uses_sqlite
+    assert not settings.uses_embedded_redis
+    assert settings.sqlite_path() is None
+
+
+@pytest.mark.parametrize("env", ["production", "test"])
+def test_default_secret_is_refused_outside_development(env: str) -> None:
+    with pytest.raises(
+        ValidationError, match="CANDOR_SECRET_KEY is the development default"
+    ) as info:
+        Settings(env=env)
+    assert isinstance(info.value.errors()[0]["ctx"]["error"], InsecureSettingsError)
+
+
+def test_short_secret_is_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings(env="production", secret_key="short")
+
+
+def test_production_accepts_a_real_secret() -> None:
+    settings = Settings(env="production", secret_key="x" * 40)
+    assert settings.env == "production"
+
+
+def test_env_example_documents_every_setting() -> None:
+    documented = set(
+        re.findall(
+            r"^#?\s*(CANDOR_[A-Z_]+)=", (ROOT / ".env.example").read_text(encoding="utf-8"), re.M
+        )
+    )
+    expected = {f"CANDOR_{name.upper()}" for name in Settings.model_fields}
+    assert documented == expected
