@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 import candor
 from api.errors import install_error_handlers
+from api.middleware import RequestLogMiddleware
 from api.routers import ats, health
 from candor.logging import configure_logging
 from candor.runtime import Runtime
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         summary="Every candidate hears back: result outreach, candidate chat and HR control.",
         lifespan=lifespan,
     )
+    app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(ats.router)

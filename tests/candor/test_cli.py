@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
+
+from candor.settings import Settings
 
 CANDOR = [sys.executable, "-c", "from candor.cli import main; main()"]
 
@@ -68,3 +74,53 @@ def test_production_with_the_default_secret_refuses_to_start(embedded_env: dict[
 
     assert result.returncode == 2
     assert "CANDOR_SECRET_KEY is the development default" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_serve_answers_readyz_with_one_process_or_several(settings: Settings) -> None:
+    """Embedded: one process. Scaled: two API processes sharing PostgreSQL and Redis."""
+    workers = "1" if settings.is_embedded else "2"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CANDOR_ENV": "test",
+        "CANDOR_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "CANDOR_DATABASE_URL": settings.database_url,
+        "CANDOR_REDIS_URL": settings.redis_url,
+    }
+    server = subprocess.Popen(
+        [*CANDOR, "serve", "--port", str(port), "--workers", workers],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        ready = None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        assert ready is not None, server.stderr.read() if server.stderr else ""
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["database"]["backend"] == (
+            "sqlite" if settings.uses_sqlite else "postgresql"
+        )
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if server.stderr:
+            server.stderr.close()
