@@ -1,0 +1,1 @@
+"""`candor demo`: a deterministic demo company, written through the ATS service."""
