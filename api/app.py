@@ -10,7 +10,8 @@ from fastapi import FastAPI
 import candor
 from api.errors import install_error_handlers
 from api.middleware import RequestLogMiddleware
-from api.routers import ats, health
+from api.routers import ats, calendar, health, outreach
+from candor.bootstrap import ensure_reference_data
 from candor.logging import configure_logging
 from candor.runtime import Runtime
 from candor.settings import Settings, get_settings
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         configure_logging(settings)
         owned = runtime is None
         app.state.runtime = runtime or Runtime.create(settings)
+        await ensure_reference_data(app.state.runtime)
         try:
             yield
         finally:
@@ -41,4 +43,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(ats.router)
+    app.include_router(calendar.router)
+    app.include_router(outreach.router)
     return app

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError
 from candor.auth import tokens
+from candor.auth.principals import HRPrincipal, load_principal
 from candor.models import ApiToken
 from candor.runtime import Runtime
 
@@ -57,7 +58,10 @@ def _bearer(authorization: str | None) -> str | None:
     return value.strip()
 
 
-def require_scope(scope: str) -> object:
+def require_scope(scope: str, *alternatives: str) -> object:
+    """A dependency that admits a live integration token holding `scope` or an alternative."""
+    accepted = (scope, *alternatives)
+
     async def dependency(
         session: SessionDep,
         authorization: Annotated[str | None, Header()] = None,
@@ -68,11 +72,39 @@ def require_scope(scope: str) -> object:
         token = await tokens.authenticate(session, plaintext)
         if token is None:
             raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
-        if scope not in token.scopes:
-            raise ApiError(403, "insufficient_scope", f"the token lacks the {scope} scope")
+        if not set(accepted) & set(token.scopes):
+            raise ApiError(
+                403, "insufficient_scope", f"the token lacks the {' or '.join(accepted)} scope"
+            )
         return token
 
     return Depends(dependency)
 
 
 AtsIntegration = Annotated[ApiToken, require_scope(tokens.Scope.ATS_WRITE)]
+CalendarReader = Annotated[
+    ApiToken, require_scope(tokens.Scope.CALENDAR_READ, tokens.Scope.CALENDAR_WRITE)
+]
+CalendarWriter = Annotated[ApiToken, require_scope(tokens.Scope.CALENDAR_WRITE)]
+
+
+async def get_hr_principal(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> HRPrincipal:
+    """The HR user behind a personal `hr` token. (Console sessions come with the console.)"""
+    plaintext = _bearer(authorization)
+    if plaintext is None:
+        raise ApiError(401, "unauthenticated", "send your personal HR token as Bearer")
+    token = await tokens.authenticate(session, plaintext)
+    if token is None:
+        raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
+    if tokens.Scope.HR not in token.scopes or token.hr_user_id is None:
+        raise ApiError(403, "insufficient_scope", "this is not an HR user's token")
+    principal = await load_principal(session, token.hr_user_id)
+    if principal is None:
+        raise ApiError(401, "unauthenticated", "the HR user is deactivated")
+    return principal
+
+
+CurrentHR = Annotated[HRPrincipal, Depends(get_hr_principal)]

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from candor.ats.errors import AtsError
 from candor.logging import get_logger
+from candor.sla.errors import CalendarError
 
 log = get_logger(__name__)
 
@@ -41,6 +42,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AtsError)
     async def _ats_error(_request: Request, exc: AtsError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+
+    @app.exception_handler(CalendarError)
+    async def _calendar_error(_request: Request, exc: CalendarError) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details or None),
+            status_code=exc.status_code,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,8 +1,9 @@
-"""The `candor` command: serve, worker, db, import, demo and tokens."""
+"""The `candor` command: serve, worker, db, import, demo, tokens, sla and calendar."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,8 +19,15 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="Integration API tokens.", no_args_is_help=True)
+sla_app = typer.Typer(help="The feedback deadline (working days).", no_args_is_help=True)
+calendar_app = typer.Typer(
+    help="China's working-day calendar: official data and admin schedules.",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(sla_app, name="sla")
+app.add_typer(calendar_app, name="calendar")
 
 
 def _settings() -> Settings:
@@ -150,6 +158,69 @@ def token_revoke(token_id: int) -> None:
         typer.secho(f"no active token {token_id}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1)
     typer.echo(f"revoked {token_id}")
+
+
+@sla_app.command("due")
+def sla_due(
+    completed_at: Annotated[
+        str,
+        typer.Argument(
+            help="When the interview was completed: ISO 8601 with a UTC offset, "
+            "e.g. 2025-09-30T10:00:00+08:00."
+        ),
+    ],
+    days: Annotated[int, typer.Option(min=1, max=366, help="Working days promised.")] = 5,
+    explain: Annotated[
+        bool, typer.Option(help="List each day counted or skipped, and why.")
+    ] = False,
+    offline: Annotated[
+        bool, typer.Option(help="Use the package's official data only, not the database.")
+    ] = False,
+) -> None:
+    """Print the feedback deadline: the end of the Nth working day after completion."""
+    from candor.sla.cli import sla_due as run
+
+    run(_settings(), completed_at, days=days, explain=explain, offline=offline)
+
+
+@calendar_app.command("load")
+def calendar_load(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    check: Annotated[bool, typer.Option(help="Validate only; write nothing.")] = False,
+) -> None:
+    """Load a year's official schedule (YAML or JSON; see data/calendar/README.md)."""
+    from candor.sla.cli import calendar_load as run
+
+    run(_settings(), file, check_only=check)
+
+
+@calendar_app.command("show")
+def calendar_show(
+    from_: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="First date (default: today)."),
+    ] = None,
+    to: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Last date (default: 60 days on)."),
+    ] = None,
+    all_days: Annotated[
+        bool, typer.Option("--all", help="Every day, not only holidays and make-up days.")
+    ] = False,
+    offline: Annotated[
+        bool, typer.Option(help="Use the package's official data only, not the database.")
+    ] = False,
+) -> None:
+    """Show holidays and make-up working days in a date range, and the data's coverage."""
+    from candor.sla.cli import calendar_show as run
+
+    run(
+        _settings(),
+        start=from_.date() if from_ else None,
+        end=to.date() if to else None,
+        every_day=all_days,
+        offline=offline,
+    )
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ use, so tests and the CLI can set variables before anything is constructed.
 
 from __future__ import annotations
 
+from datetime import time
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -75,6 +76,34 @@ class Settings(BaseSettings):
     )
     company_name: str = Field(
         default="Candor Demo Co.", description="Company name used in candidate messages."
+    )
+    promise_working_days: int = Field(
+        default=5,
+        ge=1,
+        le=30,
+        description="Working days after the interview within which "
+        "every candidate hears back (China's calendar).",
+    )
+    quiet_hours_start: time = Field(
+        default=time(21, 0),
+        description="No candidate messages from this local time (Asia/Shanghai)...",
+    )
+    quiet_hours_end: time = Field(
+        default=time(8, 0), description="...until this local time; deferred messages go out then."
+    )
+    delivery_webhook_url: str | None = Field(
+        default=None,
+        description="POST every outbound message to this URL as JSON (a "
+        "company gateway or a test double) instead of the built-in channels.",
+    )
+    dispatcher_batch_size: int = Field(
+        default=100, ge=1, le=1000, description="Outbox rows a worker claims at a time."
+    )
+    dispatcher_concurrency: int = Field(
+        default=32, ge=1, le=512, description="Deliveries a worker sends at once."
+    )
+    dispatcher_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Tries on one channel before falling back."
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: LogFormat = Field(

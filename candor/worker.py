@@ -20,9 +20,13 @@ from datetime import timedelta
 from redis.exceptions import LockError
 from sqlalchemy import delete
 
+from candor.bootstrap import ensure_reference_data
 from candor.clock import utcnow
 from candor.logging import configure_logging, get_logger
 from candor.models import AtsEvent
+from candor.outreach.channels import build_senders, close_senders
+from candor.outreach.context import outreach_context
+from candor.outreach.dispatcher import Dispatcher
 from candor.runtime import Runtime, open_runtime
 from candor.settings import Settings
 
@@ -126,6 +130,7 @@ async def run_jobs(
 
 
 async def run_worker(settings: Settings, *, once: bool = False) -> None:
+    """Run the periodic jobs and the outbox dispatcher until SIGINT/SIGTERM."""
     configure_logging(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -134,5 +139,21 @@ async def run_worker(settings: Settings, *, once: bool = False) -> None:
             loop.add_signal_handler(sig, stop.set)
     log.info("worker.started", jobs=[job.name for job in DEFAULT_JOBS], once=once)
     async with open_runtime(settings) as runtime:
-        await run_jobs(runtime, DEFAULT_JOBS, once=once, stop=stop)
+        await ensure_reference_data(runtime)
+        senders = build_senders(settings)
+        try:
+            async with runtime.sessionmaker() as session:
+                context = await outreach_context(session, settings)
+            dispatcher = Dispatcher(runtime, senders, context)
+            if once:
+                await run_jobs(runtime, DEFAULT_JOBS, once=True, stop=stop)
+                while await dispatcher.run_once():
+                    pass
+            else:
+                await asyncio.gather(
+                    run_jobs(runtime, DEFAULT_JOBS, once=False, stop=stop),
+                    dispatcher.run_forever(stop),
+                )
+        finally:
+            await close_senders(senders)
     log.info("worker.stopped")

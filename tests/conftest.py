@@ -38,6 +38,8 @@ REDIS_URL = os.environ.get("CANDOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
+pytest_plugins = ["tests.outreach_world"]
+
 
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
@@ -123,9 +125,10 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 
 async def _reset_scaled_state(runtime: Runtime) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    # DELETE is much faster than TRUNCATE on a few small tables; children go first.
     async with runtime.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
     await runtime.redis.flushdb()
 
 

@@ -84,3 +84,8 @@ def application_created(
             "job": {"external_id": job, "title": "后端工程师", "team_external_id": team},
         },
     }
+
+
+async def make_hr_token(session: AsyncSession, user: HRUser) -> str:
+    issued = await issue_token(session, name=f"hr-{user.id}", scopes=[Scope.HR], hr_user_id=user.id)
+    return issued.plaintext

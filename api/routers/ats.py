@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
-from api.deps import AtsIntegration, SessionDep
+from api.deps import AtsIntegration, RuntimeDep, SessionDep
 from candor.ats import service
 from candor.ats.schemas import AtsEventIn, EventAccepted
+from candor.outreach.context import outreach_context
 
 router = APIRouter(prefix="/api/v1/ats", tags=["ats"])
 
@@ -22,15 +23,20 @@ router = APIRouter(prefix="/api/v1/ats", tags=["ats"])
         401: {"description": "Missing, unknown or revoked integration token"},
         409: {"description": "Same event_id with another body, or an impossible transition"},
         422: {"description": "Invalid event, or it refers to an unknown team/application"},
+        503: {"description": "No message template fits a decided result; retry later"},
     },
 )
 async def post_event(
     event: Annotated[AtsEventIn, Body()],
     session: SessionDep,
+    runtime: RuntimeDep,
     _integration: AtsIntegration,
 ) -> JSONResponse:
     outcome = await service.ingest_event(
-        session, event, fingerprint=service.body_fingerprint(event.model_dump(mode="json"))
+        session,
+        event,
+        fingerprint=service.body_fingerprint(event.model_dump(mode="json")),
+        outreach=await outreach_context(session, runtime.settings),
     )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)

@@ -16,7 +16,10 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: the database and Redis answer")
+@router.get(
+    "/readyz",
+    summary="Readiness: the database and Redis answer (calendar coverage is a warning only)",
+)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     report = await check_readiness(runtime)
     return JSONResponse(report.as_dict(), status_code=200 if report.ready else 503)

@@ -54,6 +54,7 @@ from candor.models.enums import (
     Decision,
     Stage,
 )
+from candor.outreach.service import OutreachContext, draft_result_message
 
 log = get_logger(__name__)
 
@@ -75,9 +76,17 @@ def body_fingerprint(body: bytes | dict[str, Any]) -> str:
 
 
 async def ingest_event(
-    session: AsyncSession, event: AtsEventIn, *, fingerprint: str
+    session: AsyncSession,
+    event: AtsEventIn,
+    *,
+    fingerprint: str,
+    outreach: OutreachContext | None = None,
 ) -> IngestOutcome:
-    """Apply `event` once. A replay with the same body returns the first answer unchanged."""
+    """Apply `event` once. A replay with the same body returns the first answer unchanged.
+
+    With `outreach`, a decided result drafts the candidate's message in the same transaction
+    (and, when auto-approved, queues it). Without it (historical back-fills) nothing is drafted.
+    """
     previous = await session.get(AtsEvent, event.event_id)
     if previous is not None:
         return _replay(previous, fingerprint)
@@ -100,7 +109,11 @@ async def ingest_event(
             raise
         return _replay(concurrent, fingerprint)
 
-    application = await _apply(session, event)
+    decided: list[tuple[Interview | None, Decision]] = []
+    application = await _apply(session, event, decided)
+    if outreach is not None:
+        for interview, decision in decided:
+            await draft_result_message(session, application, interview, decision, outreach)
     accepted = EventAccepted(
         event_id=event.event_id,
         type=event.type,
@@ -133,7 +146,9 @@ def _replay(previous: AtsEvent, fingerprint: str) -> IngestOutcome:
     )
 
 
-async def _apply(session: AsyncSession, event: AtsEventIn) -> Application:
+async def _apply(
+    session: AsyncSession, event: AtsEventIn, decided: list[tuple[Interview | None, Decision]]
+) -> Application:
     source = f"ats:{event.event_id}"
     match event:
         case ApplicationCreatedEvent(data=data):
@@ -141,9 +156,9 @@ async def _apply(session: AsyncSession, event: AtsEventIn) -> Application:
         case InterviewScheduledEvent(data=data):
             return await _interview_scheduled(session, data, source)
         case InterviewCompletedEvent(data=data):
-            return await _interview_completed(session, data, source)
+            return await _interview_completed(session, data, source, decided)
         case ResultDecidedEvent(data=data):
-            return await _result_decided(session, data, source)
+            return await _result_decided(session, data, source, decided)
         case StageChangedEvent(data=data):
             return await _stage_changed(session, data, source)
         case ApplicationWithdrawnEvent(data=data):
@@ -249,7 +264,10 @@ async def _interview_scheduled(
 
 
 async def _interview_completed(
-    session: AsyncSession, data: InterviewCompleted, source: str
+    session: AsyncSession,
+    data: InterviewCompleted,
+    source: str,
+    decided: list[tuple[Interview | None, Decision]],
 ) -> Application:
     application = await _active_application(session, data.application_external_id)
     interview = await _interview_for(session, application, data.interview_external_id)
@@ -279,10 +297,16 @@ async def _interview_completed(
             data.next_steps,
             source,
         )
+        decided.append((interview, data.decision))
     return application
 
 
-async def _result_decided(session: AsyncSession, data: ResultDecided, source: str) -> Application:
+async def _result_decided(
+    session: AsyncSession,
+    data: ResultDecided,
+    source: str,
+    decided: list[tuple[Interview | None, Decision]],
+) -> Application:
     application = await _active_application(session, data.application_external_id)
     if data.interview_external_id is not None:
         interview = await _interview_for(session, application, data.interview_external_id)
@@ -293,6 +317,7 @@ async def _result_decided(session: AsyncSession, data: ResultDecided, source: st
     _decide(
         session, application, interview, data.decision, data.decided_at, data.next_steps, source
     )
+    decided.append((interview, data.decision))
     return application
 
 

@@ -17,9 +17,12 @@ TOKEN_PREFIX = "cnd_"  # noqa: S105 - a marker that makes leaked tokens easy to 
 
 class Scope:
     ATS_WRITE = "ats:write"
+    CALENDAR_READ = "calendar:read"  # the working-day calendar and its coverage
+    CALENDAR_WRITE = "calendar:write"  # admin holidays, make-up days and year schedules
+    HR = "hr"  # a person's token: acts as that HR user, within their teams
 
 
-KNOWN_SCOPES = frozenset({Scope.ATS_WRITE})
+KNOWN_SCOPES = frozenset({Scope.ATS_WRITE, Scope.CALENDAR_READ, Scope.CALENDAR_WRITE, Scope.HR})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +37,25 @@ def hash_token(plaintext: str) -> str:
 
 
 async def issue_token(
-    session: AsyncSession, *, name: str, scopes: list[str], plaintext: str | None = None
+    session: AsyncSession,
+    *,
+    name: str,
+    scopes: list[str],
+    plaintext: str | None = None,
+    hr_user_id: int | None = None,
 ) -> IssuedToken:
     unknown = set(scopes) - KNOWN_SCOPES
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
+    if (Scope.HR in scopes) != (hr_user_id is not None):
+        raise ValueError("the hr scope is for a person's token: give exactly one HR user")
     value = plaintext or TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(name=name, token_hash=hash_token(value), scopes=sorted(set(scopes)))
+    token = ApiToken(
+        name=name,
+        token_hash=hash_token(value),
+        scopes=sorted(set(scopes)),
+        hr_user_id=hr_user_id,
+    )
     session.add(token)
     await session.flush()
     return IssuedToken(token_id=token.id, plaintext=value)

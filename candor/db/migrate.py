@@ -10,7 +10,6 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 
 from candor.db.engine import create_engine
-
 from candor.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"

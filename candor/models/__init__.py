@@ -8,21 +8,38 @@ from candor.models.ats import (
     Job,
     StageChange,
 )
+from candor.models.calendar import CalendarChange, CalendarDay, CalendarYear
 from candor.models.candidates import Candidate, ChatIdentity
-from candor.models.integration import ApiToken, AtsEvent
+from candor.models.integration import ApiToken, AtsEvent, IdempotencyKey
 from candor.models.org import HRUser, Team, TeamMembership
+from candor.models.outreach import (
+    ApprovalRule,
+    MessageTemplate,
+    MessageTransition,
+    OutboxItem,
+    OutreachMessage,
+)
 
 __all__ = [
     "ApiToken",
     "Application",
+    "ApprovalRule",
     "AtsEvent",
     "Base",
+    "CalendarChange",
+    "CalendarDay",
+    "CalendarYear",
     "Candidate",
     "ChatIdentity",
     "CodeSequence",
     "HRUser",
+    "IdempotencyKey",
     "Interview",
     "Job",
+    "MessageTemplate",
+    "MessageTransition",
+    "OutboxItem",
+    "OutreachMessage",
     "StageChange",
     "Team",
     "TeamMembership",

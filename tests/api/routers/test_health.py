@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import httpx
 from asgi_lifespan import LifespanManager
 
 from api.app import create_app
+from candor.health import check_calendar, check_readiness
 from candor.runtime import Runtime
 from candor.settings import Settings
+from candor.sla import service
+from candor.sla.calendar import COVERAGE_HORIZON_DAYS
+from candor.sla.schedule import YearSchedule
+from candor.sla.service import business_today
+
+# Test data for 2027, not the official schedule.
+YEAR_2027 = YearSchedule.model_validate(
+    {"year": 2027, "holidays": [{"name": "元旦", "dates": ["2027-01-01"]}]}
+)
 
 
 async def test_healthz_is_always_ok(client: httpx.AsyncClient) -> None:
@@ -24,6 +36,30 @@ async def test_readyz_reports_each_dependency(client: httpx.AsyncClient, runtime
         "backend": "sqlite" if runtime.settings.uses_sqlite else "postgresql",
     }
     assert checks["redis"]["ok"] is True
+    calendar = checks["calendar"]
+    assert calendar["ok"] is True
+    assert calendar["coverage_end"] >= "2026-12-31"
+    assert ("warning" in calendar) == (
+        date.fromisoformat(calendar["coverage_end"])
+        < business_today() + timedelta(days=COVERAGE_HORIZON_DAYS)
+    )
+
+
+async def test_the_calendar_warns_within_60_days_of_its_data_end_but_stays_ready(
+    runtime: Runtime,
+) -> None:
+    near_end = await check_readiness(runtime, today=date(2026, 11, 25))
+    early = await check_calendar(runtime, today=date(2026, 9, 1))
+    async with runtime.transaction() as session:
+        await service.load_year(session, YEAR_2027, source="test")
+    loaded = await check_calendar(runtime, today=date(2026, 11, 25))
+
+    assert near_end.ready
+    assert near_end.checks["calendar"]["ok"] is True
+    assert near_end.checks["calendar"]["coverage_end"] == "2026-12-31"
+    assert "through 2026-12-31" in near_end.checks["calendar"]["warning"]
+    assert early == {"ok": True, "coverage_end": "2026-12-31"}
+    assert loaded == {"ok": True, "coverage_end": "2027-12-31"}
 
 
 async def test_readyz_is_503_naming_what_is_unreachable() -> None:
@@ -47,6 +83,8 @@ async def test_readyz_is_503_naming_what_is_unreachable() -> None:
     assert body["status"] == "unavailable"
     assert body["checks"]["database"]["ok"] is False
     assert body["checks"]["redis"]["ok"] is False
+    assert body["checks"]["calendar"]["ok"] is True
+    assert "package data only" in body["checks"]["calendar"]["admin_data"]
     assert liveness.status_code == 200
 
 

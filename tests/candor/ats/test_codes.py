@@ -51,10 +51,13 @@ async def test_concurrent_allocators_never_share_a_code(runtime: Runtime) -> Non
 
 
 async def test_a_rolled_back_allocation_gives_its_codes_back(runtime: Runtime) -> None:
-    with pytest.raises(RuntimeError):
+    async def allocate_then_fail() -> None:
         async with runtime.transaction() as session:
             await allocate_application_codes(session, 2026, 10)
             raise RuntimeError("import failed")
+
+    with pytest.raises(RuntimeError):
+        await allocate_then_fail()
 
     async with runtime.transaction() as session:
         assert await allocate_application_codes(session, 2026, 1) == ["AP-2026-000001"]

@@ -1,0 +1,51 @@
+"""Running an HR POST under its `Idempotency-Key` (see candor/idempotency.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor import idempotency
+from candor.auth.principals import HRPrincipal
+
+
+async def run_idempotent(
+    *,
+    session: AsyncSession,
+    principal: HRPrincipal,
+    key: str | None,
+    method: str,
+    path: str,
+    body: Any,
+    action: Callable[[], Awaitable[Any]],
+) -> JSONResponse:
+    """Run `action` once per key; its JSON answer is stored with the work it did.
+
+    This is the one place these endpoints commit early: the claim must be durable and
+    visible to a concurrent retry before the work starts. It uses the request's session so
+    that SQLite's single writer is never asked for a second, nested write transaction.
+    """
+    checked = idempotency.check_key(key)
+    fingerprint = idempotency.request_fingerprint(method, path, body)
+    stored = await idempotency.claim(
+        session, principal=principal.actor, key=checked, fingerprint=fingerprint
+    )
+    await session.commit()
+    if stored is not None:
+        return JSONResponse(
+            stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+    try:
+        answer = await action()
+        await idempotency.complete(
+            session, principal=principal.actor, key=checked, status_code=200, body=answer
+        )
+    except BaseException:
+        await session.rollback()
+        await idempotency.release(session, principal=principal.actor, key=checked)
+        await session.commit()
+        raise
+    return JSONResponse(answer, status_code=200)

@@ -1,0 +1,224 @@
+"""HR's approval queue for result messages. Every POST takes an `Idempotency-Key`."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from api.deps import CurrentHR, RuntimeDep, SessionDep
+from api.errors import ApiError
+from api.idempotent import run_idempotent
+from candor.clock import BUSINESS_TZ, utcnow
+from candor.models.outreach import MessageState, MessageTransition, OutreachMessage
+from candor.outreach import queries, service
+from candor.outreach.context import outreach_context
+from candor.outreach.schemas import (
+    BulkApprove,
+    BulkApproveResult,
+    EditAndApprove,
+    MessageOut,
+    Reject,
+)
+from candor.sla.service import current_calendar
+
+router = APIRouter(prefix="/api/v1/outreach", tags=["outreach"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such message in your teams"}}
+
+
+@router.get("/messages", response_model=list[MessageOut], summary="The approval queue")
+async def list_messages(
+    session: SessionDep,
+    principal: CurrentHR,
+    team_id: int | None = None,
+    job_id: int | None = None,
+    state: Annotated[list[MessageState] | None, Query()] = None,
+    due_within_working_days: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=30,
+            description="SLA urgency: due by the end of the "
+            "Nth working day from today (0 = today or overdue)",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    after_id: int | None = None,
+) -> list[MessageOut]:
+    due_before: datetime | None = None
+    if due_within_working_days is not None:
+        calendar = await current_calendar(session)
+        today = utcnow().astimezone(BUSINESS_TZ).date()
+        last_day, _ = calendar.add_working_days(today, due_within_working_days)
+        due_before = datetime.combine(last_day, time.max, tzinfo=BUSINESS_TZ)
+    messages = await queries.list_messages(
+        session,
+        principal,
+        queries.MessageFilter(
+            team_id=team_id,
+            job_id=job_id,
+            states=state or (),
+            due_before=due_before,
+            limit=limit,
+            after_id=after_id,
+        ),
+    )
+    return [MessageOut.of(message) for message in messages]
+
+
+@router.get(
+    "/messages/{message_id}",
+    response_model=MessageOut,
+    responses=NOT_FOUND,
+    summary="One message with its full history",
+)
+async def get_message(message_id: int, session: SessionDep, principal: CurrentHR) -> MessageOut:
+    message = await _visible(session, principal, message_id)
+    transitions = (
+        await session.scalars(
+            select(MessageTransition)
+            .where(MessageTransition.message_id == message.id)
+            .order_by(MessageTransition.id)
+        )
+    ).all()
+    return MessageOut.of(message, list(transitions))
+
+
+@router.post("/messages/{message_id}/approve", response_model=MessageOut, responses=NOT_FOUND)
+async def approve(
+    message_id: int,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: CurrentHR,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def action() -> Any:
+        message = await _visible(session, principal, message_id, for_update=True)
+        context = await outreach_context(session, runtime.settings)
+        await service.approve(session, message, context, actor=principal.actor)
+        return MessageOut.of(message).model_dump(mode="json")
+
+    return await run_idempotent(
+        session=session,
+        principal=principal,
+        key=idempotency_key,
+        method=request.method,
+        path=request.url.path,
+        body={},
+        action=action,
+    )
+
+
+@router.post(
+    "/messages/{message_id}/edit-and-approve", response_model=MessageOut, responses=NOT_FOUND
+)
+async def edit_and_approve(
+    message_id: int,
+    edit: EditAndApprove,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: CurrentHR,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def action() -> Any:
+        message = await _visible(session, principal, message_id, for_update=True)
+        context = await outreach_context(session, runtime.settings)
+        await service.approve(
+            session,
+            message,
+            context,
+            actor=principal.actor,
+            edited_body=edit.body,
+            edited_subject=edit.subject,
+        )
+        return MessageOut.of(message).model_dump(mode="json")
+
+    return await run_idempotent(
+        session=session,
+        principal=principal,
+        key=idempotency_key,
+        method=request.method,
+        path=request.url.path,
+        body=edit.model_dump(mode="json"),
+        action=action,
+    )
+
+
+@router.post("/messages/{message_id}/reject", response_model=MessageOut, responses=NOT_FOUND)
+async def reject(
+    message_id: int,
+    rejection: Reject,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: CurrentHR,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def action() -> Any:
+        message = await _visible(session, principal, message_id, for_update=True)
+        await service.reject(session, message, actor=principal.actor, reason=rejection.reason)
+        return MessageOut.of(message).model_dump(mode="json")
+
+    return await run_idempotent(
+        session=session,
+        principal=principal,
+        key=idempotency_key,
+        method=request.method,
+        path=request.url.path,
+        body=rejection.model_dump(mode="json"),
+        action=action,
+    )
+
+
+@router.post("/messages/bulk-approve", response_model=BulkApproveResult)
+async def bulk_approve(
+    selection: BulkApprove,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: CurrentHR,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def action() -> Any:
+        messages = [
+            message
+            for message_id in dict.fromkeys(selection.message_ids)
+            if (
+                message := await queries.visible_message(
+                    session, principal, message_id, for_update=True
+                )
+            )
+            is not None
+        ]
+        context = await outreach_context(session, runtime.settings)
+        approved, not_found, conflicts = await service.bulk_approve(
+            session, messages, selection.message_ids, context, actor=principal.actor
+        )
+        return BulkApproveResult(
+            approved=approved, not_found=not_found, conflicts=conflicts
+        ).model_dump(mode="json")
+
+    return await run_idempotent(
+        session=session,
+        principal=principal,
+        key=idempotency_key,
+        method=request.method,
+        path=request.url.path,
+        body=selection.model_dump(mode="json"),
+        action=action,
+    )
+
+
+async def _visible(
+    session: SessionDep, principal: CurrentHR, message_id: int, *, for_update: bool = False
+) -> OutreachMessage:
+    message = await queries.visible_message(session, principal, message_id, for_update=for_update)
+    if message is None:
+        raise ApiError(404, "not_found", f"no message {message_id}")
+    return message

@@ -1,0 +1,1 @@
+"""Outbound channels behind one interface: `send(delivery) -> Sent | RetryAfter | Permanent`."""

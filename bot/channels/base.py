@@ -1,0 +1,53 @@
+"""The one interface the dispatcher uses to talk to every channel.
+
+A channel classifies each outcome so the dispatcher can act without knowing the channel:
+- `Sent`: the provider accepted the message (its id is kept to match delivery receipts);
+- `RetryAfter`: a passing problem (rate limit, timeout, 5xx); try the same channel later;
+- `Permanent`: this channel will not take this message (not following, window closed,
+  opted out, not configured); the dispatcher moves on to the candidate's next channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from candor.models.enums import Channel
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    idempotency_key: str
+    channel: Channel
+    recipient: str
+    subject: str
+    body: str
+    locale: str
+    wechat_data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    provider_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryAfter:
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Permanent:
+    reason: str
+
+
+SendResult = Sent | RetryAfter | Permanent
+
+
+class ChannelSender(Protocol):
+    channel: Channel
+
+    async def send(self, delivery: Delivery) -> SendResult: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,44 @@
+"""Who an HR request acts as, and which teams' data that lets it see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor.models import HRUser, TeamMembership
+from candor.models.enums import Role
+
+
+@dataclass(frozen=True, slots=True)
+class HRPrincipal:
+    user_id: int
+    role: Role
+    team_ids: frozenset[int]
+
+    @property
+    def actor(self) -> str:
+        """How this principal is named in transitions and the audit trail."""
+        return f"user:{self.user_id}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def can_see_team(self, team_id: int) -> bool:
+        return self.is_admin or team_id in self.team_ids
+
+
+async def load_principal(session: AsyncSession, user_id: int) -> HRPrincipal | None:
+    user = await session.get(HRUser, user_id)
+    if user is None or not user.is_active:
+        return None
+    team_ids = frozenset(
+        (
+            await session.scalars(
+                select(TeamMembership.team_id).where(TeamMembership.user_id == user_id)
+            )
+        ).all()
+    )
+    return HRPrincipal(user_id=user.id, role=user.role, team_ids=team_ids)

@@ -1,0 +1,1 @@
+"""Tools for development, tests and benchmarks; never used by a production path."""

@@ -1,0 +1,102 @@
+"""A local stand-in for a delivery provider, speaking the webhook channel's protocol.
+
+It accepts `POST /deliver` and records every delivery with its `Idempotency-Key`, so tests and
+benchmarks can count what arrived and what arrived twice. Responses can be scripted per
+recipient (`POST /_control/script {"recipient": [503, 429, 200]}`) to exercise retries,
+rate limits and permanent failures. Run it alone with
+`python -m candor.devtools.fake_channel --port 8900`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+@dataclass
+class FakeChannelState:
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    by_key: collections.Counter[str] = field(default_factory=collections.Counter)
+    scripts: dict[str, list[int]] = field(default_factory=dict)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def duplicates(self) -> int:
+        return sum(count - 1 for count in self.by_key.values() if count > 1)
+
+
+def create_fake_channel_app(state: FakeChannelState | None = None) -> Starlette:
+    state = state or FakeChannelState()
+
+    async def deliver(request: Request) -> Response:
+        payload = await request.json()
+        recipient = str(payload.get("recipient", ""))
+        script = state.scripts.get(recipient)
+        status = script.pop(0) if script else 200
+        if status == 429:
+            return JSONResponse(
+                {"error": "slow down"}, status_code=429, headers={"Retry-After": "0"}
+            )
+        if status >= 400:
+            return JSONResponse({"error": f"scripted {status}"}, status_code=status)
+        key = request.headers.get("Idempotency-Key", "")
+        state.by_key[key] += 1
+        provider_id = f"fake-{next(state.ids)}"
+        state.deliveries.append({**payload, "idempotency_key": key, "id": provider_id})
+        return JSONResponse({"id": provider_id})
+
+    async def script(request: Request) -> Response:
+        for recipient, statuses in (await request.json()).items():
+            state.scripts[str(recipient)] = [int(s) for s in statuses]
+        return JSONResponse({"ok": True})
+
+    async def summary(_request: Request) -> Response:
+        return JSONResponse(
+            {
+                "deliveries": len(state.deliveries),
+                "unique": len(state.by_key),
+                "duplicates": state.duplicates(),
+            }
+        )
+
+    async def deliveries(_request: Request) -> Response:
+        return JSONResponse(state.deliveries)
+
+    app = Starlette(
+        routes=[
+            Route("/deliver", deliver, methods=["POST"]),
+            Route("/_control/script", script, methods=["POST"]),
+            Route("/_control/summary", summary),
+            Route("/_control/deliveries", deliveries),
+        ]
+    )
+    app.state.fake = state
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8900)
+    args = parser.parse_args()
+    config = uvicorn.Config(
+        create_fake_channel_app(),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+    )
+    asyncio.run(uvicorn.Server(config).serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Result outreach: drafting the candidate's message, approval, and reliable delivery."""

@@ -1,0 +1,69 @@
+"""Read side of the approval queue: filtered lists and single messages, scoped to the
+principal's teams. Another team's message is indistinguishable from a missing one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from candor.auth.principals import HRPrincipal
+from candor.models import Application, Job
+from candor.models.outreach import MessageState, OutreachMessage
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    team_id: int | None = None
+    job_id: int | None = None
+    states: Sequence[MessageState] = ()
+    due_before: datetime | None = None
+    limit: int = 50
+    after_id: int | None = None
+
+
+def _visible(principal: HRPrincipal) -> Select[OutreachMessage]:
+    query = (
+        select(OutreachMessage)
+        .join(Application, Application.id == OutreachMessage.application_id)
+        .join(Job, Job.id == Application.job_id)
+        .options(
+            joinedload(OutreachMessage.application).joinedload(Application.candidate),
+            joinedload(OutreachMessage.application).joinedload(Application.job),
+        )
+    )
+    if not principal.is_admin:
+        query = query.where(Job.team_id.in_(principal.team_ids or {-1}))
+    return query
+
+
+async def list_messages(
+    session: AsyncSession, principal: HRPrincipal, filters: MessageFilter
+) -> list[OutreachMessage]:
+    """Most urgent first: the earliest promise deadline, then the oldest draft."""
+    query = _visible(principal)
+    if filters.team_id is not None:
+        query = query.where(Job.team_id == filters.team_id)
+    if filters.job_id is not None:
+        query = query.where(Job.id == filters.job_id)
+    if filters.states:
+        query = query.where(OutreachMessage.state.in_(list(filters.states)))
+    if filters.due_before is not None:
+        query = query.where(OutreachMessage.due_at <= filters.due_before)
+    if filters.after_id is not None:
+        query = query.where(OutreachMessage.id > filters.after_id)
+    query = query.order_by(OutreachMessage.due_at.asc().nulls_last(), OutreachMessage.id)
+    return list((await session.scalars(query.limit(filters.limit))).unique().all())
+
+
+async def visible_message(
+    session: AsyncSession, principal: HRPrincipal, message_id: int, *, for_update: bool = False
+) -> OutreachMessage | None:
+    query = _visible(principal).where(OutreachMessage.id == message_id)
+    if for_update:
+        query = query.with_for_update(of=OutreachMessage)
+    return (await session.scalars(query)).unique().one_or_none()

@@ -1,0 +1,455 @@
+"""Drafting result messages, approving or rejecting them, and queueing approved ones.
+
+Every function here runs in the caller's transaction and never commits. Approval writes the
+message's new state and its outbox row in that same transaction, so a committed approval can
+never lose its delivery, and nothing is sent before the commit: the dispatcher only sees
+committed outbox rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor.clock import BUSINESS_TZ, utcnow
+from candor.logging import get_logger
+from candor.models import Application, Candidate, ChatIdentity, Interview, Job
+from candor.models.enums import Channel, Decision
+from candor.models.outreach import (
+    ApprovalMode,
+    ApprovalRule,
+    MessageState,
+    MessageTransition,
+    OutboxItem,
+    OutboxState,
+    OutreachMessage,
+)
+from candor.outreach.errors import (
+    InvalidMessageTransitionError,
+    NoTemplateError,
+)
+from candor.outreach.templates import render_template, select_template
+from candor.outreach.templating import TemplateContext, TemplateValidationError
+
+log = get_logger(__name__)
+
+DEFAULT_APPROVAL: dict[Decision, ApprovalMode] = {
+    Decision.REJECT: ApprovalMode.REQUIRE_APPROVAL,
+    Decision.ADVANCE: ApprovalMode.AUTO,
+    Decision.HOLD: ApprovalMode.REQUIRE_APPROVAL,
+}
+# When a candidate states no preference, WeChat first and e-mail as the last resort.
+DEFAULT_CHANNEL_ORDER = (Channel.WECHAT, Channel.TELEGRAM, Channel.EMAIL)
+SYSTEM_AUTO = "system:auto-approval"
+
+TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
+    MessageState.PENDING_APPROVAL: frozenset(
+        {MessageState.APPROVED, MessageState.EDITED_AND_APPROVED, MessageState.REJECTED}
+    ),
+    MessageState.APPROVED: frozenset({MessageState.QUEUED, MessageState.UNDELIVERABLE}),
+    MessageState.EDITED_AND_APPROVED: frozenset({MessageState.QUEUED, MessageState.UNDELIVERABLE}),
+    MessageState.QUEUED: frozenset(
+        {MessageState.SENT, MessageState.FAILED, MessageState.UNDELIVERABLE, MessageState.QUEUED}
+    ),
+    MessageState.SENT: frozenset(
+        {MessageState.DELIVERED, MessageState.FAILED, MessageState.QUEUED}
+    ),
+    MessageState.DELIVERED: frozenset(),
+    MessageState.FAILED: frozenset(),
+    MessageState.UNDELIVERABLE: frozenset(),
+    MessageState.REJECTED: frozenset(),
+}
+
+
+class Deadline(Protocol):
+    @property
+    def due_at(self) -> datetime: ...
+
+    @property
+    def estimated(self) -> bool: ...
+
+
+class DeadlineCalendar(Protocol):
+    def due_at(self, completed_at: datetime, days: int) -> Deadline: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+    def next_allowed(self, at: datetime) -> datetime:
+        """`at` itself outside quiet hours, otherwise the end of the quiet period (local)."""
+        local = at.astimezone(BUSINESS_TZ)
+        clock = local.time()
+        quiet = (
+            clock >= self.start or clock < self.end
+            if self.start > self.end
+            else (self.start <= clock < self.end)
+        )
+        if not quiet:
+            return at
+        day = local.date() if clock < self.end else local.date() + timedelta(days=1)
+        return datetime.combine(day, self.end, tzinfo=BUSINESS_TZ)
+
+
+@dataclass(frozen=True, slots=True)
+class OutreachContext:
+    """What drafting needs besides the database; built once per process from settings."""
+
+    company_name: str
+    calendar: DeadlineCalendar
+    promise_working_days: int = 5
+    reply_working_days: int = 3
+    quiet_hours: QuietHours = QuietHours()
+
+
+def transition(
+    session: AsyncSession,
+    message: OutreachMessage,
+    to_state: MessageState,
+    *,
+    actor: str,
+    reason: str | None = None,
+    before_text: str | None = None,
+    after_text: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    from_state = message.state
+    if to_state not in TRANSITIONS[from_state]:
+        raise InvalidMessageTransitionError(
+            f"message {message.id} is {from_state.value}; it cannot become {to_state.value}"
+        )
+    message.state = to_state
+    session.add(
+        MessageTransition(
+            message_id=message.id,
+            from_state=from_state,
+            to_state=to_state,
+            actor=actor,
+            at=at or utcnow(),
+            reason=reason,
+            before_text=before_text,
+            after_text=after_text,
+        )
+    )
+
+
+async def approval_mode(
+    session: AsyncSession, *, outcome: Decision, team_id: int, job_id: int
+) -> ApprovalMode:
+    """The most specific rule: this job, then this team, then company-wide, then the default."""
+    rules = (
+        await session.scalars(
+            select(ApprovalRule).where(
+                ApprovalRule.outcome == outcome,
+                (ApprovalRule.job_id.is_(None)) | (ApprovalRule.job_id == job_id),
+                (ApprovalRule.team_id.is_(None)) | (ApprovalRule.team_id == team_id),
+            )
+        )
+    ).all()
+    if not rules:
+        return DEFAULT_APPROVAL[outcome]
+    best = min(rules, key=lambda r: 0 if r.job_id is not None else 1 if r.team_id else 2)
+    return best.mode
+
+
+async def deliverable_channels(session: AsyncSession, candidate: Candidate) -> list[Channel]:
+    """The candidate's channels in preference order, keeping only those we can reach."""
+    bound = set(
+        (
+            await session.scalars(
+                select(ChatIdentity.channel).where(
+                    ChatIdentity.candidate_id == candidate.id, ChatIdentity.bound_at.is_not(None)
+                )
+            )
+        ).all()
+    )
+    preferred = [Channel(c) for c in candidate.preferred_channels] or list(DEFAULT_CHANNEL_ORDER)
+    order = [*preferred, *(c for c in DEFAULT_CHANNEL_ORDER if c not in preferred)]
+    if Channel.EMAIL not in order:
+        order.append(Channel.EMAIL)
+    reachable = []
+    for channel in order:
+        if (channel is Channel.EMAIL and candidate.email) or (
+            channel is not Channel.EMAIL and channel in bound
+        ):
+            reachable.append(channel)
+    return reachable
+
+
+def _local_date(at: datetime) -> str:
+    return at.astimezone(BUSINESS_TZ).date().isoformat()
+
+
+async def draft_result_message(
+    session: AsyncSession,
+    application: Application,
+    interview: Interview | None,
+    outcome: Decision,
+    context: OutreachContext,
+    *,
+    now: datetime | None = None,
+) -> OutreachMessage:
+    """Create the message for the application's current result, once per result version."""
+    now = now or utcnow()
+    existing = await session.scalar(
+        select(OutreachMessage).where(
+            OutreachMessage.application_id == application.id,
+            OutreachMessage.result_version == application.result_version,
+        )
+    )
+    if existing is not None:
+        return existing
+    candidate = await session.get_one(Candidate, application.candidate_id)
+    job = await session.get_one(Job, application.job_id)
+    await _supersede_pending(session, application, now)
+
+    template = await select_template(
+        session, outcome=outcome, locale=candidate.locale, team_id=job.team_id, job_id=job.id
+    )
+    if template is None:
+        raise NoTemplateError(f"no current template for outcome {outcome.value}")
+
+    completed_at = interview.completed_at if interview is not None else None
+    promise = context.calendar.due_at(completed_at or now, context.promise_working_days)
+    reply_by = context.calendar.due_at(now, context.reply_working_days)
+    rendered = render_template(
+        template,
+        TemplateContext(
+            candidate_name=candidate.name,
+            job_title=job.title,
+            company_name=context.company_name,
+            application_code=application.code,
+            interview_date=_local_date(completed_at or now),
+            next_steps=(interview.next_steps if interview else None) or "",
+            deadline=_local_date(promise.due_at if outcome is Decision.HOLD else reply_by.due_at),
+            strengths=tuple(interview.strengths[:3]) if interview else (),
+            improvements=tuple(interview.improvements[:3]) if interview else (),
+            talent_pool_invite=outcome is Decision.REJECT and not candidate.consent_talent_pool,
+        ),
+    )
+    message = OutreachMessage(
+        application_id=application.id,
+        interview_id=interview.id if interview else None,
+        result_version=application.result_version,
+        outcome=outcome,
+        template_id=template.id,
+        state=MessageState.PENDING_APPROVAL,
+        subject=rendered.subject,
+        body=rendered.body,
+        wechat_data=rendered.wechat_data,
+        interview_completed_at=completed_at,
+        due_at=promise.due_at,
+        due_estimated=promise.estimated,
+    )
+    session.add(message)
+    await session.flush()
+    session.add(
+        MessageTransition(
+            message_id=message.id,
+            from_state=None,
+            to_state=MessageState.PENDING_APPROVAL,
+            actor="system:drafting",
+            at=now,
+            after_text=message.body,
+            details={"template_id": template.id, "template_version": template.version},
+        )
+    )
+    log.info(
+        "outreach.drafted",
+        message_id=message.id,
+        application_code=application.code,
+        outcome=outcome.value,
+        due_at=promise.due_at.isoformat(),
+    )
+    if not candidate.consent_contact:
+        transition(session, message, MessageState.APPROVED, actor="system:consent", at=now)
+        transition(
+            session,
+            message,
+            MessageState.UNDELIVERABLE,
+            actor="system:consent",
+            reason="the candidate has not consented to be contacted",
+            at=now,
+        )
+        return message
+    mode = await approval_mode(session, outcome=outcome, team_id=job.team_id, job_id=job.id)
+    if mode is ApprovalMode.AUTO:
+        transition(session, message, MessageState.APPROVED, actor=SYSTEM_AUTO, at=now)
+        message.decided_by, message.decided_at = SYSTEM_AUTO, now
+        await _queue(session, message, candidate, context, actor=SYSTEM_AUTO, now=now)
+    return message
+
+
+async def _supersede_pending(
+    session: AsyncSession, application: Application, now: datetime
+) -> None:
+    """A newer result replaces a draft nobody approved yet, so HR never sends a stale one."""
+    stale = (
+        await session.scalars(
+            select(OutreachMessage).where(
+                OutreachMessage.application_id == application.id,
+                OutreachMessage.state == MessageState.PENDING_APPROVAL,
+            )
+        )
+    ).all()
+    for message in stale:
+        transition(
+            session,
+            message,
+            MessageState.REJECTED,
+            actor="system:drafting",
+            reason=f"superseded by result version {application.result_version}",
+            at=now,
+        )
+        message.rejection_reason = "superseded by a newer result"
+
+
+async def _queue(
+    session: AsyncSession,
+    message: OutreachMessage,
+    candidate: Candidate,
+    context: OutreachContext,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    channels = await deliverable_channels(session, candidate)
+    if not channels:
+        transition(
+            session,
+            message,
+            MessageState.UNDELIVERABLE,
+            actor=actor,
+            reason="the candidate has no reachable channel",
+            at=now,
+        )
+        log.warning("outreach.undeliverable", message_id=message.id, reason="no channel")
+        return
+    application = await session.get_one(Application, message.application_id)
+    enqueue_delivery(session, message, application, channels[0], context.quiet_hours, now)
+    transition(session, message, MessageState.QUEUED, actor=actor, at=now)
+
+
+def enqueue_delivery(
+    session: AsyncSession,
+    message: OutreachMessage,
+    application: Application,
+    channel: Channel,
+    quiet_hours: QuietHours,
+    now: datetime,
+) -> OutboxItem:
+    item = OutboxItem(
+        message_id=message.id,
+        channel=channel,
+        idempotency_key=f"{application.id}:{message.result_version}:{channel.value}",
+        state=OutboxState.PENDING,
+        attempts=0,
+        next_attempt_at=quiet_hours.next_allowed(now),
+    )
+    session.add(item)
+    return item
+
+
+async def approve(
+    session: AsyncSession,
+    message: OutreachMessage,
+    context: OutreachContext,
+    *,
+    actor: str,
+    edited_body: str | None = None,
+    edited_subject: str | None = None,
+) -> OutreachMessage:
+    """Approve as drafted, or with HR's edits; either way the outbox row is written here."""
+    now = utcnow()
+    if edited_body is not None or edited_subject is not None:
+        new_body = edited_body if edited_body is not None else message.body
+        new_subject = edited_subject if edited_subject is not None else message.subject
+        _refuse_template_syntax(new_body, new_subject)
+        before = message.body
+        transition(
+            session,
+            message,
+            MessageState.EDITED_AND_APPROVED,
+            actor=actor,
+            at=now,
+            before_text=before,
+            after_text=new_body,
+        )
+        message.body, message.subject = new_body, new_subject
+    else:
+        transition(session, message, MessageState.APPROVED, actor=actor, at=now)
+    message.decided_by, message.decided_at = actor, now
+    candidate = await _candidate_of(session, message)
+    await _queue(session, message, candidate, context, actor=actor, now=now)
+    log.info(
+        "outreach.approved", message_id=message.id, actor=actor, edited=edited_body is not None
+    )
+    return message
+
+
+def _refuse_template_syntax(*texts: str) -> None:
+    """Edited text is sent as written; refuse leftover `{{ }}` that would reach the candidate."""
+    for text in texts:
+        if "{{" in text or "{%" in text:
+            raise TemplateValidationError(["edited text still contains template markup"])
+
+
+async def reject(
+    session: AsyncSession, message: OutreachMessage, *, actor: str, reason: str
+) -> OutreachMessage:
+    transition(session, message, MessageState.REJECTED, actor=actor, reason=reason)
+    message.rejection_reason = reason
+    message.decided_by, message.decided_at = actor, utcnow()
+    log.info("outreach.rejected", message_id=message.id, actor=actor)
+    return message
+
+
+async def _candidate_of(session: AsyncSession, message: OutreachMessage) -> Candidate:
+    application = await session.get_one(Application, message.application_id)
+    return await session.get_one(Candidate, application.candidate_id)
+
+
+async def messages_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[OutreachMessage]:
+    return list(
+        (
+            await session.scalars(
+                select(OutreachMessage).where(OutreachMessage.id.in_(ids)).with_for_update()
+            )
+        ).all()
+    )
+
+
+async def bulk_approve(
+    session: AsyncSession,
+    messages: Sequence[OutreachMessage],
+    requested_ids: Sequence[int],
+    context: OutreachContext,
+    *,
+    actor: str,
+) -> tuple[list[int], list[int], dict[int, str]]:
+    """Approve every visible pending message in one transaction.
+
+    Returns (approved, not found, conflicts by id); a message in another state is reported,
+    not fatal, so one stale row does not block the rest of HR's selection.
+    """
+    by_id = {message.id: message for message in messages}
+    approved: list[int] = []
+    conflicts: dict[int, str] = {}
+    for message_id in dict.fromkeys(requested_ids):
+        message = by_id.get(message_id)
+        if message is None:
+            continue
+        if message.state is not MessageState.PENDING_APPROVAL:
+            conflicts[message_id] = f"message is {message.state.value}"
+            continue
+        await approve(session, message, context, actor=actor)
+        approved.append(message_id)
+    not_found = [i for i in dict.fromkeys(requested_ids) if i not in by_id]
+    return approved, not_found, conflicts

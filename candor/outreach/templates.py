@@ -1,0 +1,146 @@
+"""The template library: versioned templates in the database, defaults from data/templates/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor.models.enums import Decision, Locale
+from candor.models.outreach import MessageTemplate
+from candor.outreach.templating import (
+    TemplateContext,
+    TemplateValidationError,
+    render,
+    validate_template,
+)
+
+DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "data" / "templates"
+
+
+class TemplateIn(BaseModel):
+    """A template as an admin (or a defaults file) submits it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    outcome: Decision
+    locale: Locale
+    subject: str = Field(min_length=1, max_length=300)
+    body: str = Field(min_length=1)
+    wechat_template_id: str | None = None
+    wechat_fields: dict[str, str] = Field(default_factory=dict)
+    team_id: int | None = None
+    job_id: int | None = None
+
+    def sources(self) -> dict[str, str]:
+        return {
+            "subject": self.subject,
+            "body": self.body,
+            **{f"wechat_fields.{name}": src for name, src in self.wechat_fields.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    subject: str
+    body: str
+    wechat_data: dict[str, str]
+
+
+async def save_template(session: AsyncSession, data: TemplateIn, *, actor: str) -> MessageTemplate:
+    """Validate and store a new version of `data.key`; the previous version stops being current.
+
+    Raises TemplateValidationError listing every problem, before anything is written.
+    """
+    validate_template(data.sources())
+    latest = await session.scalar(
+        select(func.max(MessageTemplate.version)).where(MessageTemplate.key == data.key)
+    )
+    await session.execute(
+        update(MessageTemplate)
+        .where(MessageTemplate.key == data.key, MessageTemplate.is_current.is_(True))
+        .values(is_current=False)
+    )
+    template = MessageTemplate(
+        key=data.key,
+        version=(latest or 0) + 1,
+        outcome=data.outcome,
+        locale=data.locale,
+        team_id=data.team_id,
+        job_id=data.job_id,
+        subject=data.subject,
+        body=data.body,
+        wechat_template_id=data.wechat_template_id,
+        wechat_fields=dict(data.wechat_fields),
+        is_current=True,
+        created_by=actor,
+    )
+    session.add(template)
+    await session.flush()
+    return template
+
+
+async def select_template(
+    session: AsyncSession,
+    *,
+    outcome: Decision,
+    locale: Locale,
+    team_id: int,
+    job_id: int,
+) -> MessageTemplate | None:
+    """The most specific current template: job, then team, then company-wide; the
+    candidate's locale first, then zh-CN, the default locale."""
+    candidates = (
+        await session.scalars(
+            select(MessageTemplate).where(
+                MessageTemplate.outcome == outcome,
+                MessageTemplate.is_current.is_(True),
+                (MessageTemplate.job_id.is_(None)) | (MessageTemplate.job_id == job_id),
+                (MessageTemplate.team_id.is_(None)) | (MessageTemplate.team_id == team_id),
+            )
+        )
+    ).all()
+
+    def rank(template: MessageTemplate) -> tuple[int, int]:
+        scope = 0 if template.job_id is not None else 1 if template.team_id is not None else 2
+        return (0 if template.locale == locale else 1, scope)
+
+    eligible = [t for t in candidates if t.locale in (locale, Locale.ZH_CN)]
+    return min(eligible, key=rank, default=None)
+
+
+def render_template(template: MessageTemplate, context: TemplateContext) -> RenderedMessage:
+    return RenderedMessage(
+        subject=render(template.subject, context),
+        body=render(template.body, context),
+        wechat_data={name: render(src, context) for name, src in template.wechat_fields.items()},
+    )
+
+
+def read_template_file(path: Path) -> TemplateIn:
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return TemplateIn.model_validate(raw)
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise TemplateValidationError([f"{path.name}: {exc}"]) from exc
+
+
+async def load_default_templates(
+    session: AsyncSession, directory: Path = DEFAULT_TEMPLATES_DIR
+) -> list[MessageTemplate]:
+    """Store the shipped defaults whose key has no version yet; admins' edits are kept."""
+    # A handful of small files read once at start-up; not worth a thread hop.
+    paths = sorted(directory.glob("*.yaml"))  # noqa: ASYNC240
+    files = [read_template_file(path) for path in paths]
+    existing = set((await session.scalars(select(MessageTemplate.key).distinct())).all())
+    loaded = []
+    for data in files:
+        if data.key not in existing:
+            loaded.append(await save_template(session, data, actor="system:defaults"))
+    return loaded

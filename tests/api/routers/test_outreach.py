@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import func, select
+
+from api.app import create_app
+from candor.idempotency import request_fingerprint
+from candor.models import IdempotencyKey
+from candor.models.outreach import MessageState, OutboxItem, OutreachMessage
+from tests.outreach_world import World
+
+URL = "/api/v1/outreach/messages"
+
+
+@pytest.fixture
+async def api(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(runtime=world.runtime)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        yield http
+
+
+def hr(token: str, key: str | None = None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return headers
+
+
+async def pending_rejection(world: World, n: int = 1, team: str = "team-a") -> int:
+    await world.applicant(n, team=team)
+    await world.decide(n, "reject")
+    async with world.runtime.sessionmaker() as session:
+        return int(
+            await session.scalar(
+                select(OutreachMessage.id).order_by(OutreachMessage.id.desc()).limit(1)
+            )
+            or 0
+        )
+
+
+async def count_outbox(world: World) -> int:
+    async with world.runtime.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(OutboxItem)) or 0)
+
+
+async def test_the_queue_lists_my_teams_drafts_most_urgent_first(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    mine = await pending_rejection(world, 1)
+    await pending_rejection(world, 2, team="team-b")
+
+    response = await api.get(URL, headers=hr(world.recruiter_token))
+    filtered = await api.get(URL, params={"state": "queued"}, headers=hr(world.recruiter_token))
+    urgent = await api.get(
+        URL, params={"due_within_working_days": 0}, headers=hr(world.recruiter_token)
+    )
+
+    assert response.status_code == 200
+    assert [m["id"] for m in response.json()] == [mine]
+    assert response.json()[0]["state"] == "pending_approval"
+    assert response.json()[0]["application_code"].startswith("AP-2026-")
+    assert filtered.json() == []
+    # Due 2026-03-10, long past: the most urgent there is.
+    assert [m["id"] for m in urgent.json()] == [mine]
+
+
+async def test_approve_queues_and_a_replay_returns_the_same_answer(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    message_id = await pending_rejection(world)
+    headers = hr(world.recruiter_token, key="approve-1")
+
+    first = await api.post(f"{URL}/{message_id}/approve", headers=headers)
+    replay = await api.post(f"{URL}/{message_id}/approve", headers=headers)
+
+    assert first.status_code == 200, first.text
+    assert first.json()["state"] == "queued"
+    assert first.json()["decided_by"] == f"user:{world.recruiter.id}"
+    assert replay.status_code == 200
+    assert replay.json() == first.json()
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert await count_outbox(world) == 1
+
+
+async def test_the_same_key_with_another_body_is_a_conflict(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    message_id = await pending_rejection(world)
+    headers = hr(world.recruiter_token, key="k1")
+
+    await api.post(f"{URL}/{message_id}/reject", json={"reason": "语气"}, headers=headers)
+    reused = await api.post(f"{URL}/{message_id}/reject", json={"reason": "别的"}, headers=headers)
+
+    assert reused.status_code == 409
+    assert reused.json()["error"]["code"] == "idempotency_conflict"
+
+
+async def test_a_request_still_in_flight_gets_409(api: httpx.AsyncClient, world: World) -> None:
+    message_id = await pending_rejection(world)
+    async with world.runtime.transaction() as session:
+        session.add(
+            IdempotencyKey(
+                principal=f"user:{world.recruiter.id}",
+                key="busy",
+                request_sha256=request_fingerprint("POST", f"{URL}/{message_id}/approve", {}),
+                in_flight=True,
+            )
+        )
+
+    response = await api.post(
+        f"{URL}/{message_id}/approve", headers=hr(world.recruiter_token, key="busy")
+    )
+
+    assert response.status_code == 409
+    assert "in flight" in response.json()["error"]["message"]
+    assert await count_outbox(world) == 0
+
+
+async def test_posts_without_an_idempotency_key_are_400(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    message_id = await pending_rejection(world)
+
+    response = await api.post(f"{URL}/{message_id}/approve", headers=hr(world.recruiter_token))
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "idempotency_key_invalid"
+
+
+async def test_another_teams_message_is_404_everywhere(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    message_id = await pending_rejection(world)
+    outsider = world.outsider_token
+
+    responses = [
+        await api.get(f"{URL}/{message_id}", headers=hr(outsider)),
+        await api.post(f"{URL}/{message_id}/approve", headers=hr(outsider, "a")),
+        await api.post(
+            f"{URL}/{message_id}/edit-and-approve", json={"body": "x"}, headers=hr(outsider, "b")
+        ),
+        await api.post(
+            f"{URL}/{message_id}/reject", json={"reason": "x"}, headers=hr(outsider, "c")
+        ),
+    ]
+    bulk = await api.post(
+        f"{URL}/bulk-approve", json={"message_ids": [message_id]}, headers=hr(outsider, "d")
+    )
+
+    assert [r.status_code for r in responses] == [404, 404, 404, 404]
+    assert bulk.json() == {"approved": [], "not_found": [message_id], "conflicts": {}}
+    assert await count_outbox(world) == 0
+
+
+async def test_edit_and_approve_then_the_detail_shows_the_diff(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    message_id = await pending_rejection(world)
+
+    edited = await api.post(
+        f"{URL}/{message_id}/edit-and-approve",
+        json={"body": "李雷您好,感谢参加面试……"},
+        headers=hr(world.recruiter_token, "e1"),
+    )
+    detail = await api.get(f"{URL}/{message_id}", headers=hr(world.recruiter_token))
+
+    assert edited.status_code == 200
+    steps = [(t["from_state"], t["to_state"]) for t in detail.json()["transitions"]]
+    assert steps == [
+        (None, "pending_approval"),
+        ("pending_approval", "edited_and_approved"),
+        ("edited_and_approved", "queued"),
+    ]
+    edit = detail.json()["transitions"][1]
+    assert edit["after_text"] == "李雷您好,感谢参加面试……"
+    assert "人才库" in edit["before_text"]
+
+
+async def test_reject_needs_a_reason_and_then_nothing_is_sent(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    message_id = await pending_rejection(world)
+
+    no_reason = await api.post(
+        f"{URL}/{message_id}/reject", json={}, headers=hr(world.recruiter_token, "r0")
+    )
+    rejected = await api.post(
+        f"{URL}/{message_id}/reject",
+        json={"reason": "反馈过于笼统"},
+        headers=hr(world.recruiter_token, "r1"),
+    )
+    approve_after = await api.post(
+        f"{URL}/{message_id}/approve", headers=hr(world.recruiter_token, "r2")
+    )
+
+    assert no_reason.status_code == 422
+    assert rejected.json()["state"] == "rejected"
+    assert rejected.json()["rejection_reason"] == "反馈过于笼统"
+    assert approve_after.status_code == 409
+    assert await count_outbox(world) == 0
+
+
+async def test_bulk_approve_reports_each_message(api: httpx.AsyncClient, world: World) -> None:
+    first = await pending_rejection(world, 1)
+    second = await pending_rejection(world, 2)
+    foreign = await pending_rejection(world, 3, team="team-b")
+    await api.post(
+        f"{URL}/{second}/reject", json={"reason": "x"}, headers=hr(world.recruiter_token, "x")
+    )
+
+    response = await api.post(
+        f"{URL}/bulk-approve",
+        json={"message_ids": [first, second, foreign, 999999]},
+        headers=hr(world.recruiter_token, "bulk-1"),
+    )
+
+    assert response.json() == {
+        "approved": [first],
+        "not_found": [foreign, 999999],
+        "conflicts": {str(second): "message is rejected"},
+    }
+    assert await count_outbox(world) == 1
+
+
+async def test_concurrent_approvals_of_one_message_queue_it_once(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    message_id = await pending_rejection(world)
+
+    responses = await asyncio.gather(
+        *(
+            api.post(f"{URL}/{message_id}/approve", headers=hr(world.recruiter_token, f"c{i}"))
+            for i in range(4)
+        )
+    )
+
+    assert sorted(r.status_code for r in responses) == [200, 409, 409, 409]
+    assert await count_outbox(world) == 1
+    async with world.runtime.sessionmaker() as session:
+        message = await session.get_one(OutreachMessage, message_id)
+    assert message.state is MessageState.QUEUED
+
+
+async def test_an_integration_token_is_not_an_hr_login(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    from tests.factories import make_ats_token
+
+    async with world.runtime.transaction() as session:
+        ats_token = await make_ats_token(session)
+
+    response = await api.get(URL, headers=hr(ats_token))
+
+    assert response.status_code == 403

@@ -1,0 +1,50 @@
+"""Real local servers standing in for external providers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import uvicorn
+
+from candor.devtools.fake_channel import FakeChannelState, create_fake_channel_app
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True, slots=True)
+class RunningFakeChannel:
+    url: str
+    state: FakeChannelState
+
+
+@asynccontextmanager
+async def running_fake_channel() -> AsyncIterator[RunningFakeChannel]:
+    state = FakeChannelState()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_fake_channel_app(state),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no "started" event to await
+        await asyncio.sleep(0.01)
+    try:
+        yield RunningFakeChannel(url=f"http://127.0.0.1:{port}/deliver", state=state)
+    finally:
+        server.should_exit = True
+        await task

@@ -1,0 +1,140 @@
+"""A small hiring world for outreach tests: two teams, their recruiters, and helpers that
+drive applications through the real ATS ingestion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter
+from sqlalchemy import select
+
+from candor.ats import service as ats
+from candor.ats.schemas import AtsEventIn
+from candor.bootstrap import ensure_reference_data
+from candor.models import Application, Candidate, ChatIdentity, HRUser, Team
+from candor.models.enums import Channel, Role
+from candor.outreach.context import outreach_context
+from candor.outreach.service import OutreachContext
+from candor.runtime import Runtime
+from tests.factories import application_created, make_hr_token, make_hr_user, make_team
+
+EVENT = TypeAdapter(AtsEventIn)
+
+
+@dataclass
+class World:
+    runtime: Runtime
+    team: Team
+    other_team: Team
+    recruiter: HRUser
+    outsider: HRUser
+    recruiter_token: str
+    outsider_token: str
+
+    async def context(self) -> OutreachContext:
+        async with self.runtime.sessionmaker() as session:
+            return await outreach_context(session, self.runtime.settings)
+
+    async def post(self, raw: dict[str, Any]) -> dict[str, Any]:
+        async with self.runtime.transaction() as session:
+            event = EVENT.validate_python(raw)
+            outcome = await ats.ingest_event(
+                session,
+                event,
+                fingerprint=ats.body_fingerprint(event.model_dump(mode="json")),
+                outreach=await outreach_context(session, self.runtime.settings),
+            )
+            return outcome.body
+
+    async def applicant(
+        self,
+        n: int,
+        *,
+        team: str = "team-a",
+        bind: list[Channel] | None = None,
+        **candidate: Any,
+    ) -> str:
+        """An application at the AI interview, completed; returns its external id."""
+        app_id = f"app-{n}"
+        await self.post(
+            application_created(
+                event_id=f"c-{n}",
+                application=app_id,
+                candidate=f"cand-{n}",
+                job=f"job-{team}",
+                team=team,
+                **candidate,
+            )
+        )
+        await self.post(
+            {
+                "event_id": f"done-{n}",
+                "type": "interview_completed",
+                "data": {
+                    "application_external_id": app_id,
+                    "interview_external_id": f"iv-{n}",
+                    "kind": "ai_video",
+                    "completed_at": "2026-03-03T10:40:00+08:00",
+                    "score": 66,
+                    "report": {
+                        "summary": "ok",
+                        "strengths": ["沟通", "逻辑", "学习", "第四条"],
+                        "improvements": ["系统设计"],
+                    },
+                },
+            }
+        )
+        async with self.runtime.transaction() as session:
+            cand = await session.scalar(
+                select(Candidate).where(Candidate.external_id == f"cand-{n}")
+            )
+            assert cand is not None
+            for channel in bind or []:
+                session.add(
+                    ChatIdentity(
+                        channel=channel,
+                        external_user_id=f"{channel.value}-user-{n}",
+                        candidate_id=cand.id,
+                        bound_at=datetime.now(UTC),
+                    )
+                )
+        return app_id
+
+    async def decide(self, n: int, decision: str, *, version: int = 1) -> dict[str, Any]:
+        return await self.post(
+            {
+                "event_id": f"decide-{n}-{version}",
+                "type": "result_decided",
+                "data": {
+                    "application_external_id": f"app-{n}",
+                    "interview_external_id": f"iv-{n}",
+                    "decision": decision,
+                    "decided_at": "2026-03-05T18:00:00+08:00",
+                    "next_steps": "3月12日 14:00 现场面试",
+                },
+            }
+        )
+
+    async def application(self, n: int) -> Application:
+        async with self.runtime.sessionmaker() as session:
+            found = await session.scalar(
+                select(Application).where(Application.external_id == f"app-{n}")
+            )
+            assert found is not None
+            return found
+
+
+@pytest.fixture
+async def world(runtime: Runtime) -> World:
+    await ensure_reference_data(runtime)
+    async with runtime.transaction() as session:
+        team = await make_team(session, external_id="team-a")
+        other = await make_team(session, external_id="team-b", name="销售部")
+        recruiter = await make_hr_user(session, team=team, role=Role.RECRUITER)
+        outsider = await make_hr_user(session, team=other, role=Role.RECRUITER)
+        recruiter_token = await make_hr_token(session, recruiter)
+        outsider_token = await make_hr_token(session, outsider)
+    return World(runtime, team, other, recruiter, outsider, recruiter_token, outsider_token)
