@@ -108,3 +108,13 @@ async def get_hr_principal(
 
 
 CurrentHR = Annotated[HRPrincipal, Depends(get_hr_principal)]
+
+
+async def get_admin(principal: CurrentHR) -> HRPrincipal:
+    """An HR user with the admin role; everyone else may read but not change settings."""
+    if not principal.is_admin:
+        raise ApiError(403, "forbidden", "only an admin may do this")
+    return principal
+
+
+CurrentAdmin = Annotated[HRPrincipal, Depends(get_admin)]

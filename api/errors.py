@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from candor.ats.errors import AtsError
 from candor.logging import get_logger
+from candor.outreach.templating import TemplateRenderError, TemplateValidationError
 from candor.sla.errors import CalendarError
 
 log = get_logger(__name__)
@@ -48,6 +49,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body(exc.code, exc.message, exc.details or None),
             status_code=exc.status_code,
+        )
+
+    @app.exception_handler(TemplateValidationError)
+    async def _template_invalid(_request: Request, exc: TemplateValidationError) -> JSONResponse:
+        return JSONResponse(
+            error_body("invalid_template", "the template cannot be used as written", exc.problems),
+            status_code=422,
+        )
+
+    @app.exception_handler(TemplateRenderError)
+    async def _template_render(_request: Request, exc: TemplateRenderError) -> JSONResponse:
+        return JSONResponse(
+            error_body("template_render_failed", f"the template did not render: {exc}"),
+            status_code=422,
         )
 
     @app.exception_handler(RequestValidationError)

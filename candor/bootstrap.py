@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from candor.logging import get_logger
+from candor.outreach.errors import TemplateVersionConflictError
 from candor.outreach.templates import load_default_templates
 from candor.runtime import Runtime
 
@@ -20,7 +21,7 @@ async def ensure_reference_data(runtime: Runtime) -> None:
     try:
         async with runtime.transaction() as session:
             loaded = await load_default_templates(session)
-    except IntegrityError:
+    except (IntegrityError, TemplateVersionConflictError):
         log.info("bootstrap.templates_loaded_elsewhere")
         return
     except (OSError, DBAPIError) as exc:

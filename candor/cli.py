@@ -55,7 +55,7 @@ def serve(
         int, typer.Option(min=1, help="API processes; more than 1 needs PostgreSQL and Redis.")
     ] = 1,
 ) -> None:
-    """Serve the API, webhooks and docs."""
+    """Serve the API, webhooks and docs (embedded defaults: the background worker too)."""
     import uvicorn
 
     settings = _settings()
@@ -68,6 +68,18 @@ def serve(
             fg=typer.colors.RED,
         )
         raise typer.Exit(2)
+    if settings.is_embedded:
+        # One process does everything: API, dispatcher and periodic jobs.
+        from api.app import create_app
+
+        uvicorn.run(
+            create_app(settings, with_worker=True),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+        )
+        return
     uvicorn.run(
         "api.main:app",
         host=host,
@@ -126,15 +138,25 @@ def demo(
 @token_app.command("create")
 def token_create(
     name: Annotated[str, typer.Option(help="Who uses it, e.g. 'moka-ats'.")],
-    scope: Annotated[list[str], typer.Option(help="Repeatable; e.g. ats:write.")],
+    scope: Annotated[list[str], typer.Option(help="Repeatable; e.g. ats:write, hr.")],
+    user: Annotated[
+        str | None, typer.Option(help="For the hr scope: the HR user's e-mail.")
+    ] = None,
 ) -> None:
-    """Create an integration token and print it once."""
+    """Create a token and print it once: an integration's, or an HR user's personal one."""
+    from candor.ats.repository import hr_user_by_email
     from candor.auth.tokens import issue_token
     from candor.runtime import open_runtime
 
     async def create() -> str:
         async with open_runtime(_settings()) as runtime, runtime.transaction() as session:
-            issued = await issue_token(session, name=name, scopes=scope)
+            hr_user_id = None
+            if user is not None:
+                found = await hr_user_by_email(session, user)
+                if found is None:
+                    raise ValueError(f"no HR user with e-mail {user}")
+                hr_user_id = found.id
+            issued = await issue_token(session, name=name, scopes=scope, hr_user_id=hr_user_id)
             return f"{issued.token_id}\t{issued.plaintext}"
 
     try:
@@ -224,4 +246,19 @@ def calendar_show(
 
 
 def main() -> None:
-    app()
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        app()
+    except (OperationalError, ProgrammingError) as exc:
+        text = str(exc.orig)
+        # An unmigrated database is the common first-run mistake; say what to do.
+        if "no such table" in text or "does not exist" in text:
+            typer.secho(
+                f"the database is not set up ({text.splitlines()[0]}); "
+                "run `candor db upgrade` first",
+                err=True,
+                fg=typer.colors.RED,
+            )
+            raise SystemExit(2) from None
+        raise

@@ -5,7 +5,7 @@ everything around it, so no job swallows its own errors or hangs the loop:
 - a timeout per run;
 - failures are logged with the exception and retried on the next tick with backoff;
 - a Redis lock makes a periodic job run on one worker at a time across machines.
-Later issues add the outbox dispatcher and SLA reminders as jobs here.
+The outbox dispatcher runs beside these jobs; SLA reminders are the `sla_watch` job.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from candor.models import AtsEvent
 from candor.outreach.channels import build_senders, close_senders
 from candor.outreach.context import outreach_context
 from candor.outreach.dispatcher import Dispatcher
+from candor.outreach.sla_watch import check_deadlines
 from candor.runtime import Runtime, open_runtime
 from candor.settings import Settings
 
@@ -64,7 +65,22 @@ class PruneAtsEvents(Job):
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-DEFAULT_JOBS: tuple[Job, ...] = (PruneAtsEvents(),)
+class SlaWatch(Job):
+    """Record SLA reminders, escalations and breaches (candor/outreach/sla_watch.py).
+
+    Every few minutes is plenty: the thresholds are whole working days, and a breach is
+    stamped within one interval of the deadline."""
+
+    name = "sla_watch"
+    interval = timedelta(minutes=5)
+
+    async def run(self, runtime: Runtime) -> int:
+        async with runtime.transaction() as session:
+            checked = await check_deadlines(session, now=utcnow())
+        return checked.handled
+
+
+DEFAULT_JOBS: tuple[Job, ...] = (PruneAtsEvents(), SlaWatch())
 
 
 @dataclass(slots=True)
@@ -129,8 +145,29 @@ async def run_jobs(
     return states
 
 
+async def run_worker_loops(runtime: Runtime, stop: asyncio.Event, *, once: bool = False) -> None:
+    """The periodic jobs and the outbox dispatcher, until `stop` is set (or one pass)."""
+    await ensure_reference_data(runtime)
+    senders = build_senders(runtime.settings)
+    try:
+        async with runtime.sessionmaker() as session:
+            context = await outreach_context(session, runtime.settings)
+        dispatcher = Dispatcher(runtime, senders, context)
+        if once:
+            await run_jobs(runtime, DEFAULT_JOBS, once=True, stop=stop)
+            while await dispatcher.run_once():
+                pass
+        else:
+            await asyncio.gather(
+                run_jobs(runtime, DEFAULT_JOBS, once=False, stop=stop),
+                dispatcher.run_forever(stop),
+            )
+    finally:
+        await close_senders(senders)
+
+
 async def run_worker(settings: Settings, *, once: bool = False) -> None:
-    """Run the periodic jobs and the outbox dispatcher until SIGINT/SIGTERM."""
+    """`candor worker`: run until SIGINT/SIGTERM."""
     configure_logging(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -139,21 +176,5 @@ async def run_worker(settings: Settings, *, once: bool = False) -> None:
             loop.add_signal_handler(sig, stop.set)
     log.info("worker.started", jobs=[job.name for job in DEFAULT_JOBS], once=once)
     async with open_runtime(settings) as runtime:
-        await ensure_reference_data(runtime)
-        senders = build_senders(settings)
-        try:
-            async with runtime.sessionmaker() as session:
-                context = await outreach_context(session, settings)
-            dispatcher = Dispatcher(runtime, senders, context)
-            if once:
-                await run_jobs(runtime, DEFAULT_JOBS, once=True, stop=stop)
-                while await dispatcher.run_once():
-                    pass
-            else:
-                await asyncio.gather(
-                    run_jobs(runtime, DEFAULT_JOBS, once=False, stop=stop),
-                    dispatcher.run_forever(stop),
-                )
-        finally:
-            await close_senders(senders)
+        await run_worker_loops(runtime, stop, once=once)
     log.info("worker.stopped")

@@ -108,6 +108,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture
+def embedded_env(tmp_path: Path) -> dict[str, str]:
+    """Environment variables for running `candor` as a process on a fresh SQLite file."""
+    return {
+        "CANDOR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}",
+        "CANDOR_REDIS_URL": "memory://",
+        "CANDOR_ENV": "development",
+    }
+
+
 @pytest.fixture(params=["embedded", pytest.param("scaled", marks=pytest.mark.scaled)])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param == "embedded":

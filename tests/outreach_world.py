@@ -3,14 +3,18 @@ drive applications through the real ATS ingestion."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from pydantic import TypeAdapter
 from sqlalchemy import select
 
+from api.app import create_app
 from candor.ats import service as ats
 from candor.ats.schemas import AtsEventIn
 from candor.bootstrap import ensure_reference_data
@@ -55,6 +59,7 @@ class World:
         *,
         team: str = "team-a",
         bind: list[Channel] | None = None,
+        completed_at: str = "2026-03-03T10:40:00+08:00",
         **candidate: Any,
     ) -> str:
         """An application at the AI interview, completed; returns its external id."""
@@ -77,7 +82,7 @@ class World:
                     "application_external_id": app_id,
                     "interview_external_id": f"iv-{n}",
                     "kind": "ai_video",
-                    "completed_at": "2026-03-03T10:40:00+08:00",
+                    "completed_at": completed_at,
                     "score": 66,
                     "report": {
                         "summary": "ok",
@@ -118,6 +123,12 @@ class World:
             }
         )
 
+    async def member(self, role: Role, team: Team | None = None) -> tuple[HRUser, str]:
+        """Another HR user (in `team`, if given) and their personal token."""
+        async with self.runtime.transaction() as session:
+            user = await make_hr_user(session, team=team, role=role)
+            return user, await make_hr_token(session, user)
+
     async def application(self, n: int) -> Application:
         async with self.runtime.sessionmaker() as session:
             found = await session.scalar(
@@ -125,6 +136,25 @@ class World:
             )
             assert found is not None
             return found
+
+
+def hr(token: str, key: str | None = None) -> dict[str, str]:
+    """Headers for an HR user's request, with an Idempotency-Key for POSTs."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return headers
+
+
+@pytest.fixture
+async def api(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over the world's runtime."""
+    app = create_app(runtime=world.runtime)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        yield http
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from api.errors import ApiError
 from api.idempotent import run_idempotent
 from candor.clock import BUSINESS_TZ, utcnow
 from candor.models.outreach import MessageState, MessageTransition, OutreachMessage
-from candor.outreach import queries, service
+from candor.outreach import queries, service, sla_watch
 from candor.outreach.context import outreach_context
 from candor.outreach.schemas import (
     BulkApprove,
@@ -22,6 +22,7 @@ from candor.outreach.schemas import (
     EditAndApprove,
     MessageOut,
     Reject,
+    SlaOverviewOut,
 )
 from candor.sla.service import current_calendar
 
@@ -68,6 +69,14 @@ async def list_messages(
         ),
     )
     return [MessageOut.of(message) for message in messages]
+
+
+@router.get("/sla", response_model=SlaOverviewOut, summary="The feedback promise in my teams")
+async def sla(session: SessionDep, principal: CurrentHR) -> SlaOverviewOut:
+    """Per team: unsent messages due within 2 working days, and unsent ones past due; then
+    my own SLA reminders, escalations and breach notices not yet delivered to me."""
+    overview = await sla_watch.sla_overview(session, principal, now=utcnow())
+    return SlaOverviewOut.of(overview)
 
 
 @router.get(

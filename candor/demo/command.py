@@ -53,7 +53,12 @@ def run_demo(settings: Settings, *, host: str, port: int, serve: bool) -> None:
 
     from api.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        create_app(settings, with_worker=settings.is_embedded),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+    )
 
 
 def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -71,7 +76,7 @@ def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 async def _seed(settings: Settings) -> DemoSummary | None:
     async with open_runtime(settings) as runtime, runtime.transaction() as session:
-        return await seed_demo_if_absent(session)
+        return await seed_demo_if_absent(session, settings)
 
 
 def _display_host(host: str) -> str:

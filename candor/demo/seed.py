@@ -71,6 +71,8 @@ from candor.models.enums import (
     Locale,
     Stage,
 )
+from candor.outreach.context import outreach_context
+from candor.outreach.templates import load_default_templates
 from candor.settings import Environment, Settings
 
 DEMO_SEED = 20240601
@@ -714,15 +716,17 @@ async def demo_present(session: AsyncSession) -> bool:
 
 
 async def seed_demo_if_absent(
-    session: AsyncSession, *, now: datetime | None = None
+    session: AsyncSession, settings: Settings, *, now: datetime | None = None
 ) -> DemoSummary | None:
     """Seed the demo company unless it is there already; None means nothing was written."""
     if await demo_present(session):
         return None
-    return await seed_demo(session, now=now)
+    return await seed_demo(session, settings, now=now)
 
 
-async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> DemoSummary:
+async def seed_demo(
+    session: AsyncSession, settings: Settings, *, now: datetime | None = None
+) -> DemoSummary:
     """Write the demo company into the caller's transaction (flushes, never commits)."""
     now = now or utcnow()
     plan = plan_demo(now)
@@ -757,9 +761,16 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> De
         session, name=DEMO_TOKEN_NAME, scopes=[Scope.ATS_WRITE], plaintext=DEMO_ATS_TOKEN
     )
 
+    # The demo shows outreach at work: decided results get their drafts, advances are
+    # auto-approved and queued, rejections wait in HR's approval queue.
+    await load_default_templates(session)
+    outreach = await outreach_context(session, settings)
     for event in plan.events:
         await service.ingest_event(
-            session, event, fingerprint=service.body_fingerprint(event.model_dump(mode="json"))
+            session,
+            event,
+            fingerprint=service.body_fingerprint(event.model_dump(mode="json")),
+            outreach=outreach,
         )
 
     for binding in plan.web_bindings:

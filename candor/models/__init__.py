@@ -18,6 +18,7 @@ from candor.models.outreach import (
     MessageTransition,
     OutboxItem,
     OutreachMessage,
+    SlaNotification,
 )
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "MessageTransition",
     "OutboxItem",
     "OutreachMessage",
+    "SlaNotification",
     "StageChange",
     "Team",
     "TeamMembership",

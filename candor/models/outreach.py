@@ -32,6 +32,12 @@ class ApprovalMode(StrEnum):
     REQUIRE_APPROVAL = "require_approval"
 
 
+class SlaNotificationKind(StrEnum):
+    WARN = "warn"  # 2 working days left: the owning recruiter
+    ESCALATE = "escalate"  # 1 working day left: the team's leads
+    BREACH = "breach"  # the deadline passed unsent
+
+
 class OutboxState(StrEnum):
     PENDING = "pending"
     IN_FLIGHT = "in_flight"
@@ -165,5 +171,28 @@ class OutboxItem(IdMixin, TimestampMixin, Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when a lease expired while in flight: the provider may already have the message.
     ambiguous: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    message: Mapped[OutreachMessage] = relationship()
+
+
+class SlaNotification(IdMixin, Base):
+    """One SLA reminder, escalation or breach notice to one HR user, recorded once.
+
+    `sent_at` stays empty until a channel delivers it to the HR user (the channels issue).
+    """
+
+    __tablename__ = "sla_notifications"
+    __table_args__ = (UniqueConstraint("message_id", "kind", "recipient_id"),)
+
+    # The unique constraint's index, led by message_id, serves lookups by message.
+    message_id: Mapped[int] = mapped_column(ForeignKey("outreach_messages.id", ondelete="CASCADE"))
+    kind: Mapped[SlaNotificationKind] = mapped_column(
+        enum_column(SlaNotificationKind, "sla_notification_kind")
+    )
+    recipient_id: Mapped[int] = mapped_column(
+        ForeignKey("hr_users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     message: Mapped[OutreachMessage] = relationship()

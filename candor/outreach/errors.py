@@ -20,3 +20,20 @@ class NoTemplateError(OutreachError):
 
     code = "outreach_not_configured"
     status_code = 503
+
+
+class ApprovalRuleNotFoundError(OutreachError):
+    code = "not_found"
+    status_code = 404
+
+
+class InvalidRuleScopeError(OutreachError):
+    """A rule's team or job does not exist, or the job is in another team."""
+
+    code = "unknown_reference"
+    status_code = 422
+
+
+class TemplateVersionConflictError(OutreachError):
+    code = "template_conflict"
+    status_code = 409

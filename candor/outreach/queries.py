@@ -1,5 +1,5 @@
-"""Read side of the approval queue: filtered lists and single messages, scoped to the
-principal's teams. Another team's message is indistinguishable from a missing one."""
+"""Read side of outreach: the approval queue, the template library and applications, scoped
+to the principal's teams. Another team's object is indistinguishable from a missing one."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from candor.auth.principals import HRPrincipal
 from candor.models import Application, Job
-from candor.models.outreach import MessageState, OutreachMessage
+from candor.models.enums import Decision, Locale
+from candor.models.outreach import MessageState, MessageTemplate, OutreachMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +68,66 @@ async def visible_message(
     if for_update:
         query = query.with_for_update(of=OutreachMessage)
     return (await session.scalars(query)).unique().one_or_none()
+
+
+def _template_visible(principal: HRPrincipal) -> ColumnElement[bool]:
+    """Company-wide templates, and those scoped to the principal's teams or their jobs."""
+    if principal.is_admin:
+        return true()
+    teams = principal.team_ids or {-1}
+    team_jobs = select(Job.id).where(Job.team_id.in_(teams))
+    return and_(
+        MessageTemplate.team_id.is_(None) | MessageTemplate.team_id.in_(teams),
+        MessageTemplate.job_id.is_(None) | MessageTemplate.job_id.in_(team_jobs),
+    )
+
+
+async def list_templates(
+    session: AsyncSession,
+    principal: HRPrincipal,
+    *,
+    outcome: Decision | None = None,
+    locale: Locale | None = None,
+) -> list[MessageTemplate]:
+    """The current version of every visible template, by key."""
+    query = select(MessageTemplate).where(
+        MessageTemplate.is_current.is_(True), _template_visible(principal)
+    )
+    if outcome is not None:
+        query = query.where(MessageTemplate.outcome == outcome)
+    if locale is not None:
+        query = query.where(MessageTemplate.locale == locale)
+    return list((await session.scalars(query.order_by(MessageTemplate.key))).all())
+
+
+async def template_versions(
+    session: AsyncSession, principal: HRPrincipal, key: str
+) -> list[MessageTemplate]:
+    """Every visible version of `key`, newest first; empty when there is none to see."""
+    query = (
+        select(MessageTemplate)
+        .where(MessageTemplate.key == key, _template_visible(principal))
+        .order_by(MessageTemplate.version.desc())
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def visible_template(
+    session: AsyncSession, principal: HRPrincipal, template_id: int
+) -> MessageTemplate | None:
+    return await session.scalar(
+        select(MessageTemplate).where(
+            MessageTemplate.id == template_id, _template_visible(principal)
+        )
+    )
+
+
+async def visible_application(
+    session: AsyncSession, principal: HRPrincipal, code: str
+) -> Application | None:
+    query = (
+        select(Application).join(Job, Job.id == Application.job_id).where(Application.code == code)
+    )
+    if not principal.is_admin:
+        query = query.where(Job.team_id.in_(principal.team_ids or {-1}))
+    return await session.scalar(query)

@@ -1,13 +1,23 @@
-"""The approval queue's API shapes."""
+"""Outreach API shapes: the approval queue, the template library, approval rules, SLA."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from candor.models.enums import Channel, Decision
-from candor.models.outreach import MessageState, MessageTransition, OutreachMessage
+from candor.models.enums import Channel, Decision, Locale
+from candor.models.outreach import (
+    ApprovalMode,
+    MessageState,
+    MessageTransition,
+    OutreachMessage,
+    SlaNotification,
+    SlaNotificationKind,
+)
+from candor.outreach.sla_watch import SlaOverview
+from candor.outreach.templating import MAX_TEMPLATE_CHARS
 
 
 class TransitionOut(BaseModel):
@@ -100,3 +110,147 @@ class BulkApproveResult(BaseModel):
     approved: list[int]
     not_found: list[int]
     conflicts: dict[int, str]
+
+
+class TemplateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    key: str
+    version: int
+    outcome: Decision
+    locale: Locale
+    team_id: int | None
+    job_id: int | None
+    subject: str
+    body: str
+    wechat_template_id: str | None
+    wechat_fields: dict[str, str]
+    is_current: bool
+    created_by: str
+    created_at: datetime
+
+
+class TemplateVariableOut(BaseModel):
+    name: str
+    description: str
+
+
+class PreviewIn(BaseModel):
+    """A stored template version by id, or an editor's unsaved sources with their outcome."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    application_code: str = Field(min_length=1, max_length=16)
+    template_id: int | None = None
+    subject: str | None = Field(default=None, max_length=300)
+    body: str | None = Field(default=None, min_length=1, max_length=MAX_TEMPLATE_CHARS)
+    wechat_fields: dict[str, str] = Field(default_factory=dict)
+    outcome: Decision | None = Field(
+        default=None,
+        description="With inline sources: the result the template is for (it sets `deadline` "
+        "and `talent_pool_invite`). A stored template brings its own.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        inline = self.body is not None or self.subject is not None or bool(self.wechat_fields)
+        if self.template_id is not None and inline:
+            raise ValueError("give either template_id or inline sources, not both")
+        if self.template_id is None:
+            if self.body is None:
+                raise ValueError("give template_id, or inline sources with at least a body")
+            if self.outcome is None:
+                raise ValueError("inline sources need the outcome they are written for")
+        elif self.outcome is not None:
+            raise ValueError("a stored template brings its own outcome; omit outcome")
+        return self
+
+
+class PreviewOut(BaseModel):
+    template_id: int | None
+    application_code: str
+    outcome: Decision
+    subject: str
+    body: str
+    wechat_data: dict[str, str]
+    variables: dict[str, Any]
+
+
+class ApprovalRuleIn(BaseModel):
+    """The rule at one scope: company-wide (no team, no job), a team, or a job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Decision
+    team_id: int | None = None
+    job_id: int | None = None
+    mode: ApprovalMode
+
+
+class ApprovalRuleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    outcome: Decision
+    team_id: int | None
+    job_id: int | None
+    mode: ApprovalMode
+    created_at: datetime
+    updated_at: datetime
+
+
+class SlaTeamOut(BaseModel):
+    team_id: int
+    team_name: str
+    due_soon: int = Field(description="Unsent, due within 2 working days, not yet past due")
+    breached_open: int = Field(description="Unsent and past the deadline")
+
+
+class SlaNotificationOut(BaseModel):
+    id: int
+    kind: SlaNotificationKind
+    message_id: int
+    application_code: str
+    job_title: str
+    team_id: int
+    due_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, notification: SlaNotification) -> SlaNotificationOut:
+        message = notification.message
+        return cls(
+            id=notification.id,
+            kind=notification.kind,
+            message_id=message.id,
+            application_code=message.application.code,
+            job_title=message.application.job.title,
+            team_id=message.application.job.team_id,
+            due_at=message.due_at,
+            created_at=notification.created_at,
+        )
+
+
+class SlaOverviewOut(BaseModel):
+    teams: list[SlaTeamOut]
+    due_soon: int
+    breached_open: int
+    notifications: list[SlaNotificationOut]
+
+    @classmethod
+    def of(cls, overview: SlaOverview) -> SlaOverviewOut:
+        return cls(
+            teams=[
+                SlaTeamOut(
+                    team_id=t.team_id,
+                    team_name=t.team_name,
+                    due_soon=t.due_soon,
+                    breached_open=t.breached_open,
+                )
+                for t in overview.teams
+            ],
+            due_soon=sum(t.due_soon for t in overview.teams),
+            breached_open=sum(t.breached_open for t in overview.teams),
+            notifications=[SlaNotificationOut.of(n) for n in overview.notifications],
+        )

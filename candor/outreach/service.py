@@ -16,6 +16,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor.ats.repository import latest_completed_interview
 from candor.clock import BUSINESS_TZ, utcnow
 from candor.logging import get_logger
 from candor.models import Application, Candidate, ChatIdentity, Interview, Job
@@ -33,8 +34,18 @@ from candor.outreach.errors import (
     InvalidMessageTransitionError,
     NoTemplateError,
 )
-from candor.outreach.templates import render_template, select_template
-from candor.outreach.templating import TemplateContext, TemplateValidationError
+from candor.outreach.templates import (
+    RenderedMessage,
+    TemplateSources,
+    render_sources,
+    render_template,
+    select_template,
+)
+from candor.outreach.templating import (
+    TemplateContext,
+    TemplateValidationError,
+    validate_template,
+)
 
 log = get_logger(__name__)
 
@@ -187,6 +198,84 @@ def _local_date(at: datetime) -> str:
     return at.astimezone(BUSINESS_TZ).date().isoformat()
 
 
+@dataclass(frozen=True, slots=True)
+class ResultContext:
+    """What a template sees for one result, and the feedback promise it was computed with."""
+
+    variables: TemplateContext
+    promise: Deadline
+
+
+def result_context(
+    *,
+    application: Application,
+    candidate: Candidate,
+    job: Job,
+    interview: Interview | None,
+    outcome: Decision,
+    context: OutreachContext,
+    now: datetime,
+) -> ResultContext:
+    """The template variables for `outcome` on this application.
+
+    Drafting and the template editor's preview both build their variables here, so a
+    preview shows exactly what drafting would write at the same moment.
+    """
+    completed_at = interview.completed_at if interview is not None else None
+    promise = context.calendar.due_at(completed_at or now, context.promise_working_days)
+    reply_by = context.calendar.due_at(now, context.reply_working_days)
+    variables = TemplateContext(
+        candidate_name=candidate.name,
+        job_title=job.title,
+        company_name=context.company_name,
+        application_code=application.code,
+        interview_date=_local_date(completed_at or now),
+        next_steps=(interview.next_steps if interview else None) or "",
+        deadline=_local_date(promise.due_at if outcome is Decision.HOLD else reply_by.due_at),
+        strengths=tuple(interview.strengths[:3]) if interview else (),
+        improvements=tuple(interview.improvements[:3]) if interview else (),
+        talent_pool_invite=outcome is Decision.REJECT and not candidate.consent_talent_pool,
+    )
+    return ResultContext(variables=variables, promise=promise)
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    rendered: RenderedMessage
+    variables: TemplateContext
+
+
+async def preview_message(
+    session: AsyncSession,
+    application: Application,
+    sources: TemplateSources,
+    outcome: Decision,
+    context: OutreachContext,
+    *,
+    now: datetime,
+) -> Preview:
+    """Render `sources` for this application as drafting would now, without writing anything.
+
+    The interview is the application's latest completed one, as for a result the ATS sends
+    without naming its interview. Raises TemplateValidationError for sources that could not
+    be saved, and TemplateRenderError when rendering fails.
+    """
+    validate_template(sources.as_fields())
+    candidate = await session.get_one(Candidate, application.candidate_id)
+    job = await session.get_one(Job, application.job_id)
+    interview = await latest_completed_interview(session, application.id)
+    result = result_context(
+        application=application,
+        candidate=candidate,
+        job=job,
+        interview=interview,
+        outcome=outcome,
+        context=context,
+        now=now,
+    )
+    return Preview(rendered=render_sources(sources, result.variables), variables=result.variables)
+
+
 async def draft_result_message(
     session: AsyncSession,
     application: Application,
@@ -217,23 +306,17 @@ async def draft_result_message(
         raise NoTemplateError(f"no current template for outcome {outcome.value}")
 
     completed_at = interview.completed_at if interview is not None else None
-    promise = context.calendar.due_at(completed_at or now, context.promise_working_days)
-    reply_by = context.calendar.due_at(now, context.reply_working_days)
-    rendered = render_template(
-        template,
-        TemplateContext(
-            candidate_name=candidate.name,
-            job_title=job.title,
-            company_name=context.company_name,
-            application_code=application.code,
-            interview_date=_local_date(completed_at or now),
-            next_steps=(interview.next_steps if interview else None) or "",
-            deadline=_local_date(promise.due_at if outcome is Decision.HOLD else reply_by.due_at),
-            strengths=tuple(interview.strengths[:3]) if interview else (),
-            improvements=tuple(interview.improvements[:3]) if interview else (),
-            talent_pool_invite=outcome is Decision.REJECT and not candidate.consent_talent_pool,
-        ),
+    result = result_context(
+        application=application,
+        candidate=candidate,
+        job=job,
+        interview=interview,
+        outcome=outcome,
+        context=context,
+        now=now,
     )
+    promise = result.promise
+    rendered = render_template(template, result.variables)
     message = OutreachMessage(
         application_id=application.id,
         interview_id=interview.id if interview else None,

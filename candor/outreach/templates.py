@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,15 +10,18 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor.models import Job, Team
 from candor.models.enums import Decision, Locale
 from candor.models.outreach import MessageTemplate
+from candor.outreach.errors import TemplateVersionConflictError
 from candor.outreach.templating import (
     TemplateContext,
     TemplateValidationError,
     render,
-    validate_template,
+    template_problems,
 )
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "data" / "templates"
@@ -39,6 +43,23 @@ class TemplateIn(BaseModel):
     job_id: int | None = None
 
     def sources(self) -> dict[str, str]:
+        return TemplateSources(self.subject, self.body, self.wechat_fields).as_fields()
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSources:
+    """The Jinja sources of one template: a stored version, or an editor's unsaved draft."""
+
+    subject: str
+    body: str
+    wechat_fields: Mapping[str, str]
+
+    @classmethod
+    def of(cls, template: MessageTemplate) -> TemplateSources:
+        return cls(template.subject, template.body, template.wechat_fields)
+
+    def as_fields(self) -> dict[str, str]:
+        """Field name -> source, the names that validation problems use."""
         return {
             "subject": self.subject,
             "body": self.body,
@@ -56,9 +77,12 @@ class RenderedMessage:
 async def save_template(session: AsyncSession, data: TemplateIn, *, actor: str) -> MessageTemplate:
     """Validate and store a new version of `data.key`; the previous version stops being current.
 
-    Raises TemplateValidationError listing every problem, before anything is written.
+    Raises TemplateValidationError listing every problem (sources and scope), before
+    anything is written.
     """
-    validate_template(data.sources())
+    problems = template_problems(data.sources()) + await _scope_problems(session, data)
+    if problems:
+        raise TemplateValidationError(problems)
     latest = await session.scalar(
         select(func.max(MessageTemplate.version)).where(MessageTemplate.key == data.key)
     )
@@ -81,8 +105,14 @@ async def save_template(session: AsyncSession, data: TemplateIn, *, actor: str) 
         is_current=True,
         created_by=actor,
     )
-    session.add(template)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(template)
+    except IntegrityError as exc:
+        # Someone saved this key at the same moment and took the version number.
+        raise TemplateVersionConflictError(
+            f"template {data.key} was saved by someone else meanwhile; reload and save again"
+        ) from exc
     return template
 
 
@@ -115,12 +145,30 @@ async def select_template(
     return min(eligible, key=rank, default=None)
 
 
-def render_template(template: MessageTemplate, context: TemplateContext) -> RenderedMessage:
+async def _scope_problems(session: AsyncSession, data: TemplateIn) -> list[str]:
+    """A team or job scope must name rows that exist, and a job must belong to the team."""
+    problems = []
+    if data.team_id is not None and await session.get(Team, data.team_id) is None:
+        problems.append(f"team_id: no team {data.team_id}")
+    if data.job_id is not None:
+        job = await session.get(Job, data.job_id)
+        if job is None:
+            problems.append(f"job_id: no job {data.job_id}")
+        elif data.team_id is not None and job.team_id != data.team_id:
+            problems.append(f"job_id: job {data.job_id} is not in team {data.team_id}")
+    return problems
+
+
+def render_sources(sources: TemplateSources, context: TemplateContext) -> RenderedMessage:
     return RenderedMessage(
-        subject=render(template.subject, context),
-        body=render(template.body, context),
-        wechat_data={name: render(src, context) for name, src in template.wechat_fields.items()},
+        subject=render(sources.subject, context),
+        body=render(sources.body, context),
+        wechat_data={name: render(src, context) for name, src in sources.wechat_fields.items()},
     )
+
+
+def render_template(template: MessageTemplate, context: TemplateContext) -> RenderedMessage:
+    return render_sources(TemplateSources.of(template), context)
 
 
 def read_template_file(path: Path) -> TemplateIn:

@@ -65,11 +65,16 @@ def validate_source(source: str, *, field: str = "body") -> list[str]:
     return [f"{field}: unknown variable {{{{ {name} }}}}" for name in unknown]
 
 
-def validate_template(sources: Mapping[str, str]) -> None:
-    """Validate every field of a template (body, subject, WeChat fields) at once."""
-    problems = [
+def template_problems(sources: Mapping[str, str]) -> list[str]:
+    """Every problem with every field of a template (body, subject, WeChat fields)."""
+    return [
         problem for field, src in sources.items() for problem in validate_source(src, field=field)
     ]
+
+
+def validate_template(sources: Mapping[str, str]) -> None:
+    """Validate every field of a template (body, subject, WeChat fields) at once."""
+    problems = template_problems(sources)
     if problems:
         raise TemplateValidationError(problems)
 

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from candor.settings import Settings
 
@@ -29,15 +28,6 @@ def candor(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def embedded_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "CANDOR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}",
-        "CANDOR_REDIS_URL": "memory://",
-        "CANDOR_ENV": "development",
-    }
-
-
 def test_db_upgrade_then_token_create_and_revoke(embedded_env: dict[str, str]) -> None:
     upgraded = candor("db", "upgrade", env=embedded_env)
     created = candor("token", "create", "--name", "moka", "--scope", "ats:write", env=embedded_env)
@@ -52,6 +42,57 @@ def test_db_upgrade_then_token_create_and_revoke(embedded_env: dict[str, str]) -
     assert revoked.returncode == 0
     assert again.returncode == 1
     assert f"no active token {token_id}" in again.stderr
+
+
+def test_an_hr_users_personal_token_needs_the_user(
+    embedded_env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "teams.csv").write_text("external_id,name\neng,技术研发部\n", encoding="utf-8")
+    (tmp_path / "users.csv").write_text(
+        "email,display_name,role,teams\nwang@example.com,王招聘,recruiter,eng\n", encoding="utf-8"
+    )
+    candor("db", "upgrade", env=embedded_env)
+    for name in ("teams.csv", "users.csv"):
+        assert candor("import", str(tmp_path / name), env=embedded_env).returncode == 0
+
+    personal = candor(
+        "token",
+        "create",
+        "--name",
+        "wang",
+        "--scope",
+        "hr",
+        "--user",
+        "wang@example.com",
+        env=embedded_env,
+    )
+    no_user = candor("token", "create", "--name", "x", "--scope", "hr", env=embedded_env)
+    stranger = candor(
+        "token",
+        "create",
+        "--name",
+        "x",
+        "--scope",
+        "hr",
+        "--user",
+        "nobody@example.com",
+        env=embedded_env,
+    )
+
+    assert personal.returncode == 0, personal.stderr
+    assert personal.stdout.strip().split("\t")[1].startswith("cnd_")
+    assert no_user.returncode == 2
+    assert "give exactly one HR user" in no_user.stderr
+    assert stranger.returncode == 2
+    assert "no HR user with e-mail nobody@example.com" in stranger.stderr
+
+
+def test_an_unmigrated_database_says_to_run_db_upgrade(embedded_env: dict[str, str]) -> None:
+    result = candor("token", "create", "--name", "x", "--scope", "ats:write", env=embedded_env)
+
+    assert result.returncode == 2
+    assert "run `candor db upgrade` first" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_unknown_scope_is_a_clear_error(embedded_env: dict[str, str]) -> None:

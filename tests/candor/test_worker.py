@@ -8,8 +8,10 @@ from sqlalchemy import select
 
 from candor.clock import utcnow
 from candor.models import AtsEvent
+from candor.models.outreach import OutreachMessage
 from candor.runtime import Runtime
-from candor.worker import Job, PruneAtsEvents, run_job_once, run_jobs
+from candor.worker import DEFAULT_JOBS, Job, PruneAtsEvents, SlaWatch, run_job_once, run_jobs
+from tests.outreach_world import World
 
 
 def _event(event_id: str, age: timedelta) -> AtsEvent:
@@ -104,3 +106,16 @@ async def test_the_loop_counts_failures_and_keeps_going(runtime: Runtime) -> Non
 
     assert states["failing"].failures >= 1
     assert states["failing"].runs == 0
+
+
+async def test_the_sla_watch_is_a_default_job_that_stamps_breaches(world: World) -> None:
+    await world.applicant(1)
+    await world.decide(1, "reject")  # due 2026-03-10, long past, waiting for approval
+
+    handled = await run_job_once(world.runtime, SlaWatch())
+
+    assert any(isinstance(job, SlaWatch) for job in DEFAULT_JOBS)
+    assert handled == 2  # the message breached, and its recruiter told
+    async with world.runtime.sessionmaker() as session:
+        [breached_at] = (await session.scalars(select(OutreachMessage.breached_at))).all()
+    assert breached_at is not None

@@ -1,37 +1,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
-import pytest
-from asgi_lifespan import LifespanManager
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from api.app import create_app
+from candor.clock import utcnow
 from candor.idempotency import request_fingerprint
 from candor.models import IdempotencyKey
 from candor.models.outreach import MessageState, OutboxItem, OutreachMessage
-from tests.outreach_world import World
+from candor.outreach.sla_watch import check_deadlines
+from tests.outreach_world import World, hr
 
 URL = "/api/v1/outreach/messages"
-
-
-@pytest.fixture
-async def api(world: World) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime=world.runtime)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
-    ):
-        yield http
-
-
-def hr(token: str, key: str | None = None) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {token}"}
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    return headers
 
 
 async def pending_rejection(world: World, n: int = 1, team: str = "team-a") -> int:
@@ -158,6 +140,69 @@ async def test_another_teams_message_is_404_everywhere(
     assert [r.status_code for r in responses] == [404, 404, 404, 404]
     assert bulk.json() == {"approved": [], "not_found": [message_id], "conflicts": {}}
     assert await count_outbox(world) == 0
+
+
+async def test_filtering_by_another_teams_id_shows_nothing(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    await pending_rejection(world)
+
+    response = await api.get(
+        URL, params={"team_id": world.team.id}, headers=hr(world.outsider_token)
+    )
+
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+async def test_edited_text_with_template_markup_is_422(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    message_id = await pending_rejection(world)
+
+    response = await api.post(
+        f"{URL}/{message_id}/edit-and-approve",
+        json={"body": "{{ candidate_name }} 您好"},
+        headers=hr(world.recruiter_token, "markup"),
+    )
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_template"
+    assert await count_outbox(world) == 0
+
+
+async def test_the_sla_overview_counts_my_teams_and_lists_my_notifications(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    overdue = await pending_rejection(world, 1)  # due 2026-03-10, long past
+    soon = await pending_rejection(world, 2)
+    theirs = await pending_rejection(world, 3, team="team-b")
+    async with world.runtime.transaction() as session:
+        await session.execute(
+            update(OutreachMessage)
+            .where(OutreachMessage.id == soon)
+            .values(due_at=utcnow() + timedelta(hours=1))
+        )
+        await check_deadlines(session, now=utcnow())
+
+    mine = await api.get("/api/v1/outreach/sla", headers=hr(world.recruiter_token))
+    outsider = await api.get("/api/v1/outreach/sla", headers=hr(world.outsider_token))
+
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["teams"] == [
+        {"team_id": world.team.id, "team_name": world.team.name, "due_soon": 1, "breached_open": 1}
+    ]
+    assert (mine.json()["due_soon"], mine.json()["breached_open"]) == (1, 1)
+    assert sorted((n["message_id"], n["kind"]) for n in mine.json()["notifications"]) == [
+        (overdue, "breach"),
+        (soon, "warn"),
+    ]
+    assert mine.json()["notifications"][0]["application_code"].startswith("AP-2026-")
+    assert [t["team_id"] for t in outsider.json()["teams"]] == [world.other_team.id]
+    assert (outsider.json()["due_soon"], outsider.json()["breached_open"]) == (0, 1)
+    assert [(n["message_id"], n["kind"]) for n in outsider.json()["notifications"]] == [
+        (theirs, "breach")
+    ]
 
 
 async def test_edit_and_approve_then_the_detail_shows_the_diff(

@@ -43,6 +43,7 @@ from candor.models.enums import (
     Role,
     Stage,
 )
+from candor.models.outreach import MessageState, OutreachMessage
 from candor.runtime import Runtime
 
 # A Monday, 12:00 in Shanghai: fixed so that every run of the tests sees the same company.
@@ -53,7 +54,7 @@ async def seed(runtime: Runtime) -> DemoSummary | None:
     # Each of the ~1000 ingested events logs a line; captured here so failures stay readable.
     with structlog.testing.capture_logs():
         async with runtime.transaction() as session:
-            return await seed_demo_if_absent(session, now=NOW)
+            return await seed_demo_if_absent(session, runtime.settings, now=NOW)
 
 
 async def applications(runtime: Runtime) -> list[Application]:
@@ -89,6 +90,26 @@ async def test_the_seed_is_a_realistic_company_at_every_stage(runtime: Runtime) 
     check_ai_reports_are_in_the_candidates_language(apps)
     check_candidates_look_real_and_history_is_complete(apps)
     await check_logins_token_and_web_identities(runtime, summary)
+    await check_decided_results_have_their_messages(runtime, apps)
+
+
+async def check_decided_results_have_their_messages(
+    runtime: Runtime, apps: list[Application]
+) -> None:
+    async with runtime.sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(OutreachMessage.outcome, OutreachMessage.state, func.count()).group_by(
+                    OutreachMessage.outcome, OutreachMessage.state
+                )
+            )
+        ).all()
+    by_outcome_state = {(outcome, state): n for outcome, state, n in rows}
+    # Rejections wait for HR, advances go straight out; every decided result has one message
+    # per result version, superseded drafts included.
+    assert by_outcome_state.get((Decision.REJECT, MessageState.PENDING_APPROVAL), 0) > 0
+    assert by_outcome_state.get((Decision.ADVANCE, MessageState.QUEUED), 0) > 0
+    assert sum(by_outcome_state.values()) == sum(a.result_version for a in apps)
 
 
 def check_every_stage_status_and_ai_interview_state(

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 
-from candor.outreach.templates import DEFAULT_TEMPLATES_DIR, read_template_file
+from candor.models.outreach import MessageTemplate
+from candor.outreach.errors import TemplateVersionConflictError
+from candor.outreach.templates import DEFAULT_TEMPLATES_DIR, read_template_file, save_template
 from candor.outreach.templating import (
     TEMPLATE_VARIABLES,
     TemplateContext,
@@ -16,6 +20,7 @@ from candor.outreach.templating import (
     validate_source,
     validate_template,
 )
+from candor.runtime import Runtime
 
 
 def context(**overrides: object) -> TemplateContext:
@@ -105,3 +110,31 @@ def test_rendering_never_interprets_candidate_data_as_template(name: str, job: s
 
 def test_every_variable_is_documented_and_provided() -> None:
     assert set(context().as_variables()) == set(TEMPLATE_VARIABLES)
+
+
+async def test_concurrent_saves_of_one_key_never_share_a_version(runtime: Runtime) -> None:
+    data = read_template_file(DEFAULT_TEMPLATES_DIR / "hold.en.yaml")
+
+    async def save(actor: str) -> int | str:
+        try:
+            async with runtime.transaction() as session:
+                template = await save_template(session, data, actor=actor)
+                await asyncio.sleep(0.05)  # both transactions overlap
+                return template.version
+        except TemplateVersionConflictError as exc:
+            return exc.code
+
+    outcomes = await asyncio.gather(save("user:1"), save("user:2"))
+
+    versions = [o for o in outcomes if isinstance(o, int)]
+    assert len(versions) == len(set(versions)) >= 1
+    assert all(o == "template_conflict" for o in outcomes if not isinstance(o, int))
+    async with runtime.sessionmaker() as session:
+        current = (
+            await session.scalars(
+                select(MessageTemplate).where(
+                    MessageTemplate.key == data.key, MessageTemplate.is_current.is_(True)
+                )
+            )
+        ).all()
+    assert len(current) == 1

@@ -25,12 +25,8 @@ workdays:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "CANDOR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}",
-        "CANDOR_REDIS_URL": "memory://",
-        "CANDOR_ENV": "development",
-    }
+def env(embedded_env: dict[str, str]) -> dict[str, str]:
+    return embedded_env
 
 
 def test_due_prints_the_end_of_the_fifth_working_day(env: dict[str, str]) -> None:

@@ -1,0 +1,152 @@
+"""The template library: every HR user reads and previews, admins save new versions.
+
+Templates scoped to another team (or its jobs) are invisible, like a missing one. Every POST
+takes an `Idempotency-Key`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import CurrentAdmin, CurrentHR, RuntimeDep, SessionDep
+from api.errors import ApiError
+from api.idempotent import run_idempotent
+from candor.clock import utcnow
+from candor.models.enums import Decision, Locale
+from candor.outreach import queries, service
+from candor.outreach.context import outreach_context
+from candor.outreach.schemas import PreviewIn, PreviewOut, TemplateOut, TemplateVariableOut
+from candor.outreach.templates import TemplateIn, TemplateSources, save_template
+from candor.outreach.templating import TEMPLATE_VARIABLES
+
+router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such template or application in your teams"}
+}
+ADMIN_ONLY: dict[int | str, dict[str, Any]] = {403: {"description": "Admins only"}}
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"description": "`invalid_template`: `details` lists every problem"}
+}
+
+
+@router.get("", response_model=list[TemplateOut], summary="Current template versions")
+async def list_templates(
+    session: SessionDep,
+    principal: CurrentHR,
+    outcome: Decision | None = None,
+    locale: Locale | None = None,
+) -> list[TemplateOut]:
+    templates = await queries.list_templates(session, principal, outcome=outcome, locale=locale)
+    return [TemplateOut.model_validate(t) for t in templates]
+
+
+@router.get(
+    "/variables",
+    response_model=list[TemplateVariableOut],
+    summary="The variables a template may use",
+)
+async def template_variables(_principal: CurrentHR) -> list[TemplateVariableOut]:
+    return [
+        TemplateVariableOut(name=name, description=description)
+        for name, description in TEMPLATE_VARIABLES.items()
+    ]
+
+
+@router.get(
+    "/{key}/versions",
+    response_model=list[TemplateOut],
+    responses=NOT_FOUND,
+    summary="Every version of one template, newest first",
+)
+async def template_versions(
+    key: str, session: SessionDep, principal: CurrentHR
+) -> list[TemplateOut]:
+    versions = await queries.template_versions(session, principal, key)
+    if not versions:
+        raise ApiError(404, "not_found", f"no template {key!r}")
+    return [TemplateOut.model_validate(t) for t in versions]
+
+
+@router.post(
+    "",
+    response_model=TemplateOut,
+    responses={**ADMIN_ONLY, **INVALID},
+    summary="Save a new version of a template (admin)",
+)
+async def save(
+    data: TemplateIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentAdmin,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def action() -> Any:
+        template = await save_template(session, data, actor=principal.actor)
+        return TemplateOut.model_validate(template).model_dump(mode="json")
+
+    return await run_idempotent(
+        session=session,
+        principal=principal,
+        key=idempotency_key,
+        method=request.method,
+        path=request.url.path,
+        body=data.model_dump(mode="json"),
+        action=action,
+    )
+
+
+@router.post(
+    "/preview",
+    response_model=PreviewOut,
+    responses={**NOT_FOUND, **INVALID},
+    summary="Render a template against a real application, writing nothing",
+)
+async def preview(
+    body: PreviewIn,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: CurrentHR,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def action() -> Any:
+        application = await queries.visible_application(session, principal, body.application_code)
+        if application is None:
+            raise ApiError(404, "not_found", f"no application {body.application_code}")
+        if body.template_id is not None:
+            template = await queries.visible_template(session, principal, body.template_id)
+            if template is None:
+                raise ApiError(404, "not_found", f"no template {body.template_id}")
+            sources, outcome = TemplateSources.of(template), template.outcome
+        else:
+            assert body.body is not None  # PreviewIn checks
+            assert body.outcome is not None
+            sources = TemplateSources(body.subject or "", body.body, body.wechat_fields)
+            outcome = body.outcome
+        context = await outreach_context(session, runtime.settings)
+        result = await service.preview_message(
+            session, application, sources, outcome, context, now=utcnow()
+        )
+        return PreviewOut(
+            template_id=body.template_id,
+            application_code=application.code,
+            outcome=outcome,
+            subject=result.rendered.subject,
+            body=result.rendered.body,
+            wechat_data=result.rendered.wechat_data,
+            variables=result.variables.as_variables(),
+        ).model_dump(mode="json")
+
+    return await run_idempotent(
+        session=session,
+        principal=principal,
+        key=idempotency_key,
+        method=request.method,
+        path=request.url.path,
+        body=body.model_dump(mode="json"),
+        action=action,
+    )

@@ -1,0 +1,358 @@
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from candor.models.enums import Role
+from candor.models.outreach import MessageTemplate, MessageTransition, OutreachMessage
+from candor.outreach.templating import TEMPLATE_VARIABLES
+from tests.outreach_world import World, hr
+
+URL = "/api/v1/templates"
+
+
+def reject_template(**changes: Any) -> dict[str, Any]:
+    return {
+        "key": "reject.zh-CN",
+        "outcome": "reject",
+        "locale": "zh-CN",
+        "subject": "{{ company_name }} 面试结果",
+        "body": "{{ candidate_name }} 您好,感谢您应聘 {{ job_title }}。",
+        "wechat_fields": {"first": "{{ candidate_name }} 您好"},
+        **changes,
+    }
+
+
+async def admin_token(world: World) -> str:
+    _, token = await world.member(Role.ADMIN)
+    return token
+
+
+async def template_rows(world: World) -> int:
+    async with world.runtime.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(MessageTemplate)) or 0)
+
+
+async def drafted_rejection(world: World, n: int = 1, team: str = "team-a") -> OutreachMessage:
+    await world.applicant(n, team=team)
+    await world.decide(n, "reject")
+    async with world.runtime.sessionmaker() as session:
+        message = await session.scalar(
+            select(OutreachMessage).order_by(OutreachMessage.id.desc()).limit(1)
+        )
+    assert message is not None
+    return message
+
+
+async def test_every_hr_user_lists_the_current_templates_and_filters_them(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    everything = await api.get(URL, headers=hr(world.recruiter_token))
+    rejections = await api.get(URL, params={"outcome": "reject"}, headers=hr(world.recruiter_token))
+    english = await api.get(
+        URL, params={"outcome": "reject", "locale": "en"}, headers=hr(world.recruiter_token)
+    )
+
+    assert everything.status_code == 200
+    assert [t["key"] for t in everything.json()] == [
+        "advance.en",
+        "advance.zh-CN",
+        "hold.en",
+        "hold.zh-CN",
+        "reject.en",
+        "reject.zh-CN",
+    ]
+    assert {t["version"] for t in everything.json()} == {1}
+    assert [t["key"] for t in rejections.json()] == ["reject.en", "reject.zh-CN"]
+    assert [t["key"] for t in english.json()] == ["reject.en"]
+
+
+async def test_the_editor_gets_every_template_variable(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    response = await api.get(f"{URL}/variables", headers=hr(world.recruiter_token))
+
+    assert response.status_code == 200
+    assert [v["name"] for v in response.json()] == list(TEMPLATE_VARIABLES)
+    assert all(v["description"] for v in response.json())
+
+
+async def test_an_admin_saves_a_new_version_and_the_old_one_stops_being_current(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    token = await admin_token(world)
+    headers = hr(token, "save-1")
+
+    saved = await api.post(URL, json=reject_template(), headers=headers)
+    replay = await api.post(URL, json=reject_template(), headers=headers)
+    versions = await api.get(f"{URL}/reject.zh-CN/versions", headers=hr(world.recruiter_token))
+    current = await api.get(
+        URL, params={"outcome": "reject", "locale": "zh-CN"}, headers=hr(world.recruiter_token)
+    )
+
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["version"] == 2
+    assert saved.json()["is_current"] is True
+    assert saved.json()["created_by"].startswith("user:")
+    assert replay.json() == saved.json()
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert [(v["version"], v["is_current"]) for v in versions.json()] == [(2, True), (1, False)]
+    assert [t["id"] for t in current.json()] == [saved.json()["id"]]
+
+
+async def test_a_new_version_is_what_the_next_draft_uses(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    token = await admin_token(world)
+    await api.post(URL, json=reject_template(), headers=hr(token, "save-1"))
+
+    message = await drafted_rejection(world)
+
+    assert message.body == "李雷 您好,感谢您应聘 后端工程师。"
+    assert message.wechat_data == {"first": "李雷 您好"}
+
+
+async def test_an_invalid_template_lists_every_problem_and_writes_nothing(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    token = await admin_token(world)
+    before = await template_rows(world)
+
+    response = await api.post(
+        URL,
+        json=reject_template(
+            subject="{% if %}",
+            body="{{ candidate_nmae }} 您好",
+            wechat_fields={"keyword1": "{{ salary }}"},
+            team_id=999999,
+        ),
+        headers=hr(token, "bad-1"),
+    )
+    fixed = await api.post(URL, json=reject_template(), headers=hr(token, "bad-1"))
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_template"
+    assert len(error["details"]) == 4
+    assert error["details"][0].startswith("subject: syntax error on line 1")
+    assert error["details"][1:] == [
+        "body: unknown variable {{ candidate_nmae }}",
+        "wechat_fields.keyword1: unknown variable {{ salary }}",
+        "team_id: no team 999999",
+    ]
+    # Nothing was written, and the failed request released its Idempotency-Key.
+    assert fixed.status_code == 200
+    assert await template_rows(world) == before + 1
+
+
+async def test_a_job_of_another_team_is_refused_as_a_scope(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    token = await admin_token(world)
+    await world.applicant(1, team="team-b")
+    application = await world.application(1)
+
+    response = await api.post(
+        URL,
+        json=reject_template(
+            key="reject.zh-CN.team-a", team_id=world.team.id, job_id=application.job_id
+        ),
+        headers=hr(token, "scope-1"),
+    )
+
+    assert response.status_code == 422
+    assert response.json()["error"]["details"] == [
+        f"job_id: job {application.job_id} is not in team {world.team.id}"
+    ]
+
+
+async def test_only_admins_save_templates(api: httpx.AsyncClient, world: World) -> None:
+    _, lead_token = await world.member(Role.TEAM_LEAD, world.team)
+    before = await template_rows(world)
+
+    responses = [
+        await api.post(URL, json=reject_template(), headers=hr(world.recruiter_token, "r")),
+        await api.post(URL, json=reject_template(), headers=hr(lead_token, "l")),
+    ]
+
+    assert [r.status_code for r in responses] == [403, 403]
+    assert responses[0].json()["error"]["code"] == "forbidden"
+    assert await template_rows(world) == before
+
+
+async def test_posts_need_an_idempotency_key(api: httpx.AsyncClient, world: World) -> None:
+    token = await admin_token(world)
+
+    response = await api.post(URL, json=reject_template(), headers=hr(token))
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "idempotency_key_invalid"
+
+
+async def test_another_teams_template_is_invisible_everywhere(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    token = await admin_token(world)
+    saved = await api.post(
+        URL,
+        json=reject_template(key="reject.zh-CN.team-b", team_id=world.other_team.id),
+        headers=hr(token, "team-b"),
+    )
+    template_id = saved.json()["id"]
+    await world.applicant(1)
+    code = (await world.application(1)).code
+
+    listed = await api.get(URL, headers=hr(world.recruiter_token))
+    versions = await api.get(
+        f"{URL}/reject.zh-CN.team-b/versions", headers=hr(world.recruiter_token)
+    )
+    preview = await api.post(
+        f"{URL}/preview",
+        json={"template_id": template_id, "application_code": code},
+        headers=hr(world.recruiter_token, "p1"),
+    )
+    theirs = await api.get(f"{URL}/reject.zh-CN.team-b/versions", headers=hr(world.outsider_token))
+    admins = await api.get(URL, headers=hr(token))
+
+    assert "reject.zh-CN.team-b" not in [t["key"] for t in listed.json()]
+    assert versions.status_code == 404
+    assert preview.status_code == 404
+    assert [v["id"] for v in theirs.json()] == [template_id]
+    assert "reject.zh-CN.team-b" in [t["key"] for t in admins.json()]
+
+
+async def test_unknown_keys_are_404(api: httpx.AsyncClient, world: World) -> None:
+    response = await api.get(f"{URL}/no.such.key/versions", headers=hr(world.recruiter_token))
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_previewing_a_stored_template_shows_what_drafting_wrote_and_writes_nothing(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    message = await drafted_rejection(world)
+    code = (await world.application(1)).code
+    async with world.runtime.sessionmaker() as session:
+        transitions = await session.scalar(select(func.count()).select_from(MessageTransition))
+
+    response = await api.post(
+        f"{URL}/preview",
+        json={"template_id": message.template_id, "application_code": code},
+        headers=hr(world.recruiter_token, "preview-1"),
+    )
+
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert (preview["subject"], preview["body"], preview["wechat_data"]) == (
+        message.subject,
+        message.body,
+        message.wechat_data,
+    )
+    assert preview["outcome"] == "reject"
+    assert preview["variables"]["candidate_name"] == "李雷"
+    assert preview["variables"]["strengths"] == ["沟通", "逻辑", "学习"]
+    async with world.runtime.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(OutreachMessage)) == 1
+        assert (
+            await session.scalar(select(func.count()).select_from(MessageTransition)) == transitions
+        )
+
+
+async def test_previewing_unsaved_sources(api: httpx.AsyncClient, world: World) -> None:
+    await world.applicant(1)
+    code = (await world.application(1)).code
+
+    response = await api.post(
+        f"{URL}/preview",
+        json={
+            "application_code": code,
+            "outcome": "reject",
+            "subject": "{{ company_name }}",
+            "body": "{{ candidate_name }}/{{ job_title }}/{{ application_code }}"
+            "{% if talent_pool_invite %}/pool{% endif %}",
+            "wechat_fields": {"keyword1": "{{ interview_date }}"},
+        },
+        headers=hr(world.recruiter_token, "inline-1"),
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["template_id"] is None
+    assert response.json()["subject"] == world.runtime.settings.company_name
+    assert response.json()["body"] == f"李雷/后端工程师/{code}/pool"
+    assert response.json()["wechat_data"] == {"keyword1": "2026-03-03"}
+
+
+async def test_previewing_invalid_sources_lists_every_problem(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    await world.applicant(1)
+    code = (await world.application(1)).code
+
+    response = await api.post(
+        f"{URL}/preview",
+        json={
+            "application_code": code,
+            "outcome": "advance",
+            "subject": "{{ nope }}",
+            "body": "{{ candidate_name }} {{ also_nope }}",
+        },
+        headers=hr(world.recruiter_token, "inline-bad"),
+    )
+
+    assert response.status_code == 422
+    assert response.json()["error"]["details"] == [
+        "subject: unknown variable {{ nope }}",
+        "body: unknown variable {{ also_nope }}",
+    ]
+
+
+async def test_a_template_that_fails_to_render_is_422(api: httpx.AsyncClient, world: World) -> None:
+    await world.applicant(1)
+    code = (await world.application(1)).code
+
+    response = await api.post(
+        f"{URL}/preview",
+        json={"application_code": code, "outcome": "advance", "body": "{{ strengths[7] }}"},
+        headers=hr(world.recruiter_token, "render-bad"),
+    )
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "template_render_failed"
+
+
+async def test_previewing_needs_an_application_in_my_teams(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    await world.applicant(1)
+    code = (await world.application(1)).code
+    body = {"application_code": code, "outcome": "reject", "body": "{{ candidate_name }}"}
+
+    outsider = await api.post(f"{URL}/preview", json=body, headers=hr(world.outsider_token, "o"))
+    unknown = await api.post(
+        f"{URL}/preview",
+        json={**body, "application_code": "AP-2026-999999"},
+        headers=hr(world.recruiter_token, "u"),
+    )
+
+    assert outsider.status_code == 404
+    assert unknown.status_code == 404
+
+
+async def test_a_preview_names_exactly_one_source(api: httpx.AsyncClient, world: World) -> None:
+    bodies = [
+        {"application_code": "AP-2026-000001"},
+        {"application_code": "AP-2026-000001", "template_id": 1, "body": "x"},
+        {"application_code": "AP-2026-000001", "body": "x"},
+        {"application_code": "AP-2026-000001", "template_id": 1, "outcome": "reject"},
+    ]
+
+    responses = [
+        await api.post(f"{URL}/preview", json=body, headers=hr(world.recruiter_token, f"s{i}"))
+        for i, body in enumerate(bodies)
+    ]
+
+    assert [r.status_code for r in responses] == [422, 422, 422, 422]
+    assert {r.json()["error"]["code"] for r in responses} == {"invalid_request"}
