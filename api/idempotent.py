@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.deps import CurrentHR, SessionDep
 from candor import idempotency
 from candor.auth.principals import HRPrincipal
 
@@ -49,3 +52,43 @@ async def run_idempotent(
         await session.commit()
         raise
     return JSONResponse(answer, status_code=200)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentPost:
+    """What an idempotent HR POST needs, gathered once: run the work with `.run(body, action)`."""
+
+    session: AsyncSession
+    principal: HRPrincipal
+    key: str | None
+    method: str
+    path: str
+
+    async def run(self, body: Any, action: Callable[[], Awaitable[Any]]) -> JSONResponse:
+        return await run_idempotent(
+            session=self.session,
+            principal=self.principal,
+            key=self.key,
+            method=self.method,
+            path=self.path,
+            body=body,
+            action=action,
+        )
+
+
+async def get_idempotent_post(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentHR,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> IdempotentPost:
+    return IdempotentPost(
+        session=session,
+        principal=principal,
+        key=idempotency_key,
+        method=request.method,
+        path=request.url.path,
+    )
+
+
+IdempotentPostDep = Annotated[IdempotentPost, Depends(get_idempotent_post)]

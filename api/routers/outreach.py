@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from api.deps import CurrentHR, RuntimeDep, SessionDep
 from api.errors import ApiError
-from api.idempotent import run_idempotent
+from api.idempotent import IdempotentPostDep
 from candor.clock import BUSINESS_TZ, utcnow
 from candor.models.outreach import MessageState, MessageTransition, OutreachMessage
 from candor.outreach import queries, service, sla_watch
@@ -27,7 +27,6 @@ from candor.outreach.schemas import (
 from candor.sla.service import current_calendar
 
 router = APIRouter(prefix="/api/v1/outreach", tags=["outreach"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such message in your teams"}}
 
 
@@ -100,11 +99,10 @@ async def get_message(message_id: int, session: SessionDep, principal: CurrentHR
 @router.post("/messages/{message_id}/approve", response_model=MessageOut, responses=NOT_FOUND)
 async def approve(
     message_id: int,
-    request: Request,
+    post: IdempotentPostDep,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: CurrentHR,
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def action() -> Any:
         message = await _visible(session, principal, message_id, for_update=True)
@@ -112,15 +110,7 @@ async def approve(
         await service.approve(session, message, context, actor=principal.actor)
         return MessageOut.of(message).model_dump(mode="json")
 
-    return await run_idempotent(
-        session=session,
-        principal=principal,
-        key=idempotency_key,
-        method=request.method,
-        path=request.url.path,
-        body={},
-        action=action,
-    )
+    return await post.run({}, action)
 
 
 @router.post(
@@ -129,11 +119,10 @@ async def approve(
 async def edit_and_approve(
     message_id: int,
     edit: EditAndApprove,
-    request: Request,
+    post: IdempotentPostDep,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: CurrentHR,
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def action() -> Any:
         message = await _visible(session, principal, message_id, for_update=True)
@@ -148,51 +137,33 @@ async def edit_and_approve(
         )
         return MessageOut.of(message).model_dump(mode="json")
 
-    return await run_idempotent(
-        session=session,
-        principal=principal,
-        key=idempotency_key,
-        method=request.method,
-        path=request.url.path,
-        body=edit.model_dump(mode="json"),
-        action=action,
-    )
+    return await post.run(edit.model_dump(mode="json"), action)
 
 
 @router.post("/messages/{message_id}/reject", response_model=MessageOut, responses=NOT_FOUND)
 async def reject(
     message_id: int,
     rejection: Reject,
-    request: Request,
+    post: IdempotentPostDep,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: CurrentHR,
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def action() -> Any:
         message = await _visible(session, principal, message_id, for_update=True)
         await service.reject(session, message, actor=principal.actor, reason=rejection.reason)
         return MessageOut.of(message).model_dump(mode="json")
 
-    return await run_idempotent(
-        session=session,
-        principal=principal,
-        key=idempotency_key,
-        method=request.method,
-        path=request.url.path,
-        body=rejection.model_dump(mode="json"),
-        action=action,
-    )
+    return await post.run(rejection.model_dump(mode="json"), action)
 
 
 @router.post("/messages/bulk-approve", response_model=BulkApproveResult)
 async def bulk_approve(
     selection: BulkApprove,
-    request: Request,
+    post: IdempotentPostDep,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: CurrentHR,
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def action() -> Any:
         messages = [
@@ -213,15 +184,7 @@ async def bulk_approve(
             approved=approved, not_found=not_found, conflicts=conflicts
         ).model_dump(mode="json")
 
-    return await run_idempotent(
-        session=session,
-        principal=principal,
-        key=idempotency_key,
-        method=request.method,
-        path=request.url.path,
-        body=selection.model_dump(mode="json"),
-        action=action,
-    )
+    return await post.run(selection.model_dump(mode="json"), action)
 
 
 async def _visible(

@@ -6,14 +6,14 @@ takes an `Idempotency-Key`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentAdmin, CurrentHR, RuntimeDep, SessionDep
 from api.errors import ApiError
-from api.idempotent import run_idempotent
+from api.idempotent import IdempotentPostDep
 from candor.clock import utcnow
 from candor.models.enums import Decision, Locale
 from candor.outreach import queries, service
@@ -23,7 +23,6 @@ from candor.outreach.templates import TemplateIn, TemplateSources, save_template
 from candor.outreach.templating import TEMPLATE_VARIABLES
 
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such template or application in your teams"}
 }
@@ -79,24 +78,15 @@ async def template_versions(
 )
 async def save(
     data: TemplateIn,
-    request: Request,
+    post: IdempotentPostDep,
     session: SessionDep,
     principal: CurrentAdmin,
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def action() -> Any:
         template = await save_template(session, data, actor=principal.actor)
         return TemplateOut.model_validate(template).model_dump(mode="json")
 
-    return await run_idempotent(
-        session=session,
-        principal=principal,
-        key=idempotency_key,
-        method=request.method,
-        path=request.url.path,
-        body=data.model_dump(mode="json"),
-        action=action,
-    )
+    return await post.run(data.model_dump(mode="json"), action)
 
 
 @router.post(
@@ -107,11 +97,10 @@ async def save(
 )
 async def preview(
     body: PreviewIn,
-    request: Request,
+    post: IdempotentPostDep,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: CurrentHR,
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def action() -> Any:
         application = await queries.visible_application(session, principal, body.application_code)
@@ -141,12 +130,4 @@ async def preview(
             variables=result.variables.as_variables(),
         ).model_dump(mode="json")
 
-    return await run_idempotent(
-        session=session,
-        principal=principal,
-        key=idempotency_key,
-        method=request.method,
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        action=action,
-    )
+    return await post.run(body.model_dump(mode="json"), action)
