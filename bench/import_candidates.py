@@ -17,13 +17,10 @@ import random
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, text
+from services import postgres_database
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from candor.db.migrate import upgrade
@@ -31,7 +28,6 @@ from candor.importer.cli import run_import
 from candor.models import Candidate
 from candor.settings import Settings
 
-POSTGRES_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 COLUMNS = [
     "external_id",
     "name",
@@ -146,15 +142,6 @@ def write_candidates(path: Path, rows: int, seed: int) -> None:
             )
 
 
-async def _admin(statement: str) -> None:
-    engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 async def _count(url: str) -> int:
     engine = create_async_engine(url)
     try:
@@ -164,16 +151,6 @@ async def _count(url: str) -> int:
             )
     finally:
         await engine.dispose()
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    name = f"candor_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield urlsplit(POSTGRES_ADMIN_URL)._replace(path=f"/{name}").geturl()
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def measure(label: str, url: str, csv_path: Path, rows: int) -> list[str]:
@@ -217,7 +194,7 @@ def main() -> None:
             database = Path(directory) / "bench.sqlite3"
             results += measure("sqlite", f"sqlite+aiosqlite:///{database}", csv_path, args.rows)
         if args.only in (None, "postgres"):
-            with postgres_database() as url:
+            with postgres_database("candor_bench") as url:
                 results += measure("postgresql", url, csv_path, args.rows)
     print("\n".join(results))
 

@@ -39,7 +39,7 @@ def _settings() -> Settings:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "heads") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
     from candor.db.migrate import upgrade
 

@@ -27,6 +27,7 @@ from candor.models import AtsEvent
 from candor.outreach.channels import build_senders, close_senders
 from candor.outreach.context import outreach_context
 from candor.outreach.dispatcher import Dispatcher
+from candor.outreach.service import OutreachContext
 from candor.outreach.sla_watch import check_deadlines
 from candor.runtime import Runtime, open_runtime
 from candor.settings import Settings
@@ -145,13 +146,36 @@ async def run_jobs(
     return states
 
 
+async def _outreach_context(
+    runtime: Runtime, stop: asyncio.Event, *, once: bool
+) -> OutreachContext | None:
+    """The dispatcher's context, waiting for the database if it is down at start-up (a
+    restart, a failover): a worker started then would otherwise exit, although its loops
+    ride out the same outage once running. `--once` fails at once instead. None if stopped."""
+    delay = 1.0
+    while True:
+        try:
+            async with runtime.sessionmaker() as session:
+                return await outreach_context(session, runtime.settings)
+        except Exception as exc:
+            if once:
+                raise
+            log.warning("worker.database_unavailable", error=repr(exc), retry_in=delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        if stop.is_set():
+            return None
+        delay = min(delay * 2, 30.0)
+
+
 async def run_worker_loops(runtime: Runtime, stop: asyncio.Event, *, once: bool = False) -> None:
     """The periodic jobs and the outbox dispatcher, until `stop` is set (or one pass)."""
+    context = await _outreach_context(runtime, stop, once=once)
+    if context is None:
+        return
     await ensure_reference_data(runtime)
     senders = build_senders(runtime.settings)
     try:
-        async with runtime.sessionmaker() as session:
-            context = await outreach_context(session, runtime.settings)
         dispatcher = Dispatcher(runtime, senders, context)
         if once:
             await run_jobs(runtime, DEFAULT_JOBS, once=True, stop=stop)

@@ -11,12 +11,11 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from pydantic import TypeAdapter
 from sqlalchemy import select
 
 from api.app import create_app
 from candor.ats import service as ats
-from candor.ats.schemas import AtsEventIn
+from candor.ats.schemas import ATS_EVENT
 from candor.bootstrap import ensure_reference_data
 from candor.models import Application, Candidate, ChatIdentity, HRUser, Team
 from candor.models.enums import Channel, Role
@@ -24,8 +23,6 @@ from candor.outreach.context import outreach_context
 from candor.outreach.service import OutreachContext
 from candor.runtime import Runtime
 from tests.factories import application_created, make_hr_token, make_hr_user, make_team
-
-EVENT = TypeAdapter(AtsEventIn)
 
 
 @dataclass
@@ -44,7 +41,7 @@ class World:
 
     async def post(self, raw: dict[str, Any]) -> dict[str, Any]:
         async with self.runtime.transaction() as session:
-            event = EVENT.validate_python(raw)
+            event = ATS_EVENT.validate_python(raw)
             outcome = await ats.ingest_event(
                 session,
                 event,

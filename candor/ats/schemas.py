@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
 
 from candor.models.enums import (
     ApplicationStatus,
@@ -179,3 +187,7 @@ class EventAccepted(BaseModel):
     status: ApplicationStatus
     result_version: int
     processed_at: datetime
+
+
+# Parses an event outside a request (tests, benchmarks, the demo).
+ATS_EVENT: TypeAdapter[AtsEventIn] = TypeAdapter(AtsEventIn)

@@ -3,7 +3,9 @@
 It accepts `POST /deliver` and records every delivery with its `Idempotency-Key`, so tests and
 benchmarks can count what arrived and what arrived twice. Responses can be scripted per
 recipient (`POST /_control/script {"recipient": [503, 429, 200]}`) to exercise retries,
-rate limits and permanent failures. Run it alone with
+rate limits and permanent failures. `--latency-ms` makes it answer that much after recording
+a delivery, like a real provider, which widens the window in which a crashed sender cannot
+know the message arrived. Run it alone with
 `python -m candor.devtools.fake_channel --port 8900`.
 """
 
@@ -29,6 +31,7 @@ class FakeChannelState:
     by_key: collections.Counter[str] = field(default_factory=collections.Counter)
     scripts: dict[str, list[int]] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    latency: float = 0.0  # seconds between recording a delivery and answering
 
     def duplicates(self) -> int:
         return sum(count - 1 for count in self.by_key.values() if count > 1)
@@ -52,6 +55,8 @@ def create_fake_channel_app(state: FakeChannelState | None = None) -> Starlette:
         state.by_key[key] += 1
         provider_id = f"fake-{next(state.ids)}"
         state.deliveries.append({**payload, "idempotency_key": key, "id": provider_id})
+        if state.latency:
+            await asyncio.sleep(state.latency)
         return JSONResponse({"id": provider_id})
 
     async def script(request: Request) -> Response:
@@ -87,9 +92,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
     config = uvicorn.Config(
-        create_fake_channel_app(),
+        create_fake_channel_app(FakeChannelState(latency=args.latency_ms / 1000)),
         host=args.host,
         port=args.port,
         log_level="warning",

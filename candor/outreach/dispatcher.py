@@ -9,6 +9,13 @@ row that another worker has since taken.
 The one window for a duplicate: the provider accepted the message and the worker died before
 recording it. The lease then expires with the row still `in_flight`; the next claim marks it
 `ambiguous`, logs `outbox.ambiguous_redelivery` and sends again. Nothing is ever lost.
+
+Work is done a batch at a time, which is what makes a worker fast: the claim and everything
+the senders need (message, candidate, recipient) are read in that one claiming transaction
+with two queries, and the whole batch's results are recorded in one transaction (the common
+`Sent` case with a handful of set-based statements; retries and fallbacks row by row). When
+recording fails (the database restarting), it is retried until shortly before the lease
+runs out, so a brief outage does not turn delivered rows into ambiguous redeliveries.
 """
 
 from __future__ import annotations
@@ -18,11 +25,12 @@ import contextlib
 import os
 import random
 import socket
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import ChannelSender, Delivery, Permanent, RetryAfter, SendResult, Sent
@@ -30,8 +38,15 @@ from candor.clock import utcnow
 from candor.logging import get_logger
 from candor.models import Application, Candidate, ChatIdentity
 from candor.models.enums import Channel
-from candor.models.outreach import MessageState, OutboxItem, OutboxState, OutreachMessage
+from candor.models.outreach import (
+    MessageState,
+    MessageTransition,
+    OutboxItem,
+    OutboxState,
+    OutreachMessage,
+)
 from candor.outreach.service import (
+    TRANSITIONS,
     OutreachContext,
     deliverable_channels,
     enqueue_delivery,
@@ -43,6 +58,7 @@ log = get_logger(__name__)
 
 SYSTEM_DISPATCHER = "system:dispatcher"
 MAX_BACKOFF = timedelta(hours=1)
+UNREACHABLE = "recipient no longer reachable"
 
 
 def default_worker_id() -> str:
@@ -62,6 +78,12 @@ class Claimed:
     ambiguous: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    claimed: Claimed
+    delivery: Delivery | None  # None: the recipient is no longer reachable on this channel
+
+
 @dataclass(slots=True)
 class DispatchStats:
     claimed: int = 0
@@ -72,6 +94,7 @@ class DispatchStats:
     failed: int = 0
     ambiguous: int = 0
     lost_claims: int = 0
+    record_retries: int = 0
 
 
 class Dispatcher:
@@ -101,10 +124,20 @@ class Dispatcher:
         self.stats = DispatchStats()
 
     async def run_once(self) -> int:
-        """Claim one batch and deliver it; returns how many rows were claimed."""
-        claimed = await self.claim()
-        if claimed:
-            await asyncio.gather(*(self._deliver_guarded(c) for c in claimed))
+        """Claim one batch, deliver it and record the results; returns how many rows were
+        claimed."""
+        claimed_at = time.monotonic()
+        async with self.runtime.transaction() as session:
+            claimed = await self._claim(session)
+            prepared = await self._prepare(session, claimed) if claimed else []
+        if not prepared:
+            return 0
+        sent = await asyncio.gather(*(self._send_guarded(p) for p in prepared))
+        outcomes = [(p.claimed.item_id, result) for p, result in zip(prepared, sent, strict=True)]
+        await self._record_until_lease_ends(
+            [(item_id, result) for item_id, result in outcomes if result is not None],
+            deadline=claimed_at + self.lease.total_seconds() * 0.8,
+        )
         return len(claimed)
 
     async def run_forever(self, stop: asyncio.Event, *, idle_wait: float = 0.5) -> None:
@@ -120,6 +153,11 @@ class Dispatcher:
                     await asyncio.wait_for(stop.wait(), timeout=idle_wait)
 
     async def claim(self) -> list[Claimed]:
+        """Claim a batch in its own transaction (run_once also prepares it in that one)."""
+        async with self.runtime.transaction() as session:
+            return await self._claim(session)
+
+    async def _claim(self, session: AsyncSession) -> list[Claimed]:
         now = utcnow()
         due = or_(
             and_(OutboxItem.state == OutboxState.PENDING, OutboxItem.next_attempt_at <= now),
@@ -132,41 +170,111 @@ class Dispatcher:
             .limit(self.batch_size)
             .with_for_update(skip_locked=True)
         )
-        async with self.runtime.transaction() as session:
-            rows = (
-                await session.execute(
-                    update(OutboxItem)
-                    .where(OutboxItem.id.in_(candidates.scalar_subquery()), due)
-                    .values(
-                        ambiguous=case(
-                            (OutboxItem.state == OutboxState.IN_FLIGHT, True),
-                            else_=OutboxItem.ambiguous,
-                        ),
-                        state=OutboxState.IN_FLIGHT,
-                        claimed_by=self.worker_id,
-                        lease_until=now + self.lease,
-                        attempts=OutboxItem.attempts + 1,
-                    )
-                    .returning(OutboxItem.id, OutboxItem.ambiguous)
-                    .execution_options(synchronize_session=False)
+        rows = (
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(candidates.scalar_subquery()), due)
+                .values(
+                    ambiguous=case(
+                        (OutboxItem.state == OutboxState.IN_FLIGHT, True),
+                        else_=OutboxItem.ambiguous,
+                    ),
+                    state=OutboxState.IN_FLIGHT,
+                    claimed_by=self.worker_id,
+                    lease_until=now + self.lease,
+                    attempts=OutboxItem.attempts + 1,
                 )
-            ).all()
-        claimed = [Claimed(item_id=row[0], ambiguous=bool(row[1])) for row in rows]
+                .returning(OutboxItem.id, OutboxItem.ambiguous)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        claimed = sorted(
+            (Claimed(item_id=row[0], ambiguous=bool(row[1])) for row in rows),
+            key=lambda c: c.item_id,
+        )
         self.stats.claimed += len(claimed)
         return claimed
 
-    async def _deliver_guarded(self, claimed: Claimed) -> None:
+    async def prepare(self, claimed: Claimed) -> Delivery | None:
+        """What to send for one claimed row; None (and recorded as a permanent failure of this
+        channel) when the recipient is no longer reachable on it."""
+        async with self.runtime.transaction() as session:
+            [prepared] = await self._prepare(session, [claimed])
+        if prepared.delivery is None:
+            await self.record(claimed.item_id, Permanent(UNREACHABLE))
+        return prepared.delivery
+
+    async def _prepare(self, session: AsyncSession, claimed: Sequence[Claimed]) -> list[Prepared]:
+        """Everything the senders need for a batch, in two queries."""
+        rows = (
+            await session.execute(
+                select(
+                    OutboxItem.id,
+                    OutboxItem.channel,
+                    OutboxItem.idempotency_key,
+                    OutreachMessage.subject,
+                    OutreachMessage.body,
+                    OutreachMessage.wechat_data,
+                    Candidate.id,
+                    Candidate.email,
+                    Candidate.locale,
+                )
+                .join(OutreachMessage, OutreachMessage.id == OutboxItem.message_id)
+                .join(Application, Application.id == OutreachMessage.application_id)
+                .join(Candidate, Candidate.id == Application.candidate_id)
+                .where(OutboxItem.id.in_([c.item_id for c in claimed]))
+            )
+        ).all()
+        chat_candidates = {row[6] for row in rows if row[1] is not Channel.EMAIL}
+        bound: dict[tuple[int | None, Channel], str] = {}
+        if chat_candidates:
+            identities = await session.execute(
+                select(
+                    ChatIdentity.candidate_id, ChatIdentity.channel, ChatIdentity.external_user_id
+                )
+                .where(
+                    ChatIdentity.candidate_id.in_(chat_candidates),
+                    ChatIdentity.bound_at.is_not(None),
+                )
+                .order_by(ChatIdentity.id)
+            )
+            for candidate_id, bound_channel, external_user_id in identities:
+                bound.setdefault((candidate_id, bound_channel), external_user_id)
+        by_id = {row[0]: row for row in rows}
+        prepared = []
+        for item in claimed:
+            row = by_id[item.item_id]
+            channel: Channel = row[1]
+            recipient = row[7] if channel is Channel.EMAIL else bound.get((row[6], channel))
+            delivery = None
+            if recipient is not None:
+                delivery = Delivery(
+                    idempotency_key=row[2],
+                    channel=channel,
+                    recipient=recipient,
+                    subject=row[3],
+                    body=row[4],
+                    locale=row[8].value,
+                    wechat_data=dict(row[5]),
+                )
+            prepared.append(Prepared(claimed=item, delivery=delivery))
+        return prepared
+
+    async def _send_guarded(self, prepared: Prepared) -> SendResult | None:
+        """The send's outcome; None when the send itself crashed (the row then stays in flight,
+        its lease expires and another round retries it)."""
+        delivery = prepared.delivery
+        if delivery is None:
+            # Unbound or opted out since queueing: this channel is no longer an option.
+            return Permanent(UNREACHABLE)
         async with self._slots:
             try:
-                await self.deliver(claimed)
+                return await self.send(prepared.claimed, delivery)
             except Exception:
-                # The row stays in flight; its lease expires and another round retries it.
-                log.exception("outbox.delivery_crashed", item_id=claimed.item_id)
+                log.exception("outbox.delivery_crashed", item_id=prepared.claimed.item_id)
+                return None
 
-    async def deliver(self, claimed: Claimed) -> None:
-        delivery = await self.prepare(claimed)
-        if delivery is None:
-            return
+    async def send(self, claimed: Claimed, delivery: Delivery) -> SendResult:
         if claimed.ambiguous:
             self.stats.ambiguous += 1
             log.warning(
@@ -176,65 +284,164 @@ class Dispatcher:
             )
         sender = self.senders[delivery.channel]
         try:
-            result: SendResult = await asyncio.wait_for(
-                sender.send(delivery), timeout=self.send_timeout
-            )
+            return await asyncio.wait_for(sender.send(delivery), timeout=self.send_timeout)
         except TimeoutError:
-            result = RetryAfter(5.0, "send timed out")
-        await self.record(claimed.item_id, result)
+            return RetryAfter(5.0, "send timed out")
 
-    async def prepare(self, claimed: Claimed) -> Delivery | None:
-        async with self.runtime.transaction() as session:
-            item = await session.get_one(OutboxItem, claimed.item_id)
-            message = await session.get_one(OutreachMessage, item.message_id)
-            application = await session.get_one(Application, message.application_id)
-            candidate = await session.get_one(Candidate, application.candidate_id)
-            recipient = await _recipient(session, candidate, item.channel)
-            if recipient is None:
-                # Unbound or opted out since queueing: this channel is no longer an option.
-                await self._apply(session, item, Permanent("recipient no longer reachable"))
-                return None
-            return Delivery(
-                idempotency_key=item.idempotency_key,
-                channel=item.channel,
-                recipient=recipient,
-                subject=message.subject,
-                body=message.body,
-                locale=candidate.locale.value,
-                wechat_data=dict(message.wechat_data),
-            )
+    async def _record_until_lease_ends(
+        self, outcomes: Sequence[tuple[int, SendResult]], *, deadline: float
+    ) -> None:
+        """Record, retrying a failing database until shortly before the lease runs out; after
+        that the rows stay in flight and are redelivered (logged as ambiguous)."""
+        if not outcomes:
+            return
+        delay = 0.25
+        while True:
+            try:
+                await self.record_batch(outcomes)
+                return
+            except Exception as exc:
+                if time.monotonic() + delay >= deadline:
+                    log.exception(
+                        "outbox.record_failed", worker=self.worker_id, items=len(outcomes)
+                    )
+                    return
+                self.stats.record_retries += 1
+                log.warning(
+                    "outbox.record_retry",
+                    worker=self.worker_id,
+                    items=len(outcomes),
+                    error=repr(exc),
+                    retry_in=delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def record(self, item_id: int, result: SendResult) -> None:
+        await self.record_batch([(item_id, result)])
+
+    async def record_batch(self, outcomes: Sequence[tuple[int, SendResult]]) -> None:
+        """Record a batch's results in one transaction, each guarded by this worker's claim."""
+        by_id = dict(outcomes)
         async with self.runtime.transaction() as session:
-            item = await session.scalar(
-                select(OutboxItem).where(OutboxItem.id == item_id).with_for_update()
-            )
-            if (
-                item is None
-                or item.state != OutboxState.IN_FLIGHT
-                or item.claimed_by != self.worker_id
-            ):
+            rows = (
+                await session.execute(
+                    select(
+                        OutboxItem.id,
+                        OutboxItem.state,
+                        OutboxItem.claimed_by,
+                        OutboxItem.message_id,
+                        OutboxItem.channel,
+                    )
+                    .where(OutboxItem.id.in_(sorted(by_id)))
+                    .order_by(OutboxItem.id)
+                    .with_for_update()
+                )
+            ).all()
+            ours = {
+                row[0]: row
+                for row in rows
+                if row[1] is OutboxState.IN_FLIGHT and row[2] == self.worker_id
+            }
+            for item_id in by_id.keys() - ours.keys():
                 # Our lease ran out and another worker owns the row now; it will record.
                 self.stats.lost_claims += 1
                 log.warning("outbox.claim_lost", item_id=item_id, worker=self.worker_id)
-                return
-            await self._apply(session, item, result)
+            sent = {
+                item_id: result
+                for item_id, result in by_id.items()
+                if item_id in ours and isinstance(result, Sent)
+            }
+            if sent:
+                await self._record_sent(
+                    session,
+                    {item_id: (ours[item_id][3], ours[item_id][4]) for item_id in sent},
+                    sent,
+                )
+            for item_id, result in sorted(by_id.items()):
+                if item_id in ours and not isinstance(result, Sent):
+                    item = await session.get_one(OutboxItem, item_id)
+                    await self._apply(session, item, result)
 
-    async def _apply(self, session: AsyncSession, item: OutboxItem, result: SendResult) -> None:
+    async def _record_sent(
+        self,
+        session: AsyncSession,
+        items: Mapping[int, tuple[int, Channel]],
+        results: Mapping[int, Sent],
+    ) -> None:
+        """The common case, set-based: the rows are sent, and each message still queued becomes
+        sent on that channel (one recorded transition each)."""
+        now = utcnow()
+        message_ids = sorted({message_id for message_id, _ in items.values()})
+        states = dict(
+            (
+                await session.execute(
+                    select(OutreachMessage.id, OutreachMessage.state)
+                    .where(OutreachMessage.id.in_(message_ids))
+                    .order_by(OutreachMessage.id)
+                    .with_for_update()
+                )
+            ).all()
+        )
+        await session.execute(
+            update(OutboxItem),
+            [
+                {
+                    "id": item_id,
+                    "state": OutboxState.SENT,
+                    "provider_message_id": results[item_id].provider_message_id,
+                    "sent_at": now,
+                    "lease_until": None,
+                }
+                for item_id in sorted(items)
+            ],
+        )
+        assert MessageState.SENT in TRANSITIONS[MessageState.QUEUED]
+        newly_sent = {
+            message_id: channel
+            for message_id, channel in items.values()
+            if states.get(message_id) is MessageState.QUEUED
+        }
+        if newly_sent:
+            await session.execute(
+                update(OutreachMessage),
+                [
+                    {
+                        "id": message_id,
+                        "state": MessageState.SENT,
+                        "channel": channel,
+                        "sent_at": now,
+                    }
+                    for message_id, channel in sorted(newly_sent.items())
+                ],
+            )
+            await session.execute(
+                insert(MessageTransition),
+                [
+                    {
+                        "message_id": message_id,
+                        "from_state": MessageState.QUEUED,
+                        "to_state": MessageState.SENT,
+                        "actor": SYSTEM_DISPATCHER,
+                        "at": now,
+                        "details": {},
+                    }
+                    for message_id in sorted(newly_sent)
+                ],
+            )
+        self.stats.sent += len(items)
+        for item_id, (_, channel) in items.items():
+            log.debug("outbox.sent", item_id=item_id, channel=channel.value)
+        log.info("outbox.recorded_sent", worker=self.worker_id, items=len(items))
+
+    async def _apply(
+        self, session: AsyncSession, item: OutboxItem, result: RetryAfter | Permanent
+    ) -> None:
+        """A failed send, row by row: retry later, or give up on this channel and fall back."""
         now = utcnow()
         message = await session.get_one(OutreachMessage, item.message_id, with_for_update=True)
         item.lease_until = None
         match result:
-            case Sent(provider_message_id=provider_id):
-                item.state = OutboxState.SENT
-                item.provider_message_id = provider_id
-                item.sent_at = now
-                if message.state is MessageState.QUEUED:
-                    transition(session, message, MessageState.SENT, actor=SYSTEM_DISPATCHER, at=now)
-                    message.channel = item.channel
-                    message.sent_at = now
-                self.stats.sent += 1
-                log.info("outbox.sent", item_id=item.id, channel=item.channel.value)
             case RetryAfter(seconds=seconds, reason=reason) if item.attempts < self.max_attempts:
                 item.state = OutboxState.PENDING
                 item.last_error = reason
@@ -306,18 +513,6 @@ class Dispatcher:
             state=final.value,
             reason=item.last_error,
         )
-
-
-async def _recipient(session: AsyncSession, candidate: Candidate, channel: Channel) -> str | None:
-    if channel is Channel.EMAIL:
-        return candidate.email
-    return await session.scalar(
-        select(ChatIdentity.external_user_id).where(
-            ChatIdentity.candidate_id == candidate.id,
-            ChatIdentity.channel == channel,
-            ChatIdentity.bound_at.is_not(None),
-        )
-    )
 
 
 async def record_receipt(

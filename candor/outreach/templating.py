@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -107,9 +108,16 @@ class TemplateContext:
         }
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """Compiling is most of a render's cost; a template's versions are immutable, so a
+    source compiles once per process (bounded, as edited templates add new sources)."""
+    return _environment.from_string(source)
+
+
 def render(source: str, context: TemplateContext) -> str:
     try:
-        text = _environment.from_string(source).render(context.as_variables())
+        text = _compiled(source).render(context.as_variables())
     except (UndefinedError, SecurityError, TemplateSyntaxError) as exc:
         raise TemplateRenderError(str(exc)) from exc
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
