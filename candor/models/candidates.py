@@ -43,5 +43,8 @@ class ChatIdentity(IdMixin, TimestampMixin, Base):
         ForeignKey("candidates.id", ondelete="SET NULL"), index=True
     )
     bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the candidate said STOP on this account: nothing is pushed to it until they
+    # opt in again, and results go to their next channel (see docs/channels.md).
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     candidate: Mapped[Candidate | None] = relationship(back_populates="chat_identities")

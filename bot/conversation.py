@@ -1,0 +1,121 @@
+"""The real `Gateway`: channel adapters hand it `InboundMessage`s and render its `Reply`s.
+
+A message is handled in up to two short transactions, so nothing waits on a slow engine
+while holding the database's write lock, and nothing is sent before its commit:
+1. identity, transcript, binding, opt-out and preferences (`candor.chat.service.receive`);
+2. if the candidate is bound and said something else, the dialogue engine's answer and its
+   transcript rows.
+A one-time binding code is e-mailed only after the transaction that stored its hash has
+committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from redis.exceptions import LockError
+
+from bot.gateway import InboundMessage, Reply
+from candor.chat import transcript
+from candor.chat.binding import CodeToSend
+from candor.chat.engine import DialogueEngine, PlaceholderEngine
+from candor.chat.service import ChatPolicy, receive
+from candor.chat.texts import text
+from candor.clock import utcnow
+from candor.logging import get_logger
+from candor.mail import Email, Mailer
+from candor.models import Candidate
+from candor.runtime import Runtime
+
+log = get_logger(__name__)
+
+LOCK_KEY = "candor:chat:lock:{}:{}"
+LOCK_TIMEOUT_SECONDS = 60  # a crashed holder's lock expires; no message takes this long
+LOCK_WAIT_SECONDS = 10
+
+
+class ConversationBusyError(RuntimeError):
+    """The chat's previous message is still being handled; the adapter asks for a retry."""
+
+
+class ConversationGateway:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        engine: DialogueEngine | None = None,
+        mailer: Mailer | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.engine: DialogueEngine = engine or PlaceholderEngine()
+        self.mailer = mailer
+        self.policy = ChatPolicy(secret=runtime.settings.secret_key.get_secret_value())
+
+    async def handle(self, message: InboundMessage) -> list[Reply]:
+        # One message per chat account at a time, across processes: turns stay in order,
+        # and a provider's redelivery waits for the original instead of answering it twice.
+        lock = self.runtime.redis.lock(
+            LOCK_KEY.format(message.channel.value, message.external_user_id),
+            timeout=LOCK_TIMEOUT_SECONDS,
+            blocking_timeout=LOCK_WAIT_SECONDS,
+        )
+        if not await lock.acquire():
+            raise ConversationBusyError("another message of this chat is still being handled")
+        try:
+            return await self._handle(message)
+        finally:
+            with contextlib.suppress(LockError):  # expired while we worked: nothing to free
+                await lock.release()
+
+    async def _handle(self, message: InboundMessage) -> list[Reply]:
+        async with self.runtime.transaction() as session:
+            received = await receive(session, message, self.policy, now=utcnow())
+        if received.code_to_send is not None:
+            await self._send_code(received.code_to_send, message)
+        turn = received.engine_turn
+        if turn is None:
+            return received.replies
+        async with self.runtime.transaction() as session:
+            replies = await self.engine.respond(session, turn)
+            now = utcnow()
+            for reply in replies:
+                transcript.record_outbound(
+                    session,
+                    conversation_id=turn.conversation_id,
+                    channel=turn.channel,
+                    candidate_id=turn.candidate_id,
+                    text=reply.text,
+                    author=f"engine:{self.engine.name}",
+                    at=now,
+                    reply_to=turn.inbound_message_id,
+                    buttons=[(b.title, b.payload) for b in reply.buttons],
+                )
+            if replies:
+                await transcript.touch(session, turn.conversation_id, now)
+        return replies
+
+    async def _send_code(self, code: CodeToSend, message: InboundMessage) -> None:
+        if self.mailer is None:
+            log.warning("chat.binding_code_not_sent", reason="no mailer configured")
+            return
+        async with self.runtime.sessionmaker() as session:
+            candidate = await session.get_one(Candidate, code.candidate_id)
+            locale = candidate.locale
+        email = Email(
+            to=code.email,
+            subject=text("code_email_subject", locale),
+            body=text(
+                "code_email_body",
+                locale,
+                channel=message.channel,
+                code=code.application_code,
+                otp=code.code,
+            ),
+        )
+        try:
+            await self.mailer.send(email)
+        except Exception as exc:
+            # The candidate can ask again in a minute; the chat reply never depends on this.
+            log.warning("chat.binding_code_failed", error=type(exc).__name__, detail=str(exc))
+        else:
+            log.info("chat.binding_code_sent", candidate_id=code.candidate_id)

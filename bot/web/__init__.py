@@ -1,0 +1,1 @@
+"""The web-chat page's files (HTML, CSS, JS), served by `api/routers/webchat.py`."""

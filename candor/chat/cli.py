@@ -1,0 +1,181 @@
+"""`candor bind-link` and `candor telegram ...`: thin wrappers over the chat services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from candor.models.enums import Channel
+from candor.settings import Settings
+
+if TYPE_CHECKING:
+    from candor.chat.binding import IssuedToken
+
+WECHAT_QR_MAX_SECONDS = 30 * 24 * 3600
+
+
+async def issue_link(
+    settings: Settings, application_code: str, channel: Channel, *, actor: str
+) -> IssuedToken | None:
+    from candor.chat import binding
+    from candor.clock import utcnow
+    from candor.runtime import open_runtime
+
+    async with open_runtime(settings) as runtime, runtime.transaction() as session:
+        return await binding.issue_link_for_code(
+            session,
+            application_code,
+            channel,
+            actor=actor,
+            now=utcnow(),
+            valid_for=timedelta(days=settings.binding_token_days),
+        )
+
+
+def link_text(settings: Settings, issued: IssuedToken) -> str:
+    """What to put in the invitation for this channel."""
+    token = issued.plaintext
+    if issued.channel is Channel.WEB:
+        return f"{settings.public_url.rstrip('/')}/chat?bind={token}"
+    if issued.channel is Channel.TELEGRAM:
+        if settings.telegram_bot_username:
+            return f"https://t.me/{settings.telegram_bot_username.lstrip('@')}?start={token}"
+        return f"/start {token}"
+    # WeChat: the scene string of a temporary QR code (QR_STR_SCENE) made with qrcode/create.
+    return token
+
+
+def bind_link(settings: Settings, application_code: str, channel: Channel) -> None:
+    from candor.clock import utcnow
+
+    issued = asyncio.run(issue_link(settings, application_code, channel, actor="cli"))
+    if issued is None:
+        typer.secho(f"no application {application_code}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    typer.echo(link_text(settings, issued))
+    notes = [
+        f"{issued.application_code} via {channel.value}: single use, valid until "
+        f"{issued.expires_at:%Y-%m-%d %H:%M} UTC; a new link revokes this one."
+    ]
+    if channel is Channel.TELEGRAM and not settings.telegram_bot_username:
+        notes.append("Set CANDOR_TELEGRAM_BOT_USERNAME to print a t.me deep link.")
+    if channel is Channel.WECHAT:
+        seconds = min(int((issued.expires_at - utcnow()).total_seconds()), WECHAT_QR_MAX_SECONDS)
+        request = {
+            "expire_seconds": seconds,
+            "action_name": "QR_STR_SCENE",
+            "action_info": {"scene": {"scene_str": issued.plaintext}},
+        }
+        notes.append(
+            "Above: the QR scene string. Create the QR code with POST "
+            "/cgi-bin/qrcode/create?access_token=... and this body, then show "
+            "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=<ticket>:\n"
+            + json.dumps(request, ensure_ascii=False)
+        )
+    for note in notes:
+        typer.echo(note, err=True)
+
+
+def telegram_poll(settings: Settings) -> None:
+    """Long polling for development: the same handling as the webhook, no public URL."""
+    if settings.telegram_bot_token is None:
+        typer.secho("set CANDOR_TELEGRAM_BOT_TOKEN first", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    from candor.logging import configure_logging
+
+    configure_logging(settings)
+    asyncio.run(_poll(settings))
+
+
+async def _poll(settings: Settings) -> None:
+    from bot.channels.telegram import TelegramBot
+    from bot.lifespan import default_gateway
+    from candor.runtime import open_runtime
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with open_runtime(settings) as runtime:
+        bot = TelegramBot.from_settings(
+            settings, default_gateway(runtime), runtime.redis, polling=True
+        )
+        await bot.start()
+        assert bot.application.updater is not None
+        # A webhook and getUpdates exclude each other: polling takes over until set again.
+        await bot.bot.delete_webhook()
+        await bot.application.updater.start_polling()
+        typer.echo(f"polling as @{bot.bot.username}; Ctrl-C to stop", err=True)
+        try:
+            await stop.wait()
+        finally:
+            await bot.application.updater.stop()
+            await bot.stop()
+
+
+def telegram_set_webhook(settings: Settings, url: str) -> None:
+    """Point Telegram at `url` (…/telegram/webhook) with the configured secret token."""
+    if settings.telegram_bot_token is None or settings.telegram_webhook_secret is None:
+        typer.secho(
+            "set CANDOR_TELEGRAM_BOT_TOKEN and CANDOR_TELEGRAM_WEBHOOK_SECRET first",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(2)
+    from telegram import Bot
+
+    from bot.channels.telegram import bot_base_url
+
+    async def run() -> None:
+        assert settings.telegram_bot_token is not None
+        assert settings.telegram_webhook_secret is not None
+        async with Bot(
+            settings.telegram_bot_token.get_secret_value(), base_url=bot_base_url(settings)
+        ) as bot:
+            await bot.set_webhook(
+                url,
+                secret_token=settings.telegram_webhook_secret.get_secret_value(),
+                allowed_updates=["message", "callback_query", "my_chat_member"],
+            )
+
+    asyncio.run(run())
+    typer.echo(f"webhook set to {url}")
+
+
+def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
+    """Add `candor bind-link` and `candor telegram poll|set-webhook` to the command."""
+    telegram_app = typer.Typer(help="Telegram bot: long polling, webhook.", no_args_is_help=True)
+    app.add_typer(telegram_app, name="telegram")
+
+    @app.command("bind-link")
+    def bind_link_command(
+        application_code: Annotated[str, typer.Argument(help="e.g. AP-2026-000123")],
+        channel: Annotated[
+            Channel, typer.Option(help="wechat, telegram or web (e-mail has manual binding).")
+        ] = Channel.WEB,
+    ) -> None:
+        """Create a single-use binding link for an application and print it."""
+        if channel is Channel.EMAIL:
+            typer.secho("e-mail needs no link: candidates bind by code", err=True)
+            raise typer.Exit(2)
+        bind_link(settings(), application_code, channel)
+
+    @telegram_app.command("poll")
+    def poll_command() -> None:
+        """Answer the bot by long polling (development; removes the webhook)."""
+        telegram_poll(settings())
+
+    @telegram_app.command("set-webhook")
+    def set_webhook_command(
+        url: Annotated[str, typer.Argument(help="https://your.host/telegram/webhook")],
+    ) -> None:
+        """Register the webhook URL with Telegram, with the configured secret token."""
+        telegram_set_webhook(settings(), url)

@@ -1,0 +1,115 @@
+"""Recognising the chat commands Candor handles itself, before any dialogue engine.
+
+Simple, conservative keyword rules: opt-out and opt-in only on an exact word (so "don't
+stop" is not an opt-out), preferences only on a short sentence naming exactly one channel.
+Understanding free text is the dialogue engine's job (issue 5).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from candor.models.enums import Channel
+
+OPT_OUT_WORDS = frozenset({"退订", "取消订阅", "stop", "/stop", "unsubscribe", "td"})
+OPT_IN_WORDS = frozenset({"订阅", "恢复订阅", "start", "subscribe"})
+UNBIND_WORDS = frozenset({"解绑", "解除绑定", "unbind", "/unbind"})
+
+APPLICATION_CODE = re.compile(r"\bAP-\d{4}-\d{6}\b", re.IGNORECASE)
+_BIND_REQUEST = re.compile(r"^(?:绑定|bind|/bind)?[\s:：]*(AP-\d{4}-\d{6})$", re.IGNORECASE)
+_ONE_TIME_CODE = re.compile(r"^(?:(AP-\d{4}-\d{6})[\s,，:：]+)?(\d{6})$", re.IGNORECASE)
+
+# Words that name a channel, and phrases that make a sentence a request to use one.
+_CHANNEL_WORDS: dict[Channel, tuple[str, ...]] = {
+    Channel.EMAIL: ("邮件", "邮箱", "电邮", "email", "e-mail", "mail"),
+    Channel.WECHAT: ("微信", "wechat", "weixin"),
+    Channel.TELEGRAM: ("telegram", "电报", "tg"),
+}
+_PREFERENCE_CUES = (
+    "以后", "今后", "之后", "改用", "改成", "改为", "换成", "请用", "请通过", "用", "通过",
+    "发到", "发给我", "联系我", "通知我", "prefer", "contact me", "send me", "use ", "via",
+    "email me", "mail me", "message me",
+)  # fmt: skip
+_MAX_PREFERENCE_LENGTH = 40
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class OptIn:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Unbind:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class BindRequest:
+    application_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class OneTimeCode:
+    code: str
+    application_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PreferChannel:
+    channel: Channel
+
+
+Command = OptOut | OptIn | Unbind | BindRequest | OneTimeCode | PreferChannel
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width letters and digits become ASCII), case-folded, trimmed, and without
+    trailing punctuation, so "ＳＴＯＰ！" and "stop" read the same."""
+    folded = unicodedata.normalize("NFKC", text).strip().casefold()
+    return folded.rstrip("。.!！?？~～ ").strip()
+
+
+def parse_command(text: str) -> Command | None:
+    """The command `text` is, or None for anything else (which goes to the engine)."""
+    plain = normalise(text)
+    if not plain:
+        return None
+    if plain in OPT_OUT_WORDS:
+        return OptOut()
+    if plain in OPT_IN_WORDS:
+        return OptIn()
+    if plain in UNBIND_WORDS:
+        return Unbind()
+    if match := _ONE_TIME_CODE.match(plain):
+        application = match.group(1)
+        return OneTimeCode(match.group(2), application.upper() if application else None)
+    if match := _BIND_REQUEST.match(plain):
+        return BindRequest(match.group(1).upper())
+    channel = preferred_channel(plain)
+    return PreferChannel(channel) if channel is not None else None
+
+
+def preferred_channel(plain: str) -> Channel | None:
+    """ "以后发邮件给我" → e-mail: a short sentence with a cue naming exactly one channel."""
+    if len(plain) > _MAX_PREFERENCE_LENGTH or not any(cue in plain for cue in _PREFERENCE_CUES):
+        return None
+    named = {
+        channel
+        for channel, words in _CHANNEL_WORDS.items()
+        if any(_mentions(plain, word) for word in words)
+    }
+    return named.pop() if len(named) == 1 else None
+
+
+def _mentions(plain: str, word: str) -> bool:
+    if word.isascii():
+        # Latin words must stand alone: "tg" inside "settings" names nothing.
+        return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", plain) is not None
+    return word in plain

@@ -1,0 +1,234 @@
+"""One inbound chat message, channel-independent: identity, transcript, binding, opt-out,
+preferences; everything else is the dialogue engine's (see `candor.chat.engine`).
+
+`receive` runs in the caller's transaction and never commits or sends. It returns the
+replies it decided, or a `Turn` for the engine, and any one-time code to e-mail once the
+transaction has committed (`bot.conversation.ConversationGateway` does both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.gateway import InboundMessage, Reply
+from candor.chat import binding, commands, transcript
+from candor.chat.binding import BindResult, CodeToSend
+from candor.chat.engine import Turn
+from candor.chat.texts import text
+from candor.logging import get_logger
+from candor.models import Candidate, ChatIdentity, Job
+from candor.models.enums import Channel, Locale
+
+log = get_logger(__name__)
+
+SYSTEM_AUTHOR = "system:chat"
+# Events that carry a binding token in `event_key`.
+BINDING_EVENTS = frozenset({"start", "subscribe", "scan"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPolicy:
+    """What the chat service needs from the settings."""
+
+    secret: str  # keys the one-time codes' hashes
+
+
+@dataclass(slots=True)
+class Received:
+    conversation_id: int | None = None
+    inbound_id: int | None = None
+    duplicate: bool = False
+    replies: list[Reply] = field(default_factory=list)
+    engine_turn: Turn | None = None
+    code_to_send: CodeToSend | None = None
+
+
+async def receive(
+    session: AsyncSession, message: InboundMessage, policy: ChatPolicy, *, now: datetime
+) -> Received:
+    thread = await transcript.open_thread(session, message.channel, message.external_user_id)
+    identity, conversation = thread.identity, thread.conversation
+    inbound_id = await transcript.record_inbound(
+        session,
+        conversation,
+        text=message.text,
+        event=message.event,
+        payload={"event_key": _safe_key(message)} if message.event_key else None,
+        provider_message_id=message.provider_message_id,
+        at=message.received_at,
+    )
+    if inbound_id is None:
+        # Recorded before: a provider's redelivery. Answer it only if nothing did (the
+        # engine failed after the message was recorded); otherwise it is a true duplicate.
+        assert message.provider_message_id is not None  # NULL ids never collide
+        inbound_id = await transcript.unanswered_inbound(
+            session, message.channel, message.provider_message_id
+        )
+        if inbound_id is None:
+            log.info("chat.duplicate_inbound", channel=message.channel.value)
+            return Received(conversation.id, duplicate=True)
+        log.info("chat.unanswered_redelivery", channel=message.channel.value)
+    outcome = Received(conversation.id, inbound_id=inbound_id)
+    await _decide(session, message, identity, thread.candidate, outcome, policy, now=now)
+    if outcome.engine_turn is None and outcome.replies:
+        conversation.last_message_at = now
+        for reply in outcome.replies:
+            transcript.record_outbound(
+                session,
+                conversation_id=conversation.id,
+                channel=conversation.channel,
+                # Binding may have changed whom the conversation belongs to.
+                candidate_id=identity.candidate_id if identity.bound_at else None,
+                text=reply.text,
+                author=SYSTEM_AUTHOR,
+                at=now,
+                reply_to=inbound_id,
+                buttons=[(b.title, b.payload) for b in reply.buttons],
+            )
+    return outcome
+
+
+def _safe_key(message: InboundMessage) -> str | None:
+    """Binding tokens are secrets: the transcript keeps button payloads, not tokens."""
+    if message.event in BINDING_EVENTS:
+        return "<binding token>"
+    return message.event_key
+
+
+async def _decide(
+    session: AsyncSession,
+    message: InboundMessage,
+    identity: ChatIdentity,
+    candidate: Candidate | None,
+    outcome: Received,
+    policy: ChatPolicy,
+    *,
+    now: datetime,
+) -> None:
+    locale = candidate.locale if candidate is not None else None
+    say = outcome.replies.append
+
+    if message.event == "unsubscribe":
+        # The account unfollowed: it cannot be reached, and is not told so.
+        binding.set_opt_out(session, identity, opted_out=True, via="unsubscribe", now=now)
+        return
+    if message.event in BINDING_EVENTS:
+        token = binding.token_from_event_key(message.event_key or "")
+        if token is not None:
+            result = await binding.redeem_token(session, identity, token, now=now)
+            if result is None:
+                say(Reply(text("bind_link_invalid", locale)))
+            else:
+                say(await _bound_reply(session, result))
+            return
+        if message.event == "start" and identity.opted_out_at is not None:
+            binding.set_opt_out(session, identity, opted_out=False, via="start", now=now)
+            say(Reply(text("opted_in", locale, channel=identity.channel)))
+            return
+        say(
+            Reply(
+                text("already_bound", locale)
+                if candidate is not None
+                else text("bind_instructions", None)
+            )
+        )
+        return
+
+    command = commands.parse_command(message.text) if message.text else None
+    match command:
+        case commands.OptOut():
+            binding.set_opt_out(session, identity, opted_out=True, via="keyword", now=now)
+            say(Reply(text("opted_out", locale, channel=identity.channel)))
+            return
+        case commands.OptIn():
+            binding.set_opt_out(session, identity, opted_out=False, via="keyword", now=now)
+            say(Reply(text("opted_in", locale, channel=identity.channel)))
+            return
+        case commands.Unbind() if candidate is not None:
+            await binding.unbind(session, identity, actor="candidate", via="command", now=now)
+            say(Reply(text("unbound", locale)))
+            return
+
+    if candidate is None:
+        match command:
+            case commands.BindRequest(application_code=code):
+                outcome.code_to_send = await binding.request_code(
+                    session, identity, code, secret=policy.secret, now=now
+                )
+                say(Reply(text("code_sent", None)))
+            case commands.OneTimeCode(code=code, application_code=application_code):
+                result = await binding.verify_code(
+                    session,
+                    identity,
+                    code,
+                    application_code=application_code,
+                    secret=policy.secret,
+                    now=now,
+                )
+                say(
+                    Reply(text("code_rejected", None))
+                    if result is None
+                    else await _bound_reply(session, result)
+                )
+            case _:
+                say(Reply(text("bind_instructions", None)))
+        return
+
+    if isinstance(command, commands.PreferChannel):
+        say(await _prefer(session, identity, candidate, command.channel, now=now))
+        return
+    assert outcome.conversation_id is not None
+    assert outcome.inbound_id is not None
+    outcome.engine_turn = Turn(
+        conversation_id=outcome.conversation_id,
+        inbound_message_id=outcome.inbound_id,
+        chat_identity_id=identity.id,
+        candidate_id=candidate.id,
+        channel=identity.channel,
+        locale=candidate.locale,
+        received_at=message.received_at,
+        text=message.text,
+        event=message.event,
+        event_key=message.event_key,
+    )
+
+
+async def _bound_reply(session: AsyncSession, result: BindResult) -> Reply:
+    candidate = await session.get_one(Candidate, result.application.candidate_id)
+    job = await session.get_one(Job, result.application.job_id)
+    return Reply(text("bound", candidate.locale, code=result.application.code, job=job.title))
+
+
+async def _prefer(
+    session: AsyncSession,
+    identity: ChatIdentity,
+    candidate: Candidate,
+    channel: Channel,
+    *,
+    now: datetime,
+) -> Reply:
+    locale: Locale = candidate.locale
+    if channel is Channel.EMAIL and not candidate.email:
+        return Reply(text("preference_no_email", locale))
+    before = list(candidate.preferred_channels)
+    candidate.preferred_channels = [channel.value, *(c for c in before if c != channel.value)]
+    binding.record_preference(session, identity, candidate, before, now=now)
+    log.info("chat.preference_changed", candidate_id=candidate.id, channel=channel.value)
+    if channel is not Channel.EMAIL and not await _has_bound(session, candidate, channel):
+        return Reply(text("preference_unbound_channel", locale, channel=channel))
+    return Reply(text("preference_saved", locale, channel=channel))
+
+
+async def _has_bound(session: AsyncSession, candidate: Candidate, channel: Channel) -> bool:
+    found = await session.scalar(
+        select(ChatIdentity.id).where(
+            ChatIdentity.candidate_id == candidate.id,
+            ChatIdentity.channel == channel,
+            ChatIdentity.bound_at.is_not(None),
+        )
+    )
+    return found is not None

@@ -1,0 +1,1 @@
+"""Telling HR people things by e-mail (SLA reminders, escalations, breaches)."""

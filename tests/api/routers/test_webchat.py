@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import func, select
+
+from api.app import create_app
+from candor.chat.cli import issue_link
+from candor.models import ChatMessage
+from candor.models.enums import Channel
+from tests.outreach_world import World
+
+
+@pytest.fixture
+async def browser(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(runtime=world.runtime)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        yield http
+
+
+async def _messages(world: World) -> int:
+    async with world.runtime.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(ChatMessage)) or 0)
+
+
+async def test_the_page_sets_a_session_and_serves_its_own_assets(
+    browser: httpx.AsyncClient,
+) -> None:
+    page = await browser.get("/chat")
+    script = await browser.get("/chat/static/chat.js")
+    missing = await browser.get("/chat/static/other.js")
+
+    assert page.status_code == 200
+    assert '<script src="/chat/static/chat.js"' in page.text
+    assert "cdn" not in page.text.lower()
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    cookie = page.headers["set-cookie"]
+    assert "candor_chat=" in cookie
+    assert "httponly" in cookie.lower()
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "textContent" in script.text
+    assert missing.status_code == 404
+
+
+async def test_posting_without_a_session_is_refused(
+    browser: httpx.AsyncClient, world: World
+) -> None:
+    response = await browser.post("/chat/api/messages", json={"text": "hi"})
+
+    assert response.status_code == 401
+    assert await _messages(world) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"text": ""}, {"text": "x" * 2001}, {"event": "subscribe"}, {"text": 5}],
+)
+async def test_bad_posts_are_422_and_write_nothing(
+    browser: httpx.AsyncClient, world: World, body: dict[str, object]
+) -> None:
+    await browser.get("/chat")
+
+    response = await browser.post("/chat/api/messages", json=body)
+
+    assert response.status_code == 422
+    assert await _messages(world) == 0
+
+
+async def test_a_bind_link_binds_the_browser_and_the_transcript_is_its_own(
+    browser: httpx.AsyncClient, world: World
+) -> None:
+    await world.applicant(1)
+    application = await world.application(1)
+    issued = await issue_link(world.runtime.settings, application.code, Channel.WEB, actor="t")
+    assert issued is not None
+    await browser.get(f"/chat?bind={issued.plaintext}")
+
+    bound = await browser.post(
+        "/chat/api/messages", json={"event": "start", "event_key": issued.plaintext}
+    )
+    asked = await browser.post("/chat/api/messages", json={"text": "我的面试结果出来了吗？"})
+    history = (await browser.get("/chat/api/messages")).json()["messages"]
+
+    assert application.code in bound.json()["replies"][0]["text"]
+    # The dialogue engine answers from the candidate's own application.
+    assert application.code in asked.json()["replies"][0]["text"]
+    assert asked.json()["last_id"] == history[-1]["id"]
+    assert [(m["direction"], m["text"]) for m in history] == [
+        ("inbound", None),
+        ("outbound", bound.json()["replies"][0]["text"]),
+        ("inbound", "我的面试结果出来了吗？"),
+        *(("outbound", reply["text"]) for reply in asked.json()["replies"]),
+    ]
+    assert issued.plaintext not in str(history)
+    newer = (await browser.get(f"/chat/api/messages?after={history[1]['id']}")).json()
+    assert len(newer["messages"]) == 1 + len(asked.json()["replies"])
+
+    # Another browser has its own, unbound session and sees nothing of this one.
+    browser.cookies.clear()
+    await browser.get("/chat")
+    assert (await browser.get("/chat/api/messages")).json() == {"messages": []}
+    stranger = await browser.post("/chat/api/messages", json={"text": "我的面试结果出来了吗？"})
+    assert application.code not in stranger.json()["replies"][0]["text"]
+    assert "绑定" in stranger.json()["replies"][0]["text"]

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from bot.conversation import ConversationGateway
+from bot.gateway import InboundMessage
+from candor.chat.cli import issue_link, link_text
+from candor.clock import utcnow
+from candor.models.enums import Channel
+from tests.candor.test_cli import candor
+from tests.outreach_world import World
+
+
+@pytest.mark.parametrize("channel", [Channel.WEB, Channel.TELEGRAM, Channel.WECHAT])
+async def test_a_printed_link_binds_on_its_channel(world: World, channel: Channel) -> None:
+    await world.applicant(1)
+    application = await world.application(1)
+    settings = world.runtime.settings.model_copy(
+        update={"public_url": "https://jobs.example.com", "telegram_bot_username": "candor_bot"}
+    )
+
+    issued = await issue_link(settings, application.code.lower(), channel, actor="cli")
+    assert issued is not None
+    link = link_text(settings, issued)
+
+    if channel is Channel.WEB:
+        assert link.startswith("https://jobs.example.com/chat?bind=")
+        token = parse_qs(urlsplit(link).query)["bind"][0]
+    elif channel is Channel.TELEGRAM:
+        assert link.startswith("https://t.me/candor_bot?start=")
+        token = parse_qs(urlsplit(link).query)["start"][0]
+    else:
+        token = link
+    assert len(token) <= 64
+    event = {Channel.WEB: "start", Channel.TELEGRAM: "start", Channel.WECHAT: "scan"}[channel]
+    replies = await ConversationGateway(world.runtime).handle(
+        InboundMessage(channel, "someone", utcnow(), event=event, event_key=token)
+    )
+    assert application.code in replies[0].text
+
+
+def test_an_unknown_application_is_an_error(embedded_env: dict[str, str]) -> None:
+    candor("db", "upgrade", env=embedded_env)
+
+    result = candor("bind-link", "AP-2026-000999", "--channel", "telegram", env=embedded_env)
+    email = candor("bind-link", "AP-2026-000999", "--channel", "email", env=embedded_env)
+
+    assert result.returncode == 2
+    assert "no application AP-2026-000999" in result.stderr
+    assert email.returncode == 2
