@@ -1,0 +1,247 @@
+"""Questions about the candidate's own applications: progress, feedback, next step,
+rescheduling and withdrawing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
+
+from actions import texts
+from actions.base import CandorAction, Context, Events
+from candor.dialogue import service
+from candor.dialogue.queries import (
+    Progress,
+    own_applications,
+    pick_application,
+    progress,
+    sent_result,
+)
+from candor.models import Application, Interview
+from candor.models.dialogue import HrTaskKind
+from candor.models.enums import INTERVIEW_STAGE, Decision
+
+
+def _chosen_code(context: Context) -> str | None:
+    values = list(context.tracker.get_latest_entity_values("application_code"))
+    if values:
+        return str(values[0])
+    slot = context.tracker.get_slot("application_code")
+    return str(slot) if slot else None
+
+
+async def _application(context: Context, intent: str) -> Application | None:
+    """The application asked about; None after replying (not found, or which one)."""
+    applications = await own_applications(context.session, context.candidate.id)
+    if not applications:
+        context.say("no_application")
+        return None
+    chosen = pick_application(applications, _chosen_code(context))
+    if chosen is None:
+        context.say("not_yours")
+        return None
+    if isinstance(chosen, list):
+        context.dispatcher.utter_message(
+            text=texts.say("which_application", context.locale),
+            buttons=[
+                {
+                    "title": f"{a.job.title} ({a.code})",
+                    "payload": f'/{intent}{{"application_code": "{a.code}"}}',
+                }
+                for a in chosen
+            ],
+        )
+        return None
+    return chosen
+
+
+async def _ask_rating_if_due(context: Context, application: Application) -> None:
+    """After the application's result reached the candidate, ask once how the process felt."""
+    message = await sent_result(context.session, application)
+    if message is None:
+        return
+    if await service.ask_rating_once(
+        context.session,
+        message,
+        context.candidate.id,
+        context.party.conversation.id,
+        now=context.now,
+    ):
+        context.dispatcher.utter_message(response="utter_ask_rating")
+
+
+def _expected(context: Context, state: Progress) -> str:
+    if state.expected_by is None:
+        return ""
+    return texts.say(
+        "expected_by", context.locale, date=texts.day(state.expected_by, context.locale)
+    )
+
+
+class ActionCheckProgress(CandorAction):
+    def name(self) -> str:
+        return "action_check_progress"
+
+    async def act(self, context: Context) -> Events:
+        application = await _application(context, "ask_progress")
+        if application is None:
+            return []
+        state = await progress(context.session, application, context.settings)
+        locale = context.locale
+        lines = [
+            texts.say(
+                "progress",
+                locale,
+                job=state.job.title,
+                code=application.code,
+                stage=texts.label(texts.STAGES, state.stage, locale),  # type: ignore[arg-type]
+                event=texts.label(texts.EVENTS, state.last_event, locale),  # type: ignore[arg-type]
+                when=texts.moment(state.last_event_at, locale),
+            )
+        ]
+        if state.status is not None:
+            status = texts.label(texts.STATUSES, state.status, locale)  # type: ignore[arg-type]
+            lines.append(texts.say("progress_status", locale, status=status))
+        if state.next_interview is not None and state.next_interview.scheduled_at is not None:
+            lines.append(
+                texts.say(
+                    "scheduled_at",
+                    locale,
+                    when=texts.moment(state.next_interview.scheduled_at, locale),
+                )
+            )
+        if expected := _expected(context, state):
+            lines.append(expected)
+        context.dispatcher.utter_message(
+            text="".join(lines) if locale.value == "zh-CN" else " ".join(lines)
+        )
+        await _ask_rating_if_due(context, application)
+        return [SlotSet("application_code", application.code)]
+
+
+def _interview_of(application: Application, interview_id: int | None) -> Interview | None:
+    return next((i for i in application.interviews if i.id == interview_id), None)
+
+
+class ActionExplainFeedback(CandorAction):
+    def name(self) -> str:
+        return "action_explain_feedback"
+
+    async def act(self, context: Context) -> Events:
+        application = await _application(context, "ask_feedback")
+        if application is None:
+            return []
+        state = await progress(context.session, application, context.settings)
+        locale = context.locale
+        message = state.sent_result
+        if message is None or message.sent_at is None:
+            context.say("no_feedback_yet", expected=_expected(context, state))
+            return []
+        lines = [
+            texts.say(
+                "feedback",
+                locale,
+                job=state.job.title,
+                date=texts.day(message.sent_at.date(), locale),
+            )
+        ]
+        interview = _interview_of(application, message.interview_id)
+        if interview is not None and interview.report_summary:
+            lines.append(texts.say("feedback_summary", locale, text=interview.report_summary))
+        if interview is not None and interview.strengths:
+            lines.append(
+                texts.say(
+                    "feedback_strengths", locale, items=texts.joined(interview.strengths, locale)
+                )
+            )
+        if interview is not None and interview.improvements:
+            lines.append(
+                texts.say(
+                    "feedback_improvements",
+                    locale,
+                    items=texts.joined(interview.improvements, locale),
+                )
+            )
+        if len(lines) == 1:
+            lines.append(texts.say("feedback_message", locale, body=message.body))
+        context.dispatcher.utter_message(text="\n".join(lines))
+        await _ask_rating_if_due(context, application)
+        return [SlotSet("application_code", application.code)]
+
+
+class ActionNextStep(CandorAction):
+    def name(self) -> str:
+        return "action_next_step"
+
+    async def act(self, context: Context) -> Events:
+        application = await _application(context, "ask_next_step")
+        if application is None:
+            return []
+        state = await progress(context.session, application, context.settings)
+        locale = context.locale
+        lines: list[str] = []
+        message = state.sent_result
+        if message is not None and message.outcome is Decision.ADVANCE:
+            interview = _interview_of(application, message.interview_id)
+            if interview is not None and interview.next_steps:
+                lines.append(texts.say("next_step", locale, text=interview.next_steps))
+        upcoming = state.next_interview
+        if upcoming is not None and upcoming.scheduled_at is not None:
+            kind = texts.label(texts.STAGES, INTERVIEW_STAGE[upcoming.kind], locale)  # type: ignore[arg-type]
+            lines.append(
+                texts.say(
+                    "next_interview",
+                    locale,
+                    kind=kind,
+                    when=texts.moment(upcoming.scheduled_at, locale),
+                )
+            )
+        if not lines:
+            lines.append(texts.say("no_next_step", locale))
+            if expected := _expected(context, state):
+                lines.append(expected)
+        context.dispatcher.utter_message(text="\n".join(lines))
+        return [SlotSet("application_code", application.code)]
+
+
+class ActionReschedule(CandorAction):
+    def name(self) -> str:
+        return "action_reschedule"
+
+    async def act(self, context: Context) -> Events:
+        application = await _application(context, "reschedule")
+        if application is None:
+            return []
+        request = str(context.tracker.latest_message.get("text") or "").strip()[:500]
+        state = await progress(context.session, application, context.settings)
+        details: dict[str, Any] = {"application_code": application.code, "request": request}
+        if state.next_interview is not None and state.next_interview.scheduled_at is not None:
+            details["interview_at"] = state.next_interview.scheduled_at.isoformat()
+        await service.add_task(
+            context.session,
+            HrTaskKind.RESCHEDULE,
+            conversation=context.party.conversation,
+            application=application,
+            details=details,
+            now=context.now,
+        )
+        context.say("reschedule_logged", request=request)
+        return [SlotSet("application_code", application.code)]
+
+
+class ActionWithdraw(CandorAction):
+    def name(self) -> str:
+        return "action_withdraw"
+
+    async def act(self, context: Context) -> Events:
+        application = await _application(context, "withdraw")
+        if application is None:
+            return []
+        withdrawn = await service.withdraw(
+            context.session, application, context.party.conversation, now=context.now
+        )
+        if withdrawn:
+            context.say("withdrawn", job=application.job.title)
+        else:
+            context.say("already_withdrawn")
+        return [SlotSet("application_code", None)]

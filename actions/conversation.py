@@ -1,0 +1,151 @@
+"""The conversation itself: opting out, handing off to HR, unclear messages, the rating, and
+questions about the job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
+
+from actions import texts
+from actions.base import CandorAction, Context, Events
+from candor.chat import binding
+from candor.chat.texts import text as chat_text
+from candor.clock import BUSINESS_TZ
+from candor.dialogue import service
+from candor.dialogue.queries import own_applications, pick_application
+from candor.models.enums import Locale
+from candor.sla.service import current_calendar
+
+FALLBACK_INTENT = "nlu_fallback"
+FALLBACKS_BEFORE_HANDOFF = 2
+# Below this the job-info answer is not trusted to the knowledge base: HR drafts it.
+JOB_INFO_MIN_CONFIDENCE = 0.6
+
+
+def consecutive_fallbacks(events: list[dict[str, Any]]) -> int:
+    """How many of the latest user messages in a row were not understood."""
+    count = 0
+    for event in reversed(events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent != FALLBACK_INTENT:
+            break
+        count += 1
+    return count
+
+
+class ActionOptOut(CandorAction):
+    def name(self) -> str:
+        return "action_opt_out"
+
+    async def act(self, context: Context) -> Events:
+        identity = context.party.identity
+        binding.set_opt_out(context.session, identity, opted_out=True, via="chat", now=context.now)
+        context.dispatcher.utter_message(
+            text=chat_text("opted_out", context.locale, channel=identity.channel)
+        )
+        return []
+
+
+class ActionHandoff(CandorAction):
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def act(self, context: Context) -> Events:
+        intent = (context.tracker.latest_message.get("intent") or {}).get("name")
+        reason = "complaint" if intent == "complain" else "asked"
+        await service.open_handoff(
+            context.session, context.party.conversation, reason=reason, now=context.now
+        )
+        if reason != "complaint":  # utter_complaint_received already said so
+            context.say("handoff")
+        return []
+
+
+class ActionClarifyIntent(CandorAction):
+    def name(self) -> str:
+        return "action_clarify_intent"
+
+    async def act(self, context: Context) -> Events:
+        if consecutive_fallbacks(context.tracker.events) >= FALLBACKS_BEFORE_HANDOFF:
+            await service.open_handoff(
+                context.session, context.party.conversation, reason="fallback", now=context.now
+            )
+            context.say("handoff")
+            return []
+        ranking = context.tracker.latest_message.get("intent_ranking") or []
+        top = [r["name"] for r in ranking if r.get("name") != FALLBACK_INTENT][:2]
+        context.dispatcher.utter_message(
+            text=texts.say("clarify", context.locale),
+            buttons=[
+                {"title": texts.intent_label(name, context.locale), "payload": f"/{name}"}
+                for name in top
+            ],
+        )
+        return []
+
+
+class ActionRateExperience(CandorAction):
+    def name(self) -> str:
+        return "action_rate_experience"
+
+    async def act(self, context: Context) -> Events:
+        values = list(context.tracker.get_latest_entity_values("rating"))
+        raw = values[0] if values else context.tracker.get_slot("rating")
+        rating = int(raw) if raw is not None and str(raw).isdigit() else None
+        if rating is None or not 1 <= rating <= 5:
+            context.dispatcher.utter_message(response="utter_ask_rating")
+            return []
+        # A rating nobody asked for (no result delivered yet) is thanked but not stored.
+        await service.store_rating(context.session, context.candidate.id, rating, now=context.now)
+        context.say("rating_thanks", rating=rating)
+        return [SlotSet("rating", None)]
+
+
+class ActionJobInfo(CandorAction):
+    def name(self) -> str:
+        return "action_job_info"
+
+    async def act(self, context: Context) -> Events:
+        tracker = context.tracker
+        topics = list(tracker.get_latest_entity_values("job_topic"))
+        topic = str(topics[0]) if topics else None
+        applications = await own_applications(context.session, context.candidate.id)
+        chosen = pick_application(applications, tracker.get_slot("application_code"))
+        application = chosen if not isinstance(chosen, list) else chosen[0]
+        confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0)
+        job_id = application.job_id if application is not None else None
+        answer = (
+            await service.approved_answer(context.session, job_id, topic, context.locale)
+            if topic is not None
+            else None
+        )
+        if answer is not None and confidence >= JOB_INFO_MIN_CONFIDENCE:
+            context.say("job_answer", answer=answer.answer)
+            return [SlotSet("job_topic", None)]
+        other_language = (
+            await service.approved_answer(
+                context.session,
+                job_id,
+                topic,
+                Locale.EN if context.locale is Locale.ZH_CN else Locale.ZH_CN,
+            )
+            if topic is not None
+            else None
+        )
+        await service.queue_job_question(
+            context.session,
+            context.party.conversation,
+            application=application,
+            topic=topic,
+            locale=context.locale,
+            question=str(tracker.latest_message.get("text") or "")[:2000],
+            draft=known.answer if (known := answer or other_language) is not None else None,
+            now=context.now,
+        )
+        calendar = await current_calendar(context.session)
+        by, _ = calendar.add_working_days(context.now.astimezone(BUSINESS_TZ).date(), 1)
+        context.say("job_question_queued", date=texts.day(by, context.locale))
+        return [SlotSet("job_topic", None)]

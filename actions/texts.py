@@ -1,0 +1,171 @@
+"""What the actions say, per locale. Response names that both engines render come from
+domain.yml; these are the texts that carry ATS data."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from candor.clock import BUSINESS_TZ
+from candor.models.enums import ApplicationStatus, Locale, Stage
+
+ZH, EN = Locale.ZH_CN, Locale.EN
+
+STAGES: dict[Stage, tuple[str, str]] = {
+    Stage.APPLIED: ("简历筛选", "application review"),
+    Stage.AI_INTERVIEW: ("AI 视频面试", "AI video interview"),
+    Stage.PHONE_INTERVIEW: ("电话面试", "phone interview"),
+    Stage.ONSITE_INTERVIEW: ("现场面试", "on-site interview"),
+    Stage.OFFER: ("Offer", "offer"),
+    Stage.HIRED: ("已入职", "hired"),
+}
+STATUSES: dict[ApplicationStatus, tuple[str, str]] = {
+    ApplicationStatus.ACTIVE: ("进行中", "in progress"),
+    ApplicationStatus.ON_HOLD: ("待定", "on hold"),
+    ApplicationStatus.REJECTED: ("未通过", "not moving forward"),
+    ApplicationStatus.WITHDRAWN: ("已撤回", "withdrawn"),
+    ApplicationStatus.HIRED: ("已录用", "hired"),
+}
+EVENTS: dict[str, tuple[str, str]] = {
+    "applied": ("我们收到了你的申请", "we received your application"),
+    "interview_completed": ("你完成了面试", "you completed your interview"),
+    "interview_scheduled": ("面试已经安排好", "your interview was scheduled"),
+    "result_sent": ("面试结果已发给你", "we sent you the result"),
+    "withdrawn": ("申请已撤回", "the application was withdrawn"),
+}
+# How the clarifying question names an intent; an intent missing here is shown by name.
+INTENT_LABELS: dict[str, tuple[str, str]] = {
+    "ask_progress": ("查询申请进度", "Check my application status"),
+    "ask_feedback": ("了解面试反馈", "Feedback on my interview"),
+    "ask_next_step": ("下一步安排", "Next steps"),
+    "reschedule": ("改约面试时间", "Change my interview time"),
+    "withdraw": ("撤回申请", "Withdraw my application"),
+    "bind_identity": ("绑定申请", "Link my application"),
+    "opt_out": ("不再接收通知", "Stop notifications"),
+    "human_handoff": ("联系 HR", "Talk to HR"),
+    "rate_experience": ("评价体验", "Rate my experience"),
+    "ask_job_info": ("职位信息", "About the job"),
+    "complain": ("投诉与建议", "Make a complaint"),
+    "greet": ("打个招呼", "Say hello"),
+    "goodbye": ("结束对话", "Goodbye"),
+    "thank": ("表示感谢", "Say thanks"),
+    "affirm": ("是的", "Yes"),
+    "deny": ("不是", "No"),
+    "bot_challenge": ("确认是不是机器人", "Am I talking to a bot?"),
+    "out_of_scope": ("其他问题", "Something else"),
+}
+
+_TEXTS: dict[str, tuple[str, str]] = {
+    "not_bound": (
+        "请先绑定你的申请，我才能查询：发送“绑定 申请编号”（例如：绑定 AP-2026-000123）。",
+        'Please link your application first: send "bind <application code>" '
+        "(e.g. bind AP-2026-000123).",
+    ),
+    "no_application": ("我没有找到你的申请记录。", "I could not find an application of yours."),
+    "not_yours": (
+        "在你绑定的申请中没有找到这个编号，请核对后再试。",
+        "That code is not among your applications; please check it.",
+    ),
+    "which_application": (
+        "你有多个申请，想问哪一个？",
+        "You have several applications. Which one?",
+    ),
+    "progress": (
+        "你申请的「{job}」（{code}）目前处于：{stage}。最近进展：{event}（{when}）。",
+        'Your application for "{job}" ({code}) is at: {stage}. Latest: {event} ({when}).',
+    ),
+    "progress_status": ("申请状态：{status}。", "Status: {status}."),
+    "expected_by": (
+        "按照我们的承诺，你最晚会在 {date} 前收到结果。",
+        "As promised, you will hear from us by {date} at the latest.",
+    ),
+    "scheduled_at": ("面试时间：{when}。", "Interview time: {when}."),
+    "no_feedback_yet": (
+        "你的面试结果还在评估中，暂时没有反馈可以说明。{expected}",
+        "Your result is still being reviewed, so there is no feedback yet. {expected}",
+    ),
+    "feedback": (
+        "关于「{job}」的面试反馈（{date} 发出）：",
+        'About your interview for "{job}" (feedback sent on {date}):',
+    ),
+    "feedback_summary": ("总体评价：{text}", "Overall: {text}"),
+    "feedback_strengths": ("表现好的地方：{items}", "Strengths: {items}"),
+    "feedback_improvements": ("可以提升的地方：{items}", "To improve: {items}"),
+    "feedback_message": ("我们发给你的结果通知：\n{body}", "The result we sent you:\n{body}"),
+    "next_step": ("下一步：{text}", "Next step: {text}"),
+    "next_interview": (
+        "你的下一轮{kind}安排在 {when}。",
+        "Your next {kind} is scheduled for {when}.",
+    ),
+    "no_next_step": (
+        "目前还没有新的安排，有进展我们会第一时间通知你。",
+        "Nothing new is scheduled yet; we will tell you as soon as there is.",
+    ),
+    "reschedule_logged": (
+        "已把你的改期需求转给 HR：“{request}”。"
+        "HR 会尽快和你确认新的时间，在确认之前原时间仍然有效。",
+        'I passed your request to HR: "{request}". HR will confirm a new time with you; '
+        "until then the original time stands.",
+    ),
+    "withdrawn": (
+        "已撤回你对「{job}」的申请，HR 也已收到通知。祝你一切顺利！",
+        'Your application for "{job}" is withdrawn, and HR has been told. All the best!',
+    ),
+    "already_withdrawn": ("这个申请已经撤回了。", "That application is already withdrawn."),
+    "handoff": (
+        "已为你转接 HR 同事，他们会在工作时间尽快回复你。在此期间我先不自动回复了。",
+        "I've passed this conversation to an HR colleague, who will reply during working "
+        "hours. I'll stay quiet until then.",
+    ),
+    "clarify": ("我不太确定你的意思，你是想：", "I'm not sure what you mean. Did you want to:"),
+    "job_answer": ("{answer}", "{answer}"),
+    "job_question_queued": (
+        "这个问题我需要请 HR 确认后再回复你，预计 {date} 前答复。",
+        "I need HR to confirm this answer; expect it by {date}.",
+    ),
+    "rating_thanks": (
+        "谢谢你的评分（{rating} 分）！我们会继续改进。",
+        "Thank you for rating us {rating}/5! We'll keep improving.",
+    ),
+    "bind_not_found": (
+        "没有找到可以绑定的申请，或暂时无法发送验证码。请核对申请编号、手机号或邮箱后再试。",
+        "I couldn't find an application to link, or can't send a code right now. Please "
+        "check the code, phone or e-mail and try again.",
+    ),
+    "bind_code_wrong": (
+        "验证码不正确或已过期，请重新输入，或重新发送申请编号获取新验证码。",
+        "That code is wrong or expired. Try again, or send your application code for a new one.",
+    ),
+}
+
+
+def say(key: str, locale: Locale, **values: object) -> str:
+    zh, en = _TEXTS[key]
+    return (en if locale is Locale.EN else zh).format(**values)
+
+
+def label(table: dict[object, tuple[str, str]], key: object, locale: Locale) -> str:
+    zh, en = table[key]
+    return en if locale is Locale.EN else zh
+
+
+def intent_label(intent: str, locale: Locale) -> str:
+    labels = INTENT_LABELS.get(intent)
+    if labels is None:
+        return intent
+    return labels[1] if locale is Locale.EN else labels[0]
+
+
+def day(value: date, locale: Locale) -> str:
+    if locale is Locale.EN:
+        return value.strftime("%a %d %b %Y")
+    weekday = "一二三四五六日"[value.weekday()]
+    return f"{value.year}年{value.month}月{value.day}日（周{weekday}）"
+
+
+def moment(value: datetime, locale: Locale) -> str:
+    local = value.astimezone(BUSINESS_TZ)
+    return f"{day(local.date(), locale)} {local:%H:%M}"
+
+
+def joined(items: list[str], locale: Locale) -> str:
+    return ("; " if locale is Locale.EN else "；").join(items)

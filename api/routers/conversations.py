@@ -1,0 +1,194 @@
+"""HR in the conversation: reply to a candidate, hand the conversation back to the bot, and
+answer the job questions the bot could not. Team-scoped; every POST takes an
+`Idempotency-Key`. Replies are written with their delivery row and sent after commit."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from api.deps import CurrentHR, SessionDep
+from api.errors import ApiError
+from api.idempotent import IdempotentPostDep
+from candor.clock import utcnow
+from candor.dialogue import service
+from candor.dialogue.hr import (
+    HandbackOut,
+    HandoffOut,
+    HrTaskOut,
+    JobAnswerIn,
+    JobQuestionOut,
+    ReplyIn,
+    ReplyOut,
+    open_handoffs,
+    visible_conversation,
+    visible_job_question,
+    visible_job_questions,
+    visible_task,
+    visible_tasks,
+)
+from candor.models.dialogue import JobQuestionState
+
+router = APIRouter(prefix="/api/v1", tags=["conversations"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such conversation (or question) in your teams"}
+}
+Found = TypeVar("Found")
+
+
+def _found(row: Found | None, what: str) -> Found:
+    """The looked-up row, or the 404 for it: another team's row answers as if there were none."""
+    if row is None:
+        raise ApiError(404, "not_found", f"no {what}")
+    return row
+
+
+@router.get(
+    "/conversations/handoffs",
+    response_model=list[HandoffOut],
+    summary="Conversations waiting for a person",
+)
+async def list_handoffs(session: SessionDep, principal: CurrentHR) -> list[HandoffOut]:
+    return await open_handoffs(session, principal)
+
+
+@router.post(
+    "/conversations/{conversation_id}/replies",
+    response_model=ReplyOut,
+    responses=NOT_FOUND,
+    summary="Send HR's message to the candidate on their channel",
+)
+async def reply(
+    conversation_id: int,
+    body: ReplyIn,
+    post: IdempotentPostDep,
+    session: SessionDep,
+    principal: CurrentHR,
+) -> JSONResponse:
+    async def action() -> Any:
+        conversation = _found(
+            await visible_conversation(session, principal, conversation_id),
+            f"conversation {conversation_id}",
+        )
+        try:
+            message = await service.reply_as_hr(
+                session, conversation, body.text, actor=principal.actor, now=utcnow()
+            )
+        except service.DialogueError as exc:
+            raise ApiError(422, "invalid_reply", str(exc)) from exc
+        return ReplyOut(
+            conversation_id=conversation.id, message_id=message.id, at=message.at
+        ).model_dump(mode="json")
+
+    return await post.run(body.model_dump(mode="json"), action)
+
+
+@router.post(
+    "/conversations/{conversation_id}/handback",
+    response_model=HandbackOut,
+    responses={**NOT_FOUND, 409: {"description": "The conversation is not with HR"}},
+    summary="Give the conversation back to the bot",
+)
+async def handback(
+    conversation_id: int,
+    post: IdempotentPostDep,
+    session: SessionDep,
+    principal: CurrentHR,
+) -> JSONResponse:
+    async def action() -> Any:
+        conversation = _found(
+            await visible_conversation(session, principal, conversation_id),
+            f"conversation {conversation_id}",
+        )
+        try:
+            handoff = await service.hand_back(
+                session, conversation.id, actor=principal.actor, now=utcnow()
+            )
+        except service.NotHandedOffError as exc:
+            raise ApiError(409, "not_handed_off", str(exc)) from exc
+        assert handoff.closed_at is not None
+        return HandbackOut(
+            conversation_id=conversation.id, handed_back_at=handoff.closed_at
+        ).model_dump(mode="json")
+
+    return await post.run({}, action)
+
+
+@router.get(
+    "/job-questions",
+    response_model=list[JobQuestionOut],
+    summary="Job questions waiting for an approved answer",
+)
+async def list_job_questions(
+    session: SessionDep,
+    principal: CurrentHR,
+    state: JobQuestionState = Query(default=JobQuestionState.PENDING),  # noqa: B008
+) -> list[JobQuestionOut]:
+    return [JobQuestionOut.of(q) for q in await visible_job_questions(session, principal, state)]
+
+
+@router.post(
+    "/job-questions/{question_id}/answer",
+    response_model=JobQuestionOut,
+    responses={**NOT_FOUND, 409: {"description": "Already answered or dismissed"}},
+    summary="Approve an answer: it is sent to the candidate, and may join the knowledge base",
+)
+async def answer(
+    question_id: int,
+    body: JobAnswerIn,
+    post: IdempotentPostDep,
+    session: SessionDep,
+    principal: CurrentHR,
+) -> JSONResponse:
+    async def action() -> Any:
+        question = _found(
+            await visible_job_question(session, principal, question_id),
+            f"job question {question_id}",
+        )
+        try:
+            await service.answer_job_question(
+                session,
+                question,
+                body.answer,
+                actor=principal.actor,
+                save_to_knowledge_base=body.save_to_knowledge_base,
+                now=utcnow(),
+            )
+        except service.JobQuestionClosedError as exc:
+            raise ApiError(409, "already_decided", str(exc)) from exc
+        except service.DialogueError as exc:
+            raise ApiError(422, "invalid_answer", str(exc)) from exc
+        return JobQuestionOut.of(question).model_dump(mode="json")
+
+    return await post.run(body.model_dump(mode="json"), action)
+
+
+@router.get("/hr-tasks", response_model=list[HrTaskOut], summary="What chats asked HR to do")
+async def list_tasks(
+    session: SessionDep,
+    principal: CurrentHR,
+    open_only: bool = Query(default=True, alias="open"),
+) -> list[HrTaskOut]:
+    """Reschedule requests, withdrawals and hand-offs from the chat, in the caller's teams."""
+    return [HrTaskOut.of(t) for t in await visible_tasks(session, principal, open_only=open_only)]
+
+
+@router.post(
+    "/hr-tasks/{task_id}/done",
+    response_model=HrTaskOut,
+    responses=NOT_FOUND,
+    summary="Mark a task done",
+)
+async def task_done(
+    task_id: int, post: IdempotentPostDep, session: SessionDep, principal: CurrentHR
+) -> JSONResponse:
+    async def action() -> Any:
+        task = _found(await visible_task(session, principal, task_id), f"task {task_id}")
+        if task.done_at is None:
+            task.done_at, task.done_by = utcnow(), principal.actor
+            await session.flush()
+        return HrTaskOut.of(task).model_dump(mode="json")
+
+    return await post.run({}, action)

@@ -1,0 +1,435 @@
+"""The embedded dialogue engine: the Rasa project's NLU, rules, forms and responses, with the
+actions run in-process through rasa-sdk's `ActionExecutor`, on the gateway's transaction.
+
+A turn: lock the conversation (Redis) → stay quiet if HR has it → load its state → read the
+message (a button's `/intent{...}` payload, or the NLU model) → fill slots from entities →
+run actions until the next one is to listen → store the state. Nothing is sent here: the
+gateway records and delivers the replies after its commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rasa_sdk.executor import ActionExecutor  # type: ignore[import-untyped]
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actions.env import ActionEnv, use_env
+from bot.gateway import Button, Reply
+from candor.chat.engine import Turn
+from candor.clock import utcnow
+from candor.dialogue import service
+from candor.dialogue.policy import FlowPolicy, Token
+from candor.dialogue.project import (
+    ACTION_LISTEN,
+    DEFAULT_FALLBACK,
+    REQUESTED_SLOT,
+    DialogueProject,
+    load_project,
+)
+from candor.dialogue.state import load_state, lock_for_transaction, save_state
+from candor.logging import get_logger
+from candor.models.enums import Locale
+from candor.runtime import Runtime
+from candor.settings import Settings
+from nlu.entities import Entity
+from nlu.model import MODEL_FORMAT, IntentScore, NluModel, ParseResult, load_or_train
+from nlu.project import FALLBACK_INTENT, RasaProject
+
+log = get_logger(__name__)
+
+MAX_ACTIONS_PER_TURN = 10
+# Stopping messages is the candidate's right even while HR has the conversation.
+HONOURED_DURING_HANDOFF = frozenset({"opt_out"})
+RANKING_KEPT = 5
+_PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_][\w-]*)(?P<entities>\{.*\})?$", re.DOTALL)
+
+
+_models: dict[tuple[str, Path, Path], NluModel] = {}
+_models_lock = threading.Lock()
+
+
+def shared_model(settings: Settings, root: Path) -> NluModel:
+    """One model per process and training data: keyed by the files' fingerprint, so an
+    edited nlu.yml is picked up by the next engine built, and the same data is loaded once."""
+    fingerprint = RasaProject(root).fingerprint(salt=MODEL_FORMAT)
+    key = (fingerprint, root, settings.nlu_cache_dir)
+    with _models_lock:
+        model = _models.get(key)
+        if model is None:
+            model = _models[key] = load_or_train(settings, project=RasaProject(root))
+        return model
+
+
+@dataclass(slots=True)
+class _TurnState:
+    slots: dict[str, Any]
+    active_loop: str | None
+    events: list[dict[str, Any]]
+    replies: list[Reply] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+
+    def add(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        if event.get("event") == "slot":
+            self.slots[str(event["name"])] = event.get("value")
+        elif event.get("event") == "active_loop":
+            self.active_loop = event.get("name")
+
+    def history(self) -> list[Token]:
+        tokens: list[Token] = []
+        for event in self.events:
+            if event.get("event") == "user":
+                name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+                if name:
+                    tokens.append(("intent", str(name)))
+            elif event.get("event") == "action" and event.get("name") != ACTION_LISTEN:
+                name = str(event.get("name"))
+                if not name.startswith("validate_"):
+                    tokens.append(("action", name))
+        return tokens
+
+
+class EmbeddedEngine:
+    name = "embedded"
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        model: NluModel | None = None,
+        project_root: Path | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.root = project_root or RasaProject.default().root
+        self.project: DialogueProject = load_project(self.root)
+        self.policy = FlowPolicy(self.project.flows)
+        self.executor = ActionExecutor()
+        self.executor.register_package("actions")
+        missing = sorted(self.project.actions - set(self.executor.actions))
+        if missing:
+            raise RuntimeError(f"actions in domain.yml without an implementation: {missing}")
+        self._model = model
+        self._model_lock = asyncio.Lock()
+
+    async def model(self) -> NluModel:
+        """The NLU model, loaded (or trained) on first use, off the event loop."""
+        if self._model is None:
+            async with self._model_lock:
+                if self._model is None:
+                    started = time.perf_counter()
+                    self._model = await asyncio.to_thread(
+                        shared_model, self.runtime.settings, self.root
+                    )
+                    log.info(
+                        "dialogue.model_ready", seconds=round(time.perf_counter() - started, 3)
+                    )
+        return self._model
+
+    async def respond(self, session: AsyncSession, turn: Turn) -> list[Reply]:
+        model = await self.model()
+        await lock_for_transaction(self.runtime.redis, session, turn.conversation_id)
+        with_hr = await service.active_handoff(session, turn.conversation_id) is not None
+        stored = await load_state(session, turn.conversation_id, self.project.initial_slots)
+        state = _TurnState(
+            slots={**self.project.initial_slots, **stored.slots},
+            active_loop=stored.active_loop,
+            events=list(stored.events),
+        )
+        state.add(
+            {
+                "event": "slot",
+                "name": "language",
+                "value": "en" if turn.locale is Locale.EN else "zh",
+            }
+        )
+        parse = self.in_context(self.understand(model, turn), state.events)
+        now = utcnow()
+        state.add(
+            {
+                "event": "user",
+                "text": parse.text,
+                "parse_data": _parse_data(parse),
+                "timestamp": now.timestamp(),
+                "input_channel": turn.channel.value,
+            }
+        )
+        if with_hr and parse.intent.name not in HONOURED_DURING_HANDOFF:
+            # HR has the conversation: the message is kept in the state, the bot stays quiet.
+            state.add({"event": "action", "name": ACTION_LISTEN})
+            log.info("dialogue.quiet_during_handoff", conversation_id=turn.conversation_id)
+        else:
+            with use_env(ActionEnv(session, self.runtime.settings)):
+                await self._run_actions(str(turn.conversation_id), parse, state)
+        save_state(
+            stored, slots=state.slots, active_loop=state.active_loop, events=state.events, now=now
+        )
+        log.info(
+            "dialogue.turn",
+            conversation_id=turn.conversation_id,
+            intent=parse.intent.name,
+            confidence=round(parse.intent.confidence, 3),
+            actions=state.actions,
+        )
+        return state.replies
+
+    def understand(self, model: NluModel, turn: Turn) -> ParseResult:
+        """A button's `/intent{"entity": "value"}` payload is taken as it is (as Rasa does);
+        anything else goes through the NLU model."""
+        raw = turn.event_key if turn.event == "button" and turn.event_key else turn.text
+        text = (raw or "").strip()
+        match = _PAYLOAD.match(text)
+        if match and match.group("intent") in self.project.intents:
+            return _payload_parse(text, match)
+        parse = model.parse(text)
+        threshold = self.runtime.settings.nlu_fallback_threshold
+        return parse if threshold is None else _with_threshold(parse, threshold)
+
+    def in_context(self, parse: ParseResult, events: list[dict[str, Any]]) -> ParseResult:
+        """An unsure reading settled by the conversation: when the bot's last turn offered
+        buttons and exactly one of the two likeliest intents is one of them, that intent is
+        taken ("no, keep it" after "do you really want to withdraw? [yes] [no]")."""
+        if not parse.is_fallback:
+            return parse
+        offered = _offered_intents(events)
+        guesses = [s for s in parse.intent_ranking if s.name != FALLBACK_INTENT][:2]
+        expected = [guess for guess in guesses if guess.name in offered]
+        if len(expected) != 1:
+            return parse
+        log.info("dialogue.context_resolved", intent=expected[0].name)
+        return ParseResult(parse.text, expected[0], parse.entities, tuple(guesses))
+
+    # -- running actions ------------------------------------------------------------------
+
+    async def _run_actions(self, sender: str, parse: ParseResult, state: _TurnState) -> None:
+        extracted = self._extracted_slots(parse)
+        form = state.active_loop
+        if form is not None:
+            wanted = {s: v for s, v in extracted.items() if s in self.project.forms[form]}
+            if wanted or parse.intent.name == "bind_identity":
+                await self._run_form(sender, form, parse, state, wanted)
+                if state.active_loop is not None:
+                    return
+                extracted = {}
+            else:
+                # The candidate moved on: the form gives way, the intent is answered.
+                state.add({"event": "active_loop", "name": None})
+                state.add({"event": "slot", "name": REQUESTED_SLOT, "value": None})
+        for slot, value in extracted.items():
+            state.add({"event": "slot", "name": slot, "value": value})
+        for _ in range(MAX_ACTIONS_PER_TURN):
+            prediction = self.policy.predict(state.history())
+            if prediction is None:
+                if state.actions:
+                    break
+                action = DEFAULT_FALLBACK
+            else:
+                action = prediction.action
+            if action == ACTION_LISTEN:
+                break
+            if self.project.is_form(action):
+                await self._run_form(sender, action, parse, state, {})
+                if state.active_loop is not None:
+                    break
+                continue
+            await self._run_action(sender, action, parse, state)
+        state.add({"event": "action", "name": ACTION_LISTEN})
+
+    def _extracted_slots(self, parse: ParseResult) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for slot, mappings in self.project.slot_mappings.items():
+            for mapping in mappings:
+                value = next((e.value for e in parse.entities if e.entity == mapping.entity), None)
+                if value is not None:
+                    found[slot] = value
+                    break
+        return found
+
+    async def _run_form(
+        self,
+        sender: str,
+        form: str,
+        parse: ParseResult,
+        state: _TurnState,
+        candidates: dict[str, Any],
+    ) -> None:
+        required = self.project.forms[form]
+        if state.active_loop != form:
+            state.add({"event": "active_loop", "name": form})
+            candidates = {
+                s: v for s, v in self._extracted_slots(parse).items() if s in required
+            } or candidates
+        if candidates:
+            validator = f"validate_{form}"
+            slot_events = [{"event": "slot", "name": s, "value": v} for s, v in candidates.items()]
+            if validator in self.executor.actions:
+                await self._execute(sender, validator, parse, state, extra=slot_events)
+            else:
+                for event in slot_events:
+                    state.add(event)
+        state.actions.append(form)
+        state.add({"event": "action", "name": form})
+        missing = next((slot for slot in required if state.slots.get(slot) is None), None)
+        if missing is None:
+            state.add({"event": "active_loop", "name": None})
+            state.add({"event": "slot", "name": REQUESTED_SLOT, "value": None})
+            return
+        state.add({"event": "slot", "name": REQUESTED_SLOT, "value": missing})
+        self._utter(f"utter_ask_{missing}", state)
+
+    async def _run_action(
+        self, sender: str, action: str, parse: ParseResult, state: _TurnState
+    ) -> None:
+        state.actions.append(action)
+        if self.project.is_response(action):
+            self._utter(action, state)
+            state.add({"event": "action", "name": action})
+            return
+        if action not in self.executor.actions:
+            raise RuntimeError(f"{action!r} is neither a response nor a registered action")
+        state.add({"event": "action", "name": action})
+        await self._execute(sender, action, parse, state)
+
+    async def _execute(
+        self,
+        sender: str,
+        action: str,
+        parse: ParseResult,
+        state: _TurnState,
+        *,
+        extra: list[dict[str, Any]] | None = None,
+    ) -> None:
+        events = [*state.events, *(extra or [])]
+        call = {
+            "next_action": action,
+            "sender_id": sender,
+            "tracker": {
+                "sender_id": sender,
+                "slots": dict(state.slots),
+                "latest_message": {**_parse_data(parse), "text": parse.text},
+                "events": events,
+                "paused": False,
+                "followup_action": None,
+                "active_loop": {"name": state.active_loop} if state.active_loop else {},
+                "latest_action_name": action,
+            },
+            "domain": self.project.rasa_domain(),
+            "version": "3.6.21",
+        }
+        result = await self.executor.run(call)
+        assert result is not None
+        for event in result.events:
+            if event.get("event") in ("slot", "active_loop"):
+                state.add(event)
+            else:
+                state.events.append(event)
+        for message in result.responses:
+            self._dispatched(message, state)
+
+    # -- responses --------------------------------------------------------------------------
+
+    def _dispatched(self, message: dict[str, Any], state: _TurnState) -> None:
+        if message.get("response"):
+            self._utter(str(message["response"]), state)
+            return
+        text = str(message.get("text") or "")
+        buttons = tuple(
+            Button(str(b["title"]), str(b["payload"])) for b in message.get("buttons") or []
+        )
+        if text or buttons:
+            self._reply(Reply(text, buttons), state)
+
+    def _utter(self, response: str, state: _TurnState) -> None:
+        variants = self.project.responses.get(response) or ()
+        chosen = next(
+            (
+                v
+                for v in variants
+                if v.condition and all(state.slots.get(s) == value for s, value in v.condition)
+            ),
+            None,
+        ) or next((v for v in variants if not v.condition), None)
+        if chosen is None:
+            raise RuntimeError(f"no variant of {response!r} fits the slots")
+        self._reply(
+            Reply(chosen.text, tuple(Button(title, payload) for title, payload in chosen.buttons)),
+            state,
+        )
+
+    def _reply(self, reply: Reply, state: _TurnState) -> None:
+        state.replies.append(reply)
+        state.events.append(
+            {
+                "event": "bot",
+                "text": reply.text,
+                "data": {
+                    "buttons": [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+                },
+            }
+        )
+
+
+def _parse_data(parse: ParseResult) -> dict[str, Any]:
+    return {
+        "intent": {"name": parse.intent.name, "confidence": parse.intent.confidence},
+        "entities": [entity.to_dict() for entity in parse.entities],
+        "intent_ranking": [
+            {"name": s.name, "confidence": s.confidence}
+            for s in parse.intent_ranking[:RANKING_KEPT]
+        ],
+        "text": parse.text,
+    }
+
+
+def _offered_intents(events: list[dict[str, Any]]) -> set[str]:
+    """The intents behind the buttons of the bot's last turn."""
+    offered: set[str] = set()
+    for event in reversed(events):
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "bot":
+            for button in (event.get("data") or {}).get("buttons") or []:
+                match = _PAYLOAD.match(str(button.get("payload") or ""))
+                if match:
+                    offered.add(match.group("intent"))
+    return offered
+
+
+def _with_threshold(parse: ParseResult, threshold: float) -> ParseResult:
+    """The parse judged against the configured threshold instead of config.yml's."""
+    ranking = tuple(s for s in parse.intent_ranking if s.name != FALLBACK_INTENT)
+    if not ranking:
+        return parse
+    best = ranking[0]
+    if best.confidence >= threshold:
+        return ParseResult(parse.text, best, parse.entities, ranking)
+    fallback = IntentScore(FALLBACK_INTENT, threshold)
+    return ParseResult(parse.text, fallback, parse.entities, (fallback, *ranking))
+
+
+def _payload_parse(text: str, match: re.Match[str]) -> ParseResult:
+    intent = IntentScore(match.group("intent"), 1.0)
+    entities: list[Entity] = []
+    raw = match.group("entities")
+    if raw:
+        try:
+            values = json.loads(raw)
+        except json.JSONDecodeError:
+            values = {}
+        if isinstance(values, dict):
+            entities = [
+                Entity(str(k), str(v), 0, len(text))
+                for k, v in values.items()
+                if isinstance(v, str | int | float)
+            ]
+    return ParseResult(text, intent, tuple(entities), (intent,))
+
+
+__all__ = ["FALLBACK_INTENT", "EmbeddedEngine", "shared_model"]

@@ -1,0 +1,184 @@
+"""What HR sees of the dialogue (team-scoped reads) and the shapes of the HR API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor.auth.principals import HRPrincipal
+from candor.dialogue.service import team_of_conversation
+from candor.models import Conversation, Handoff, HrTask, JobQuestion
+from candor.models.dialogue import HrTaskKind, JobQuestionState
+
+
+class ReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class ReplyOut(BaseModel):
+    conversation_id: int
+    message_id: int
+    at: datetime
+
+
+class HandbackOut(BaseModel):
+    conversation_id: int
+    handed_back_at: datetime
+
+
+class HandoffOut(BaseModel):
+    conversation_id: int
+    candidate_id: int | None
+    reason: str
+    opened_at: datetime
+
+
+class JobAnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    answer: str = Field(min_length=1, max_length=4000)
+    save_to_knowledge_base: bool = False
+
+
+class JobQuestionOut(BaseModel):
+    id: int
+    conversation_id: int
+    job_id: int | None
+    topic: str | None
+    locale: str
+    question: str
+    draft: str | None
+    state: JobQuestionState
+    asked_at: datetime
+    answer: str | None
+    decided_by: str | None
+
+    @classmethod
+    def of(cls, row: JobQuestion) -> JobQuestionOut:
+        return cls(
+            id=row.id,
+            conversation_id=row.conversation_id,
+            job_id=row.job_id,
+            topic=row.topic,
+            locale=row.locale.value,
+            question=row.question,
+            draft=row.draft,
+            state=row.state,
+            asked_at=row.asked_at,
+            answer=row.answer,
+            decided_by=row.decided_by,
+        )
+
+
+class HrTaskOut(BaseModel):
+    id: int
+    kind: HrTaskKind
+    candidate_id: int | None
+    application_id: int | None
+    conversation_id: int | None
+    details: dict[str, object]
+    created_at: datetime
+    done_at: datetime | None
+    done_by: str | None
+
+    @classmethod
+    def of(cls, row: HrTask) -> HrTaskOut:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            candidate_id=row.candidate_id,
+            application_id=row.application_id,
+            conversation_id=row.conversation_id,
+            details=dict(row.details),
+            created_at=row.created_at,
+            done_at=row.done_at,
+            done_by=row.done_by,
+        )
+
+
+async def visible_tasks(
+    session: AsyncSession, principal: HRPrincipal, *, open_only: bool
+) -> list[HrTask]:
+    query = select(HrTask)
+    if open_only:
+        query = query.where(HrTask.done_at.is_(None))
+    if not principal.is_admin:
+        query = query.where(HrTask.team_id.in_(principal.team_ids))
+    rows = await session.scalars(query.order_by(HrTask.created_at, HrTask.id).limit(500))
+    return list(rows.all())
+
+
+async def visible_task(
+    session: AsyncSession, principal: HRPrincipal, task_id: int
+) -> HrTask | None:
+    task = await session.get(HrTask, task_id, with_for_update=True)
+    if task is None:
+        return None
+    if principal.is_admin or (task.team_id is not None and principal.can_see_team(task.team_id)):
+        return task
+    return None
+
+
+async def visible_conversation(
+    session: AsyncSession, principal: HRPrincipal, conversation_id: int
+) -> Conversation | None:
+    """The conversation if its candidate's latest application is in one of the principal's
+    teams (an admin sees all); None otherwise, so others' conversations look absent."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        return None
+    if principal.is_admin:
+        return conversation
+    team_id = await team_of_conversation(session, conversation)
+    return conversation if team_id is not None and principal.can_see_team(team_id) else None
+
+
+async def open_handoffs(session: AsyncSession, principal: HRPrincipal) -> list[HandoffOut]:
+    rows = await session.execute(
+        select(Handoff, Conversation)
+        .join(Conversation, Conversation.id == Handoff.conversation_id)
+        .where(Handoff.closed_at.is_(None))
+        .order_by(Handoff.opened_at)
+        .limit(500)
+    )
+    visible: list[HandoffOut] = []
+    for handoff, conversation in rows.all():
+        team_id = await team_of_conversation(session, conversation)
+        if principal.is_admin or (team_id is not None and principal.can_see_team(team_id)):
+            visible.append(
+                HandoffOut(
+                    conversation_id=conversation.id,
+                    candidate_id=conversation.candidate_id,
+                    reason=handoff.reason,
+                    opened_at=handoff.opened_at,
+                )
+            )
+    return visible
+
+
+async def visible_job_questions(
+    session: AsyncSession, principal: HRPrincipal, state: JobQuestionState
+) -> list[JobQuestion]:
+    query = select(JobQuestion).where(JobQuestion.state == state)
+    if not principal.is_admin:
+        query = query.where(JobQuestion.team_id.in_(principal.team_ids))
+    rows = await session.scalars(query.order_by(JobQuestion.asked_at).limit(500))
+    return list(rows.all())
+
+
+async def visible_job_question(
+    session: AsyncSession, principal: HRPrincipal, question_id: int
+) -> JobQuestion | None:
+    question = await session.get(JobQuestion, question_id, with_for_update=True)
+    if question is None:
+        return None
+    if principal.is_admin or (
+        question.team_id is not None and principal.can_see_team(question.team_id)
+    ):
+        return question
+    return None

@@ -1,0 +1,409 @@
+"""The writes the dialogue makes: hand-offs, HR tasks, withdrawals, satisfaction ratings, the
+job knowledge base and its approval queue, and HR's chat replies.
+
+Every function runs in the caller's transaction and only flushes; whatever must reach a
+channel is a `ChatDelivery` row that `candor.dialogue.delivery` sends after commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor.ats import service as ats
+from candor.ats.schemas import ATS_EVENT
+from candor.chat import transcript
+from candor.logging import get_logger
+from candor.models import (
+    Application,
+    Candidate,
+    ChatDelivery,
+    ChatIdentity,
+    ChatMessage,
+    Conversation,
+    CsatRating,
+    Handoff,
+    HrTask,
+    Job,
+    JobAnswer,
+    JobQuestion,
+    OutreachMessage,
+)
+from candor.models.dialogue import ChatDeliveryState, HrTaskKind, JobQuestionState
+from candor.models.enums import ApplicationStatus, Channel, Locale
+
+log = get_logger(__name__)
+
+MAX_REPLY_LENGTH = 4000
+
+
+class DialogueError(ValueError):
+    """A request about a conversation that cannot be carried out as asked."""
+
+
+class NotHandedOffError(DialogueError):
+    pass
+
+
+class JobQuestionClosedError(DialogueError):
+    pass
+
+
+# -- hand-off --------------------------------------------------------------------------------
+
+
+async def open_handoff(
+    session: AsyncSession, conversation: Conversation, *, reason: str, now: datetime
+) -> Handoff:
+    """Hand the conversation to a person (once: an open hand-off is returned as it is), with
+    an HR task for the job's team."""
+    current = await active_handoff(session, conversation.id)
+    if current is not None:
+        return current
+    handoff = Handoff(conversation_id=conversation.id, reason=reason, opened_at=now)
+    session.add(handoff)
+    application = await _latest_application(session, conversation.candidate_id)
+    await add_task(
+        session,
+        HrTaskKind.HANDOFF,
+        conversation=conversation,
+        application=application,
+        details={"reason": reason},
+        now=now,
+    )
+    await session.flush()
+    log.info("dialogue.handoff_opened", conversation_id=conversation.id, reason=reason)
+    return handoff
+
+
+async def active_handoff(session: AsyncSession, conversation_id: int) -> Handoff | None:
+    found: Handoff | None = await session.scalar(
+        select(Handoff)
+        .where(Handoff.conversation_id == conversation_id, Handoff.closed_at.is_(None))
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def hand_back(
+    session: AsyncSession, conversation_id: int, *, actor: str, now: datetime
+) -> Handoff:
+    handoff = await active_handoff(session, conversation_id)
+    if handoff is None:
+        raise NotHandedOffError("this conversation is not with HR")
+    handoff.closed_at, handoff.closed_by = now, actor
+    tasks = await session.scalars(
+        select(HrTask).where(
+            HrTask.conversation_id == conversation_id,
+            HrTask.kind == HrTaskKind.HANDOFF,
+            HrTask.done_at.is_(None),
+        )
+    )
+    for task in tasks:
+        task.done_at, task.done_by = now, actor
+    await session.flush()
+    log.info("dialogue.handed_back", conversation_id=conversation_id, actor=actor)
+    return handoff
+
+
+async def team_of_conversation(session: AsyncSession, conversation: Conversation) -> int | None:
+    """The team whose HR may read and answer this conversation: its latest application's."""
+    application = await _latest_application(session, conversation.candidate_id)
+    if application is None:
+        return None
+    job = await session.get_one(Job, application.job_id)
+    return job.team_id
+
+
+async def reply_as_hr(
+    session: AsyncSession, conversation: Conversation, text: str, *, actor: str, now: datetime
+) -> ChatMessage:
+    """HR's message to the candidate: a transcript row and its delivery, sent after commit."""
+    body = text.strip()
+    if not body or len(body) > MAX_REPLY_LENGTH:
+        raise DialogueError(f"text: give 1 to {MAX_REPLY_LENGTH} characters")
+    return await _send_to_conversation(session, conversation, body, author=actor, now=now)
+
+
+async def _send_to_conversation(
+    session: AsyncSession, conversation: Conversation, body: str, *, author: str, now: datetime
+) -> ChatMessage:
+    message = transcript.record_outbound(
+        session,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        candidate_id=conversation.candidate_id,
+        text=body,
+        author=author,
+        at=now,
+        reply_to=None,
+    )
+    await transcript.touch(session, conversation.id, now)
+    await session.flush()
+    identity = await session.get_one(ChatIdentity, conversation.chat_identity_id)
+    candidate = (
+        await session.get(Candidate, conversation.candidate_id)
+        if conversation.candidate_id is not None
+        else None
+    )
+    session.add(
+        ChatDelivery(
+            chat_message_id=message.id,
+            channel=conversation.channel,
+            recipient=identity.external_user_id,
+            body=body,
+            locale=candidate.locale if candidate is not None else Locale.ZH_CN,
+            # The web chat reads the transcript itself: that row is its delivery.
+            state=ChatDeliveryState.SENT
+            if conversation.channel is Channel.WEB
+            else ChatDeliveryState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            sent_at=now if conversation.channel is Channel.WEB else None,
+        )
+    )
+    await session.flush()
+    return message
+
+
+# -- HR tasks and the application -----------------------------------------------------------
+
+
+async def add_task(
+    session: AsyncSession,
+    kind: HrTaskKind,
+    *,
+    conversation: Conversation | None,
+    application: Application | None,
+    details: dict[str, object],
+    now: datetime,
+) -> HrTask:
+    team_id = None
+    if application is not None:
+        team_id = (await session.get_one(Job, application.job_id)).team_id
+    task = HrTask(
+        kind=kind,
+        team_id=team_id,
+        candidate_id=application.candidate_id if application is not None else None,
+        application_id=application.id if application is not None else None,
+        conversation_id=conversation.id if conversation is not None else None,
+        details=details,
+        created_at=now,
+    )
+    session.add(task)
+    await session.flush()
+    log.info("dialogue.hr_task", kind=kind.value, task_id=task.id, team_id=team_id)
+    return task
+
+
+async def withdraw(
+    session: AsyncSession,
+    application: Application,
+    conversation: Conversation,
+    *,
+    now: datetime,
+) -> bool:
+    """Withdraw through the ATS service (recorded as an ATS event from the chat), and tell
+    HR with a task. False if it was withdrawn already."""
+    if application.status is ApplicationStatus.WITHDRAWN:
+        return False
+    event = ATS_EVENT.validate_python(
+        {
+            "event_id": f"chat-withdraw-{application.id}",
+            "type": "application_withdrawn",
+            "data": {
+                "application_external_id": application.external_id,
+                "withdrawn_at": now.isoformat(),
+                "reason": "withdrawn by the candidate in chat",
+            },
+        }
+    )
+    await ats.ingest_event(
+        session, event, fingerprint=ats.body_fingerprint(event.model_dump(mode="json"))
+    )
+    await add_task(
+        session,
+        HrTaskKind.WITHDRAWAL,
+        conversation=conversation,
+        application=application,
+        details={"application_code": application.code},
+        now=now,
+    )
+    return True
+
+
+async def _latest_application(
+    session: AsyncSession, candidate_id: int | None
+) -> Application | None:
+    if candidate_id is None:
+        return None
+    found: Application | None = await session.scalar(
+        select(Application)
+        .where(Application.candidate_id == candidate_id)
+        .order_by(Application.applied_at.desc(), Application.id.desc())
+        .limit(1)
+    )
+    return found
+
+
+# -- satisfaction ---------------------------------------------------------------------------
+
+
+async def ask_rating_once(
+    session: AsyncSession,
+    message: OutreachMessage,
+    candidate_id: int,
+    conversation_id: int,
+    *,
+    now: datetime,
+) -> bool:
+    """Record that the rating question about this result is asked; False if it was before."""
+    existing = await session.scalar(
+        select(CsatRating.id).where(CsatRating.outreach_message_id == message.id)
+    )
+    if existing is not None:
+        return False
+    session.add(
+        CsatRating(
+            outreach_message_id=message.id,
+            candidate_id=candidate_id,
+            conversation_id=conversation_id,
+            asked_at=now,
+        )
+    )
+    await session.flush()
+    return True
+
+
+async def store_rating(
+    session: AsyncSession, candidate_id: int, rating: int, *, now: datetime
+) -> CsatRating | None:
+    """Store the rating on the candidate's latest question; None if none was asked."""
+    if not 1 <= rating <= 5:
+        raise DialogueError("a rating is 1 to 5")
+    row = await session.scalar(
+        select(CsatRating)
+        .where(CsatRating.candidate_id == candidate_id)
+        .order_by(CsatRating.asked_at.desc(), CsatRating.id.desc())
+        .limit(1)
+    )
+    if row is None:
+        return None
+    row.rating, row.rated_at = rating, now
+    await session.flush()
+    log.info("dialogue.csat", candidate_id=candidate_id, rating=rating)
+    return row
+
+
+# -- job knowledge base and its approval queue -----------------------------------------------
+
+
+async def approved_answer(
+    session: AsyncSession, job_id: int | None, topic: str, locale: Locale
+) -> JobAnswer | None:
+    """The job's own approved answer on the topic, else the company-wide one."""
+    for scope in (job_id, None) if job_id is not None else (None,):
+        found = await session.scalar(
+            select(JobAnswer).where(
+                JobAnswer.job_id.is_(None) if scope is None else JobAnswer.job_id == scope,
+                JobAnswer.topic == topic,
+                JobAnswer.locale == locale,
+            )
+        )
+        if found is not None:
+            return found
+    return None
+
+
+async def queue_job_question(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    application: Application | None,
+    topic: str | None,
+    locale: Locale,
+    question: str,
+    draft: str | None,
+    now: datetime,
+) -> JobQuestion:
+    job = await session.get_one(Job, application.job_id) if application is not None else None
+    row = JobQuestion(
+        conversation_id=conversation.id,
+        candidate_id=conversation.candidate_id,
+        job_id=job.id if job is not None else None,
+        team_id=job.team_id if job is not None else None,
+        topic=topic,
+        locale=locale,
+        question=question,
+        draft=draft,
+        state=JobQuestionState.PENDING,
+        asked_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    log.info("dialogue.job_question_queued", question_id=row.id, topic=topic)
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredQuestion:
+    question: JobQuestion
+    message: ChatMessage
+
+
+async def answer_job_question(
+    session: AsyncSession,
+    question: JobQuestion,
+    answer: str,
+    *,
+    actor: str,
+    save_to_knowledge_base: bool,
+    now: datetime,
+) -> AnsweredQuestion:
+    """HR approves an answer: it is queued for the candidate (sent after commit) and, if
+    asked, becomes the job's approved answer on the topic."""
+    if question.state is not JobQuestionState.PENDING:
+        raise JobQuestionClosedError(f"question {question.id} is {question.state.value}")
+    body = answer.strip()
+    if not body or len(body) > MAX_REPLY_LENGTH:
+        raise DialogueError(f"answer: give 1 to {MAX_REPLY_LENGTH} characters")
+    question.state, question.answer = JobQuestionState.ANSWERED, body
+    question.decided_by, question.decided_at = actor, now
+    if save_to_knowledge_base:
+        if question.topic is None:
+            raise DialogueError("this question has no topic to file the answer under")
+        await save_answer(
+            session, question.job_id, question.topic, question.locale, body, actor=actor, now=now
+        )
+    conversation = await session.get_one(Conversation, question.conversation_id)
+    message = await _send_to_conversation(session, conversation, body, author=actor, now=now)
+    return AnsweredQuestion(question, message)
+
+
+async def save_answer(
+    session: AsyncSession,
+    job_id: int | None,
+    topic: str,
+    locale: Locale,
+    answer: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> JobAnswer:
+    row = await session.scalar(
+        select(JobAnswer).where(
+            JobAnswer.job_id.is_(None) if job_id is None else JobAnswer.job_id == job_id,
+            JobAnswer.topic == topic,
+            JobAnswer.locale == locale,
+        )
+    )
+    if row is None:
+        row = JobAnswer(job_id=job_id, topic=topic, locale=locale, answer=answer)
+        session.add(row)
+    row.answer, row.approved_by, row.approved_at = answer, actor, now
+    await session.flush()
+    return row

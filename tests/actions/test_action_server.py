@@ -1,0 +1,107 @@
+"""The actions behind a real rasa-sdk action server (`python -m rasa_sdk --actions actions`),
+as a Rasa server calls them: each call opens its own transaction with the same settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.conversation import ConversationGateway
+from candor.models import HrTask
+from candor.models.dialogue import HrTaskKind
+from candor.models.enums import Channel
+from candor.settings import Settings
+from tests.dialogue_world import Chat
+from tests.fakes import free_port
+from tests.outreach_world import World
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN: dict[str, dict[str, object]] = {"responses": {}, "slots": {}, "forms": {}}
+
+
+@pytest.fixture
+def action_server(settings: Settings) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CANDOR_DATABASE_URL": settings.database_url,
+        "CANDOR_REDIS_URL": "memory://",
+        "CANDOR_ENV": "test",
+        "CANDOR_SECRET_KEY": settings.secret_key.get_secret_value(),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the action server did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def call(action: str, sender: int, text: str, intent: str) -> dict[str, object]:
+    return {
+        "next_action": action,
+        "sender_id": str(sender),
+        "tracker": {
+            "sender_id": str(sender),
+            "slots": {},
+            "latest_message": {
+                "text": text,
+                "intent": {"name": intent, "confidence": 0.99},
+                "entities": [],
+            },
+            "events": [],
+            "active_loop": {},
+        },
+        "domain": DOMAIN,
+        "version": "3.6.21",
+    }
+
+
+async def test_the_action_server_answers_from_the_database_and_commits(
+    world: World, action_server: str
+) -> None:
+    await world.applicant(1, bind=[Channel.WEB])
+    # The gateway opens the conversation on the first message (here with its placeholder).
+    chat = Chat(world, ConversationGateway(world.runtime), "web-user-1")
+    await chat.say("你好")
+    conversation_id = await chat.conversation_id()
+    async with httpx.AsyncClient(base_url=action_server, timeout=30) as http:
+        progress = await http.post(
+            "/webhook", json=call("action_check_progress", conversation_id, "进度", "ask_progress")
+        )
+        moved = await http.post(
+            "/webhook",
+            json=call("action_reschedule", conversation_id, "能改到周五吗", "reschedule"),
+        )
+    assert progress.status_code == 200
+    assert "AP-2026-000001" in progress.json()["responses"][0]["text"]
+    assert moved.status_code == 200
+    async with world.runtime.sessionmaker() as session:
+        task = await session.scalar(select(HrTask))
+    assert task is not None
+    assert (task.kind, task.details["request"]) == (HrTaskKind.RESCHEDULE, "能改到周五吗")

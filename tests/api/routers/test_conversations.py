@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.channels.base import ChannelSender
+from bot.conversation import ConversationGateway
+from candor.dialogue.delivery import deliver_due
+from candor.dialogue.engine import EmbeddedEngine
+from candor.models import ChatDelivery, ChatMessage, JobAnswer, JobQuestion
+from candor.models.dialogue import ChatDeliveryState, JobQuestionState
+from candor.models.enums import Channel
+from candor.outreach.channels import build_senders, close_senders
+from nlu.model import NluModel
+from tests.dialogue_world import Chat, nlu_model
+from tests.fakes import RunningFakeChannel, running_fake_channel
+from tests.outreach_world import World, hr
+
+__all__ = ["nlu_model"]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[RunningFakeChannel]:
+    async with running_fake_channel() as running:
+        yield running
+
+
+@pytest.fixture
+async def senders(
+    world: World, fake: RunningFakeChannel
+) -> AsyncIterator[dict[Channel, ChannelSender]]:
+    settings = world.runtime.settings.model_copy(update={"delivery_webhook_url": fake.url})
+    built = build_senders(settings)
+    yield built
+    await close_senders(built)
+
+
+async def telegram_chat(world: World, nlu_model: NluModel) -> Chat:
+    await world.applicant(1, bind=[Channel.TELEGRAM])
+    engine = EmbeddedEngine(world.runtime, model=nlu_model)
+    gateway = ConversationGateway(world.runtime, engine=engine)
+    return Chat(world, gateway, "telegram-user-1", channel=Channel.TELEGRAM)
+
+
+async def test_hr_replies_reach_the_candidates_channel_after_commit(
+    world: World,
+    api: httpx.AsyncClient,
+    nlu_model: NluModel,
+    fake: RunningFakeChannel,
+    senders: dict[Channel, ChannelSender],
+) -> None:
+    chat = await telegram_chat(world, nlu_model)
+    await chat.say("帮我转一下人工吧")
+    conversation_id = await chat.conversation_id()
+
+    listed = await api.get("/api/v1/conversations/handoffs", headers=hr(world.recruiter_token))
+    assert [h["conversation_id"] for h in listed.json()] == [conversation_id]
+    path = f"/api/v1/conversations/{conversation_id}/replies"
+    body = {"text": "您好，我是招聘负责人王老师，您的面试结果本周五前通知您。"}
+    first = await api.post(path, json=body, headers=hr(world.recruiter_token, "reply-1"))
+    again = await api.post(path, json=body, headers=hr(world.recruiter_token, "reply-1"))
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+    assert fake.state.deliveries == []  # written, not sent: the worker sends after commit
+    assert await deliver_due(world.runtime, senders) == 1
+    assert [(d["recipient"], d["body"]) for d in fake.state.deliveries] == [
+        ("telegram-user-1", body["text"])
+    ]
+    async with world.runtime.sessionmaker() as session:
+        delivery = await session.scalar(select(ChatDelivery))
+        message = await session.get(ChatMessage, first.json()["message_id"])
+    assert delivery is not None
+    assert delivery.state is ChatDeliveryState.SENT
+    assert message is not None
+    assert message.author == f"user:{world.recruiter.id}"
+    assert await deliver_due(world.runtime, senders) == 0
+
+
+async def test_reply_and_handback_are_team_scoped_and_validated(
+    world: World, api: httpx.AsyncClient, nlu_model: NluModel
+) -> None:
+    chat = await telegram_chat(world, nlu_model)
+    await chat.say("帮我转一下人工吧")
+    conversation_id = await chat.conversation_id()
+    replies = f"/api/v1/conversations/{conversation_id}/replies"
+    handback = f"/api/v1/conversations/{conversation_id}/handback"
+
+    outsider = await api.post(replies, json={"text": "hi"}, headers=hr(world.outsider_token, "o"))
+    assert outsider.status_code == 404
+    empty = await api.post(replies, json={"text": ""}, headers=hr(world.recruiter_token, "e"))
+    assert empty.status_code == 422
+    missing = await api.post(
+        "/api/v1/conversations/999999/replies",
+        json={"text": "hi"},
+        headers=hr(world.recruiter_token, "m"),
+    )
+    assert missing.status_code == 404
+    async with world.runtime.sessionmaker() as session:
+        assert await session.scalar(select(ChatDelivery)) is None
+
+    assert await chat.say("我的面试结果出来了吗") == []  # quiet while HR has it
+    back = await api.post(handback, headers=hr(world.recruiter_token, "h1"))
+    assert back.status_code == 200
+    twice = await api.post(handback, headers=hr(world.recruiter_token, "h2"))
+    assert twice.status_code == 409
+    assert "AP-2026-000001" in (await chat.say("我的面试结果出来了吗"))[0].text
+
+
+async def test_an_approved_job_answer_is_sent_and_joins_the_knowledge_base(
+    world: World,
+    api: httpx.AsyncClient,
+    nlu_model: NluModel,
+    fake: RunningFakeChannel,
+    senders: dict[Channel, ChannelSender],
+) -> None:
+    chat = await telegram_chat(world, nlu_model)
+    await chat.say("要加班吗")
+    queue = await api.get("/api/v1/job-questions", headers=hr(world.recruiter_token))
+    [question] = queue.json()
+    assert question["topic"] == "overtime"
+    assert (await api.get("/api/v1/job-questions", headers=hr(world.outsider_token))).json() == []
+
+    path = f"/api/v1/job-questions/{question['id']}/answer"
+    text = "一般不加班，项目上线前偶尔加班，可调休。"
+    body = {"answer": text, "save_to_knowledge_base": True}
+    answered = await api.post(path, json=body, headers=hr(world.recruiter_token, "a1"))
+    assert answered.status_code == 200
+    assert answered.json()["state"] == JobQuestionState.ANSWERED.value
+    closed = await api.post(path, json=body, headers=hr(world.recruiter_token, "a2"))
+    assert closed.status_code == 409
+
+    assert await deliver_due(world.runtime, senders) == 1
+    assert fake.state.deliveries[0]["body"] == text
+    # The next candidate asking gets the approved answer at once.
+    assert text in (await chat.say("要加班吗"))[0].text
+    async with world.runtime.sessionmaker() as session:
+        assert len((await session.scalars(select(JobAnswer))).all()) == 1
+        assert len((await session.scalars(select(JobQuestion))).all()) == 1
+
+
+async def test_the_hr_endpoints_need_a_token_and_an_idempotency_key(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    anonymous = await api.post("/api/v1/conversations/1/replies", json={"text": "hi"})
+    assert anonymous.status_code == 401
+    keyless = await api.post(
+        "/api/v1/conversations/1/replies", json={"text": "hi"}, headers=hr(world.recruiter_token)
+    )
+    assert keyless.status_code in (400, 422)
+    assert (await api.get("/api/v1/job-questions")).status_code == 401
+
+
+async def test_chat_tasks_are_listed_to_the_team_and_marked_done(
+    world: World, api: httpx.AsyncClient, nlu_model: NluModel
+) -> None:
+    chat = await telegram_chat(world, nlu_model)
+    await chat.say("周二上午要上课，面试能换到下午吗")
+    [task] = (await api.get("/api/v1/hr-tasks", headers=hr(world.recruiter_token))).json()
+    assert task["kind"] == "reschedule"
+    assert task["details"]["request"] == "周二上午要上课，面试能换到下午吗"
+    assert (await api.get("/api/v1/hr-tasks", headers=hr(world.outsider_token))).json() == []
+    hidden = await api.post(
+        f"/api/v1/hr-tasks/{task['id']}/done", headers=hr(world.outsider_token, "d0")
+    )
+    assert hidden.status_code == 404
+
+    done = await api.post(
+        f"/api/v1/hr-tasks/{task['id']}/done", headers=hr(world.recruiter_token, "d1")
+    )
+    assert done.status_code == 200
+    assert done.json()["done_by"] == f"user:{world.recruiter.id}"
+    assert (await api.get("/api/v1/hr-tasks", headers=hr(world.recruiter_token))).json() == []
+    every = await api.get("/api/v1/hr-tasks?open=false", headers=hr(world.recruiter_token))
+    assert [t["id"] for t in every.json()] == [task["id"]]

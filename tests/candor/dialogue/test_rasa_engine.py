@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.conversation import ConversationGateway
+from bot.gateway import Button, Reply
+from candor.clock import utcnow
+from candor.dialogue import service
+from candor.dialogue.rasa_engine import RasaEngine, RasaServerUnavailableError, replies_from_rasa
+from candor.models import Conversation
+from candor.models.enums import Channel
+from tests.dialogue_world import Chat
+from tests.fake_rasa_server import RunningFakeRasa, running_fake_rasa
+from tests.fakes import free_port
+from tests.outreach_world import World
+
+
+@pytest.fixture
+async def rasa() -> AsyncIterator[RunningFakeRasa]:
+    async with running_fake_rasa() as running:
+        yield running
+
+
+async def rasa_chat(world: World, url: str) -> tuple[Chat, RasaEngine]:
+    await world.applicant(1, bind=[Channel.WEB])
+    engine = RasaEngine(url)
+    return Chat(world, ConversationGateway(world.runtime, engine=engine), "web-user-1"), engine
+
+
+async def test_messages_go_to_rasa_with_the_conversation_as_sender(
+    world: World, rasa: RunningFakeRasa
+) -> None:
+    chat, engine = await rasa_chat(world, rasa.url)
+    rasa.state.answer = [
+        {
+            "text": "撤回后无法恢复，确定要撤回申请吗？",
+            "buttons": [{"title": "确定", "payload": "/affirm"}],
+        }
+    ]
+    try:
+        replies = await chat.say("我想撤回申请")
+        pressed = await chat.press("/affirm")
+    finally:
+        await engine.aclose()
+    conversation_id = str(await chat.conversation_id())
+    assert [(m["sender"], m["message"]) for m in rasa.state.received] == [
+        (conversation_id, "我想撤回申请"),
+        (conversation_id, "/affirm"),
+    ]
+    assert replies == [Reply("撤回后无法恢复，确定要撤回申请吗？", (Button("确定", "/affirm"),))]
+    assert pressed == replies
+
+
+async def test_nothing_is_forwarded_while_hr_has_the_conversation(
+    world: World, rasa: RunningFakeRasa
+) -> None:
+    chat, engine = await rasa_chat(world, rasa.url)
+    await chat.say("你好")
+    async with world.runtime.transaction() as session:
+        conversation = await session.get_one(Conversation, await chat.conversation_id())
+        await service.open_handoff(session, conversation, reason="asked", now=utcnow())
+    try:
+        assert await chat.say("还在吗") == []
+    finally:
+        await engine.aclose()
+    assert len(rasa.state.received) == 1
+
+
+async def test_an_unreachable_or_failing_rasa_is_an_error_not_a_silent_answer(
+    world: World, rasa: RunningFakeRasa
+) -> None:
+    chat, engine = await rasa_chat(world, f"http://127.0.0.1:{free_port()}")
+    try:
+        with pytest.raises(RasaServerUnavailableError):
+            await chat.say("你好")
+    finally:
+        await engine.aclose()
+    rasa.state.status = 500
+    failing = RasaEngine(rasa.url)
+    chat.gateway = ConversationGateway(world.runtime, engine=failing)
+    try:
+        with pytest.raises(RasaServerUnavailableError):
+            await chat.say("你好")
+    finally:
+        await failing.aclose()
+
+
+def test_rasa_answers_become_replies() -> None:
+    body = [
+        {"recipient_id": "1", "text": "a"},
+        {"recipient_id": "1", "image": "http://x/y.png"},  # nothing we can show: dropped
+        {"recipient_id": "1", "text": "b", "buttons": [{"title": "t", "payload": "/p"}]},
+    ]
+    assert replies_from_rasa(body) == [Reply("a"), Reply("b", (Button("t", "/p"),))]
+    with pytest.raises(TypeError):
+        replies_from_rasa({"text": "not a list"})

@@ -1,0 +1,50 @@
+"""A local stand-in for a Rasa server's REST channel: it records what it was sent and answers
+like Rasa does (a list of messages for the sender), calling our real action server when told
+which action to run."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tests.fakes import serving
+
+
+@dataclass
+class FakeRasa:
+    received: list[dict[str, Any]] = field(default_factory=list)
+    answer: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RunningFakeRasa:
+    url: str
+    state: FakeRasa
+
+
+def create_fake_rasa_app(state: FakeRasa) -> Starlette:
+    async def webhook(request: Request) -> Response:
+        body = await request.json()
+        state.received.append(body)
+        if state.status != 200:
+            return JSONResponse({"error": "scripted"}, status_code=state.status)
+        return JSONResponse(
+            [{"recipient_id": body["sender"], **message} for message in state.answer]
+        )
+
+    return Starlette(routes=[Route("/webhooks/rest/webhook", webhook, methods=["POST"])])
+
+
+@asynccontextmanager
+async def running_fake_rasa() -> AsyncIterator[RunningFakeRasa]:
+    state = FakeRasa()
+    async with serving(create_fake_rasa_app(state)) as origin:
+        yield RunningFakeRasa(url=f"{origin}", state=state)
