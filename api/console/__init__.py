@@ -1,0 +1,34 @@
+"""The HR console: server-rendered pages under /console (see docs/console.md)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from api.console import approvals, audit, auth, kpis, template_editor
+from api.console.deps import ConsoleHTTPError, LoginRequiredError
+from api.console.rendering import STATIC_DIR, page
+
+
+def install_console(app: FastAPI) -> None:
+    """Mount the console's pages, its static files and its HTML error pages on `app`."""
+    app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
+    for module in (auth, approvals, template_editor, kpis, audit):
+        app.include_router(module.router)
+
+    @app.exception_handler(LoginRequiredError)
+    async def _login_required(_request: Request, exc: LoginRequiredError) -> Response:
+        return RedirectResponse(f"/console/login?next={quote(exc.next_path)}", status_code=303)
+
+    @app.exception_handler(ConsoleHTTPError)
+    async def _console_error(request: Request, exc: ConsoleHTTPError) -> Response:
+        return page(
+            request,
+            "error.html",
+            None,
+            status_code=exc.status_code,
+            message=exc.message,
+        )

@@ -1,0 +1,207 @@
+"""The KPI dashboard: figures, weekly trends, team comparison, drill-down and CSV export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.console.charts import LATE_COLOUR, PENDING_COLOUR, Bar, bar_list, column_chart
+from api.console.deps import ConsoleHTTPError, CurrentConsoleUser
+from api.console.rendering import page
+from api.deps import RuntimeDep, SessionDep
+from api.errors import ApiError
+from api.kpi_params import DrilldownQueryDep, KpiFilterDep
+from api.routers.kpis import build_report, export_csv, load_records
+from candor.kpis.service import FUNNEL_STEPS, KpiFilter, KpiReport, Timeliness, visible_teams
+
+router = APIRouter(prefix="/console/kpis", include_in_schema=False)
+
+
+def filter_query(filters: KpiFilter, **extra: str | int | bool | None) -> str:
+    """The filters (and a drill-down selection) as a query string."""
+    params: list[tuple[str, str]] = [
+        ("from", filters.start.isoformat()),
+        ("to", filters.end.isoformat()),
+    ]
+    params += [("team_id", str(t)) for t in filters.team_ids]
+    if filters.recruiter_id is not None:
+        params.append(("recruiter_id", str(filters.recruiter_id)))
+    if filters.job_id is not None:
+        params.append(("job_id", str(filters.job_id)))
+    params += [
+        (k, str(v).lower() if isinstance(v, bool) else str(v))
+        for k, v in extra.items()
+        if v is not None
+    ]
+    return urlencode(params)
+
+
+def _charts(report: KpiReport) -> dict[str, Any]:
+    f = report.filters
+    records = "/console/kpis/records?"
+    weeks = report.figures.weeks
+    timeliness = column_chart(
+        [
+            Bar(
+                label=w.week.strftime("%m-%d"),
+                value=w.timeliness_rate or 0.0,
+                href=records + filter_query(f, metric="interviews", week=w.week.isoformat()),
+                title=f"week of {w.week}: {w.in_time} of {w.completed - w.pending} in time"
+                + (f", {w.pending} pending" if w.pending else ""),
+            )
+            for w in weeks
+        ],
+        title="Feedback timeliness rate by week of completion",
+        max_value=1.0,
+        percent=True,
+    )
+    completions = column_chart(
+        [
+            Bar(
+                label=w.week.strftime("%m-%d"),
+                value=w.completed,
+                href=records + filter_query(f, metric="interviews", week=w.week.isoformat()),
+                title=f"week of {w.week}: {w.completed} interviews completed",
+            )
+            for w in weeks
+        ],
+        title="Interviews completed by week",
+    )
+    funnel = bar_list(
+        [
+            Bar(
+                label=step.replace("_", " "),
+                value=report.figures.funnel[step],
+                href=records + filter_query(f, metric="funnel", step=step),
+                title=f"{report.figures.funnel[step]} applications",
+            )
+            for step in FUNNEL_STEPS
+        ],
+        title="Funnel",
+    )
+    delivery = bar_list(
+        [
+            Bar(
+                label=c.channel.value,
+                value=c.success_rate or 0.0,
+                href=records + filter_query(f, metric="deliveries", channel=c.channel.value),
+                title=f"{c.sent} of {c.finished} delivered",
+                colour=LATE_COLOUR if (c.success_rate or 0) < 0.9 else "#2e7d32",
+            )
+            for c in report.figures.delivery
+        ],
+        title="Delivery success by channel",
+        percent=True,
+    )
+    status = bar_list(
+        [
+            Bar(
+                "in time",
+                report.figures.notified_in_time,
+                records + filter_query(f, metric="interviews", timeliness=Timeliness.IN_TIME.value),
+                "notified within the promise",
+            ),
+            Bar(
+                "late or missed",
+                report.figures.notified_late_or_missed,
+                records + filter_query(f, metric="interviews", timeliness=Timeliness.LATE.value),
+                "notified after the promise, or not at all and the promise passed",
+                LATE_COLOUR,
+            ),
+            Bar(
+                "pending",
+                report.figures.pending_within_promise,
+                records + filter_query(f, metric="interviews", timeliness=Timeliness.PENDING.value),
+                "not notified yet, still within the promise",
+                PENDING_COLOUR,
+            ),
+        ],
+        title="Interviews by feedback status",
+    )
+    return {
+        "timeliness_chart": timeliness,
+        "completions_chart": completions,
+        "funnel_chart": funnel,
+        "delivery_chart": delivery,
+        "status_chart": status,
+    }
+
+
+@contextmanager
+def _error_pages() -> Iterator[None]:
+    """The API's helpers refuse with ApiError (JSON); the console shows an error page."""
+    try:
+        yield
+    except ApiError as exc:
+        raise ConsoleHTTPError(exc.status_code, exc.message) from exc
+
+
+async def _report(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    user: CurrentConsoleUser,
+    filters: KpiFilter,
+    *,
+    compare_teams: bool,
+) -> KpiReport:
+    with _error_pages():
+        return await build_report(
+            session, runtime, user.principal, filters, compare_teams=compare_teams
+        )
+
+
+@router.get("", response_class=HTMLResponse)
+async def dashboard(
+    request: Request,
+    filters: KpiFilterDep,
+    user: CurrentConsoleUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    compare_teams: bool = False,
+) -> Response:
+    report = await _report(session, runtime, user, filters, compare_teams=compare_teams)
+    return page(
+        request,
+        "kpis.html",
+        user,
+        active="kpis",
+        report=report,
+        f=report.figures,
+        query=filter_query(filters),
+        q=lambda **extra: filter_query(filters, **extra),
+        teams=await visible_teams(session, user.principal),
+        compare_teams=compare_teams,
+        **_charts(report),
+    )
+
+
+@router.get("/records", response_class=HTMLResponse)
+async def records(
+    request: Request,
+    drill: DrilldownQueryDep,
+    filters: KpiFilterDep,
+    user: CurrentConsoleUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    with _error_pages():
+        found = await load_records(session, runtime, user.principal, filters, drill.selection())
+    return page(
+        request, "kpi_records.html", user, active="kpis", records=found, query=filter_query(filters)
+    )
+
+
+@router.get("/export.csv")
+async def export(
+    filters: KpiFilterDep,
+    user: CurrentConsoleUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    with _error_pages():
+        return await export_csv(session, runtime, user.principal, filters)

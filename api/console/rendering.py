@@ -1,0 +1,56 @@
+"""Rendering console pages: one Jinja2 environment, autoescaped, with the user and CSRF token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from api.console.deps import CSRF_FIELD, ConsoleUser
+from candor.clock import BUSINESS_TZ
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+# Pages load only the console's own files, cannot be framed (clickjacking), and are not
+# cached: they show candidates' data to one logged-in user.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time as people here read it: Asia/Shanghai."""
+    return moment.astimezone(BUSINESS_TZ).strftime(fmt) if moment is not None else "—"
+
+
+templates.env.filters["local"] = _local
+
+
+def page(
+    request: Request,
+    name: str,
+    user: ConsoleUser | None,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {"user": user, "csrf_field": CSRF_FIELD, **context},
+        status_code=status_code,
+    )
+    response.headers.update(SECURITY_HEADERS)
+    return response

@@ -1,0 +1,239 @@
+"""The template editor: versions, live preview against a real application, inline errors.
+
+Reading and previewing is for every HR user (within their teams, as in the API); saving a
+new version is for admins. Validation, preview and saving are the templates service's.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.datastructures import FormData
+
+from api.console.deps import (
+    CheckedForm,
+    ConsoleHTTPError,
+    ConsoleUser,
+    CurrentConsoleUser,
+    form_text,
+    form_textarea,
+    not_found,
+)
+from api.console.rendering import page
+from api.deps import RuntimeDep, SessionDep
+from candor.clock import utcnow
+from candor.models import Application, Job
+from candor.models.outreach import MessageTemplate
+from candor.outreach import queries, service
+from candor.outreach.context import outreach_context
+from candor.outreach.errors import TemplateVersionConflictError
+from candor.outreach.templates import TemplateIn, TemplateSources, save_template
+from candor.outreach.templating import (
+    TEMPLATE_VARIABLES,
+    TemplateRenderError,
+    TemplateValidationError,
+    template_problems,
+)
+
+router = APIRouter(prefix="/console/templates", include_in_schema=False)
+
+
+@router.get("", response_class=HTMLResponse)
+async def template_list(
+    request: Request, user: CurrentConsoleUser, session: SessionDep
+) -> Response:
+    templates = await queries.list_templates(session, user.principal)
+    return page(request, "templates.html", user, active="templates", templates=templates)
+
+
+def _sources(form: FormData, current: MessageTemplate) -> TemplateSources:
+    wechat = {
+        name: form_text(form, f"wechat.{name}")
+        for name in current.wechat_fields
+        if form.get(f"wechat.{name}") is not None
+    }
+    return TemplateSources(
+        subject=form_text(form, "subject", default=current.subject),
+        body=form_textarea(form, "body", default=current.body),
+        wechat_fields=wechat or dict(current.wechat_fields),
+    )
+
+
+async def _versions(
+    session: SessionDep, user: ConsoleUser, key: str
+) -> tuple[list[MessageTemplate], MessageTemplate]:
+    """The template's versions and the current one (the first listed if none is marked)."""
+    versions = await queries.template_versions(session, user.principal, key)
+    if not versions:
+        raise not_found(f"template {key!r}")
+    return versions, next((v for v in versions if v.is_current), versions[0])
+
+
+async def _default_application(session: SessionDep, user: ConsoleUser) -> str:
+    """The newest application the user can see, so a preview needs no typing."""
+    query = select(Application.code).join(Job, Job.id == Application.job_id)
+    if not user.principal.is_admin:
+        query = query.where(Job.team_id.in_(user.principal.team_ids or {-1}))
+    return await session.scalar(query.order_by(Application.id.desc()).limit(1)) or ""
+
+
+async def _preview(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    user: ConsoleUser,
+    template: MessageTemplate,
+    sources: TemplateSources,
+    application_code: str,
+) -> dict[str, object]:
+    """The preview's context: the rendered message, or the problems to show inline."""
+    problems = template_problems(sources.as_fields())
+    if problems:
+        return {"problems": problems, "rendered": None}
+    application = await queries.visible_application(session, user.principal, application_code)
+    if application is None:
+        return {
+            "problems": [f"application: no application {application_code!r} in your teams"],
+            "rendered": None,
+        }
+    context = await outreach_context(session, runtime.settings)
+    try:
+        result = await service.preview_message(
+            session, application, sources, template.outcome, context, now=utcnow()
+        )
+    except TemplateValidationError as exc:
+        return {"problems": exc.problems, "rendered": None}
+    except TemplateRenderError as exc:
+        return {"problems": [f"the template did not render: {exc}"], "rendered": None}
+    return {"problems": [], "rendered": result.rendered}
+
+
+async def _editor(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    user: ConsoleUser,
+    key: str,
+    *,
+    version: int | None = None,
+    form: FormData | None = None,
+    application_code: str | None = None,
+    save_problems: list[str] | None = None,
+    saved: int | None = None,
+    status_code: int = 200,
+) -> Response:
+    versions, current = await _versions(session, user, key)
+    shown = next((v for v in versions if v.version == version), current) if version else current
+    sources = _sources(form, shown) if form is not None else TemplateSources.of(shown)
+    code = application_code or await _default_application(session, user)
+    preview = await _preview(session, runtime, user, shown, sources, code)
+    return page(
+        request,
+        "template_editor.html",
+        user,
+        status_code=status_code,
+        active="templates",
+        key=key,
+        versions=versions,
+        shown=shown,
+        current=current,
+        sources=sources,
+        application_code=code,
+        preview=preview,
+        save_problems=save_problems or [],
+        saved=saved,
+        variables=TEMPLATE_VARIABLES,
+    )
+
+
+@router.get("/{key}", response_class=HTMLResponse)
+async def editor(
+    key: str,
+    request: Request,
+    user: CurrentConsoleUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    version: int | None = None,
+    application: str | None = None,
+    saved: int | None = None,
+) -> Response:
+    return await _editor(
+        request,
+        session,
+        runtime,
+        user,
+        key,
+        version=version,
+        application_code=application,
+        saved=saved,
+    )
+
+
+@router.post("/{key}/preview", response_class=HTMLResponse)
+async def preview(
+    key: str,
+    request: Request,
+    user: CurrentConsoleUser,
+    form: CheckedForm,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """The editor with a preview of the unsaved sources; only the preview panel for the
+    editor's live preview (`X-Fragment: 1`)."""
+    _, current = await _versions(session, user, key)
+    code = form_text(form, "application_code").strip()
+    if request.headers.get("X-Fragment") != "1":
+        return await _editor(request, session, runtime, user, key, form=form, application_code=code)
+    result = await _preview(session, runtime, user, current, _sources(form, current), code)
+    return page(request, "_preview.html", user, preview=result, application_code=code)
+
+
+@router.post("/{key}")
+async def save(
+    key: str,
+    request: Request,
+    user: CurrentConsoleUser,
+    form: CheckedForm,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    _, current = await _versions(session, user, key)
+    if not user.principal.is_admin:
+        raise ConsoleHTTPError(403, "only an admin may save templates")
+    sources = _sources(form, current)
+    code = form_text(form, "application_code").strip()
+    try:
+        data = TemplateIn(
+            key=key,
+            outcome=current.outcome,
+            locale=current.locale,
+            subject=sources.subject,
+            body=sources.body,
+            wechat_template_id=current.wechat_template_id,
+            wechat_fields=dict(sources.wechat_fields),
+            team_id=current.team_id,
+            job_id=current.job_id,
+        )
+        template = await save_template(session, data, actor=user.actor)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+    except TemplateValidationError as exc:
+        problems = exc.problems
+    except TemplateVersionConflictError as exc:
+        problems = [str(exc)]
+    else:
+        return RedirectResponse(
+            f"/console/templates/{key}?saved={template.version}", status_code=303
+        )
+    return await _editor(
+        request,
+        session,
+        runtime,
+        user,
+        key,
+        form=form,
+        application_code=code,
+        save_problems=problems,
+        status_code=422,
+    )

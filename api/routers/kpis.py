@@ -1,0 +1,139 @@
+"""Response KPIs for HR: the figures, the records behind each, and a CSV export.
+
+Definitions: docs/kpis.md. Every HR user sees the figures of their own teams; admins see
+every team.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from api.deps import CurrentHR, RuntimeDep, SessionDep
+from api.errors import ApiError
+from api.kpi_params import DrilldownQueryDep, KpiFilterDep
+from candor.audit import service as audit
+from candor.auth.principals import HRPrincipal
+from candor.clock import utcnow
+from candor.kpis import drilldown, service
+from candor.kpis.export import report_csv
+from candor.kpis.schemas import KpiReportOut, RecordsOut
+from candor.kpis.service import KpiFilter, KpiFilterError
+from candor.sla.service import current_calendar
+
+router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "A team not in yours"}}
+
+
+async def build_report(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: HRPrincipal,
+    filters: KpiFilter,
+    *,
+    compare_teams: bool,
+) -> service.KpiReport:
+    try:
+        return await service.report(
+            session,
+            principal,
+            filters,
+            await current_calendar(session),
+            promise_working_days=runtime.settings.promise_working_days,
+            compare_teams=compare_teams,
+        )
+    except KpiFilterError as exc:
+        raise ApiError(exc.status_code, "invalid_filter", exc.message) from exc
+
+
+@router.get("", response_model=KpiReportOut, responses=NOT_FOUND, summary="The response KPIs")
+async def kpis(
+    filters: KpiFilterDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: CurrentHR,
+    compare_teams: bool = False,
+) -> KpiReportOut:
+    report = await build_report(session, runtime, principal, filters, compare_teams=compare_teams)
+    return KpiReportOut.model_validate(report)
+
+
+@router.get(
+    "/records",
+    response_model=RecordsOut,
+    responses=NOT_FOUND,
+    summary="The records behind one figure",
+)
+async def records(
+    # Before the filters, so the drill-down's parameters stay listed first in the OpenAPI.
+    drill: DrilldownQueryDep,
+    filters: KpiFilterDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: CurrentHR,
+) -> RecordsOut:
+    found = await load_records(session, runtime, principal, filters, drill.selection())
+    return RecordsOut(
+        title=found.title,
+        columns=found.columns,
+        rows=[row.cells for row in found.rows],
+        message_ids=[row.message_id for row in found.rows],
+    )
+
+
+async def load_records(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: HRPrincipal,
+    filters: KpiFilter,
+    selection: drilldown.Selection,
+) -> drilldown.Records:
+    try:
+        return await drilldown.records(
+            session,
+            principal,
+            filters,
+            await current_calendar(session),
+            selection,
+            promise_working_days=runtime.settings.promise_working_days,
+            now=utcnow(),
+        )
+    except KpiFilterError as exc:
+        raise ApiError(exc.status_code, "invalid_filter", exc.message) from exc
+
+
+async def export_csv(
+    session: SessionDep, runtime: RuntimeDep, principal: HRPrincipal, filters: KpiFilter
+) -> Response:
+    """The report as CSV, audited: exports carry candidates' data out of the system."""
+    report = await build_report(session, runtime, principal, filters, compare_teams=True)
+    audit.record(
+        session,
+        actor=principal.actor,
+        action=audit.Action.KPI_EXPORTED,
+        object_type="kpi_report",
+        object_id=f"{filters.start}..{filters.end}",
+        team_id=filters.team_ids[0] if len(filters.team_ids) == 1 else None,
+        details={
+            "from": filters.start.isoformat(),
+            "to": filters.end.isoformat(),
+            "team_ids": list(filters.team_ids),
+            "recruiter_id": filters.recruiter_id,
+            "job_id": filters.job_id,
+        },
+    )
+    name = f"candor-kpis-{filters.start}-{filters.end}.csv"
+    return Response(
+        report_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/export.csv", responses=NOT_FOUND, summary="The report as CSV (audited)")
+async def export(
+    filters: KpiFilterDep, session: SessionDep, runtime: RuntimeDep, principal: CurrentHR
+) -> Response:
+    return await export_csv(session, runtime, principal, filters)

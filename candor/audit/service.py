@@ -1,0 +1,112 @@
+"""Writing and reading the audit trail.
+
+`record` adds the row to the caller's session, so an audited change and its audit row
+commit or roll back together: there is no audited change without its row, nor a row for a
+change that did not happen. Services call it; routers never do.
+
+What is recorded where: `audit_log` holds one row per decision a person made (approve,
+edit-and-approve, reject, template saves, approval-rule changes, exports) and per setting
+an admin changed. A message's machine steps (drafted, queued, sent, delivered, failed) are
+its state history in `message_transitions`, written by `outreach.service.transition`; the
+audit page links every message row to that history rather than copying it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor.clock import utcnow
+from candor.models.audit import AuditEntry
+
+
+class Action:
+    """Every audited action, as `<object>.<verb>`."""
+
+    MESSAGE_APPROVED = "message.approved"
+    MESSAGE_EDITED_AND_APPROVED = "message.edited_and_approved"
+    MESSAGE_REJECTED = "message.rejected"
+    TEMPLATE_SAVED = "template.saved"
+    APPROVAL_RULE_SET = "approval_rule.set"
+    APPROVAL_RULE_DELETED = "approval_rule.deleted"
+    KPI_EXPORTED = "kpi.exported"
+    # Written by the chat side once it exists (see docs/console.md):
+    IDENTITY_BOUND = "identity.bound"
+    CONVERSATION_HANDED_OFF = "conversation.handed_off"
+
+
+ACTIONS = tuple(
+    value for name, value in vars(Action).items() if name.isupper() and isinstance(value, str)
+)
+
+
+def record(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    team_id: int | None = None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEntry:
+    """Add one audit row to the caller's transaction (flushed with it, never committed here)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    entry = AuditEntry(
+        at=at or utcnow(),
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        team_id=team_id,
+        before=dict(before) if before is not None else None,
+        after=dict(after) if after is not None else None,
+        details=dict(details or {}),
+    )
+    session.add(entry)
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    team_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    before_id: int | None = None
+
+
+async def list_entries(session: AsyncSession, filters: AuditFilter) -> list[AuditEntry]:
+    """Newest first; page with `before_id` (the last id of the previous page)."""
+    query = select(AuditEntry)
+    if filters.actor:
+        query = query.where(AuditEntry.actor == filters.actor)
+    if filters.action:
+        query = query.where(AuditEntry.action == filters.action)
+    if filters.object_type:
+        query = query.where(AuditEntry.object_type == filters.object_type)
+    if filters.object_id:
+        query = query.where(AuditEntry.object_id == filters.object_id)
+    if filters.team_id is not None:
+        query = query.where(AuditEntry.team_id == filters.team_id)
+    if filters.since is not None:
+        query = query.where(AuditEntry.at >= filters.since)
+    if filters.until is not None:
+        query = query.where(AuditEntry.at < filters.until)
+    if filters.before_id is not None:
+        query = query.where(AuditEntry.id < filters.before_id)
+    query = query.order_by(AuditEntry.id.desc()).limit(filters.limit)
+    return list((await session.scalars(query)).all())

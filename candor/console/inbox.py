@@ -1,0 +1,129 @@
+"""The approval inbox: pending drafts, most urgent first, with what HR needs to decide."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor.auth.principals import HRPrincipal
+from candor.clock import BUSINESS_TZ
+from candor.models import Interview, Team
+from candor.models.enums import Channel
+from candor.models.outreach import MessageState, OutreachMessage
+from candor.outreach import queries
+from candor.outreach.service import deliverable_channels
+from candor.sla.calendar import WorkingCalendar
+
+INBOX_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRendering:
+    """The message as it would reach the candidate on one channel."""
+
+    channel: Channel
+    subject: str | None
+    body: str | None
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class DraftCard:
+    message: OutreachMessage
+    team_name: str
+    interview: Interview | None
+    due_in_working_days: int | None  # 0 = due today, negative = overdue by that many
+    renderings: list[ChannelRendering]
+
+
+def due_in_working_days(calendar: WorkingCalendar, due_on: date, today: date) -> int:
+    """Working days from today to the due date: 0 when due today, negative when overdue."""
+    if due_on >= today:
+        return sum(1 for day in calendar.days(today, due_on) if day.working and day.day > today)
+    return -sum(1 for day in calendar.days(due_on, today) if day.working and day.day > due_on)
+
+
+def renderings(message: OutreachMessage, channels: list[Channel]) -> list[ChannelRendering]:
+    """Per reachable channel; e-mail is shown even when unreachable, as the fallback's text."""
+    shown = channels or [Channel.EMAIL]
+    result = []
+    for channel in shown:
+        if channel is Channel.EMAIL:
+            result.append(ChannelRendering(channel, message.subject, message.body, {}))
+        elif channel is Channel.WECHAT and message.wechat_data:
+            result.append(ChannelRendering(channel, None, None, dict(message.wechat_data)))
+        else:
+            result.append(ChannelRendering(channel, None, message.body, {}))
+    return result
+
+
+async def draft_cards(
+    session: AsyncSession,
+    principal: HRPrincipal,
+    calendar: WorkingCalendar,
+    *,
+    today: date,
+    team_id: int | None = None,
+    job_id: int | None = None,
+) -> list[DraftCard]:
+    """Pending drafts in the principal's teams, ordered by the promise deadline."""
+    messages = await queries.list_messages(
+        session,
+        principal,
+        queries.MessageFilter(
+            team_id=team_id,
+            job_id=job_id,
+            states=(MessageState.PENDING_APPROVAL,),
+            limit=INBOX_LIMIT,
+        ),
+    )
+    return [await draft_card(session, message, calendar, today=today) for message in messages]
+
+
+async def draft_card(
+    session: AsyncSession, message: OutreachMessage, calendar: WorkingCalendar, *, today: date
+) -> DraftCard:
+    application = message.application
+    team = await session.get_one(Team, application.job.team_id)
+    interview = (
+        await session.scalar(select(Interview).where(Interview.id == message.interview_id))
+        if message.interview_id is not None
+        else None
+    )
+    due = (
+        due_in_working_days(calendar, message.due_at.astimezone(BUSINESS_TZ).date(), today)
+        if message.due_at is not None
+        else None
+    )
+    channels = await deliverable_channels(session, application.candidate)
+    return DraftCard(
+        message=message,
+        team_name=team.name,
+        interview=interview,
+        due_in_working_days=due,
+        renderings=renderings(message, channels),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DiffLine:
+    kind: str  # "same", "added" or "removed"
+    text: str
+
+
+def line_diff(before: str, after: str) -> list[DiffLine]:
+    """A line diff of HR's edit, for the review step before edit-and-approve."""
+    lines: list[DiffLine] = []
+    for line in difflib.ndiff(before.splitlines(), after.splitlines()):
+        tag, text = line[:2], line[2:]
+        if tag == "  ":
+            lines.append(DiffLine("same", text))
+        elif tag == "- ":
+            lines.append(DiffLine("removed", text))
+        elif tag == "+ ":
+            lines.append(DiffLine("added", text))
+    return lines

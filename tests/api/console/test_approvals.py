@@ -1,0 +1,198 @@
+"""The approval inbox through the console's forms: the same service and audit as the API."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+
+from candor.models import AuditEntry
+from candor.models.enums import Channel
+from candor.models.outreach import MessageState, OutboxItem, OutreachMessage
+from tests.console_world import logged_in, post_form
+from tests.outreach_world import World
+
+
+async def pending(world: World, n: int, *, team: str = "team-a", decision: str = "reject") -> int:
+    await world.applicant(n, team=team, bind=[Channel.WECHAT])
+    await world.decide(n, decision)
+    async with world.runtime.sessionmaker() as session:
+        found = await session.scalar(
+            select(OutreachMessage.id).order_by(OutreachMessage.id.desc()).limit(1)
+        )
+        assert found is not None
+        return found
+
+
+async def message(world: World, message_id: int) -> OutreachMessage:
+    async with world.runtime.sessionmaker() as session:
+        return await session.get_one(OutreachMessage, message_id)
+
+
+async def audit_rows(world: World) -> list[AuditEntry]:
+    """The audit trail of messages (the defaults' template saves at start-up are there too)."""
+    async with world.runtime.sessionmaker() as session:
+        query = select(AuditEntry).where(AuditEntry.object_type == "message")
+        return list((await session.scalars(query.order_by(AuditEntry.id))).all())
+
+
+async def pending_and_logged_in(console: httpx.AsyncClient, world: World) -> tuple[int, str]:
+    """One draft of the recruiter's team awaiting approval, and the recruiter's CSRF token."""
+    message_id = await pending(world, 1)
+    return message_id, await logged_in(console, world.runtime, world.recruiter.id)
+
+
+async def test_the_inbox_shows_my_teams_drafts_with_their_context(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    mine = await pending(world, 1)
+    theirs = await pending(world, 2, team="team-b")
+    await logged_in(console, world.runtime, world.recruiter.id)
+
+    inbox = await console.get("/console/inbox")
+
+    assert f'id="draft-{mine}"' in inbox.text
+    assert f'id="draft-{theirs}"' not in inbox.text
+    assert "overdue by" in inbox.text  # due 2026-03-10, long past
+    assert "Interview summary" in inbox.text
+    assert "沟通" in inbox.text  # a strength from the interview report
+    assert 'data-channel="wechat"' in inbox.text
+    assert 'data-channel="email"' in inbox.text
+
+
+async def test_approve_queues_the_message_and_audits_the_decision(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    message_id, csrf = await pending_and_logged_in(console, world)
+
+    answer = await post_form(console, f"/console/messages/{message_id}/approve", csrf)
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/console/inbox?done=approved:{message_id}"
+    assert (await message(world, message_id)).state is MessageState.QUEUED
+    [entry] = await audit_rows(world)
+    assert entry.action == "message.approved"
+    assert entry.actor == f"user:{world.recruiter.id}"
+    assert entry.object_id == str(message_id)
+    assert entry.team_id == world.team.id
+    assert entry.before is not None
+    assert entry.before["state"] == "pending_approval"
+    assert entry.after is not None
+    assert entry.after["state"] == "approved"
+
+
+async def test_edit_shows_a_diff_first_and_approves_only_when_confirmed(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    message_id, csrf = await pending_and_logged_in(console, world)
+    original = (await message(world, message_id)).body
+    edited = original.splitlines()[0] + "\n感谢您的耐心等待。"
+    path = f"/console/messages/{message_id}/edit-and-approve"
+
+    review = await post_form(console, path, csrf, subject="面试结果", body=edited, confirm="0")
+    assert review.status_code == 200
+    assert '<div class="added">+ 感谢您的耐心等待。</div>' in review.text
+    assert 'class="removed"' in review.text
+    assert (await message(world, message_id)).state is MessageState.PENDING_APPROVAL
+
+    done = await post_form(console, path, csrf, subject="面试结果", body=edited, confirm="1")
+    assert done.status_code == 303
+    sent = await message(world, message_id)
+    assert sent.state is MessageState.QUEUED
+    assert sent.body == edited
+    assert sent.subject == "面试结果"
+    [entry] = await audit_rows(world)
+    assert entry.action == "message.edited_and_approved"
+    assert entry.before is not None
+    assert entry.before["body"] == original
+    assert entry.after is not None
+    assert entry.after["body"] == edited
+
+
+async def test_an_edit_with_template_markup_is_refused_inline_and_nothing_changes(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    message_id, csrf = await pending_and_logged_in(console, world)
+
+    answer = await post_form(
+        console,
+        f"/console/messages/{message_id}/edit-and-approve",
+        csrf,
+        subject="x",
+        body="您好 {{ candidate_name }}",
+        confirm="1",
+    )
+
+    assert answer.status_code == 422
+    assert "template markup" in answer.text
+    assert (await message(world, message_id)).state is MessageState.PENDING_APPROVAL
+    assert await audit_rows(world) == []
+
+
+async def test_reject_needs_a_reason_and_is_audited_with_it(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    message_id, csrf = await pending_and_logged_in(console, world)
+    path = f"/console/messages/{message_id}/reject"
+
+    empty = await post_form(console, path, csrf, reason=" ")
+    assert empty.status_code == 422
+    assert (await message(world, message_id)).state is MessageState.PENDING_APPROVAL
+
+    answer = await post_form(console, path, csrf, reason="候选人已电话沟通")
+    assert answer.status_code == 303
+    rejected = await message(world, message_id)
+    assert rejected.state is MessageState.REJECTED
+    assert rejected.rejection_reason == "候选人已电话沟通"
+    [entry] = await audit_rows(world)
+    assert entry.action == "message.rejected"
+    assert entry.details == {"reason": "候选人已电话沟通"}
+
+
+async def test_deciding_twice_is_a_conflict_not_a_second_delivery(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    message_id, csrf = await pending_and_logged_in(console, world)
+    await post_form(console, f"/console/messages/{message_id}/approve", csrf)
+
+    again = await post_form(console, f"/console/messages/{message_id}/approve", csrf)
+
+    assert again.status_code == 409
+    async with world.runtime.sessionmaker() as session:
+        items = (await session.scalars(select(OutboxItem))).all()
+    assert len(items) == 1
+
+
+async def test_bulk_approve_skips_other_teams_and_decided_messages(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    first = await pending(world, 1)
+    second = await pending(world, 2)
+    theirs = await pending(world, 3, team="team-b")
+    csrf = await logged_in(console, world.runtime, world.recruiter.id)
+    await post_form(console, f"/console/messages/{second}/approve", csrf)
+
+    answer = await post_form(
+        console,
+        "/console/messages/bulk-approve",
+        csrf,
+        message_id=[str(first), str(second), str(theirs), "x"],
+    )
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/inbox?done=bulk:1:2"
+    assert (await message(world, first)).state is MessageState.QUEUED
+    assert (await message(world, theirs)).state is MessageState.PENDING_APPROVAL
+
+
+async def test_bulk_approve_takes_at_most_200(console: httpx.AsyncClient, world: World) -> None:
+    csrf = await logged_in(console, world.runtime, world.recruiter.id)
+
+    answer = await post_form(
+        console,
+        "/console/messages/bulk-approve",
+        csrf,
+        message_id=[str(i) for i in range(1, 202)],
+    )
+
+    assert answer.status_code == 422
+    assert "at most 200" in answer.text

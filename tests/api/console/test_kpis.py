@@ -1,0 +1,61 @@
+"""The dashboard pages, drill-down and CSV export over the console."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+
+from candor.models import AuditEntry
+from tests.console_world import logged_in
+from tests.outreach_world import World
+
+RANGE = "from=2026-03-01&to=2026-03-31"
+
+
+async def test_the_dashboard_shows_figures_that_link_to_their_records(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    await world.applicant(1)
+    await world.decide(1, "reject")  # pending approval, due 03-10: late, and a breach
+    await world.applicant(2, team="team-b")
+    await logged_in(console, world.runtime, world.recruiter.id)
+
+    page = await console.get(f"/console/kpis?{RANGE}&compare_teams=true")
+    records = await console.get(f"/console/kpis/records?{RANGE}&metric=breaches")
+
+    assert page.status_code == 200
+    assert page.text.count("<svg") >= 4
+    link = f"/console/kpis/records?{RANGE}&metric=breaches".replace("&", "&amp;")
+    assert f'href="{link}"' in page.text
+    assert records.status_code == 200
+    assert "AP-2026-000001" in records.text
+    assert "AP-2026-000002" not in records.text  # team B's
+
+
+async def test_empty_form_fields_mean_no_filter_and_bad_ones_are_refused(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    await logged_in(console, world.runtime, world.recruiter.id)
+
+    empty = await console.get(f"/console/kpis?{RANGE}&recruiter_id=&job_id=")
+    bad = await console.get(f"/console/kpis?{RANGE}&job_id=abc")
+    foreign = await console.get(f"/console/kpis?{RANGE}&team_id={world.other_team.id}")
+
+    assert empty.status_code == 200
+    assert bad.status_code == 422
+    assert foreign.status_code == 404
+
+
+async def test_the_csv_export_is_audited(console: httpx.AsyncClient, world: World) -> None:
+    await logged_in(console, world.runtime, world.recruiter.id)
+
+    export = await console.get(f"/console/kpis/export.csv?{RANGE}")
+
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    assert "all,interviews_completed,0" in export.text
+    async with world.runtime.sessionmaker() as session:
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "kpi.exported"))
+    assert entry is not None
+    assert entry.actor == f"user:{world.recruiter.id}"
+    assert entry.details["from"] == "2026-03-01"

@@ -1,0 +1,116 @@
+"""The template editor: live preview against a real application, versions, inline errors."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+
+from candor.models import AuditEntry
+from candor.models.enums import Role
+from candor.models.outreach import MessageTemplate
+from tests.console_world import logged_in, post_form
+from tests.outreach_world import World
+
+KEY = "reject.zh-CN"
+
+
+async def test_the_editor_previews_the_current_version_with_a_real_application(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    await world.applicant(1)
+    await logged_in(console, world.runtime, world.recruiter.id)
+
+    editor = await console.get(f"/console/templates/{KEY}")
+
+    assert editor.status_code == 200
+    assert "AP-2026-000001" in editor.text  # the newest visible application, preselected
+    assert "李雷" in editor.text  # rendered into the preview
+    assert "v1 (current)" in editor.text
+    assert "Save as v2" not in editor.text  # recruiters preview; admins save
+
+
+async def test_live_preview_renders_unsaved_sources_or_shows_problems_inline(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    await world.applicant(1)
+    csrf = await logged_in(console, world.runtime, world.recruiter.id)
+
+    async def preview(subject: str, body: str, application_code: str) -> httpx.Response:
+        """The editor's live preview: only the preview panel (`X-Fragment: 1`)."""
+        return await post_form(
+            console,
+            f"/console/templates/{KEY}/preview",
+            csrf,
+            headers={"X-Fragment": "1"},
+            subject=subject,
+            body=body,
+            application_code=application_code,
+        )
+
+    good = await preview(
+        "结果", "{{ candidate_name }}，申请 {{ application_code }}", "AP-2026-000001"
+    )
+    bad = await preview("结果", "您好 {{ salary }}", "AP-2026-000001")
+    foreign = await preview("s", "b", "AP-2099-1")
+
+    assert good.status_code == 200
+    assert "李雷，申请 AP-2026-000001" in good.text
+    assert "<html" not in good.text  # only the panel
+    assert 'class="problems"' in bad.text
+    assert "salary" in bad.text
+    assert "no application &#39;AP-2099-1&#39; in your teams" in foreign.text
+
+
+async def test_an_admin_saves_a_new_version_and_it_is_audited(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    admin, _ = await world.member(Role.ADMIN)
+    csrf = await logged_in(console, world.runtime, admin.id)
+
+    refused = await post_form(
+        console, f"/console/templates/{KEY}", csrf, subject="结果", body="{{ nope }}"
+    )
+    assert refused.status_code == 422
+    assert "nope" in refused.text
+
+    saved = await post_form(
+        console,
+        f"/console/templates/{KEY}",
+        csrf,
+        subject="面试结果",
+        body="{{ candidate_name }}，您好",
+    )
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"/console/templates/{KEY}?saved=2"
+    async with world.runtime.sessionmaker() as session:
+        current = await session.scalar(
+            select(MessageTemplate).where(
+                MessageTemplate.key == KEY, MessageTemplate.is_current.is_(True)
+            )
+        )
+        entry = await session.scalar(
+            select(AuditEntry).where(
+                AuditEntry.action == "template.saved", AuditEntry.actor == f"user:{admin.id}"
+            )
+        )
+    assert current is not None
+    assert (current.version, current.body) == (2, "{{ candidate_name }}，您好")
+    assert entry is not None
+    assert entry.before is not None
+    assert entry.before["version"] == 1
+    assert entry.after == {
+        "version": 2,
+        "subject": "面试结果",
+        "body": "{{ candidate_name }}，您好",
+        "wechat_fields": current.wechat_fields,
+    }
+    page = await console.get(saved.headers["location"])
+    assert "Saved as version 2" in page.text
+
+
+async def test_a_recruiter_cannot_save(console: httpx.AsyncClient, world: World) -> None:
+    csrf = await logged_in(console, world.runtime, world.recruiter.id)
+
+    answer = await post_form(console, f"/console/templates/{KEY}", csrf, subject="s", body="b")
+
+    assert answer.status_code == 403

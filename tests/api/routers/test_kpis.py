@@ -1,0 +1,64 @@
+"""`GET /api/v1/kpis` with an HR token: the same figures and filters as the dashboard."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.outreach_world import World, hr
+
+URL = "/api/v1/kpis"
+RANGE = {"from": "2026-03-01", "to": "2026-03-31"}
+
+
+async def test_the_figures_of_my_teams(api: httpx.AsyncClient, world: World) -> None:
+    await world.applicant(1)
+    await world.decide(1, "reject")
+    await world.applicant(2, team="team-b")
+
+    answer = await api.get(
+        URL, params={**RANGE, "compare_teams": "true"}, headers=hr(world.recruiter_token)
+    )
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["figures"]["interviews_completed"] == 1
+    assert body["figures"]["notified_late_or_missed"] == 1
+    assert body["figures"]["timeliness_rate"] == 0.0
+    assert body["figures"]["breaches_open"] == 1
+    assert body["figures"]["funnel"]["applied"] == 1
+    assert [t["team_id"] for t in body["teams"]] == [world.team.id]
+    assert body["filters"]["start"] == "2026-03-01"
+
+
+async def test_records_behind_a_figure(api: httpx.AsyncClient, world: World) -> None:
+    await world.applicant(1)
+    await world.decide(1, "reject")
+
+    answer = await api.get(
+        f"{URL}/records",
+        params={**RANGE, "metric": "interviews", "timeliness": "late"},
+        headers=hr(world.recruiter_token),
+    )
+
+    assert answer.status_code == 200
+    assert answer.json()["rows"][0][0] == "AP-2026-000001"
+    assert answer.json()["message_ids"][0] is not None
+
+
+async def test_bad_filters_are_4xx(api: httpx.AsyncClient, world: World) -> None:
+    token = hr(world.recruiter_token)
+    inverted = await api.get(URL, params={"from": "2026-03-05", "to": "2026-03-01"}, headers=token)
+    garbage = await api.get(URL, params={"from": "yesterday"}, headers=token)
+    foreign = await api.get(URL, params={"team_id": world.other_team.id}, headers=token)
+    metric = await api.get(f"{URL}/records", params={"metric": "nope"}, headers=token)
+    week = await api.get(
+        f"{URL}/records", params={"metric": "interviews", "week": "x"}, headers=token
+    )
+    anonymous = await api.get(URL)
+
+    assert inverted.status_code == 422
+    assert garbage.status_code == 422
+    assert foreign.status_code == 404
+    assert metric.status_code == 422
+    assert week.status_code == 422
+    assert anonymous.status_code == 401
