@@ -5,13 +5,17 @@ Only a Python >= 3.11 is needed. The script installs a pinned uv into .tools/, l
 .venv from uv.lock exactly (`--locked` fails if pyproject.toml and the lock disagree), then:
 
 - demo: runs `candor demo` on embedded defaults (SQLite, in-process Redis), on 127.0.0.1:8000;
-- test: runs ruff, mypy and the whole pytest suite (SQLite + fakeredis, then PostgreSQL +
-  Redis on 127.0.0.1). Extra arguments after `test` go to pytest.
+- test: installs Debian's chromium for the console's browser tests when it is missing (as
+  root), runs ruff and mypy, sets up and trains the real Rasa engine (in its own Python 3.10
+  venv, cached under ~/.cache/candor/rasa), then runs the whole pytest suite (SQLite +
+  fakeredis, then PostgreSQL + Redis on 127.0.0.1). Extra arguments after `test` go to
+  pytest.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -49,11 +53,41 @@ def sync_environment() -> None:
     _run(uv, "sync", "--locked", env=env)
 
 
+def ensure_browser() -> None:
+    """The console's browser tests drive Debian's chromium; install it when it is missing."""
+    if shutil.which("chromium") is not None:
+        return
+    if os.name == "nt" or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print(
+            "! chromium is missing, so the console's browser tests will be skipped: install "
+            "Debian's chromium package (as root: apt-get install chromium)",
+            flush=True,
+        )
+        return
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    _run("apt-get", "update", "-qq", env=apt_env)
+    _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", env=apt_env)
+
+
+def rasa_environment() -> dict[str, str]:
+    """The real Rasa engine is part of the suite. Its venv (2.7 GB, minutes to install) and
+    training cache live outside the clone, so a fresh clone on the same machine (CI) reuses
+    them; `candor rasa train` retrains only what the project files changed."""
+    home = os.environ.get("CANDOR_RASA_HOME") or str(Path.home() / ".cache" / "candor" / "rasa")
+    env = {**os.environ, "CANDOR_RASA_HOME": home}
+    candor = _bin(VENV, "candor")
+    _run(candor, "rasa", "setup", env=env)
+    _run(candor, "rasa", "train", env=env)
+    return env
+
+
 def run_tests(pytest_args: list[str]) -> None:
+    ensure_browser()
     _run(_bin(VENV, "ruff"), "check", ".")
     _run(_bin(VENV, "ruff"), "format", "--check", ".")
     _run(_bin(VENV, "mypy"))
-    _run(_bin(VENV, "pytest"), *pytest_args)
+    env = rasa_environment()
+    _run(_bin(VENV, "pytest"), *pytest_args, env=env)
 
 
 def main(argv: list[str]) -> None:

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 import candor
+from api.console import install_console
 from api.errors import install_error_handlers
 from api.middleware import RequestLogMiddleware
-from api.routers import approval_rules, ats, calendar, health, outreach, templates
+from api.routers import (
+    approval_rules,
+    ats,
+    audit,
+    calendar,
+    conversations,
+    health,
+    kpis,
+    outreach,
+    telegram,
+    templates,
+    webchat,
+    wechat,
+)
+from bot.channels.wechat.service import build_wechat_endpoint
+from bot.gateway import Gateway
+from bot.lifespan import ChatChannels, default_gateway
 from candor.bootstrap import ensure_reference_data
 from candor.logging import configure_logging
 from candor.runtime import Runtime
@@ -24,6 +41,7 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     with_worker: bool = False,
+    gateway_factory: Callable[[Runtime], Gateway] | None = None,
 ) -> FastAPI:
     """Build the app. A caller-supplied `runtime` is used as is and left open on shutdown.
 
@@ -39,6 +57,10 @@ def create_app(
         owned = runtime is None
         app.state.runtime = runtime or Runtime.create(settings)
         await ensure_reference_data(app.state.runtime)
+        # Chat channels hand inbound messages to this gateway.
+        app.state.gateway = (gateway_factory or default_gateway)(app.state.runtime)
+        app.state.chat = await ChatChannels.start(app.state.runtime, app.state.gateway)
+        app.state.wechat = build_wechat_endpoint(settings, app.state.runtime.redis)
         stop = asyncio.Event()
         worker = (
             asyncio.create_task(run_worker_loops(app.state.runtime, stop)) if with_worker else None
@@ -49,6 +71,9 @@ def create_app(
             stop.set()
             if worker is not None:
                 await worker
+            if app.state.wechat is not None:
+                await app.state.wechat.aclose()
+            await app.state.chat.aclose()
             if owned:
                 await app.state.runtime.aclose()
 
@@ -66,4 +91,11 @@ def create_app(
     app.include_router(outreach.router)
     app.include_router(templates.router)
     app.include_router(approval_rules.router)
+    app.include_router(kpis.router)
+    app.include_router(audit.router)
+    app.include_router(conversations.router)
+    install_console(app)
+    app.include_router(wechat.router)
+    app.include_router(telegram.router)
+    app.include_router(webchat.router)
     return app

@@ -9,7 +9,10 @@ from typing import Annotated
 
 import typer
 
+from candor.chat import cli as chat_cli
+from candor.dialogue.cli import dialogue_app
 from candor.settings import Settings, get_settings
+from nlu.cli import nlu_app, rasa_app
 
 app = typer.Typer(
     name="candor",
@@ -28,6 +31,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(sla_app, name="sla")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(nlu_app, name="nlu")
+app.add_typer(rasa_app, name="rasa")
+app.add_typer(dialogue_app, name="dialogue")
 
 
 def _settings() -> Settings:
@@ -39,7 +45,7 @@ def _settings() -> Settings:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "heads") -> None:
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
     from candor.db.migrate import upgrade
 
@@ -243,6 +249,9 @@ def calendar_show(
         every_day=all_days,
         offline=offline,
     )
+
+
+chat_cli.register(app, _settings)
 
 
 def main() -> None:

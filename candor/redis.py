@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import fakeredis
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from candor.settings import Settings
+
+REDIS_MAX_CONNECTIONS = 100
+REDIS_POOL_WAIT_S = 5.0
 
 
 def create_redis(settings: Settings, *, server: fakeredis.FakeServer | None = None) -> Redis:
@@ -19,10 +22,15 @@ def create_redis(settings: Settings, *, server: fakeredis.FakeServer | None = No
             server=server or fakeredis.FakeServer(), decode_responses=True
         )
         return client
-    return Redis.from_url(
+    # A full default pool fails at once (MaxConnectionsError); under a burst, waiting a
+    # moment for a free connection is the better answer.
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=REDIS_POOL_WAIT_S,
         decode_responses=True,
         socket_connect_timeout=2,
         socket_timeout=5,
         health_check_interval=30,
     )
+    return Redis.from_pool(pool)

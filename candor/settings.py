@@ -74,6 +74,32 @@ class Settings(BaseSettings):
     dialogue_engine: DialogueEngine = Field(
         default=DialogueEngine.EMBEDDED, description="embedded (in-process) or rasa (HTTP)."
     )
+    nlu_cache_dir: Path = Field(
+        default=Path("var/nlu"),
+        description="Where the embedded NLU keeps trained models (one per training-data "
+        "fingerprint) and jieba's dictionary cache.",
+    )
+    nlu_fallback_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Below this intent confidence the embedded engine asks a clarifying "
+        "question; unset means config.yml's FallbackClassifier threshold.",
+    )
+    rasa_url: str = Field(
+        default="http://127.0.0.1:5005",
+        description="Base URL of the Rasa server (engine rasa, `candor nlu evaluate "
+        "--engine rasa`).",
+    )
+    rasa_home: Path = Field(
+        default=Path("var/rasa"),
+        description="Where `candor rasa setup` creates Rasa's own venv and `candor rasa "
+        "train` writes its model.",
+    )
+    rasa_python: str | None = Field(
+        default=None,
+        description="A Python 3.8-3.10 for Rasa's venv; found via pyenv or PATH if unset.",
+    )
     company_name: str = Field(
         default="Candor Demo Co.", description="Company name used in candidate messages."
     )
@@ -104,6 +130,67 @@ class Settings(BaseSettings):
     )
     dispatcher_max_attempts: int = Field(
         default=8, ge=1, le=50, description="Tries on one channel before falling back."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where candidates reach this server; web-chat binding links start here.",
+    )
+    binding_token_days: int = Field(
+        default=30, ge=1, le=30, description="Days a binding link stays valid (WeChat's QR max)."
+    )
+    telegram_bot_token: SecretStr | None = Field(
+        default=None, description="The Telegram bot's token; unset disables Telegram."
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Checked against X-Telegram-Bot-Api-Secret-Token on /telegram/webhook.",
+    )
+    telegram_api_base: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API base URL (a local fake Bot API server in tests).",
+    )
+    telegram_bot_username: str | None = Field(
+        default=None, description="The bot's @username, for t.me/<bot>?start=<token> links."
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for candidate e-mail and HR notifications."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if required.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_from: str = Field(
+        default="Candor <noreply@localhost>", description="From address of every e-mail."
+    )
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
+    wechat_token: str | None = Field(
+        default=None,
+        description="WeChat Official Account callback Token (signs every callback). With "
+        "app id and secret it turns the WeChat channel on.",
+    )
+    wechat_app_id: str | None = Field(default=None, description="WeChat Official Account AppID.")
+    wechat_app_secret: SecretStr | None = Field(
+        default=None, description="WeChat AppSecret, for the access_token."
+    )
+    wechat_aes_key: SecretStr | None = Field(
+        default=None,
+        description="EncodingAESKey (43 characters) for compatible and safe modes; unset "
+        "means plaintext mode only.",
+    )
+    wechat_previous_aes_key: SecretStr | None = Field(
+        default=None,
+        description="The EncodingAESKey before the last rotation, still accepted for "
+        "callbacks encrypted with it.",
+    )
+    wechat_api_base: str = Field(
+        default="https://api.weixin.qq.com",
+        description="WeChat API base URL (a local fake in tests and benchmarks).",
+    )
+    wechat_reply_budget_seconds: float = Field(
+        default=3.5,
+        gt=0,
+        le=4.5,
+        description="How long the callback waits for the answer before acknowledging and "
+        "sending it as a customer-service message instead (WeChat gives up after 5 s).",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: LogFormat = Field(

@@ -81,7 +81,44 @@ class SlaWatch(Job):
         return checked.handled
 
 
-DEFAULT_JOBS: tuple[Job, ...] = (PruneAtsEvents(), SlaWatch())
+class HrNotificationMail(Job):
+    """E-mail recorded SLA notifications to their HR users (candor/notify/hr_mail.py); only
+    with SMTP configured, otherwise they wait, listed as undelivered in the console."""
+
+    name = "hr_notification_mail"
+    interval = timedelta(minutes=1)
+
+    async def run(self, runtime: Runtime) -> int:
+        from candor.mail import SmtpMailer
+        from candor.notify.hr_mail import deliver_sla_notifications
+
+        if not runtime.settings.smtp_host:
+            return 0
+        return await deliver_sla_notifications(runtime, SmtpMailer.from_settings(runtime.settings))
+
+
+class ChatDeliveries(Job):
+    """Send HR's chat replies and approved job answers (candor/dialogue/delivery.py)."""
+
+    name = "chat_deliveries"
+    interval = timedelta(seconds=5)
+
+    async def run(self, runtime: Runtime) -> int:
+        from candor.dialogue.delivery import deliver_due
+
+        senders = build_senders(runtime.settings, runtime.redis, runtime.sessionmaker)
+        try:
+            return await deliver_due(runtime, senders)
+        finally:
+            await close_senders(senders)
+
+
+DEFAULT_JOBS: tuple[Job, ...] = (
+    PruneAtsEvents(),
+    SlaWatch(),
+    HrNotificationMail(),
+    ChatDeliveries(),
+)
 
 
 @dataclass(slots=True)
@@ -174,7 +211,7 @@ async def run_worker_loops(runtime: Runtime, stop: asyncio.Event, *, once: bool 
     if context is None:
         return
     await ensure_reference_data(runtime)
-    senders = build_senders(runtime.settings)
+    senders = build_senders(runtime.settings, runtime.redis, runtime.sessionmaker)
     try:
         dispatcher = Dispatcher(runtime, senders, context)
         if once:

@@ -38,7 +38,7 @@ REDIS_URL = os.environ.get("CANDOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
-pytest_plugins = ["tests.outreach_world"]
+pytest_plugins = ["tests.outreach_world", "tests.console_world"]
 
 
 def _reachable(url: str, default_port: int) -> bool:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from candor.devtools.fake_channel import FakeChannelState, create_fake_channel_app
 
@@ -20,6 +21,25 @@ def free_port() -> int:
         return port
 
 
+@asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """Serve an ASGI app on a free loopback port for the block; yields its origin URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no "started" event to await
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
 @dataclass(frozen=True, slots=True)
 class RunningFakeChannel:
     url: str
@@ -29,22 +49,5 @@ class RunningFakeChannel:
 @asynccontextmanager
 async def running_fake_channel() -> AsyncIterator[RunningFakeChannel]:
     state = FakeChannelState()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_fake_channel_app(state),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no "started" event to await
-        await asyncio.sleep(0.01)
-    try:
-        yield RunningFakeChannel(url=f"http://127.0.0.1:{port}/deliver", state=state)
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(create_fake_channel_app(state)) as origin:
+        yield RunningFakeChannel(url=f"{origin}/deliver", state=state)

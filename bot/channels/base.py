@@ -24,6 +24,9 @@ class Delivery:
     body: str
     locale: str
     wechat_data: dict[str, str] = field(default_factory=dict)
+    # The WeChat template (MessageTemplate.wechat_template_id) for `wechat_data`, used when the
+    # recipient's 48-hour customer-service window is closed.
+    wechat_template_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

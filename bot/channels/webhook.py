@@ -30,6 +30,7 @@ class WebhookChannel:
             "body": delivery.body,
             "locale": delivery.locale,
             "wechat_data": delivery.wechat_data,
+            "wechat_template_id": delivery.wechat_template_id,
         }
         try:
             response = await self._client.post(

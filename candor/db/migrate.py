@@ -22,7 +22,7 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
-def upgrade(settings: Settings, revision: str = "heads") -> None:
+def upgrade(settings: Settings, revision: str = "head") -> None:
     command.upgrade(alembic_config(settings), revision)
 
 
@@ -30,7 +30,7 @@ def downgrade(settings: Settings, revision: str) -> None:
     command.downgrade(alembic_config(settings), revision)
 
 
-async def upgrade_async(settings: Settings, revision: str = "heads") -> None:
+async def upgrade_async(settings: Settings, revision: str = "head") -> None:
     """`upgrade` for callers already inside an event loop (tests, async commands)."""
     await _on_connection(settings, lambda config: command.upgrade(config, revision))
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import typer
 
+from candor.chat.demo import DemoChatLink, demo_chat_links
 from candor.db.migrate import upgrade
 from candor.demo.content import HR_USERS, TEAM_BY_ID
 from candor.demo.seed import (
@@ -40,12 +41,16 @@ def run_demo(settings: Settings, *, host: str, port: int, serve: bool) -> None:
     configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
     upgrade(settings)
     started = time.perf_counter()
+    base_url = f"http://{_display_host(host)}:{port}"
     with asyncio.Runner(loop_factory=_fast_loop_factory()) as runner:
         summary = runner.run(_seed(settings))
-    elapsed = time.perf_counter() - started
-
-    base_url = f"http://{_display_host(host)}:{port}"
-    typer.echo(render_instructions(settings, base_url, summary, elapsed, serving=serve))
+        elapsed = time.perf_counter() - started
+        chat_links = runner.run(_chat_links(settings, base_url))
+    typer.echo(
+        render_instructions(
+            settings, base_url, summary, elapsed, serving=serve, chat_links=chat_links
+        )
+    )
     if not serve:
         return
 
@@ -77,6 +82,12 @@ def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 async def _seed(settings: Settings) -> DemoSummary | None:
     async with open_runtime(settings) as runtime, runtime.transaction() as session:
         return await seed_demo_if_absent(session, settings)
+
+
+async def _chat_links(settings: Settings, base_url: str) -> list[DemoChatLink]:
+    """Fresh single-use web-chat links for the pre-bound demo candidates (every run)."""
+    async with open_runtime(settings) as runtime, runtime.transaction() as session:
+        return await demo_chat_links(session, public_url=base_url)
 
 
 def _display_host(host: str) -> str:
@@ -121,6 +132,7 @@ def render_instructions(
     elapsed_s: float,
     *,
     serving: bool,
+    chat_links: list[DemoChatLink] | None = None,
 ) -> str:
     lines: list[str] = []
     if summary is None:
@@ -143,8 +155,9 @@ def render_instructions(
         f"  Readiness           {base_url}/readyz",
         f"  Liveness            {base_url}/healthz",
         "",
-        "Demo HR logins for the HR console (coming in a later release), "
-        f"password for all: {DEMO_PASSWORD}",
+        f"  HR console          {base_url}/console/login",
+        "",
+        f"Demo HR logins for the HR console, password for all: {DEMO_PASSWORD}",
     ]
     for user in HR_USERS:
         team = TEAM_BY_ID[user.team_external_id].name if user.team_external_id else "all teams"
@@ -163,10 +176,21 @@ def render_instructions(
     if summary is not None and summary.web_bindings:
         lines += [
             "",
-            "Web chat identities bound to demo candidates (for the web chat, coming later):",
+            "Demo candidates bound to web-chat identities (their links are below):",
             *(
                 f"  {b.external_user_id:<12} {b.candidate_name}: {b.situation}"
                 for b in summary.web_bindings
+            ),
+        ]
+    if chat_links:
+        lines += [
+            "",
+            "Web chat as a demo candidate: open a link (single use; each binds one browser,",
+            "and every `candor demo` run prints new ones). Anyone else opening /chat is",
+            "asked to bind first and learns nothing:",
+            *(
+                f"  {link.candidate_name} ({link.application_code})  {link.url}"
+                for link in chat_links
             ),
         ]
     if serving:

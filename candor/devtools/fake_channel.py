@@ -11,18 +11,18 @@ know the message arrived. Run it alone with
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import collections
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from candor.devtools.serve import fake_server_arguments, serve_fake
 
 
 @dataclass
@@ -89,19 +89,14 @@ def create_fake_channel_app(state: FakeChannelState | None = None) -> Starlette:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8900)
+    parser = fake_server_arguments(__doc__, port=8900)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
-    config = uvicorn.Config(
+    serve_fake(
         create_fake_channel_app(FakeChannelState(latency=args.latency_ms / 1000)),
         host=args.host,
         port=args.port,
-        log_level="warning",
-        access_log=False,
     )
-    asyncio.run(uvicorn.Server(config).serve())
 
 
 if __name__ == "__main__":

@@ -8,8 +8,25 @@ from candor.models.ats import (
     Job,
     StageChange,
 )
+from candor.models.audit import AuditEntry
 from candor.models.calendar import CalendarChange, CalendarDay, CalendarYear
 from candor.models.candidates import Candidate, ChatIdentity
+from candor.models.chat import (
+    BindingToken,
+    ChatMessage,
+    Conversation,
+    IdentityEvent,
+    ManualBinding,
+)
+from candor.models.dialogue import (
+    ChatDelivery,
+    CsatRating,
+    DialogueState,
+    Handoff,
+    HrTask,
+    JobAnswer,
+    JobQuestion,
+)
 from candor.models.integration import ApiToken, AtsEvent, IdempotencyKey
 from candor.models.org import HRUser, Team, TeamMembership
 from candor.models.outreach import (
@@ -26,17 +43,30 @@ __all__ = [
     "Application",
     "ApprovalRule",
     "AtsEvent",
+    "AuditEntry",
     "Base",
+    "BindingToken",
     "CalendarChange",
     "CalendarDay",
     "CalendarYear",
     "Candidate",
+    "ChatDelivery",
     "ChatIdentity",
+    "ChatMessage",
     "CodeSequence",
+    "Conversation",
+    "CsatRating",
+    "DialogueState",
     "HRUser",
+    "Handoff",
+    "HrTask",
     "IdempotencyKey",
+    "IdentityEvent",
     "Interview",
     "Job",
+    "JobAnswer",
+    "JobQuestion",
+    "ManualBinding",
     "MessageTemplate",
     "MessageTransition",
     "OutboxItem",

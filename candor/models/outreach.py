@@ -36,6 +36,7 @@ class SlaNotificationKind(StrEnum):
     WARN = "warn"  # 2 working days left: the owning recruiter
     ESCALATE = "escalate"  # 1 working day left: the team's leads
     BREACH = "breach"  # the deadline passed unsent
+    UNDELIVERABLE = "undeliverable"  # no channel reached the candidate: the owning recruiter
 
 
 class OutboxState(StrEnum):
@@ -90,6 +91,9 @@ class OutreachMessage(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("application_id", "result_version"),
         Index("ix_outreach_messages_state_due_at", "state", "due_at"),
+        # The KPIs read each completed interview's first sending and promise from the
+        # index alone (an index-only scan), never from the table.
+        Index("ix_outreach_messages_interview_feedback", "interview_id", "sent_at", "due_at"),
     )
 
     application_id: Mapped[int] = mapped_column(
@@ -110,7 +114,7 @@ class OutreachMessage(IdMixin, TimestampMixin, Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     decided_by: Mapped[str | None] = mapped_column(String(100))
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # KPIs
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[Channel | None] = mapped_column(enum_column(Channel, "delivered_channel"))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -152,7 +156,10 @@ class OutboxItem(IdMixin, TimestampMixin, Base):
     """One delivery of one message on one channel; the dispatcher's unit of work."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        Index("ix_outbox_created_at", "created_at"),  # delivery KPIs by the day queued
+    )
 
     message_id: Mapped[int] = mapped_column(
         ForeignKey("outreach_messages.id", ondelete="CASCADE"), index=True
@@ -176,7 +183,8 @@ class OutboxItem(IdMixin, TimestampMixin, Base):
 
 
 class SlaNotification(IdMixin, Base):
-    """One SLA reminder, escalation or breach notice to one HR user, recorded once.
+    """One notice to one HR user about a result message, recorded once: an SLA reminder,
+    escalation or breach, or that the message could not be delivered.
 
     `sent_at` stays empty until a channel delivers it to the HR user (the channels issue).
     """

@@ -5,16 +5,24 @@ from __future__ import annotations
 from urllib.request import getproxies
 
 import httpx
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import ChannelSender
+from bot.channels.configured import configured_senders
 from bot.channels.http11 import Http11Transport
 from bot.channels.log import LogChannel, UnconfiguredChannel
 from bot.channels.webhook import WebhookChannel
+from bot.channels.wechat.service import build_wechat_sender
 from candor.models.enums import Channel
 from candor.settings import Environment, Settings
 
 
-def build_senders(settings: Settings) -> dict[Channel, ChannelSender]:
+def build_senders(
+    settings: Settings,
+    redis: Redis | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+) -> dict[Channel, ChannelSender]:
     """A webhook when configured; in development the log; otherwise nothing (Permanent), so
     a production message is never reported sent when it went nowhere."""
     if settings.delivery_webhook_url:
@@ -30,9 +38,15 @@ def build_senders(settings: Settings) -> dict[Channel, ChannelSender]:
             channel: WebhookChannel(channel, settings.delivery_webhook_url, client=client)
             for channel in Channel
         }
-    if settings.env is Environment.DEVELOPMENT:
-        return {channel: LogChannel(channel) for channel in Channel}
-    return {channel: UnconfiguredChannel(channel) for channel in Channel}
+    fallback = LogChannel if settings.env is Environment.DEVELOPMENT else UnconfiguredChannel
+    senders: dict[Channel, ChannelSender] = {channel: fallback(channel) for channel in Channel}
+    # The real channels that are configured (SMTP, Telegram) replace their fallback.
+    senders.update(configured_senders(settings, redis, sessionmaker))
+    # WeChat keeps its access_token and service windows in Redis, shared with the callback.
+    wechat = build_wechat_sender(settings, redis) if redis is not None else None
+    if wechat is not None:
+        senders[Channel.WECHAT] = wechat
+    return senders
 
 
 async def close_senders(senders: dict[Channel, ChannelSender]) -> None:

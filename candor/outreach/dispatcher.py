@@ -40,11 +40,13 @@ from candor.models import Application, Candidate, ChatIdentity
 from candor.models.enums import Channel
 from candor.models.outreach import (
     MessageState,
+    MessageTemplate,
     MessageTransition,
     OutboxItem,
     OutboxState,
     OutreachMessage,
 )
+from candor.outreach.hr_notices import notify_undeliverable
 from candor.outreach.service import (
     TRANSITIONS,
     OutreachContext,
@@ -209,23 +211,25 @@ class Dispatcher:
         rows = (
             await session.execute(
                 select(
-                    OutboxItem.id,
+                    OutboxItem.id.label("item_id"),
                     OutboxItem.channel,
                     OutboxItem.idempotency_key,
                     OutreachMessage.subject,
                     OutreachMessage.body,
                     OutreachMessage.wechat_data,
-                    Candidate.id,
+                    MessageTemplate.wechat_template_id,
+                    Candidate.id.label("candidate_id"),
                     Candidate.email,
                     Candidate.locale,
                 )
                 .join(OutreachMessage, OutreachMessage.id == OutboxItem.message_id)
+                .join(MessageTemplate, MessageTemplate.id == OutreachMessage.template_id)
                 .join(Application, Application.id == OutreachMessage.application_id)
                 .join(Candidate, Candidate.id == Application.candidate_id)
                 .where(OutboxItem.id.in_([c.item_id for c in claimed]))
             )
         ).all()
-        chat_candidates = {row[6] for row in rows if row[1] is not Channel.EMAIL}
+        chat_candidates = {row.candidate_id for row in rows if row.channel is not Channel.EMAIL}
         bound: dict[tuple[int | None, Channel], str] = {}
         if chat_candidates:
             identities = await session.execute(
@@ -235,27 +239,32 @@ class Dispatcher:
                 .where(
                     ChatIdentity.candidate_id.in_(chat_candidates),
                     ChatIdentity.bound_at.is_not(None),
+                    ChatIdentity.opted_out_at.is_(None),  # said STOP after this was queued
                 )
                 .order_by(ChatIdentity.id)
             )
             for candidate_id, bound_channel, external_user_id in identities:
                 bound.setdefault((candidate_id, bound_channel), external_user_id)
-        by_id = {row[0]: row for row in rows}
+        by_id = {row.item_id: row for row in rows}
         prepared = []
         for item in claimed:
             row = by_id[item.item_id]
-            channel: Channel = row[1]
-            recipient = row[7] if channel is Channel.EMAIL else bound.get((row[6], channel))
+            channel: Channel = row.channel
+            recipient = (
+                row.email if channel is Channel.EMAIL else bound.get((row.candidate_id, channel))
+            )
             delivery = None
             if recipient is not None:
                 delivery = Delivery(
-                    idempotency_key=row[2],
+                    idempotency_key=row.idempotency_key,
                     channel=channel,
                     recipient=recipient,
-                    subject=row[3],
-                    body=row[4],
-                    locale=row[8].value,
-                    wechat_data=dict(row[5]),
+                    subject=row.subject,
+                    body=row.body,
+                    locale=row.locale.value,
+                    wechat_data=dict(row.wechat_data),
+                    # Outside the 48-hour window WeChat takes only a template message.
+                    wechat_template_id=row.wechat_template_id,
                 )
             prepared.append(Prepared(claimed=item, delivery=delivery))
         return prepared
@@ -506,12 +515,8 @@ class Dispatcher:
             self.stats.failed += 1
         else:
             self.stats.undeliverable += 1
-        # HR sees these in the queue (state filter); notification channels come with issue 4.
-        log.warning(
-            "outreach.hr_attention_needed",
-            message_id=message.id,
-            state=final.value,
-            reason=item.last_error,
+        await notify_undeliverable(
+            session, message, reason=f"no channel left; last error: {item.last_error}", now=now
         )
 
 

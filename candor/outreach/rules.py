@@ -9,9 +9,12 @@ Every function flushes, never commits.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor.audit import service as audit
 from candor.logging import get_logger
 from candor.models import Job, Team
 from candor.models.enums import Decision
@@ -59,6 +62,16 @@ async def set_rule(
     else:
         rule.mode = mode
     await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.Action.APPROVAL_RULE_SET,
+        object_type="approval_rule",
+        object_id=rule.id,
+        team_id=team_id,
+        before={"mode": previous.value} if previous is not None else None,
+        after=_rule_fields(rule),
+    )
     log.info(
         "outreach.approval_rule_set",
         rule_id=rule.id,
@@ -77,8 +90,18 @@ async def delete_rule(session: AsyncSession, rule_id: int, *, actor: str) -> Non
     rule = await session.get(ApprovalRule, rule_id)
     if rule is None:
         raise ApprovalRuleNotFoundError(f"no approval rule {rule_id}")
+    before = _rule_fields(rule)
     await session.delete(rule)
     await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.Action.APPROVAL_RULE_DELETED,
+        object_type="approval_rule",
+        object_id=rule_id,
+        team_id=before["team_id"],
+        before=before,
+    )
     log.info(
         "outreach.approval_rule_deleted",
         rule_id=rule_id,
@@ -87,6 +110,15 @@ async def delete_rule(session: AsyncSession, rule_id: int, *, actor: str) -> Non
         job_id=rule.job_id,
         actor=actor,
     )
+
+
+def _rule_fields(rule: ApprovalRule) -> dict[str, Any]:
+    return {
+        "outcome": rule.outcome.value,
+        "team_id": rule.team_id,
+        "job_id": rule.job_id,
+        "mode": rule.mode.value,
+    }
 
 
 async def _check_scope(session: AsyncSession, *, team_id: int | None, job_id: int | None) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.ats.repository import latest_completed_interview
+from candor.audit import service as audit
 from candor.clock import BUSINESS_TZ, utcnow
 from candor.logging import get_logger
 from candor.models import Application, Candidate, ChatIdentity, Interview, Job
@@ -34,6 +35,7 @@ from candor.outreach.errors import (
     InvalidMessageTransitionError,
     NoTemplateError,
 )
+from candor.outreach.hr_notices import notify_undeliverable
 from candor.outreach.templates import (
     RenderedMessage,
     TemplateSources,
@@ -176,7 +178,10 @@ async def deliverable_channels(session: AsyncSession, candidate: Candidate) -> l
         (
             await session.scalars(
                 select(ChatIdentity.channel).where(
-                    ChatIdentity.candidate_id == candidate.id, ChatIdentity.bound_at.is_not(None)
+                    ChatIdentity.candidate_id == candidate.id,
+                    ChatIdentity.bound_at.is_not(None),
+                    # An account whose owner said STOP is skipped: the next channel gets it.
+                    ChatIdentity.opted_out_at.is_(None),
                 )
             )
         ).all()
@@ -361,6 +366,8 @@ async def draft_result_message(
             reason="the candidate has not consented to be contacted",
             at=now,
         )
+        await session.flush()  # the message's id, for HR's notice
+        await notify_undeliverable(session, message, reason="no consent to contact", now=now)
         return message
     mode = await approval_mode(session, outcome=outcome, team_id=job.team_id, job_id=job.id)
     if mode is ApprovalMode.AUTO:
@@ -413,7 +420,7 @@ async def _queue(
             reason="the candidate has no reachable channel",
             at=now,
         )
-        log.warning("outreach.undeliverable", message_id=message.id, reason="no channel")
+        await notify_undeliverable(session, message, reason="no reachable channel", now=now)
         return
     application = await session.get_one(Application, message.application_id)
     enqueue_delivery(session, message, application, channels[0], context.quiet_hours, now)
@@ -449,26 +456,42 @@ async def approve(
     edited_body: str | None = None,
     edited_subject: str | None = None,
 ) -> OutreachMessage:
-    """Approve as drafted, or with HR's edits; either way the outbox row is written here."""
+    """Approve as drafted, or with HR's edits; either way the outbox row is written here.
+
+    The decision is audited in the same transaction (see candor/audit/service.py)."""
     now = utcnow()
+    before = _audited_fields(message)
     if edited_body is not None or edited_subject is not None:
         new_body = edited_body if edited_body is not None else message.body
         new_subject = edited_subject if edited_subject is not None else message.subject
         _refuse_template_syntax(new_body, new_subject)
-        before = message.body
         transition(
             session,
             message,
             MessageState.EDITED_AND_APPROVED,
             actor=actor,
             at=now,
-            before_text=before,
+            before_text=message.body,
             after_text=new_body,
         )
         message.body, message.subject = new_body, new_subject
     else:
         transition(session, message, MessageState.APPROVED, actor=actor, at=now)
     message.decided_by, message.decided_at = actor, now
+    edited = message.state is MessageState.EDITED_AND_APPROVED
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.Action.MESSAGE_EDITED_AND_APPROVED
+        if edited
+        else audit.Action.MESSAGE_APPROVED,
+        object_type="message",
+        object_id=message.id,
+        team_id=await _team_of(session, message),
+        before=before,
+        after=_audited_fields(message),
+        at=now,
+    )
     candidate = await _candidate_of(session, message)
     await _queue(session, message, candidate, context, actor=actor, now=now)
     log.info(
@@ -487,11 +510,37 @@ def _refuse_template_syntax(*texts: str) -> None:
 async def reject(
     session: AsyncSession, message: OutreachMessage, *, actor: str, reason: str
 ) -> OutreachMessage:
-    transition(session, message, MessageState.REJECTED, actor=actor, reason=reason)
+    now = utcnow()
+    before = _audited_fields(message)
+    transition(session, message, MessageState.REJECTED, actor=actor, reason=reason, at=now)
     message.rejection_reason = reason
-    message.decided_by, message.decided_at = actor, utcnow()
+    message.decided_by, message.decided_at = actor, now
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.Action.MESSAGE_REJECTED,
+        object_type="message",
+        object_id=message.id,
+        team_id=await _team_of(session, message),
+        before=before,
+        after=_audited_fields(message),
+        details={"reason": reason},
+        at=now,
+    )
     log.info("outreach.rejected", message_id=message.id, actor=actor)
     return message
+
+
+def _audited_fields(message: OutreachMessage) -> dict[str, str | None]:
+    return {"state": message.state.value, "subject": message.subject, "body": message.body}
+
+
+async def _team_of(session: AsyncSession, message: OutreachMessage) -> int | None:
+    return await session.scalar(
+        select(Job.team_id)
+        .join(Application, Application.job_id == Job.id)
+        .where(Application.id == message.application_id)
+    )
 
 
 async def _candidate_of(session: AsyncSession, message: OutreachMessage) -> Candidate:

@@ -13,21 +13,20 @@ A message first seen with 1 day left gets both the warning and the escalation; o
 seen after its deadline gets only the breach. When a level has nobody to tell, it goes to
 the next level up (recruiters -> team leads -> admins), so no deadline passes unwatched.
 
-Each (message, kind, recipient) is recorded once in `sla_notifications`; delivering them
-to HR by e-mail or Telegram is the channels' job (`sent_at` stays empty until then). Every
+Each (message, kind, recipient) is recorded once in `sla_notifications`
+(`candor.outreach.hr_notices`); delivering them to HR by e-mail or Telegram is the
+channels' job (`sent_at` stays empty until then). Every
 function takes the caller's session and never commits; pass `now` explicitly.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -42,6 +41,7 @@ from candor.models.outreach import (
     SlaNotification,
     SlaNotificationKind,
 )
+from candor.outreach.hr_notices import hr_people, record_notices
 from candor.sla.calendar import WorkingCalendar
 from candor.sla.service import current_calendar
 
@@ -105,68 +105,6 @@ class SlaCheck:
         return self.warned + self.escalated + self.breach_notices + self.breached_messages
 
 
-@dataclass(slots=True)
-class _TeamPeople:
-    recruiters: list[int] = field(default_factory=list)
-    leads: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class _People:
-    teams: dict[int, _TeamPeople]
-    active_owners: frozenset[int]
-    admins: list[int]
-
-    def owners(self, job: Job) -> list[int]:
-        if job.recruiter_id is not None and job.recruiter_id in self.active_owners:
-            return [job.recruiter_id]
-        return self.teams.get(job.team_id, _TeamPeople()).recruiters
-
-    def leads(self, job: Job) -> list[int]:
-        return self.teams.get(job.team_id, _TeamPeople()).leads
-
-    def recipients(self, kind: SlaNotificationKind, job: Job) -> list[int]:
-        owners, leads = self.owners(job), self.leads(job)
-        if kind is SlaNotificationKind.WARN:
-            chosen = owners or leads
-        elif kind is SlaNotificationKind.ESCALATE:
-            chosen = leads
-        else:
-            chosen = sorted({*owners, *leads})
-        return chosen or self.admins
-
-
-async def _people(session: AsyncSession, jobs: Iterable[Job]) -> _People:
-    jobs = list(jobs)
-    team_ids = {job.team_id for job in jobs}
-    owner_ids = {job.recruiter_id for job in jobs if job.recruiter_id is not None}
-    teams: dict[int, _TeamPeople] = defaultdict(_TeamPeople)
-    rows = await session.execute(
-        select(TeamMembership.team_id, HRUser.id, HRUser.role)
-        .join(HRUser, HRUser.id == TeamMembership.user_id)
-        .where(TeamMembership.team_id.in_(team_ids), HRUser.is_active.is_(True))
-        .order_by(HRUser.id)
-    )
-    for team_id, user_id, role in rows.all():
-        if role is Role.RECRUITER:
-            teams[team_id].recruiters.append(user_id)
-        elif role is Role.TEAM_LEAD:
-            teams[team_id].leads.append(user_id)
-    active_owners = (
-        await session.scalars(
-            select(HRUser.id).where(HRUser.id.in_(owner_ids), HRUser.is_active.is_(True))
-        )
-    ).all()
-    admins = (
-        await session.scalars(
-            select(HRUser.id)
-            .where(HRUser.role == Role.ADMIN, HRUser.is_active.is_(True))
-            .order_by(HRUser.id)
-        )
-    ).all()
-    return _People(dict(teams), frozenset(active_owners), list(admins))
-
-
 async def check_deadlines(
     session: AsyncSession, *, now: datetime, calendar: WorkingCalendar | None = None
 ) -> SlaCheck:
@@ -187,7 +125,7 @@ async def check_deadlines(
     ).all()
     if not rows:
         return SlaCheck()
-    people = await _people(session, (job for _, job in rows))
+    people = await hr_people(session, (job for _, job in rows))
     recorded = await _recorded(session, [message.id for message, _ in rows])
     counts: dict[SlaNotificationKind, int] = defaultdict(int)
     breached = 0
@@ -207,7 +145,7 @@ async def check_deadlines(
         for kind in kinds:
             wanted = people.recipients(kind, job)
             new = [r for r in wanted if (message.id, kind, r) not in recorded]
-            added = await _record(session, message.id, kind, new, now)
+            added = await record_notices(session, message.id, kind, new, now)
             counts[kind] += len(added)
             if added or kind is SlaNotificationKind.BREACH:
                 emit = log.info if kind is SlaNotificationKind.WARN else log.warning
@@ -255,31 +193,6 @@ async def _mark_breached(session: AsyncSession, message_id: int, now: datetime) 
         .returning(OutreachMessage.id)
     )
     return result.first() is not None
-
-
-async def _record(
-    session: AsyncSession,
-    message_id: int,
-    kind: SlaNotificationKind,
-    recipients: Sequence[int],
-    now: datetime,
-) -> list[int]:
-    """Insert the notifications not recorded yet; returns the recipients newly recorded."""
-    if not recipients:
-        return []
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = await session.execute(
-        insert(SlaNotification)
-        .values(
-            [
-                {"message_id": message_id, "kind": kind, "recipient_id": r, "created_at": now}
-                for r in recipients
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["message_id", "kind", "recipient_id"])
-        .returning(SlaNotification.recipient_id)
-    )
-    return sorted(result.scalars().all())
 
 
 # --- the API's overview ------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor.audit import service as audit
 from candor.models import Job, Team
 from candor.models.enums import Decision, Locale
 from candor.models.outreach import MessageTemplate
@@ -86,6 +87,12 @@ async def save_template(session: AsyncSession, data: TemplateIn, *, actor: str) 
     latest = await session.scalar(
         select(func.max(MessageTemplate.version)).where(MessageTemplate.key == data.key)
     )
+    previous = await session.scalar(
+        select(MessageTemplate).where(
+            MessageTemplate.key == data.key, MessageTemplate.is_current.is_(True)
+        )
+    )
+    before = _audited_fields(previous) if previous is not None else None
     await session.execute(
         update(MessageTemplate)
         .where(MessageTemplate.key == data.key, MessageTemplate.is_current.is_(True))
@@ -113,7 +120,26 @@ async def save_template(session: AsyncSession, data: TemplateIn, *, actor: str) 
         raise TemplateVersionConflictError(
             f"template {data.key} was saved by someone else meanwhile; reload and save again"
         ) from exc
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.Action.TEMPLATE_SAVED,
+        object_type="template",
+        object_id=data.key,
+        team_id=data.team_id,
+        before=before,
+        after=_audited_fields(template),
+    )
     return template
+
+
+def _audited_fields(template: MessageTemplate) -> dict[str, Any]:
+    return {
+        "version": template.version,
+        "subject": template.subject,
+        "body": template.body,
+        "wechat_fields": dict(template.wechat_fields),
+    }
 
 
 async def select_template(

@@ -40,12 +40,12 @@ def test_candor_demo_seed_only_prints_what_to_open_and_is_idempotent(tmp_path: P
     second = candor_demo(database, "--seed-only")
 
     assert first.returncode == 0, first.stderr
-    for url in ("/docs", "/readyz", "/healthz", "/api/v1/ats/events"):
+    for url in ("/docs", "/readyz", "/healthz", "/api/v1/ats/events", "/console/login"):
         assert f"http://127.0.0.1:8000{url}" in first.stdout
     for user in HR_USERS:
         assert user.email in first.stdout
     assert DEMO_PASSWORD in first.stdout
-    assert "for the HR console (coming in a later release)" in first.stdout
+    assert "Demo HR logins for the HR console" in first.stdout
     assert f"Authorization: Bearer {DEMO_ATS_TOKEN}" in first.stdout
     assert "Seeded demo company" in first.stdout
     assert re.search(r"hired +hired \d+", first.stdout)  # the funnel is printed
@@ -54,6 +54,12 @@ def test_candor_demo_seed_only_prints_what_to_open_and_is_idempotent(tmp_path: P
     assert "already in the database" in second.stdout
     assert "Seeded demo company" not in second.stdout
     assert f"Authorization: Bearer {DEMO_ATS_TOKEN}" in second.stdout
+    # Fresh single-use web-chat links for the pre-bound demo candidates on every run.
+    first_links = set(re.findall(r"http://127\.0\.0\.1:8000/chat\?bind=[\w-]+", first.stdout))
+    second_links = set(re.findall(r"http://127\.0\.0\.1:8000/chat\?bind=[\w-]+", second.stdout))
+    assert len(first_links) >= 3
+    assert len(second_links) == len(first_links)
+    assert not first_links & second_links
 
 
 def test_candor_demo_refuses_production(tmp_path: Path) -> None:

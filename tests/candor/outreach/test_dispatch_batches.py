@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 import httpx
-import pytest
 import structlog
 from sqlalchemy import select, update
 
 from bot.channels.base import SendResult
-from bot.channels.webhook import WebhookChannel
 from candor.models import ChatIdentity
 from candor.models.enums import Channel
 from candor.models.outreach import (
@@ -22,31 +20,12 @@ from candor.models.outreach import (
     OutboxState,
     OutreachMessage,
 )
-from candor.outreach.dispatcher import Dispatcher
 from candor.runtime import Runtime
 from candor.settings import Settings
 from candor.worker import run_worker_loops
-from tests.fakes import RunningFakeChannel, free_port, running_fake_channel
+from tests.candor.outreach.conftest import webhook_dispatcher as dispatcher
+from tests.fakes import RunningFakeChannel, free_port
 from tests.outreach_world import World
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[RunningFakeChannel]:
-    async with running_fake_channel() as running:
-        yield running
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
-async def dispatcher(
-    world: World, fake: RunningFakeChannel, http: httpx.AsyncClient, **options: object
-) -> Dispatcher:
-    senders = {channel: WebhookChannel(channel, fake.url, client=http) for channel in Channel}
-    return Dispatcher(world.runtime, senders, await world.context(), **options)  # type: ignore[arg-type]
 
 
 async def due_now(world: World) -> None:

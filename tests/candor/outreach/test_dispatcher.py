@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -9,32 +8,19 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.channels.base import Sent
-from bot.channels.webhook import WebhookChannel
 from candor.clock import utcnow
 from candor.models.enums import Channel
-from candor.models.outreach import MessageState, OutboxItem, OutboxState, OutreachMessage
+from candor.models.outreach import (
+    MessageState,
+    MessageTemplate,
+    OutboxItem,
+    OutboxState,
+    OutreachMessage,
+)
 from candor.outreach.dispatcher import Dispatcher, backoff, record_receipt
-from tests.fakes import RunningFakeChannel, running_fake_channel
+from tests.candor.outreach.conftest import webhook_dispatcher as dispatcher
+from tests.fakes import RunningFakeChannel
 from tests.outreach_world import World
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[RunningFakeChannel]:
-    async with running_fake_channel() as running:
-        yield running
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
-async def dispatcher(
-    world: World, fake: RunningFakeChannel, http: httpx.AsyncClient, **options: object
-) -> Dispatcher:
-    senders = {channel: WebhookChannel(channel, fake.url, client=http) for channel in Channel}
-    return Dispatcher(world.runtime, senders, await world.context(), **options)  # type: ignore[arg-type]
 
 
 async def make_due_now(world: World) -> None:
@@ -77,6 +63,24 @@ async def test_a_queued_message_is_sent_once_and_marked_sent(
     assert message.channel is Channel.WECHAT
     assert item.state is OutboxState.SENT
     assert item.provider_message_id == delivery["id"]
+
+
+async def test_the_wechat_template_of_the_message_goes_with_it(
+    world: World, fake: RunningFakeChannel, http: httpx.AsyncClient
+) -> None:
+    async with world.runtime.transaction() as session:
+        await session.execute(
+            update(MessageTemplate)
+            .where(MessageTemplate.key == "advance.zh-CN")
+            .values(wechat_template_id="tpl-advance-zh")
+        )
+    await queued_advance(world)
+
+    await (await dispatcher(world, fake, http)).run_once()
+
+    [delivery] = fake.state.deliveries
+    assert delivery["wechat_template_id"] == "tpl-advance-zh"
+    assert delivery["wechat_data"]  # the template's keyword fields, rendered
 
 
 async def test_a_passing_failure_is_retried_later_on_the_same_channel(
