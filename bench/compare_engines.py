@@ -41,7 +41,9 @@ def main() -> None:
     args = parser.parse_args()
     nlu = ["--rasa", *(["--rasa-train"] if args.rasa_train else [])]
     run("nlu_engines.py", *nlu)
-    run("dialogue_turn.py", "--with-rasa", "--database", "postgres", "--turns", str(args.turns))
+    turns = ["--database", "postgres", "--turns", str(args.turns)]
+    run("dialogue_turn.py", *turns)  # the embedded engine
+    run("dialogue_turn.py", "--with-rasa", *turns)
 
 
 if __name__ == "__main__":
