@@ -113,49 +113,46 @@ def _scope(principal: HRPrincipal, filters: KpiFilter) -> ColumnElement[bool]:
     return and_(true(), *clauses)
 
 
+def _in_scope(query: Any, principal: HRPrincipal, filters: KpiFilter) -> Any:
+    """`query`, which reaches the application, narrowed through its job to `_scope`."""
+    return query.join(Job, Job.id == Application.job_id).where(_scope(principal, filters))
+
+
 def _message_scope_query(principal: HRPrincipal, filters: KpiFilter, *columns: Any) -> Any:
-    """`columns` of the messages in scope: through their application to the job `_scope`
-    filters on."""
-    return (
+    """`columns` of the messages in scope."""
+    query = (
         select(*columns)
         .select_from(OutreachMessage)
         .join(Application, Application.id == OutreachMessage.application_id)
-        .join(Job, Job.id == Application.job_id)
-        .where(_scope(principal, filters))
     )
+    return _in_scope(query, principal, filters)
 
 
 def _interview_query(principal: HRPrincipal, filters: KpiFilter, *columns: Any) -> Any:
     """`columns` of the interviews in scope completed in the range: the figures and records."""
-    return (
+    query = (
         select(*columns)
         .select_from(Interview)
         .join(Application, Application.id == Interview.application_id)
-        .join(Job, Job.id == Application.job_id)
-        .where(*_interview_conditions(filters), _scope(principal, filters))
     )
+    return _in_scope(query, principal, filters).where(*_interview_conditions(filters))
 
 
 def _funnel_query(principal: HRPrincipal, filters: KpiFilter, *columns: Any) -> Any:
     """`columns` of the applications in scope made in the range: the funnel and its records."""
-    return (
-        select(*columns)
-        .select_from(Application)
-        .join(Job, Job.id == Application.job_id)
-        .where(_scope(principal, filters), *_funnel_conditions(filters))
-    )
+    query = select(*columns).select_from(Application)
+    return _in_scope(query, principal, filters).where(*_funnel_conditions(filters))
 
 
 def _delivery_query(principal: HRPrincipal, filters: KpiFilter, *columns: Any) -> Any:
     """`columns` of the finished deliveries in scope and range: the figure and its records."""
-    return (
+    query = (
         select(*columns)
         .select_from(OutboxItem)
         .join(OutreachMessage, OutreachMessage.id == OutboxItem.message_id)
         .join(Application, Application.id == OutreachMessage.application_id)
-        .join(Job, Job.id == Application.job_id)
-        .where(_scope(principal, filters), *_delivery_conditions(filters))
     )
+    return _in_scope(query, principal, filters).where(*_delivery_conditions(filters))
 
 
 def _rate(part: int, whole: int) -> float | None:
