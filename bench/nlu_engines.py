@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from services import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "bench" / "data" / "nlu_heldout.jsonl"
@@ -155,13 +155,6 @@ def measure_embedded(rounds: int) -> EngineFigures:
 # -- rasa: a real server ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _process_tree_rss_mb(pid: int) -> float:
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return _rss_mb(pid) + sum(_process_tree_rss_mb(int(child)) for child in children)
@@ -175,7 +168,7 @@ def measure_rasa(rounds: int, *, train: bool) -> EngineFigures:
         started = time.perf_counter()
         subprocess.run([*CANDOR, "rasa", "train"], check=True, capture_output=True)
         train_s = time.perf_counter() - started
-    port = _free_port()
+    port = free_port()
     started = time.perf_counter()
     server = subprocess.Popen(
         [*CANDOR, "rasa", "serve", "--port", str(port)],

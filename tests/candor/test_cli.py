@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from candor.settings import Settings
+from tests.fakes import free_port
 
 CANDOR = [sys.executable, "-c", "from candor.cli import main; main()"]
 
@@ -117,17 +117,10 @@ def test_production_with_the_default_secret_refuses_to_start(embedded_env: dict[
     assert "CANDOR_SECRET_KEY is the development default" in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def test_serve_answers_readyz_with_one_process_or_several(settings: Settings) -> None:
     """Embedded: one process. Scaled: two API processes sharing PostgreSQL and Redis."""
     workers = "1" if settings.is_embedded else "2"
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CANDOR_ENV": "test",

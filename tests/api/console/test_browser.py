@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +24,7 @@ from candor.models.enums import Channel
 from candor.models.outreach import MessageState, OutreachMessage
 from candor.settings import Settings
 from tests.console_world import set_password
+from tests.fakes import free_port
 from tests.outreach_world import World
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,17 +39,11 @@ if CHROMIUM_PATH is None:
     pytest.skip(reason, allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class ServerThread:
     """uvicorn serving the app in a thread with its own event loop and runtime."""
 
     def __init__(self, settings: Settings) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         config = uvicorn.Config(
             create_app(settings),
             host="127.0.0.1",
