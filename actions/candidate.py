@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
 
 from actions import texts
 from actions.base import CandorAction, Context, Events
+from bot.channels.wechat.subscription import MAX_SCENE, PROMPT_URL, prompt_link
 from candor.dialogue import service
 from candor.dialogue.queries import (
     Progress,
@@ -19,7 +20,7 @@ from candor.dialogue.queries import (
 )
 from candor.models import Application, Interview
 from candor.models.dialogue import HrTaskKind
-from candor.models.enums import INTERVIEW_STAGE, Decision
+from candor.models.enums import INTERVIEW_STAGE, Channel, Decision
 
 
 def _chosen_code(context: Context) -> str | None:
@@ -112,11 +113,48 @@ class ActionCheckProgress(CandorAction):
             )
         if expected := _expected(context, state):
             lines.append(expected)
+        if offer := _notification_offer(context, state):
+            lines.append(offer)
         context.dispatcher.utter_message(
             text="".join(lines) if locale.value == "zh-CN" else " ".join(lines)
         )
         await _ask_rating_if_due(context, application)
         return [SlotSet("application_code", application.code)]
+
+
+def _notification_offer(context: Context, state: Progress) -> str | None:
+    """A one-time subscription prompt, so WeChat lets us notify the candidate of the result
+    even outside the 48-hour customer-service window: offered to a consenting WeChat candidate
+    whose result is pending, once per conversation history the tracker holds."""
+    settings = context.settings
+    template_id = settings.wechat_subscription_template_id
+    identity = context.party.identity
+    if (
+        template_id is None
+        or settings.wechat_app_id is None
+        or identity.channel is not Channel.WECHAT
+        or not context.candidate.consent_wechat_subscription
+        or state.expected_by is None
+        or state.sent_result is not None
+        or _prompt_sent_before(context)
+    ):
+        return None
+    link = prompt_link(
+        settings.secret_key.get_secret_value(),
+        app_id=settings.wechat_app_id,
+        openid=identity.external_user_id,
+        template_id=template_id,
+        scene=state.application.id % (MAX_SCENE + 1),
+        redirect_url=f"{settings.public_url.rstrip('/')}/wechat/subscribe",
+    )
+    return texts.say("notify_offer", context.locale, link=link)
+
+
+def _prompt_sent_before(context: Context) -> bool:
+    return any(
+        event.get("event") == "bot" and PROMPT_URL in str(event.get("text") or "")
+        for event in context.tracker.events
+    )
 
 
 def _interview_of(application: Application, interview_id: int | None) -> Interview | None:

@@ -79,6 +79,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "As promised, you will hear from us by {date} at the latest.",
     ),
     "scheduled_at": ("面试时间：{when}。", "Interview time: {when}."),
+    "notify_offer": (
+        "\n想在结果出来时第一时间收到微信通知？点此授权一次：{link}",
+        "\nWant a WeChat notification the moment your result is out? Allow it once here: {link}",
+    ),
     "no_feedback_yet": (
         "你的面试结果还在评估中，暂时没有反馈可以说明。{expected}",
         "Your result is still being reviewed, so there is no feedback yet. {expected}",

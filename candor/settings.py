@@ -192,6 +192,11 @@ class Settings(BaseSettings):
         description="How long the callback waits for the answer before acknowledging and "
         "sending it as a customer-service message instead (WeChat gives up after 5 s).",
     )
+    wechat_subscription_template_id: str | None = Field(
+        default=None,
+        description="The one-time subscription (一次性订阅消息) template the bot offers when a "
+        "consenting WeChat candidate asks about a result that is still pending; unset: no offer.",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: LogFormat = Field(
         default=LogFormat.CONSOLE, description="console for people, json for log shippers."
