@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 EXIT_BAD_INPUT_LINES = 1
 EXIT_UNUSABLE = 2
+SWEEP = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 
 nlu_app = typer.Typer(help="The embedded NLU: train, parse, evaluate.", no_args_is_help=True)
 
@@ -115,15 +116,25 @@ def evaluate_command(
         bool, typer.Option(help="Evaluate on the training data by k-fold cross-validation.")
     ] = False,
     folds: Annotated[int, typer.Option(min=2, max=20, help="Folds for cross-validation.")] = 5,
+    sweep: Annotated[
+        bool,
+        typer.Option(
+            help="Also show, per fallback threshold, the share of clarifying questions and "
+            "of wrong answers (with config.yml's ambiguity threshold)."
+        ),
+    ] = False,
 ) -> None:
     """Per-intent precision/recall/F1, the most confused pairs, accuracy and macro-F1."""
     from nlu.evaluation import (
         EvaluationFileError,
         format_report,
+        format_sweep,
         predict,
         read_labelled_jsonl,
         score,
+        threshold_sweep,
     )
+    from nlu.project import RasaProject
     from nlu.rasa_client import RasaServerError
 
     if cross_validation == (file is not None):
@@ -144,6 +155,10 @@ def evaluate_command(
     except RasaServerError as exc:
         raise _fail(f"{exc} (start it, or set CANDOR_RASA_URL)") from exc
     typer.echo(format_report(score(predictions)))
+    if sweep:
+        ambiguity = RasaProject.default().fallback_thresholds().ambiguity
+        typer.echo("")
+        typer.echo(format_sweep(threshold_sweep(predictions, SWEEP, ambiguity=ambiguity)))
 
 
 @contextmanager

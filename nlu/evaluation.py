@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from nlu.model import ParseResult
+from nlu.project import FALLBACK_INTENT
 
 
 class NluEngine(Protocol):
@@ -37,6 +38,8 @@ class Prediction:
     gold: str
     predicted: str
     fallback: bool = False
+    confidence: float = 0.0  # of the best guess
+    margin: float = 0.0  # the best guess's lead over the runner-up intent
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +86,57 @@ def predict(engine: NluEngine, examples: Iterable[LabelledText]) -> list[Predict
     predictions = []
     for example in examples:
         result = engine.parse(example.text)
+        guesses = [score for score in result.intent_ranking if score.name != FALLBACK_INTENT]
+        runner_up = guesses[1].confidence if len(guesses) > 1 else 0.0
         predictions.append(
-            Prediction(example.text, example.intent, result.best_guess.name, result.is_fallback)
+            Prediction(
+                example.text,
+                example.intent,
+                guesses[0].name,
+                result.is_fallback,
+                confidence=guesses[0].confidence,
+                margin=guesses[0].confidence - runner_up,
+            )
         )
     return predictions
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdOutcome:
+    threshold: float
+    fallback_rate: float  # share of messages that would get a clarifying question
+    wrong_rate: float  # share of messages answered with the wrong intent
+    answered_accuracy: float  # accuracy among the messages answered
+
+
+def threshold_sweep(
+    predictions: Sequence[Prediction], thresholds: Iterable[float], *, ambiguity: float
+) -> list[ThresholdOutcome]:
+    """What each fallback threshold would trade: clarifying questions against wrong answers,
+    judged the way the FallbackClassifier decides (confidence and the lead over the runner-up)."""
+    if not predictions:
+        raise ValueError("nothing to sweep")
+    outcomes = []
+    for threshold in thresholds:
+        answered = [p for p in predictions if p.confidence >= threshold and p.margin >= ambiguity]
+        wrong = sum(p.predicted != p.gold for p in answered)
+        outcomes.append(
+            ThresholdOutcome(
+                threshold=threshold,
+                fallback_rate=1 - len(answered) / len(predictions),
+                wrong_rate=wrong / len(predictions),
+                answered_accuracy=_ratio(len(answered) - wrong, len(answered)),
+            )
+        )
+    return outcomes
+
+
+def format_sweep(outcomes: Sequence[ThresholdOutcome]) -> str:
+    lines = ["threshold  clarifying  wrong  accuracy when answered"]
+    for o in outcomes:
+        rates = f"{o.fallback_rate:10.1%}  {o.wrong_rate:5.1%}"
+        lines.append(f"{o.threshold:9.2f}  {rates}  {o.answered_accuracy:.3f}")
+    return "\n".join(lines)
 
 
 def score(predictions: Sequence[Prediction]) -> EvaluationReport:

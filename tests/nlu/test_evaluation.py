@@ -16,6 +16,7 @@ from nlu.evaluation import (
     read_labelled_jsonl,
     score,
     stratified_folds,
+    threshold_sweep,
 )
 from nlu.model import open_tokenizer, train
 from nlu.project import FallbackThresholds, RasaProject
@@ -81,6 +82,22 @@ def test_cross_validation_predicts_every_example_once(tiny_project: RasaProject)
     held_out = stratified_folds([e.intent for e in examples], 3)
     for fold, indices in zip(held_out, trained_on, strict=True):
         assert set(indices) == everything - set(fold)
+
+
+def test_the_sweep_trades_clarifying_questions_for_wrong_answers() -> None:
+    predictions = [
+        Prediction("a", "greet", "greet", confidence=0.9, margin=0.8),
+        Prediction("b", "greet", "thank", confidence=0.45, margin=0.3),  # wrong, fairly sure
+        Prediction("c", "deny", "deny", confidence=0.45, margin=0.05),  # too close to call
+        Prediction("d", "deny", "deny", confidence=0.35, margin=0.2),
+    ]
+
+    low, middle, high = threshold_sweep(predictions, [0.3, 0.4, 0.5], ambiguity=0.1)
+
+    assert (low.threshold, low.fallback_rate, low.wrong_rate) == (0.3, 0.25, 0.25)
+    assert low.answered_accuracy == pytest.approx(2 / 3)
+    assert (middle.fallback_rate, middle.wrong_rate, middle.answered_accuracy) == (0.5, 0.25, 0.5)
+    assert (high.fallback_rate, high.wrong_rate, high.answered_accuracy) == (0.75, 0.0, 1.0)
 
 
 def test_reads_labelled_json_lines(tmp_path: Path) -> None:
