@@ -16,7 +16,9 @@ from candor.models import ApiToken
 from candor.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+# `async def` even without an await: FastAPI runs a plain `def` dependency in its thread pool,
+# a thread hop per request for an attribute read.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -42,7 +44,7 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_redis(runtime: RuntimeDep) -> Redis:
+async def get_redis(runtime: RuntimeDep) -> Redis:
     return runtime.redis
 
 

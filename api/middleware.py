@@ -7,7 +7,6 @@ import time
 import uuid
 
 import structlog
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from candor.logging import get_logger
@@ -24,9 +23,12 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
         # A caller's id is echoed only if it is harmless in a log line and a header.
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming.decode("latin-1")
+        if not _SAFE_REQUEST_ID.match(request_id):
+            request_id = uuid.uuid4().hex
+        header = (b"x-request-id", request_id.encode("latin-1"))
         started = time.perf_counter()
         status = 500
 
@@ -34,7 +36,9 @@ class RequestLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                # Appended as raw ASGI headers: nothing else sets this header, and
+                # `MutableHeaders` rebuilt the list on every response.
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):

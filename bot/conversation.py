@@ -3,6 +3,8 @@
 A message is handled in up to two short transactions, so nothing waits on a slow engine
 while holding the database's write lock, and nothing is sent before its commit:
 1. identity, transcript, binding, opt-out and preferences (`candor.chat.service.receive`);
+   once it has committed the message is durable, which the gateway says through
+   `bot.gateway.message_recorded()` (the WeChat callback acknowledges a late answer then);
 2. if the candidate is bound and said something else, the dialogue engine's answer and its
    transcript rows.
 A one-time binding code is e-mailed only after the transaction that stored its hash has
@@ -15,7 +17,7 @@ import contextlib
 
 from redis.exceptions import LockError
 
-from bot.gateway import InboundMessage, Reply
+from bot.gateway import InboundMessage, Reply, message_recorded
 from candor.chat import transcript
 from candor.chat.binding import CodeToSend
 from candor.chat.engine import DialogueEngine, PlaceholderEngine
@@ -70,6 +72,7 @@ class ConversationGateway:
     async def _handle(self, message: InboundMessage) -> list[Reply]:
         async with self.runtime.transaction() as session:
             received = await receive(session, message, self.policy, now=utcnow())
+        message_recorded()  # committed: the adapter may acknowledge before the answer
         if received.code_to_send is not None:
             await self._send_code(received.code_to_send, message)
         turn = received.engine_turn
@@ -77,21 +80,16 @@ class ConversationGateway:
             return received.replies
         async with self.runtime.transaction() as session:
             replies = await self.engine.respond(session, turn)
-            now = utcnow()
-            for reply in replies:
-                transcript.record_outbound(
-                    session,
-                    conversation_id=turn.conversation_id,
-                    channel=turn.channel,
-                    candidate_id=turn.candidate_id,
-                    text=reply.text,
-                    author=f"engine:{self.engine.name}",
-                    at=now,
-                    reply_to=turn.inbound_message_id,
-                    buttons=[(b.title, b.payload) for b in reply.buttons],
-                )
-            if replies:
-                await transcript.touch(session, turn.conversation_id, now)
+            await transcript.record_replies(
+                session,
+                conversation_id=turn.conversation_id,
+                channel=turn.channel,
+                candidate_id=turn.candidate_id,
+                replies=[(r.text, [(b.title, b.payload) for b in r.buttons]) for r in replies],
+                author=f"engine:{self.engine.name}",
+                at=utcnow(),
+                reply_to=turn.inbound_message_id,
+            )
         return replies
 
     async def _send_code(self, code: CodeToSend, message: InboundMessage) -> None:

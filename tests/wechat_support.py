@@ -17,7 +17,7 @@ import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]
 from pydantic import SecretStr
 from wechatpy.crypto import WeChatCrypto  # type: ignore[import-untyped]
 
-from bot.gateway import InboundMessage, Reply
+from bot.gateway import InboundMessage, Reply, message_recorded
 from candor.devtools.fake_wechat import FakeWeChatState, create_fake_wechat_app
 from candor.runtime import Runtime
 from candor.settings import Settings
@@ -140,15 +140,20 @@ class WeChatSigner:
 
 class EchoGateway:
     """A gateway for tests: answers "echo: <text>", optionally slowly or failing its first
-    `failures` calls, and keeps what it was given."""
+    `failures` calls, and keeps what it was given. It says the message is recorded as soon
+    as it gets it (a first transaction that commits at once), unless `records` is False (a
+    gateway stuck before its first commit)."""
 
-    def __init__(self, *, delay: float = 0.0, failures: int = 0) -> None:
+    def __init__(self, *, delay: float = 0.0, failures: int = 0, records: bool = True) -> None:
         self.delay = delay
         self.failures = failures
+        self.records = records
         self.received: list[InboundMessage] = []
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
         self.received.append(message)
+        if self.records:
+            message_recorded()
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.failures:

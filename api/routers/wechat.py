@@ -23,14 +23,16 @@ from bot.gateway import Gateway
 router = APIRouter(prefix="/wechat", tags=["wechat"])
 
 
-def get_wechat(request: Request) -> WeChatEndpoint:
+# Dependencies are `async def`: FastAPI runs a plain `def` one in its thread pool, a thread
+# hop per request for what is an attribute read.
+async def get_wechat(request: Request) -> WeChatEndpoint:
     endpoint: WeChatEndpoint | None = getattr(request.app.state, "wechat", None)
     if endpoint is None:
         raise ApiError(404, "wechat_not_configured", "the WeChat channel is not configured")
     return endpoint
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:
     gateway: Gateway | None = getattr(request.app.state, "gateway", None)
     if gateway is None:
         raise ApiError(503, "gateway_unavailable", "no conversation gateway is running")

@@ -50,17 +50,17 @@ class Received:
 async def receive(
     session: AsyncSession, message: InboundMessage, policy: ChatPolicy, *, now: datetime
 ) -> Received:
-    thread = await transcript.open_thread(session, message.channel, message.external_user_id)
-    identity, conversation = thread.identity, thread.conversation
-    inbound_id = await transcript.record_inbound(
+    thread, inbound_id = await transcript.open_thread_with_inbound(
         session,
-        conversation,
+        message.channel,
+        message.external_user_id,
         text=message.text,
         event=message.event,
         payload={"event_key": _safe_key(message)} if message.event_key else None,
         provider_message_id=message.provider_message_id,
         at=message.received_at,
     )
+    identity, conversation = thread.identity, thread.conversation
     if inbound_id is None:
         # Recorded before: a provider's redelivery. Answer it only if nothing did (the
         # engine failed after the message was recorded); otherwise it is a true duplicate.

@@ -2,7 +2,10 @@
 
 Everything here runs in the caller's transaction and only flushes. A message costs few
 round trips: the identity, its conversation and its candidate come in one query, and the
-inbound row is one `INSERT ... ON CONFLICT DO NOTHING RETURNING`.
+inbound row is one `INSERT ... ON CONFLICT DO NOTHING RETURNING`; on PostgreSQL both, with
+the conversation's last message time, are one statement (`open_thread_with_inbound`). The
+statements every message runs are built once, with bind parameters: building and hashing a
+statement per call cost about as much CPU as executing it.
 """
 
 from __future__ import annotations
@@ -12,15 +15,32 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from candor.models import Candidate, ChatIdentity, ChatMessage, Conversation
 from candor.models.chat import Direction
 from candor.models.enums import Channel
+
+# The tables, for the per-message statements: Core statements skip the ORM's bookkeeping.
+_MESSAGES: Table = ChatMessage.__table__  # type: ignore[assignment]
+_CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,31 +60,53 @@ def _is_identity(channel: Channel, external_user_id: str) -> tuple[ColumnElement
     )
 
 
-def _thread_query(
-    channel: Channel, external_user_id: str
-) -> Select[ChatIdentity, Conversation, Candidate]:
-    return (
-        select(ChatIdentity, Conversation, Candidate)
-        .outerjoin(Conversation, Conversation.chat_identity_id == ChatIdentity.id)
-        .outerjoin(Candidate, Candidate.id == ChatIdentity.candidate_id)
-        .where(*_is_identity(channel, external_user_id))
+_THREAD: Select[ChatIdentity, Conversation, Candidate] = (
+    select(ChatIdentity, Conversation, Candidate)
+    .outerjoin(Conversation, Conversation.chat_identity_id == ChatIdentity.id)
+    .outerjoin(Candidate, Candidate.id == ChatIdentity.candidate_id)
+    .where(
+        ChatIdentity.channel == bindparam("channel"),
+        ChatIdentity.external_user_id == bindparam("external_user_id"),
     )
+)
+
+
+async def _thread_row(
+    session: AsyncSession, channel: Channel, external_user_id: str
+) -> tuple[ChatIdentity, Conversation | None, Candidate | None] | None:
+    result = await session.execute(
+        _THREAD, {"channel": channel, "external_user_id": external_user_id}
+    )
+    row = result.one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 async def find_thread(
     session: AsyncSession, channel: Channel, external_user_id: str
 ) -> Thread | None:
     """The account's thread if it has written before; nothing is created."""
-    row = (await session.execute(_thread_query(channel, external_user_id))).one_or_none()
-    if row is None or row[1] is None:
+    row = await _thread_row(session, channel, external_user_id)
+    if row is None:
         return None
     identity, conversation, candidate = row
+    if conversation is None:
+        return None
     return Thread(identity, conversation, candidate if identity.bound_at is not None else None)
 
 
 async def open_thread(session: AsyncSession, channel: Channel, external_user_id: str) -> Thread:
     """The account's thread, its identity and conversation created on first contact."""
-    row = (await session.execute(_thread_query(channel, external_user_id))).one_or_none()
+    row = await _thread_row(session, channel, external_user_id)
+    return await _opened(session, channel, external_user_id, row)
+
+
+async def _opened(
+    session: AsyncSession,
+    channel: Channel,
+    external_user_id: str,
+    row: tuple[ChatIdentity, Conversation | None, Candidate | None] | None,
+) -> Thread:
+    """The thread from its row (None: no identity yet), creating what is missing."""
     if row is None:
         identity = await _create_identity(session, channel, external_user_id)
         conversation, candidate = None, None
@@ -75,6 +117,106 @@ async def open_thread(session: AsyncSession, channel: Channel, external_user_id:
     if identity.bound_at is None:
         candidate = None
     return Thread(identity, conversation, candidate)
+
+
+async def open_thread_with_inbound(
+    session: AsyncSession,
+    channel: Channel,
+    external_user_id: str,
+    *,
+    text: str | None,
+    event: str | None,
+    payload: dict[str, Any] | None,
+    provider_message_id: str | None,
+    at: datetime,
+) -> tuple[Thread, int | None]:
+    """`open_thread`, then `record_inbound` in its conversation. On PostgreSQL, for an
+    account that has a conversation (every message but the first), both are one statement:
+    the thread is read, the message inserted and the conversation's last message time moved
+    in one round trip."""
+    if session.get_bind().dialect.name == "postgresql":
+        params = {
+            "p_channel": channel,
+            "p_external_user_id": external_user_id,
+            "p_direction": Direction.INBOUND,
+            "p_text": text,
+            "p_event": event,
+            "p_payload": payload,
+            "p_provider_message_id": provider_message_id,
+            "p_at": at,
+        }
+        row = (await session.execute(_THREAD_WITH_INBOUND, params)).one_or_none()
+        identity, conversation, candidate, added = row if row is not None else (None,) * 4
+        if identity is not None and conversation is not None:
+            if added is not None:
+                # The statement read the row before moving it: tell the loaded object.
+                set_committed_value(conversation, "last_message_at", at)
+            bound = candidate if identity.bound_at is not None else None
+            return Thread(identity, conversation, bound), added
+        # A first message: what the statement read is reused, the rest is created.
+        read = None if identity is None else (identity, conversation, candidate)
+        thread = await _opened(session, channel, external_user_id, read)
+    else:
+        thread = await open_thread(session, channel, external_user_id)
+    inserted = await record_inbound(
+        session,
+        thread.conversation,
+        text=text,
+        event=event,
+        payload=payload,
+        provider_message_id=provider_message_id,
+        at=at,
+    )
+    return thread, inserted
+
+
+def _thread_with_inbound() -> Select[ChatIdentity, Conversation | None, Candidate | None, int]:
+    """PostgreSQL: the thread's row, with the id of the inbound message it inserted (None
+    for a duplicate or when the account has no conversation yet)."""
+    is_account = (
+        ChatIdentity.channel == bindparam("p_channel"),
+        ChatIdentity.external_user_id == bindparam("p_external_user_id"),
+    )
+    conversation = (
+        select(_CONVERSATIONS.c.id, _CONVERSATIONS.c.candidate_id, _CONVERSATIONS.c.channel)
+        .join(ChatIdentity, ChatIdentity.id == _CONVERSATIONS.c.chat_identity_id)
+        .where(*is_account)
+        .cte("conversation")
+    )
+    columns = ("direction", "text", "event", "payload", "provider_message_id", "at")
+    typed = {name: bindparam(f"p_{name}", type_=_MESSAGES.c[name].type) for name in columns}
+    added = (
+        pg_insert(_MESSAGES)
+        .from_select(
+            ["conversation_id", "candidate_id", "channel", *columns],
+            select(
+                conversation.c.id,
+                conversation.c.candidate_id,
+                conversation.c.channel,
+                *typed.values(),
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "direction", "provider_message_id"])
+        .returning(_MESSAGES.c.id, _MESSAGES.c.conversation_id)
+        .cte("added")
+    )
+    moved = (
+        update(_CONVERSATIONS)
+        .where(_CONVERSATIONS.c.id == added.c.conversation_id)
+        .values(last_message_at=bindparam("p_at"))
+        .cte("moved")
+    )
+    return (
+        select(ChatIdentity, Conversation, Candidate, added.c.id)
+        .outerjoin(Conversation, Conversation.chat_identity_id == ChatIdentity.id)
+        .outerjoin(Candidate, Candidate.id == ChatIdentity.candidate_id)
+        .outerjoin(added, true())
+        .where(*is_account)
+        .add_cte(moved)
+    )
+
+
+_THREAD_WITH_INBOUND = _thread_with_inbound()
 
 
 async def _create_identity(
@@ -176,26 +318,63 @@ async def _insert_once(
 ) -> int | None:
     """Insert the message unless the provider's id for it is recorded already (one statement,
     so a concurrent duplicate cannot slip in between a check and the insert; a message without
-    one always goes in). Its id, or None for a duplicate, which leaves the conversation's last
-    message time alone."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    inserted: int | None = await session.scalar(
-        insert(ChatMessage)
-        .values(
-            conversation_id=conversation.id,
-            candidate_id=conversation.candidate_id,
-            direction=direction,
-            channel=conversation.channel,
-            provider_message_id=provider_message_id,
-            at=at,
-            **values,
-        )
-        .on_conflict_do_nothing(index_elements=["channel", "direction", "provider_message_id"])
-        .returning(ChatMessage.id)
-    )
+    one always goes in), and move the conversation's last message time to it. Its id, or None
+    for a duplicate, which leaves the conversation's last message time alone.
+
+    On PostgreSQL the insert and the conversation's update are one statement (a
+    data-modifying CTE): one round trip for what is two on SQLite."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = _insert_once_statement(postgres, tuple(sorted(values)))
+    params = {
+        "p_conversation_id": conversation.id,
+        "p_candidate_id": conversation.candidate_id,
+        "p_direction": direction,
+        "p_channel": conversation.channel,
+        "p_provider_message_id": provider_message_id,
+        "p_at": at,
+        **{f"p_{name}": value for name, value in values.items()},
+    }
+    inserted: int | None = await session.scalar(statement, params)
     if inserted is not None:
-        conversation.last_message_at = at
+        if not postgres:
+            await session.execute(_TOUCH, {"p_conversation_id": conversation.id, "p_at": at})
+        # Written above: the loaded object learns the value without a flush writing it again.
+        set_committed_value(conversation, "last_message_at", at)
     return inserted
+
+
+_INSERT_ONCE: dict[tuple[bool, tuple[str, ...]], Insert | Update] = {}
+_TOUCH: Update = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.id == bindparam("p_conversation_id"))
+    .values(last_message_at=bindparam("p_at"))
+)
+
+
+def _insert_once_statement(postgres: bool, extra: tuple[str, ...]) -> Insert | Update:
+    """`_insert_once`'s statement for one database and set of columns, built once."""
+    statement = _INSERT_ONCE.get((postgres, extra))
+    if statement is not None:
+        return statement
+    columns: tuple[str, ...] = ("conversation_id", "candidate_id", "direction", "channel")
+    columns += ("provider_message_id", "at", *extra)
+    new_message = (
+        (pg_insert if postgres else sqlite_insert)(_MESSAGES)
+        .values({name: bindparam(f"p_{name}") for name in columns})
+        .on_conflict_do_nothing(index_elements=["channel", "direction", "provider_message_id"])
+    )
+    if postgres:
+        added = new_message.returning(_MESSAGES.c.id, _MESSAGES.c.conversation_id).cte("added")
+        statement = (
+            update(_CONVERSATIONS)
+            .where(_CONVERSATIONS.c.id == added.c.conversation_id)
+            .values(last_message_at=bindparam("p_at"))
+            .returning(added.c.id)
+        )
+    else:
+        statement = new_message.returning(_MESSAGES.c.id)
+    _INSERT_ONCE[(postgres, extra)] = statement
+    return statement
 
 
 def _provider_message_id(
@@ -254,10 +433,62 @@ def record_outbound(
     return message
 
 
+async def record_replies(
+    session: AsyncSession,
+    *,
+    conversation_id: int,
+    channel: Channel,
+    candidate_id: int | None,
+    replies: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+    author: str,
+    at: datetime,
+    reply_to: int | None,
+) -> None:
+    """Outbound messages (text, buttons) answering `reply_to`, and the conversation's last
+    message time moved to `at`: the rows of `record_outbound` and `touch`, without the ORM.
+    A single reply on PostgreSQL is one statement (a data-modifying CTE)."""
+    if not replies:
+        return
+    rows = [
+        {
+            "conversation_id": conversation_id,
+            "candidate_id": candidate_id,
+            "direction": Direction.OUTBOUND,
+            "channel": channel,
+            "text": text,
+            "payload": {"buttons": [[title, value] for title, value in buttons]}
+            if buttons
+            else None,
+            "author": author,
+            "reply_to_id": reply_to,
+            "at": at,
+        }
+        for text, buttons in replies
+    ]
+    touched = {"p_conversation_id": conversation_id, "p_at": at}
+    if len(rows) == 1 and session.get_bind().dialect.name == "postgresql":
+        only = {f"p_{key}": value for key, value in rows[0].items()}
+        await session.execute(_REPLY_AND_TOUCH, {**only, **touched})
+        return
+    await session.execute(_INSERT_MESSAGES, rows)
+    await session.execute(_TOUCH, touched)
+
+
+_INSERT_MESSAGES = insert(_MESSAGES)
+_REPLY_COLUMNS = (
+    *("conversation_id", "candidate_id", "direction", "channel", "text", "payload"),
+    *("author", "reply_to_id", "at"),
+)
+# One reply and the conversation's last message time in one statement (PostgreSQL). Several
+# replies go in as one executemany: a multi-row VALUES statement cannot be cached, and
+# compiling it costs more than the round trip it saves.
+_REPLY_AND_TOUCH = _TOUCH.add_cte(
+    insert(_MESSAGES).values({name: bindparam(f"p_{name}") for name in _REPLY_COLUMNS}).cte("reply")
+)
+
+
 async def touch(session: AsyncSession, conversation_id: int, at: datetime) -> None:
-    await session.execute(
-        update(Conversation).where(Conversation.id == conversation_id).values(last_message_at=at)
-    )
+    await session.execute(_TOUCH, {"p_conversation_id": conversation_id, "p_at": at})
 
 
 async def transcript(

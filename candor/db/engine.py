@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,13 +28,47 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         echo=settings.database_echo,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection is checked before use only when it sat unused for this long.
+# SQLAlchemy's `pool_pre_ping` checks on every checkout, and asyncpg's ping is three round
+# trips (BEGIN, ";", ROLLBACK): with two transactions per chat message that was six of its
+# eighteen database round trips. A connection that worked a moment ago is as good as a
+# pinged one; if the server went away since (a restart), the first statement on it fails
+# like any statement in flight at that moment would, and SQLAlchemy then replaces every
+# connection of the pool older than the failure, so callers' own retries get new ones.
+PING_AFTER_IDLE_SECONDS = 2.0
+_LAST_USED = "candor_last_used"
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+    dialect = sync_engine.dialect
+
+    @event.listens_for(sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last_used = record.info.get(_LAST_USED)
+        # No entry: a connection opened just now (reconnecting clears `info`).
+        if last_used is None or time.monotonic() - last_used < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # As pre-ping does: this connection and the pool's older ones are replaced,
+            # and the checkout is tried again on a new connection.
+            raise exc.InvalidatePoolError() from error
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -1,110 +1,149 @@
-"""Per-conversation dialogue state in the database, and the Redis lock around a turn.
+"""Per-conversation dialogue state in the database.
 
-Two processes may receive messages of one candidate at once (a WeChat retry landing on
-another API process, a web chat and a Telegram message). The turn holds a Redis lock on the
-conversation from before it reads the state until its transaction has ended, so turns of one
-conversation run one after another; on PostgreSQL the state row is also read FOR UPDATE,
-which keeps the order even if a lock expired under a stalled process.
+Turns of one conversation run one after another: the gateway holds the chat account's Redis
+lock (`bot.conversation`) from before it records a message until the engine's transaction
+has committed, and a conversation belongs to exactly one chat account. The database keeps
+the state consistent even if that lock expired under a stalled process: on PostgreSQL the
+state row is read FOR UPDATE, SQLite has a single writer (`BEGIN IMMEDIATE`), and every
+write names the version it read.
+
+The state is read and written with Core statements, not ORM objects: one row per turn,
+read once and written once, needs none of the ORM's bookkeeping.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import LockError
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Table, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from candor.dialogue.aftercommit import on_end
 from candor.logging import get_logger
-from candor.models import DialogueState
+from candor.models import DialogueState, Handoff
 
 log = get_logger(__name__)
 
-LOCK_TIMEOUT_SECONDS = 30.0  # a turn that takes longer has failed; the lock frees itself
-LOCK_WAIT_SECONDS = 10.0
 EVENTS_KEPT = 60
 
-
-class ConversationBusyError(RuntimeError):
-    """Another turn of this conversation held the lock for too long."""
-
-
-def lock_key(conversation_id: int) -> str:
-    return f"candor:dialogue:lock:{conversation_id}"
+_STATES: Table = DialogueState.__table__  # type: ignore[assignment]
+_HANDOFFS: Table = Handoff.__table__  # type: ignore[assignment]
 
 
-async def lock_for_transaction(redis: Redis, session: AsyncSession, conversation_id: int) -> None:
-    """Take the conversation's lock until `session`'s current transaction ends."""
-    lock = redis.lock(
-        lock_key(conversation_id),
-        timeout=LOCK_TIMEOUT_SECONDS,
-        blocking_timeout=LOCK_WAIT_SECONDS,
-        sleep=0.01,
+class StateConflictError(RuntimeError):
+    """The state changed since this turn read it: the turn is rolled back, not merged."""
+
+
+@dataclass(slots=True)
+class StoredState:
+    """A conversation's state as this turn read it."""
+
+    conversation_id: int
+    slots: dict[str, Any]
+    active_loop: str | None
+    events: list[dict[str, Any]]
+    version: int
+    with_hr: bool  # an open hand-off: HR has the conversation, the bot stays quiet
+
+
+# Built once, with bind parameters: building and hashing a statement per turn cost about as
+# much CPU as running it.
+_READ = (
+    select(
+        _STATES.c.slots,
+        _STATES.c.active_loop,
+        _STATES.c.events,
+        _STATES.c.version,
+        exists()
+        .where(
+            _HANDOFFS.c.conversation_id == _STATES.c.conversation_id,
+            _HANDOFFS.c.closed_at.is_(None),
+        )
+        .label("with_hr"),
     )
-    if not await lock.acquire():
-        log.warning("dialogue.conversation_busy", conversation_id=conversation_id)
-        raise ConversationBusyError(f"conversation {conversation_id} is busy")
-
-    async def release() -> None:
-        try:
-            await lock.release()
-        except LockError:
-            log.warning("dialogue.lock_expired", conversation_id=conversation_id)
-
-    on_end(session, release)
+    .where(_STATES.c.conversation_id == bindparam("p_conversation_id"))
+    .with_for_update(of=_STATES)
+)
+_CREATE = insert(_STATES).values(
+    conversation_id=bindparam("p_conversation_id"),
+    slots=bindparam("p_slots"),
+    active_loop=None,
+    events=[],
+    version=0,
+)
+_SAVE = (
+    update(_STATES)
+    .where(
+        _STATES.c.conversation_id == bindparam("p_conversation_id"),
+        _STATES.c.version == bindparam("p_version"),
+    )
+    .values(
+        slots=bindparam("p_slots"),
+        active_loop=bindparam("p_active_loop"),
+        events=bindparam("p_events"),
+        version=_STATES.c.version + 1,
+        updated_at=bindparam("p_now"),
+    )
+)
 
 
 async def load_state(
     session: AsyncSession, conversation_id: int, initial_slots: Mapping[str, Any]
-) -> DialogueState:
-    """The conversation's state row (created on the first turn), locked for this transaction."""
-    query = (
-        select(DialogueState)
-        .where(DialogueState.conversation_id == conversation_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+) -> StoredState:
+    """The conversation's state (its row created on the first turn), locked for this
+    transaction, and whether HR has the conversation (one query)."""
+    key = {"p_conversation_id": conversation_id}
+    row = (await session.execute(_READ, key)).one_or_none()
+    if row is None:
+        try:
+            async with session.begin_nested():  # two first turns racing: the loser reads
+                await session.execute(_CREATE, {**key, "p_slots": dict(initial_slots)})
+        except IntegrityError:
+            pass
+        row = (await session.execute(_READ, key)).one()
+    return StoredState(
+        conversation_id=conversation_id,
+        slots=dict(row.slots or {}),
+        active_loop=row.active_loop,
+        events=list(row.events or []),
+        version=int(row.version),
+        with_hr=bool(row.with_hr),
     )
-    state = await session.scalar(query)
-    if state is not None:
-        return state
-    try:
-        async with session.begin_nested():
-            state = DialogueState(
-                conversation_id=conversation_id,
-                slots=dict(initial_slots),
-                active_loop=None,
-                events=[],
-                version=0,
-            )
-            session.add(state)
-    except IntegrityError:
-        state = await session.scalar(query)
-        assert state is not None
-    return state
 
 
-def save_state(
-    state: DialogueState,
+async def save_state(
+    session: AsyncSession,
+    state: StoredState,
     *,
     slots: Mapping[str, Any],
     active_loop: str | None,
     events: list[dict[str, Any]],
     now: datetime,
 ) -> None:
-    # New containers, so the JSON columns are seen as changed.
-    state.slots = dict(slots)
-    state.active_loop = active_loop
-    state.events = list(events[-EVENTS_KEPT:])
-    state.version += 1
-    state.updated_at = now
+    """Write the turn's state over the version it read (`StateConflictError` if another
+    writer got there first, which the row lock and the chat lock should make impossible)."""
+    result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
+        _SAVE,
+        {
+            "p_conversation_id": state.conversation_id,
+            "p_version": state.version,
+            "p_slots": dict(slots),
+            "p_active_loop": active_loop,
+            "p_events": events[-EVENTS_KEPT:],
+            "p_now": now,
+        },
+    )
+    if result.rowcount != 1:
+        log.error("dialogue.state_conflict", conversation_id=state.conversation_id)
+        raise StateConflictError(f"conversation {state.conversation_id} changed meanwhile")
 
 
 async def recent_events(session: AsyncSession, conversation_id: int) -> list[dict[str, Any]]:
     """The stored events of a conversation (tests, the console's debugging view)."""
-    state = await session.get(DialogueState, conversation_id)
-    return list(state.events) if state is not None else []
+    events = await session.scalar(
+        select(_STATES.c.events).where(_STATES.c.conversation_id == conversation_id)
+    )
+    return list(events) if events is not None else []

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.conversation import ConversationGateway
-from bot.gateway import InboundMessage, Reply
+from bot.gateway import InboundMessage, Reply, notify_recorded
 from candor.chat import binding
 from candor.clock import utcnow
 from candor.mail import SmtpMailer
@@ -381,6 +381,44 @@ async def test_a_redelivery_racing_its_original_is_answered_once(world: World) -
     assert engine.calls == 1
     async with world.runtime.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(ChatMessage)) == 2
+
+
+class WatchingEngine:
+    """Looks, when asked to answer, at what another session sees and who was told what."""
+
+    name = "watching"
+
+    def __init__(self, world: World, notified: list[str]) -> None:
+        self.world, self.notified = world, notified
+        self.committed_inbound: int | None = None
+        self.notified_before: list[str] = []
+
+    async def respond(self, session: object, turn: object) -> list[Reply]:
+        async with self.world.runtime.sessionmaker() as other:
+            self.committed_inbound = await other.scalar(
+                select(func.count())
+                .select_from(ChatMessage)
+                .where(ChatMessage.direction == Direction.INBOUND)
+            )
+        self.notified_before = list(self.notified)
+        return [Reply("好")]
+
+
+async def test_the_gateway_says_a_message_is_recorded_once_committed_before_the_answer(
+    world: World,
+) -> None:
+    await world.applicant(1, bind=[Channel.TELEGRAM])
+    notified: list[str] = []
+    engine = WatchingEngine(world, notified)
+    gateway = ConversationGateway(world.runtime, engine=engine)
+
+    with notify_recorded(lambda: notified.append("recorded")):
+        replies = await gateway.handle(says("telegram-user-1", "在吗", provider_id="update:10"))
+
+    assert joined(replies) == "好"
+    assert engine.notified_before == ["recorded"]  # told before the engine answered ...
+    assert engine.committed_inbound == 1  # ... and the message was committed by then
+    assert notified == ["recorded"]
 
 
 async def test_unbinding_is_audited_and_the_account_learns_nothing_more(

@@ -7,8 +7,12 @@ de-duplication key, the service window).
 Answers: the conversation gets `reply_budget_seconds` (3.5 s; WeChat gives up at 5 s and
 retries). In time, the answer goes back as the passive reply in the HTTP response (sealed
 with the key that opened the request in safe mode). Late, the callback acknowledges with
-`success` and the answer follows as a customer-service message once the gateway returns;
-the gateway returns only after its own transaction has committed.
+`success` once the gateway has committed the message (`bot.gateway.message_recorded`; it
+waits up to `RECORD_WAIT_SECONDS` more for that, not for the answer), and the answer follows
+as a customer-service message once the gateway returns; the gateway returns only after its
+own transaction has committed. A message not recorded by then is not acknowledged (503,
+its claim released): WeChat's retry brings it back, and the gateway's own idempotency per
+provider message id keeps the first attempt, should it still finish, from counting twice.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from bot.channels.wechat.messages import (
     safe_xml,
 )
 from bot.channels.wechat.state import ANSWERED_PREFIX, LATER, WeChatState, WindowChange
-from bot.gateway import Gateway, InboundMessage, Reply
+from bot.gateway import Gateway, InboundMessage, Reply, notify_recorded
 from candor.logging import get_logger
 
 log = get_logger(__name__)
@@ -56,6 +60,9 @@ GATEWAY_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)  # after a failed gateway call; then
 # ever-growing in-memory queue (and be lost with it on shutdown) when the conversation
 # cannot keep up; WeChat's own retry brings it back.
 MAX_CONVERSATIONS_IN_FLIGHT = 64
+# After the reply budget, how long `success` may wait for the message to be committed
+# (3.5 + 1.0 s stays inside WeChat's 5 s).
+RECORD_WAIT_SECONDS = 1.0
 
 
 class CallbackUnavailableError(Exception):
@@ -82,8 +89,10 @@ class WeChatCallback:
         clock: Callable[[], float] = time.time,
         retry_delays: tuple[float, ...] = GATEWAY_RETRY_DELAYS,
         max_in_flight: int = MAX_CONVERSATIONS_IN_FLIGHT,
+        record_wait: float = RECORD_WAIT_SECONDS,
     ) -> None:
         self._retry_delays = retry_delays
+        self._record_wait = record_wait
         self._max_in_flight = max_in_flight
         self._in_flight = 0
         self._config = config
@@ -161,17 +170,38 @@ class WeChatCallback:
             await self._record(parsed.dedupe_key, ANSWERED_PREFIX)
             return CallbackAnswer(SUCCESS, is_xml=False)
 
-        handling = asyncio.create_task(self._handle(gateway, message))
+        recorded = asyncio.Event()
+        handling = asyncio.create_task(self._handle(gateway, message, recorded))
         self._in_flight += 1
         handling.add_done_callback(self._finished)
         try:
             done, _ = await asyncio.wait({handling}, timeout=self._config.reply_budget_seconds)
+            if not done:
+                log.info("wechat.reply_budget_exceeded", budget=self._config.reply_budget_seconds)
+                # `success` only for a message that is committed: wait for that (not for
+                # the answer), or for the conversation to end.
+                waiting = asyncio.create_task(recorded.wait())
+                try:
+                    await asyncio.wait(
+                        {handling, waiting},
+                        timeout=self._record_wait,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                finally:
+                    waiting.cancel()
         except asyncio.CancelledError:
             # The client went away: the conversation still finishes and answers later.
             await self._answer_later(handling, parsed)
             raise
-        if not done:
-            log.info("wechat.reply_budget_exceeded", budget=self._config.reply_budget_seconds)
+        if not handling.done():
+            if not recorded.is_set():
+                # Nothing durable to acknowledge: WeChat's retry brings the message back
+                # (this attempt, should it still commit, is one the gateway recognises).
+                log.warning("wechat.not_recorded_in_time")
+                await self._answer_later(handling, parsed, claimed=False)
+                with contextlib.suppress(RedisError):
+                    await self._state.release_inbound(parsed.dedupe_key)
+                raise CallbackUnavailableError("the message is not recorded yet; retry later")
             await self._answer_later(handling, parsed)
             return CallbackAnswer(SUCCESS, is_xml=False)
         try:
@@ -207,24 +237,31 @@ class WeChatCallback:
     def _finished(self, _task: asyncio.Task[list[Reply]]) -> None:
         self._in_flight -= 1
 
-    async def _handle(self, gateway: Gateway, message: InboundMessage) -> list[Reply]:
+    async def _handle(
+        self, gateway: Gateway, message: InboundMessage, recorded: asyncio.Event
+    ) -> list[Reply]:
         """The gateway's answer, trying again after a failure (a locked database, a Redis
         hiccup): once the callback has said `success`, WeChat will not send it again.
         The gateway is idempotent per provider message id, so a retry after a failure
-        that did commit part of the work does not record the message twice."""
-        for attempt, delay in enumerate((0.0, *self._retry_delays), start=1):
-            if delay:
-                await asyncio.sleep(delay)
-            try:
-                return await gateway.handle(message)
-            except Exception:
-                log.warning("wechat.gateway_failed", attempt=attempt, exc_info=True)
+        that did commit part of the work does not record the message twice. `recorded`
+        is set when the gateway says the message is committed (this task's context)."""
+        with notify_recorded(recorded.set):
+            for attempt, delay in enumerate((0.0, *self._retry_delays), start=1):
+                if delay:
+                    await asyncio.sleep(delay)
+                try:
+                    return await gateway.handle(message)
+                except Exception:
+                    log.warning("wechat.gateway_failed", attempt=attempt, exc_info=True)
         raise GatewayFailedError("the conversation could not take this message")
 
     async def _answer_later(
-        self, handling: asyncio.Task[list[Reply]], parsed: ParsedCallback
+        self, handling: asyncio.Task[list[Reply]], parsed: ParsedCallback, *, claimed: bool = True
     ) -> None:
-        await self._record(parsed.dedupe_key, LATER)
+        """Send the answer when the conversation returns; `claimed`: a retry of this message
+        is told it is taken (otherwise its claim is about to be released)."""
+        if claimed:
+            await self._record(parsed.dedupe_key, LATER)
         task = asyncio.create_task(self._send_late_answer(handling, parsed))
         self._late.add(task)
         task.add_done_callback(self._late.discard)

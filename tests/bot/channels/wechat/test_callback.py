@@ -19,6 +19,7 @@ from bot.channels.wechat.callback import (
 from bot.channels.wechat.config import WeChatConfig
 from bot.channels.wechat.envelope import SignedQuery
 from bot.channels.wechat.state import WeChatState
+from bot.gateway import InboundMessage, Reply, message_recorded
 from candor.runtime import Runtime
 from tests.wechat_support import (
     APP_ID,
@@ -41,6 +42,7 @@ def _callback(
     budget: float,
     redis: Redis | None = None,
     max_in_flight: int = MAX_CONVERSATIONS_IN_FLIGHT,
+    record_wait: float = 1.0,
 ) -> WeChatCallback:
     config = WeChatConfig.from_settings(wechat_settings(runtime.settings, fake.url, budget=budget))
     assert config is not None
@@ -53,6 +55,7 @@ def _callback(
         api,
         retry_delays=(0.01, 0.01),
         max_in_flight=max_in_flight,
+        record_wait=record_wait,
     )
 
 
@@ -158,3 +161,54 @@ async def test_beyond_its_conversations_in_flight_the_callback_sheds_load_unreco
     assert first.body == SUCCESS  # late: it will go out as a customer-service message
     assert [m.text for m in gateway.received] == ["a", "b"]
     assert later.body == SUCCESS
+
+
+class SlowGateway:
+    """Commits the message after `record_after` seconds, answers after `answer_after`."""
+
+    def __init__(self, *, record_after: float, answer_after: float) -> None:
+        self.record_after, self.answer_after = record_after, answer_after
+        self.recorded_at: float | None = None
+
+    async def handle(self, message: InboundMessage) -> list[Reply]:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(self.record_after)
+        self.recorded_at = loop.time()
+        message_recorded()
+        await asyncio.sleep(self.answer_after - self.record_after)
+        return [Reply(f"echo: {message.text}")]
+
+
+async def test_a_late_success_waits_for_the_message_to_be_committed_not_for_the_answer(
+    runtime: Runtime, fake_wechat: RunningFakeWeChat, http: httpx.AsyncClient
+) -> None:
+    callback = _callback(runtime, fake_wechat, http, budget=0.01)
+    gateway = SlowGateway(record_after=0.2, answer_after=0.6)
+    loop = asyncio.get_running_loop()
+
+    answer = await callback.receive(*_signed(text_xml(OPENID, "v", 8201)), gateway)
+    acknowledged_at = loop.time()
+
+    assert answer.body == SUCCESS
+    assert gateway.recorded_at is not None
+    assert gateway.recorded_at <= acknowledged_at
+    assert not fake_wechat.state.sent()  # the answer was not ready yet ...
+    await callback.aclose()
+    [sent] = fake_wechat.state.sent("custom")  # ... and went out late
+    assert sent["payload"]["text"]["content"] == "echo: v"
+
+
+async def test_a_message_not_committed_in_time_is_not_acknowledged_and_its_retry_is_processed(
+    runtime: Runtime, fake_wechat: RunningFakeWeChat, http: httpx.AsyncClient
+) -> None:
+    callback = _callback(runtime, fake_wechat, http, budget=0.01, record_wait=0.05)
+    stuck = EchoGateway(delay=0.3, records=False)
+
+    with pytest.raises(CallbackUnavailableError):
+        await callback.receive(*_signed(text_xml(OPENID, "u", 8202)), stuck)
+    # Not acknowledged, so not claimed: WeChat's retry is processed, not told `success`.
+    retried = await callback.receive(*_signed(text_xml(OPENID, "u", 8202)), EchoGateway())
+    await callback.aclose()
+
+    assert "echo: u" in retried.body
+    assert [m.text for m in stuck.received] == ["u"]
