@@ -1,6 +1,7 @@
 """HR in the conversation: reply to a candidate, hand the conversation back to the bot, and
 answer the job questions the bot could not. Team-scoped; every POST takes an
-`Idempotency-Key`. Replies are written with their delivery row and sent after commit."""
+`Idempotency-Key`. Replies are written with their delivery row and sent after commit; every
+decision is audited by `candor.dialogue.hr_actions`, as in the console."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from api.deps import CurrentHR, SessionDep
 from api.errors import ApiError
 from api.idempotent import IdempotentPostDep
 from candor.clock import utcnow
-from candor.dialogue import service
+from candor.dialogue import hr_actions, service
 from candor.dialogue.hr import (
     HandbackOut,
     HandoffOut,
     HrTaskOut,
     JobAnswerIn,
     JobQuestionOut,
+    JobRejectIn,
     ReplyIn,
     ReplyOut,
     open_handoffs,
@@ -73,7 +75,7 @@ async def reply(
             f"conversation {conversation_id}",
         )
         try:
-            message = await service.reply_as_hr(
+            message = await hr_actions.reply(
                 session, conversation, body.text, actor=principal.actor, now=utcnow()
             )
         except service.DialogueError as exc:
@@ -103,8 +105,8 @@ async def handback(
             f"conversation {conversation_id}",
         )
         try:
-            handoff = await service.hand_back(
-                session, conversation.id, actor=principal.actor, now=utcnow()
+            handoff = await hr_actions.hand_back(
+                session, conversation, actor=principal.actor, now=utcnow()
             )
         except service.NotHandedOffError as exc:
             raise ApiError(409, "not_handed_off", str(exc)) from exc
@@ -148,7 +150,7 @@ async def answer(
             f"job question {question_id}",
         )
         try:
-            await service.answer_job_question(
+            await hr_actions.approve_job_question(
                 session,
                 question,
                 body.answer,
@@ -160,6 +162,37 @@ async def answer(
             raise ApiError(409, "already_decided", str(exc)) from exc
         except service.DialogueError as exc:
             raise ApiError(422, "invalid_answer", str(exc)) from exc
+        return JobQuestionOut.of(question).model_dump(mode="json")
+
+    return await post.run(body.model_dump(mode="json"), action)
+
+
+@router.post(
+    "/job-questions/{question_id}/reject",
+    response_model=JobQuestionOut,
+    responses={**NOT_FOUND, 409: {"description": "Already answered or dismissed"}},
+    summary="Reject the drafted answer: nothing is sent",
+)
+async def reject(
+    question_id: int,
+    body: JobRejectIn,
+    post: IdempotentPostDep,
+    session: SessionDep,
+    principal: CurrentHR,
+) -> JSONResponse:
+    async def action() -> Any:
+        question = _found(
+            await visible_job_question(session, principal, question_id),
+            f"job question {question_id}",
+        )
+        try:
+            await hr_actions.reject_job_question(
+                session, question, actor=principal.actor, reason=body.reason, now=utcnow()
+            )
+        except service.JobQuestionClosedError as exc:
+            raise ApiError(409, "already_decided", str(exc)) from exc
+        except service.DialogueError as exc:
+            raise ApiError(422, "invalid_reason", str(exc)) from exc
         return JobQuestionOut.of(question).model_dump(mode="json")
 
     return await post.run(body.model_dump(mode="json"), action)
@@ -186,9 +219,7 @@ async def task_done(
 ) -> JSONResponse:
     async def action() -> Any:
         task = _found(await visible_task(session, principal, task_id), f"task {task_id}")
-        if task.done_at is None:
-            task.done_at, task.done_by = utcnow(), principal.actor
-            await session.flush()
+        await hr_actions.complete_task(session, task, actor=principal.actor, now=utcnow())
         return HrTaskOut.of(task).model_dump(mode="json")
 
     return await post.run({}, action)

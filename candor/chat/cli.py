@@ -1,4 +1,5 @@
-"""`candor bind-link` and `candor telegram ...`: thin wrappers over the chat services."""
+"""`candor bind-link`, `candor unbind` and `candor telegram ...`: thin wrappers over the chat
+services."""
 
 from __future__ import annotations
 
@@ -83,6 +84,48 @@ def bind_link(settings: Settings, application_code: str, channel: Channel) -> No
         typer.echo(note, err=True)
 
 
+async def unbind_accounts(
+    settings: Settings, application_code: str, channel: Channel | None, *, actor: str
+) -> list[tuple[Channel, str]] | None:
+    """Unbind the chat accounts of the application's candidate (on `channel` only, if
+    given), audited; the (channel, account) pairs unbound, or None for an unknown code."""
+    from candor.ats.repository import application_by_code
+    from candor.clock import utcnow
+    from candor.dialogue import hr_actions
+    from candor.runtime import open_runtime
+
+    async with open_runtime(settings) as runtime, runtime.transaction() as session:
+        application = await application_by_code(session, application_code.strip().upper())
+        if application is None:
+            return None
+        team_id = await hr_actions.team_of_application(session, application)
+        unbound = []
+        for identity in await hr_actions.bound_identities(
+            session, application.candidate_id, for_update=True
+        ):
+            if channel is not None and identity.channel is not channel:
+                continue
+            await hr_actions.unbind_identity(
+                session, identity, actor=actor, via="cli", team_id=team_id, now=utcnow()
+            )
+            unbound.append((identity.channel, identity.external_user_id))
+        return unbound
+
+
+def unbind(settings: Settings, application_code: str, channel: Channel | None) -> None:
+    unbound = asyncio.run(unbind_accounts(settings, application_code, channel, actor="cli"))
+    if unbound is None:
+        typer.secho(f"no application {application_code}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    if not unbound:
+        where = f" on {channel.value}" if channel is not None else ""
+        typer.echo(f"no chat account{where} is bound to {application_code.upper()}'s candidate")
+        return
+    for bound_channel, account in unbound:
+        # The account's id is personal data: only its end is printed.
+        typer.echo(f"unbound the {bound_channel.value} account …{account[-6:]}")
+
+
 def telegram_poll(settings: Settings) -> None:
     """Long polling for development: the same handling as the webhook, no public URL."""
     if settings.telegram_bot_token is None:
@@ -151,7 +194,7 @@ def telegram_set_webhook(settings: Settings, url: str) -> None:
 
 
 def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
-    """Add `candor bind-link` and `candor telegram poll|set-webhook` to the command."""
+    """Add `candor bind-link`, `candor unbind` and `candor telegram poll|set-webhook`."""
     telegram_app = typer.Typer(help="Telegram bot: long polling, webhook.", no_args_is_help=True)
     app.add_typer(telegram_app, name="telegram")
 
@@ -167,6 +210,17 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             typer.secho("e-mail needs no link: candidates bind by code", err=True)
             raise typer.Exit(2)
         bind_link(settings(), application_code, channel)
+
+    @app.command("unbind")
+    def unbind_command(
+        application_code: Annotated[str, typer.Argument(help="e.g. AP-2026-000123")],
+        channel: Annotated[
+            Channel | None,
+            typer.Option(help="Only this channel's account (default: every channel)."),
+        ] = None,
+    ) -> None:
+        """Unbind the chat accounts bound to the application's candidate (audited)."""
+        unbind(settings(), application_code, channel)
 
     @telegram_app.command("poll")
     def poll_command() -> None:

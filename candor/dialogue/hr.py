@@ -45,6 +45,12 @@ class JobAnswerIn(BaseModel):
     save_to_knowledge_base: bool = False
 
 
+class JobRejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class JobQuestionOut(BaseModel):
     id: int
     conversation_id: int

@@ -10,7 +10,7 @@ from bot.channels.base import ChannelSender
 from bot.conversation import ConversationGateway
 from candor.dialogue.delivery import deliver_due
 from candor.dialogue.engine import EmbeddedEngine
-from candor.models import ChatDelivery, ChatMessage, JobAnswer, JobQuestion
+from candor.models import AuditEntry, ChatDelivery, ChatMessage, JobAnswer, JobQuestion
 from candor.models.dialogue import ChatDeliveryState, JobQuestionState
 from candor.models.enums import Channel
 from candor.outreach.channels import build_senders, close_senders
@@ -177,3 +177,40 @@ async def test_chat_tasks_are_listed_to_the_team_and_marked_done(
     assert (await api.get("/api/v1/hr-tasks", headers=hr(world.recruiter_token))).json() == []
     every = await api.get("/api/v1/hr-tasks?open=false", headers=hr(world.recruiter_token))
     assert [t["id"] for t in every.json()] == [task["id"]]
+    async with world.runtime.sessionmaker() as session:
+        entries = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "hr_task.done"))
+        ).all()
+    assert [(e.actor, e.object_id) for e in entries] == [
+        (f"user:{world.recruiter.id}", str(task["id"]))
+    ]
+
+
+async def test_a_rejected_job_question_sends_nothing_and_is_audited(
+    world: World, api: httpx.AsyncClient, nlu_model: NluModel
+) -> None:
+    chat = await telegram_chat(world, nlu_model)
+    await chat.say("要加班吗")
+    [question] = (await api.get("/api/v1/job-questions", headers=hr(world.recruiter_token))).json()
+    path = f"/api/v1/job-questions/{question['id']}/reject"
+
+    blank = await api.post(path, json={"reason": ""}, headers=hr(world.recruiter_token, "r0"))
+    rejected = await api.post(
+        path, json={"reason": "问题已电话答复"}, headers=hr(world.recruiter_token, "r1")
+    )
+    again = await api.post(path, json={"reason": "再次"}, headers=hr(world.recruiter_token, "r2"))
+
+    assert blank.status_code == 422
+    assert rejected.status_code == 200
+    assert rejected.json()["state"] == JobQuestionState.DISMISSED.value
+    assert rejected.json()["decided_by"] == f"user:{world.recruiter.id}"
+    assert again.status_code == 409
+    async with world.runtime.sessionmaker() as session:
+        assert await session.scalar(select(ChatDelivery)) is None
+        [entry] = (
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "job_question.rejected")
+            )
+        ).all()
+    assert entry.details == {"reason": "问题已电话答复"}
+    assert (await api.get("/api/v1/job-questions", headers=hr(world.recruiter_token))).json() == []

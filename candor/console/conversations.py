@@ -1,0 +1,403 @@
+"""What the console shows of conversations: the handoff queue, recent conversations, one
+candidate's transcript across channels, their bound chat accounts, and escalations.
+
+Reads only. Visibility has the chat side's one definition: a conversation (and its
+candidate) belongs to the team of the candidate's latest application
+(`candor.dialogue.service.team_of_conversation`); another team's is absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, ScalarSelect, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from candor.auth.principals import HRPrincipal
+from candor.dialogue.hr import open_handoffs
+from candor.dialogue.service import active_handoff
+from candor.models import (
+    Application,
+    Candidate,
+    ChatIdentity,
+    ChatMessage,
+    Conversation,
+    HRUser,
+    IdentityEvent,
+    Job,
+    OutboxItem,
+    OutreachMessage,
+    SlaNotification,
+    Team,
+)
+from candor.models.chat import Direction, IdentityAction
+from candor.models.dialogue import Handoff
+from candor.models.enums import Channel, Role
+from candor.models.outreach import OutboxState, SlaNotificationKind
+from candor.outreach.sla_watch import UNSENT_STATES
+
+RECENT_LIMIT = 50
+TRANSCRIPT_LIMIT = 500
+
+
+class Author(StrEnum):
+    """Who wrote a transcript line, as the console badges it."""
+
+    CANDIDATE = "candidate"  # inbound
+    BOT = "bot"  # the dialogue engine and the chat's own commands
+    HR = "hr"  # a person, through the console or the API
+    RESULT = "result"  # the result message, as delivered on that channel
+
+
+def author_of(direction: Direction, author: str | None) -> Author:
+    if direction is Direction.INBOUND:
+        return Author.CANDIDATE
+    if author is not None and author.startswith(("user:", "hr:")):
+        return Author.HR
+    if author == "outreach":
+        return Author.RESULT
+    return Author.BOT
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    at: datetime
+    channel: Channel
+    author: Author
+    actor: str | None  # "user:12", "outreach", "engine:embedded", ...
+    text: str
+    conversation_id: int | None
+
+
+def latest_team() -> ScalarSelect[int]:
+    """The team of the conversation's candidate's latest application, as a SQL expression."""
+    return (
+        select(Job.team_id)
+        .join(Application, Application.job_id == Job.id)
+        .where(Application.candidate_id == Conversation.candidate_id)
+        .order_by(Application.applied_at.desc(), Application.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _visible(principal: HRPrincipal) -> ColumnElement[bool] | None:
+    if principal.is_admin:
+        return None
+    return latest_team().in_(principal.team_ids or {-1})
+
+
+async def candidate_team(session: AsyncSession, candidate_id: int) -> int | None:
+    found: int | None = await session.scalar(
+        select(Job.team_id)
+        .join(Application, Application.job_id == Job.id)
+        .where(Application.candidate_id == candidate_id)
+        .order_by(Application.applied_at.desc(), Application.id.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def visible_candidate(
+    session: AsyncSession, principal: HRPrincipal, candidate_id: int
+) -> Candidate | None:
+    """The candidate if their latest application is in the principal's teams (the same rule
+    as their conversations'); None otherwise."""
+    candidate = await session.get(Candidate, candidate_id)
+    if candidate is None:
+        return None
+    team_id = await candidate_team(session, candidate_id)
+    if principal.is_admin or (team_id is not None and principal.can_see_team(team_id)):
+        return candidate
+    return None
+
+
+async def visible_identity(
+    session: AsyncSession, principal: HRPrincipal, identity_id: int
+) -> ChatIdentity | None:
+    """A chat account bound to a candidate the principal sees, locked for the change."""
+    identity = await session.get(ChatIdentity, identity_id, with_for_update=True)
+    if identity is None or identity.candidate_id is None:
+        return None
+    if await visible_candidate(session, principal, identity.candidate_id) is None:
+        return None
+    return identity
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    conversation_id: int
+    channel: Channel
+    candidate: Candidate | None
+    reason: str
+    opened_at: datetime
+    last_inbound: str | None
+
+
+async def handoff_queue(session: AsyncSession, principal: HRPrincipal) -> list[QueueRow]:
+    """Conversations waiting for a person, longest waiting first, with what was said last."""
+    rows = []
+    for handoff in await open_handoffs(session, principal):
+        conversation = await session.get_one(Conversation, handoff.conversation_id)
+        candidate = (
+            await session.get(Candidate, handoff.candidate_id)
+            if handoff.candidate_id is not None
+            else None
+        )
+        last = await session.scalar(
+            select(ChatMessage.text)
+            .where(
+                ChatMessage.conversation_id == conversation.id,
+                ChatMessage.direction == Direction.INBOUND,
+                ChatMessage.text.is_not(None),
+            )
+            .order_by(ChatMessage.id.desc())
+            .limit(1)
+        )
+        rows.append(
+            QueueRow(
+                conversation.id,
+                conversation.channel,
+                candidate,
+                handoff.reason,
+                handoff.opened_at,
+                last,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class RecentRow:
+    conversation: Conversation
+    candidate: Candidate | None
+    with_hr: bool
+
+
+async def recent_conversations(
+    session: AsyncSession, principal: HRPrincipal, *, limit: int = RECENT_LIMIT
+) -> list[RecentRow]:
+    query = (
+        select(Conversation, Candidate)
+        .outerjoin(Candidate, Candidate.id == Conversation.candidate_id)
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    )
+    condition = _visible(principal)
+    if condition is not None:
+        query = query.where(condition)
+    rows = (await session.execute(query)).all()
+    open_ids = set(
+        (
+            await session.scalars(
+                select(Handoff.conversation_id).where(
+                    Handoff.closed_at.is_(None),
+                    Handoff.conversation_id.in_([c.id for c, _ in rows]),
+                )
+            )
+        ).all()
+    )
+    return [RecentRow(c, candidate, c.id in open_ids) for c, candidate in rows]
+
+
+async def candidate_conversations(session: AsyncSession, candidate_id: int) -> list[Conversation]:
+    """The candidate's conversations now (one per bound chat account), latest first."""
+    rows = await session.scalars(
+        select(Conversation)
+        .where(Conversation.candidate_id == candidate_id)
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+    )
+    return list(rows.all())
+
+
+async def transcript(
+    session: AsyncSession,
+    *,
+    candidate_id: int | None,
+    conversation_id: int | None = None,
+    limit: int = TRANSCRIPT_LIMIT,
+) -> list[Line]:
+    """Every message the candidate wrote or received, on every channel, in time order (the
+    latest `limit`): chat messages recorded while the account was theirs, and their result
+    messages as delivered on channels that do not keep a transcript (e-mail, WeChat,
+    Telegram; the web chat's deliveries are chat messages already). Without a candidate
+    (an account nobody is bound to), the one conversation's messages."""
+    messages = select(ChatMessage)
+    if candidate_id is not None:
+        messages = messages.where(ChatMessage.candidate_id == candidate_id)
+    else:
+        messages = messages.where(ChatMessage.conversation_id == conversation_id)
+    chat_rows = (await session.scalars(messages.order_by(ChatMessage.id.desc()).limit(limit))).all()
+    lines = [
+        Line(
+            at=row.at,
+            channel=row.channel,
+            author=author_of(row.direction, row.author),
+            actor=row.author,
+            text=row.text if row.text is not None else f"[{row.event or 'event'}]",
+            conversation_id=row.conversation_id,
+        )
+        for row in chat_rows
+    ]
+    if candidate_id is not None:
+        results = await session.execute(
+            select(OutboxItem, OutreachMessage)
+            .join(OutreachMessage, OutreachMessage.id == OutboxItem.message_id)
+            .join(Application, Application.id == OutreachMessage.application_id)
+            .where(
+                Application.candidate_id == candidate_id,
+                OutboxItem.state == OutboxState.SENT,
+                OutboxItem.channel != Channel.WEB,
+                OutboxItem.sent_at.is_not(None),
+            )
+            .order_by(OutboxItem.sent_at.desc())
+            .limit(limit)
+        )
+        for item, message in results.all():
+            assert item.sent_at is not None
+            text = (
+                f"{message.subject}\n\n{message.body}"
+                if item.channel is Channel.EMAIL
+                else (message.body)
+            )
+            lines.append(Line(item.sent_at, item.channel, Author.RESULT, "outreach", text, None))
+    lines.sort(key=lambda line: line.at)
+    return lines[-limit:]
+
+
+async def actor_names(session: AsyncSession, lines: list[Line]) -> dict[str, str]:
+    """HR users' names for the transcript's "user:<id>" authors."""
+    ids = {
+        int(line.actor.removeprefix("user:"))
+        for line in lines
+        if line.actor is not None
+        and line.actor.startswith("user:")
+        and line.actor.removeprefix("user:").isdigit()
+    }
+    if not ids:
+        return {}
+    rows = await session.execute(select(HRUser.id, HRUser.display_name).where(HRUser.id.in_(ids)))
+    return {f"user:{user_id}": name for user_id, name in rows.all()}
+
+
+@dataclass(frozen=True, slots=True)
+class BoundAccount:
+    identity: ChatIdentity
+    conversation_id: int | None
+    application_code: str | None  # the application the account was bound through, if known
+
+
+async def bound_accounts(session: AsyncSession, candidate_id: int) -> list[BoundAccount]:
+    identities = (
+        await session.scalars(
+            select(ChatIdentity)
+            .where(ChatIdentity.candidate_id == candidate_id, ChatIdentity.bound_at.is_not(None))
+            .order_by(ChatIdentity.channel, ChatIdentity.id)
+        )
+    ).all()
+    accounts = []
+    for identity in identities:
+        conversation_id = await session.scalar(
+            select(Conversation.id).where(Conversation.chat_identity_id == identity.id)
+        )
+        code = await session.scalar(
+            select(Application.code)
+            .join(IdentityEvent, IdentityEvent.application_id == Application.id)
+            .where(
+                IdentityEvent.chat_identity_id == identity.id,
+                IdentityEvent.action.in_([IdentityAction.BOUND, IdentityAction.REBOUND]),
+            )
+            .order_by(IdentityEvent.id.desc())
+            .limit(1)
+        )
+        accounts.append(BoundAccount(identity, conversation_id, code))
+    return accounts
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent:
+    event: IdentityEvent
+    channel: Channel
+    application_code: str | None
+
+
+async def account_history(
+    session: AsyncSession, candidate_id: int, *, limit: int = 50
+) -> list[AccountEvent]:
+    """The binding history of the candidate's chat accounts, newest first: bound, rebound,
+    unbound (by the candidate or HR), replaced, opt-outs and preferences."""
+    rows = await session.execute(
+        select(IdentityEvent, ChatIdentity.channel, Application.code)
+        .join(ChatIdentity, ChatIdentity.id == IdentityEvent.chat_identity_id)
+        .outerjoin(Application, Application.id == IdentityEvent.application_id)
+        .where(
+            (IdentityEvent.candidate_id == candidate_id)
+            | (IdentityEvent.previous_candidate_id == candidate_id)
+        )
+        .order_by(IdentityEvent.id.desc())
+        .limit(limit)
+    )
+    return [AccountEvent(event, channel, code) for event, channel, code in rows.all()]
+
+
+async def open_handoff_ids(session: AsyncSession, conversation_ids: list[int]) -> set[int]:
+    found = set()
+    for conversation_id in conversation_ids:
+        if await active_handoff(session, conversation_id) is not None:
+            found.add(conversation_id)
+    return found
+
+
+# -- escalations (team leads and admins) ----------------------------------------------------
+
+
+def sees_escalations(principal: HRPrincipal) -> bool:
+    return principal.role in (Role.TEAM_LEAD, Role.ADMIN)
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    message: OutreachMessage
+    team_name: str
+    kinds: list[SlaNotificationKind]
+    first_at: datetime
+
+
+async def escalations(session: AsyncSession, principal: HRPrincipal) -> list[Escalation]:
+    """Results of the principal's teams that sla_watch escalated or found breached and that
+    the candidate has still not received, earliest deadline first."""
+    query = (
+        select(SlaNotification, Team.name)
+        .join(OutreachMessage, OutreachMessage.id == SlaNotification.message_id)
+        .join(Application, Application.id == OutreachMessage.application_id)
+        .join(Job, Job.id == Application.job_id)
+        .join(Team, Team.id == Job.team_id)
+        .where(
+            SlaNotification.kind.in_([SlaNotificationKind.ESCALATE, SlaNotificationKind.BREACH]),
+            OutreachMessage.state.in_(UNSENT_STATES),
+        )
+        .options(
+            joinedload(SlaNotification.message)
+            .joinedload(OutreachMessage.application)
+            .options(joinedload(Application.candidate), joinedload(Application.job))
+        )
+        .order_by(SlaNotification.created_at)
+    )
+    if not principal.is_admin:
+        query = query.where(Job.team_id.in_(principal.team_ids or {-1}))
+    grouped: dict[int, Escalation] = {}
+    for notification, team_name in (await session.execute(query)).unique().all():
+        found = grouped.get(notification.message_id)
+        if found is None:
+            grouped[notification.message_id] = Escalation(
+                notification.message, team_name, [notification.kind], notification.created_at
+            )
+        elif notification.kind not in found.kinds:
+            found.kinds.append(notification.kind)
+    return sorted(
+        grouped.values(),
+        key=lambda e: (e.message.due_at or e.first_at, e.message.id),
+    )

@@ -1,0 +1,216 @@
+"""HR's decisions in a conversation, each audited in the caller's transaction.
+
+The console, the API and the CLI call these, never the underlying writes directly, so
+every reply, hand-back, answered or rejected job question, finished task and unbinding has
+its `audit_log` row (who, what, before and after) committed with the change itself. The
+writes are `candor.dialogue.service`'s and `candor.chat.binding`'s; these functions only
+add the decision's audit row. Like them, they flush and never commit: the request's (or the
+command's) unit of work does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor.audit.service import Action, record
+from candor.chat import binding
+from candor.dialogue import service
+from candor.models import (
+    Application,
+    ChatIdentity,
+    ChatMessage,
+    Conversation,
+    Handoff,
+    HrTask,
+    Job,
+    JobQuestion,
+)
+from candor.models.dialogue import JobQuestionState
+
+MAX_REASON = 2000
+
+
+async def reply(
+    session: AsyncSession, conversation: Conversation, text: str, *, actor: str, now: datetime
+) -> ChatMessage:
+    """HR's message to the candidate on the conversation's channel (sent after commit)."""
+    message = await service.reply_as_hr(session, conversation, text, actor=actor, now=now)
+    record(
+        session,
+        actor=actor,
+        action=Action.CONVERSATION_REPLIED,
+        object_type="conversation",
+        object_id=conversation.id,
+        team_id=await service.team_of_conversation(session, conversation),
+        after={"message_id": message.id, "channel": message.channel.value, "text": message.text},
+        at=now,
+    )
+    return message
+
+
+async def hand_back(
+    session: AsyncSession, conversation: Conversation, *, actor: str, now: datetime
+) -> Handoff:
+    """Give the conversation back to the bot; NotHandedOffError if it is not with HR."""
+    handoff = await service.hand_back(session, conversation.id, actor=actor, now=now)
+    record(
+        session,
+        actor=actor,
+        action=Action.CONVERSATION_HANDED_BACK,
+        object_type="conversation",
+        object_id=conversation.id,
+        team_id=await service.team_of_conversation(session, conversation),
+        before={"with": "hr", "handoff_id": handoff.id, "reason": handoff.reason},
+        after={"with": "bot"},
+        at=now,
+    )
+    return handoff
+
+
+def _question_state(question: JobQuestion) -> dict[str, object]:
+    return {
+        "state": question.state.value,
+        "draft": question.draft,
+        "answer": question.answer,
+    }
+
+
+async def approve_job_question(
+    session: AsyncSession,
+    question: JobQuestion,
+    answer: str,
+    *,
+    actor: str,
+    save_to_knowledge_base: bool,
+    now: datetime,
+) -> service.AnsweredQuestion:
+    """Send `answer` to the candidate: the bot's draft as it was (approved) or changed
+    (edited and approved). JobQuestionClosedError once decided; DialogueError for bad text."""
+    before = _question_state(question)
+    answered = await service.answer_job_question(
+        session,
+        question,
+        answer,
+        actor=actor,
+        save_to_knowledge_base=save_to_knowledge_base,
+        now=now,
+    )
+    edited = question.draft is None or question.answer != question.draft.strip()
+    record(
+        session,
+        actor=actor,
+        action=Action.JOB_QUESTION_EDITED_AND_APPROVED if edited else Action.JOB_QUESTION_APPROVED,
+        object_type="job_question",
+        object_id=question.id,
+        team_id=question.team_id,
+        before=before,
+        after={**_question_state(question), "message_id": answered.message.id},
+        details={"saved_to_knowledge_base": save_to_knowledge_base},
+        at=now,
+    )
+    return answered
+
+
+async def reject_job_question(
+    session: AsyncSession, question: JobQuestion, *, actor: str, reason: str, now: datetime
+) -> JobQuestion:
+    """Dismiss the drafted answer: nothing is sent. JobQuestionClosedError once decided."""
+    if question.state is not JobQuestionState.PENDING:
+        raise service.JobQuestionClosedError(f"question {question.id} is {question.state.value}")
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise service.DialogueError(f"reason: give 1 to {MAX_REASON} characters")
+    before = _question_state(question)
+    question.state = JobQuestionState.DISMISSED
+    question.decided_by, question.decided_at = actor, now
+    await session.flush()
+    record(
+        session,
+        actor=actor,
+        action=Action.JOB_QUESTION_REJECTED,
+        object_type="job_question",
+        object_id=question.id,
+        team_id=question.team_id,
+        before=before,
+        after=_question_state(question),
+        details={"reason": reason},
+        at=now,
+    )
+    return question
+
+
+async def complete_task(session: AsyncSession, task: HrTask, *, actor: str, now: datetime) -> bool:
+    """Mark the task done; False (and no audit row) if it was done already."""
+    if task.done_at is not None:
+        return False
+    task.done_at, task.done_by = now, actor
+    await session.flush()
+    record(
+        session,
+        actor=actor,
+        action=Action.HR_TASK_DONE,
+        object_type="hr_task",
+        object_id=task.id,
+        team_id=task.team_id,
+        before={"done_at": None},
+        after={"done_at": now.isoformat(), "done_by": actor},
+        details={"kind": task.kind.value},
+        at=now,
+    )
+    return True
+
+
+async def unbind_identity(
+    session: AsyncSession,
+    identity: ChatIdentity,
+    *,
+    actor: str,
+    via: str,
+    team_id: int | None,
+    now: datetime,
+) -> bool:
+    """Unbind the chat account from its candidate: nothing more reaches the candidate there
+    and the account's messages are no longer theirs. Recorded in the identity's history
+    (`chat_identity_events`) and in the audit log. False if it was not bound."""
+    before = {
+        "channel": identity.channel.value,
+        "candidate_id": identity.candidate_id,
+        "bound_at": identity.bound_at.isoformat() if identity.bound_at is not None else None,
+    }
+    if not await binding.unbind(session, identity, actor=actor, via=via, now=now):
+        return False
+    await session.flush()
+    record(
+        session,
+        actor=actor,
+        action=Action.IDENTITY_UNBOUND,
+        object_type="chat_identity",
+        object_id=identity.id,
+        team_id=team_id,
+        before=before,
+        after={"channel": identity.channel.value, "candidate_id": None, "bound_at": None},
+        details={"via": via},
+        at=now,
+    )
+    return True
+
+
+async def bound_identities(
+    session: AsyncSession, candidate_id: int, *, for_update: bool = False
+) -> list[ChatIdentity]:
+    """The chat accounts bound to the candidate now, by channel."""
+    query = (
+        select(ChatIdentity)
+        .where(ChatIdentity.candidate_id == candidate_id, ChatIdentity.bound_at.is_not(None))
+        .order_by(ChatIdentity.channel, ChatIdentity.id)
+    )
+    if for_update:
+        query = query.with_for_update()
+    return list((await session.scalars(query)).all())
+
+
+async def team_of_application(session: AsyncSession, application: Application) -> int:
+    return (await session.get_one(Job, application.job_id)).team_id
