@@ -41,3 +41,28 @@ def needs_rehash(stored_hash: str) -> bool:
         return _hasher.check_needs_rehash(stored_hash)
     except InvalidHashError:
         return True
+
+
+MIN_LENGTH = 12
+MAX_LENGTH = 1000  # the login form accepts no longer password
+
+
+def password_problems(password: str, *, email: str) -> list[str]:
+    """Why an admin-chosen password is too weak; empty when it is acceptable.
+
+    Length is what matters most (NIST SP 800-63B): at least `MIN_LENGTH` characters, no
+    composition rules, but not the account's own address and not one character repeated.
+    """
+    if not password:
+        return ["enter a password"]
+    problems = []
+    if len(password) < MIN_LENGTH:
+        problems.append(f"use at least {MIN_LENGTH} characters")
+    if len(password) > MAX_LENGTH:
+        problems.append(f"use at most {MAX_LENGTH} characters")
+    normalized = password.strip().lower()
+    if normalized in {email.strip().lower(), email.strip().lower().partition("@")[0]}:
+        problems.append("do not use the e-mail address as the password")
+    if len(set(password)) < 4:
+        problems.append("use more than a few different characters")
+    return problems

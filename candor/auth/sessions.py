@@ -4,6 +4,9 @@ Redis stores the session under a hash of its id, so reading Redis does not yield
 cookie. Each session carries its CSRF token (a synchronizer token): every console form
 posts it back and `csrf_matches` compares it in constant time. Sessions expire after
 `IDLE_TIMEOUT` without use, and at the latest `ABSOLUTE_TIMEOUT` after login.
+
+Each user's sessions are also listed under the user (a Redis set of the session keys), so
+that deactivating a user or resetting their password can end every session they hold.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ def _key(session_id: str) -> str:
     return f"{_PREFIX}:{hashlib.sha256(session_id.encode()).hexdigest()}"
 
 
+def _user_key(user_id: int) -> str:
+    return f"{_PREFIX}s-of-user:{user_id}"
+
+
 async def create_session(redis: Redis, user_id: int) -> str:
     """Start a session for `user_id`; returns the id for the cookie."""
     session_id = secrets.token_urlsafe(32)
@@ -43,7 +50,12 @@ async def create_session(redis: Redis, user_id: int) -> str:
         "csrf_token": secrets.token_urlsafe(32),
         "created_at": utcnow().isoformat(),
     }
-    await redis.set(_key(session_id), json.dumps(record), ex=IDLE_TIMEOUT)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(_key(session_id), json.dumps(record), ex=IDLE_TIMEOUT)
+        # Members outlive their sessions harmlessly: deleting an expired key is a no-op.
+        pipe.sadd(_user_key(user_id), _key(session_id))
+        pipe.expire(_user_key(user_id), ABSOLUTE_TIMEOUT)
+        await pipe.execute()
     return session_id
 
 
@@ -69,6 +81,17 @@ async def load_session(redis: Redis, session_id: str) -> ConsoleSession | None:
 
 async def end_session(redis: Redis, session_id: str) -> None:
     await redis.delete(_key(session_id))
+
+
+async def end_user_sessions(redis: Redis, user_id: int, *, keep: str | None = None) -> int:
+    """End every session of `user_id` but the one with id `keep` (a user changing their
+    own password stays logged in where they did it); returns how many were still live."""
+    kept = _key(keep) if keep else None
+    keys = [str(key) for key in await redis.smembers(_user_key(user_id)) if key != kept]
+    ended = int(await redis.delete(*keys)) if keys else 0
+    if keys:
+        await redis.srem(_user_key(user_id), *keys)
+    return ended
 
 
 def csrf_matches(expected: str, submitted: str | None) -> bool:

@@ -85,3 +85,30 @@ async def record_failure(redis: Redis, *, email: str, address: str) -> Throttled
 
 async def record_success(redis: Redis, *, email: str) -> None:
     await redis.delete(f"{_PREFIX}:fail:user:{_account(email)}")
+
+
+async def account_lockouts(redis: Redis, emails: list[str]) -> dict[str, int]:
+    """The accounts among `emails` that are locked now, with the seconds left on each."""
+    if not emails:
+        return {}
+    async with redis.pipeline(transaction=False) as pipe:
+        for email in emails:
+            pipe.ttl(f"{_PREFIX}:lock:user:{_account(email)}")
+        remaining = await pipe.execute()
+    # TTL is -2 for a missing key and -1 for one without expiry (never set here).
+    return {
+        email: int(seconds) if int(seconds) > 0 else int(LOCKOUT.total_seconds())
+        for email, seconds in zip(emails, remaining, strict=True)
+        if int(seconds) != -2
+    }
+
+
+async def clear_account(redis: Redis, *, email: str) -> bool:
+    """Lift an account's lock-out and forget its failures; True if it was locked."""
+    account = _account(email)
+    lock = f"{_PREFIX}:lock:user:{account}"
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(lock)
+        pipe.delete(f"{_PREFIX}:fail:user:{account}")
+        was_locked, _ = await pipe.execute()
+    return bool(was_locked)

@@ -9,6 +9,7 @@ from candor.auth.sessions import (
     create_session,
     csrf_matches,
     end_session,
+    end_user_sessions,
     load_session,
 )
 from candor.runtime import Runtime
@@ -43,3 +44,30 @@ def test_csrf_tokens_match_exactly() -> None:
     assert not csrf_matches("abc", "abd")
     assert not csrf_matches("abc", None)
     assert not csrf_matches("abc", "")
+
+
+async def test_ending_a_users_sessions_ends_all_of_theirs_and_only_theirs(
+    runtime: Runtime,
+) -> None:
+    first = await create_session(runtime.redis, 7)
+    second = await create_session(runtime.redis, 7)
+    someone_else = await create_session(runtime.redis, 8)
+    await end_session(runtime.redis, first)  # already over: not counted again
+
+    assert await end_user_sessions(runtime.redis, 7) == 1
+
+    assert await load_session(runtime.redis, second) is None
+    assert await load_session(runtime.redis, someone_else) is not None
+    assert await end_user_sessions(runtime.redis, 7) == 0
+
+
+async def test_ending_a_users_sessions_can_keep_the_current_one(runtime: Runtime) -> None:
+    here = await create_session(runtime.redis, 7)
+    elsewhere = await create_session(runtime.redis, 7)
+
+    assert await end_user_sessions(runtime.redis, 7, keep=here) == 1
+
+    assert await load_session(runtime.redis, here) is not None
+    assert await load_session(runtime.redis, elsewhere) is None
+    assert await end_user_sessions(runtime.redis, 7) == 1  # still listed: it can be ended
+    assert await load_session(runtime.redis, here) is None

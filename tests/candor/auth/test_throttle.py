@@ -54,3 +54,22 @@ async def test_attempts_per_address_are_rate_limited(runtime: Runtime) -> None:
     assert limited is not None
     assert limited.reason == "rate_limited"
     assert 0 < limited.retry_after_seconds <= 60
+
+
+async def test_an_admin_sees_and_clears_an_accounts_lock_out(runtime: Runtime) -> None:
+    redis = runtime.redis
+    for _ in range(throttle.USER_FAILURES_TO_LOCK):
+        await throttle.record_failure(redis, email="a@x.cn", address="10.0.0.1")
+    await throttle.record_failure(redis, email="b@x.cn", address="10.0.0.1")
+
+    locked = await throttle.account_lockouts(redis, ["a@x.cn", "b@x.cn"])
+    assert list(locked) == ["a@x.cn"]
+    assert 0 < locked["a@x.cn"] <= throttle.LOCKOUT.total_seconds()
+
+    assert await throttle.clear_account(redis, email="A@x.cn") is True
+
+    assert await throttle.account_lockouts(redis, ["a@x.cn"]) == {}
+    assert await throttle.check(redis, email="a@x.cn", address="10.0.0.1") is None
+    # Its failures were forgotten too: one more is not a new lock-out.
+    assert await throttle.record_failure(redis, email="a@x.cn", address="10.0.0.1") is None
+    assert await throttle.clear_account(redis, email="a@x.cn") is False
