@@ -15,8 +15,8 @@ from fastapi import Depends, Query
 
 from api.errors import ApiError
 from candor.kpis import drilldown
-from candor.kpis.service import KpiFilter, Timeliness
-from candor.models.enums import Channel
+from candor.kpis.service import KpiFilter, Promise, Timeliness
+from candor.models.enums import Channel, Decision
 from candor.sla.service import business_today
 
 DEFAULT_DAYS = 90
@@ -96,13 +96,26 @@ def drilldown_query(
     week: Annotated[str | None, Query(description="A week's Monday, YYYY-MM-DD")] = None,
     timeliness: Timeliness | None = None,
     channel: Channel | None = None,
-    succeeded: bool | None = None,
+    succeeded: Annotated[
+        bool | None,
+        Query(description="The metric's yes or no: delivered, replied, contained, answered, rated"),
+    ] = None,
     step: str | None = None,
+    rating: Annotated[int | None, Query(ge=1, le=5, description="A CSAT rating")] = None,
+    outcome: Decision | None = None,
+    promise: Promise | None = None,
 ) -> DrilldownQuery:
     return DrilldownQuery(
         week=week,
         without_week=drilldown.Selection(
-            metric=metric, timeliness=timeliness, channel=channel, succeeded=succeeded, step=step
+            metric=metric,
+            timeliness=timeliness,
+            channel=channel,
+            succeeded=succeeded,
+            step=step,
+            rating=rating,
+            outcome=outcome,
+            promise=promise,
         ),
     )
 

@@ -8,11 +8,16 @@ company of 10 teams, 500 jobs and `--applications` applications spread over `--d
 each with a completed AI interview (90 %) and `--messages` result messages in all (several
 result versions per application, the older ones superseded; the latest is sent for 85 %
 of them, in time or late, rejected by HR for the rest, or still pending when recent), one
-delivery per sent message (95 % delivered), and HR decisions on 60 % of the sent ones. The data is
-written by SQL (`generate_series`), not through the services: the benchmark measures
-reading it. Then it serves the app in-process and times, for the last `--window` days,
-`GET /api/v1/kpis` (admin: every team; and a recruiter: one team) and the dashboard page
-`GET /console/kpis`, printing p50 and p95 of `--requests` requests after two warm-ups.
+delivery per sent message (95 % delivered), and HR decisions on 60 % of the sent ones; and
+the chat side: 60 % of the candidates have a conversation with about `--chat-messages`
+messages in all, 5 % of the conversations are handed off (90 % answered by HR), 3 % have an
+HR task, 2 % a question drafted for HR, and every sent result of a chatting candidate gets
+the satisfaction question (40 % answered). The data is written by SQL (`generate_series`)
+with the KPI facts' triggers off, then the facts are backfilled as `candor kpis rebuild`
+does: the benchmark measures reading them. Then it serves the app in-process and times, for
+the last `--window` days, `GET /api/v1/kpis` (admin: every team; and a recruiter: one team)
+and the dashboard page `GET /console/kpis`, printing p50 and p95 of `--requests` requests
+after two warm-ups.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from candor.auth.sessions import create_session
 from candor.auth.tokens import Scope, issue_token
 from candor.clock import BUSINESS_TZ, utcnow
 from candor.db.migrate import upgrade
+from candor.kpis import facts
 from candor.runtime import Runtime
 from candor.settings import Settings
 
@@ -124,7 +130,8 @@ GENERATE = [
                  ELSE 'system:auto-approval' END,
             CASE WHEN v.v < :versions OR i.id % 20 < 17
                       OR i.completed_at <= now() - interval '14 days'
-                 THEN i.completed_at + (20 + (i.id * 7) % 72) * interval '1 hour' END,
+                 THEN i.completed_at + (20 + (i.id * 7) % 72) * interval '1 hour'
+                      + (i.id * 37) % 3600 * interval '1 second' END,
             CASE WHEN v.v = :versions AND i.id % 20 < 17 THEN 'wechat' END,
             CASE WHEN v.v = :versions AND i.id % 20 < 17
                  THEN i.completed_at + (20 + (i.id * 7) % 72 + (i.id * 11) % 128)
@@ -146,7 +153,98 @@ GENERATE = [
         FROM outreach_messages m WHERE m.sent_at IS NOT NULL;
         """,
     ),
+    (
+        "chat accounts",
+        # 60 % of the candidates chat: one bound account and conversation each, started
+        # a few hours after applying.
+        """
+        INSERT INTO chat_identities (channel, external_user_id, candidate_id, bound_at,
+            created_at, updated_at)
+        SELECT (ARRAY['wechat', 'telegram', 'web'])[1 + a.candidate_id % 3],
+            'bx' || a.candidate_id, a.candidate_id, a.applied_at + interval '2 hours',
+            now(), now()
+        FROM applications a WHERE a.candidate_id % 5 < 3;
+        INSERT INTO conversations (chat_identity_id, channel, candidate_id, started_at,
+            last_message_at)
+        SELECT ci.id, ci.channel, ci.candidate_id, ci.bound_at, ci.bound_at
+        FROM chat_identities ci WHERE ci.external_user_id LIKE 'bx%';
+        """,
+    ),
+    (
+        "chat messages",
+        # :per_conversation messages each, alternating candidate and bot, 9 to 40 hours
+        # apart: many candidates write within a week of their result, some later.
+        """
+        INSERT INTO chat_messages (conversation_id, candidate_id, direction, channel, text,
+            author, at)
+        SELECT c.id, c.candidate_id,
+            CASE WHEN k % 2 = 1 THEN 'inbound' ELSE 'outbound' END, c.channel, '消息',
+            CASE WHEN k % 2 = 0 THEN 'engine:embedded' END,
+            c.started_at + k * (9 + c.id % 32) * interval '1 hour'
+        FROM conversations c CROSS JOIN generate_series(1, :per_conversation) k;
+        """,
+    ),
+    (
+        "hand-offs, tasks, questions",
+        # 5 % of conversations handed off (HR answers 90 % of them, 1 to 49 h later, to the
+        # second),
+        # 3 % with an HR task, 2 % with a question drafted for HR.
+        """
+        INSERT INTO handoffs (conversation_id, reason, opened_at, closed_at, closed_by)
+        SELECT c.id, (ARRAY['asked', 'complaint', 'fallback'])[1 + c.id % 3],
+            c.started_at + interval '3 hours',
+            CASE WHEN c.id % 200 <> 0 THEN c.started_at + interval '80 hours' END,
+            CASE WHEN c.id % 200 <> 0 THEN 'user:2' END
+        FROM conversations c WHERE c.id % 20 = 0;
+        INSERT INTO chat_messages (conversation_id, candidate_id, direction, channel, text,
+            author, at)
+        SELECT h.conversation_id, c.candidate_id, 'outbound', c.channel, 'HR 回复',
+            'user:' || (2 + c.id % 30),
+            h.opened_at + (1 + c.id % 48) * interval '1 hour'
+                + (c.id * 53) % 3600 * interval '1 second'
+        FROM handoffs h JOIN conversations c ON c.id = h.conversation_id
+        WHERE h.id % 10 <> 0;
+        INSERT INTO hr_tasks (kind, team_id, candidate_id, application_id, conversation_id,
+            details, created_at)
+        SELECT 'reschedule', j.team_id, a.candidate_id, a.id, c.id, '{}'::jsonb,
+            c.started_at + interval '5 hours'
+        FROM conversations c JOIN applications a ON a.candidate_id = c.candidate_id
+        JOIN jobs j ON j.id = a.job_id WHERE c.id % 100 < 3 AND c.id % 20 <> 0;
+        INSERT INTO job_questions (conversation_id, candidate_id, job_id, team_id, topic,
+            locale, question, draft, state, asked_at)
+        SELECT c.id, a.candidate_id, j.id, j.team_id, 'salary', 'zh-CN', '工资?', '面议',
+            'pending', c.started_at + interval '6 hours'
+        FROM conversations c JOIN applications a ON a.candidate_id = c.candidate_id
+        JOIN jobs j ON j.id = a.job_id WHERE c.id % 100 BETWEEN 3 AND 4;
+        """,
+    ),
+    (
+        "satisfaction",
+        # Asked after every sent result of a chatting candidate; 40 % answer 1 to 5.
+        """
+        INSERT INTO csat_ratings (outreach_message_id, candidate_id, conversation_id,
+            asked_at, rating, rated_at)
+        SELECT m.id, c.candidate_id, c.id, m.sent_at + interval '5 minutes',
+            CASE WHEN m.id % 5 < 2 THEN 1 + (m.id / 5) % 5 END,
+            CASE WHEN m.id % 5 < 2 THEN m.sent_at + interval '2 hours' END
+        FROM outreach_messages m JOIN applications a ON a.id = m.application_id
+        JOIN conversations c ON c.candidate_id = a.candidate_id
+        WHERE m.sent_at IS NOT NULL;
+        """,
+    ),
 ]
+TRIGGERED = (
+    "interviews",
+    "outreach_messages",
+    "applications",
+    "chat_messages",
+    "conversations",
+    "handoffs",
+    "hr_tasks",
+    "job_questions",
+    "csat_ratings",
+    "outbox",
+)
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -154,7 +252,9 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
-async def generate(url: str, applications: int, messages: int, days: int) -> None:
+async def generate(
+    url: str, applications: int, messages: int, chat_messages: int, days: int
+) -> None:
     settings = Settings(database_url=url, redis_url="memory://", env="development")
     runtime = Runtime.create(settings)
     try:
@@ -173,7 +273,13 @@ async def generate(url: str, applications: int, messages: int, days: int) -> Non
             "days": days,
             "versions": versions,
             "template_id": template_id,
+            "per_conversation": max(1, round(chat_messages / max(1, applications * 3 // 5))),
         }
+        # A bulk load: the facts' triggers are off while loading, and the backfill
+        # (`candor kpis rebuild`) computes the facts afterwards, as for existing data.
+        async with runtime.engine.begin() as connection:
+            for table in TRIGGERED:
+                await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
         for what, sql in GENERATE:
             started = time.perf_counter()
             async with runtime.engine.begin() as connection:
@@ -181,6 +287,17 @@ async def generate(url: str, applications: int, messages: int, days: int) -> Non
                     used = {k: v for k, v in params.items() if f":{k}" in statement}
                     await connection.execute(text(statement), used)
             print(f"  {what:<20} {time.perf_counter() - started:7.1f} s", flush=True)
+        async with runtime.engine.begin() as connection:
+            for table in TRIGGERED:
+                await connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+        async with runtime.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("VACUUM ANALYZE"))
+        started = time.perf_counter()
+        async with runtime.transaction() as session:
+            for done in await facts.rebuild(session):
+                print(f"  {done.table:<24} {done.rows:>10,} rows {done.seconds:7.1f} s")
+        print(f"  backfill (candor kpis rebuild) {time.perf_counter() - started:7.1f} s")
         async with runtime.engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.execute(text("VACUUM ANALYZE"))
@@ -188,7 +305,16 @@ async def generate(url: str, applications: int, messages: int, days: int) -> Non
                 table: (
                     await connection.execute(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
                 ).scalar()
-                for table in ("applications", "interviews", "outreach_messages", "outbox")
+                for table in (
+                    "applications",
+                    "interviews",
+                    "outreach_messages",
+                    "outbox",
+                    "conversations",
+                    "chat_messages",
+                    "handoffs",
+                    "csat_ratings",
+                )
             }
         print("  rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
     finally:
@@ -259,6 +385,15 @@ async def measure(url: str, window: int, requests: int) -> None:
                 f"{body['funnel']}",
                 flush=True,
             )
+            print(
+                f"  conversations: {body['results_sent']:,} results sent, reply rate "
+                f"{body['reply_rate']:.3f}; {body['conversations_started']:,} conversations, "
+                f"containment {body['containment_rate']:.3f}; {body['handoffs']:,} hand-offs, "
+                f"HR first response median {body['hr_first_response_median_hours']:.1f} h; "
+                f"CSAT {body['csat']['rated']:,} of {body['csat']['asked']:,}, mean "
+                f"{body['csat']['mean']:.2f}",
+                flush=True,
+            )
     finally:
         await runtime.aclose()
 
@@ -266,7 +401,8 @@ async def measure(url: str, window: int, requests: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--applications", type=int, default=1_000_000)
-    parser.add_argument("--messages", type=int, default=5_000_000)
+    parser.add_argument("--messages", type=int, default=5_000_000, help="result messages")
+    parser.add_argument("--chat-messages", type=int, default=5_000_000)
     parser.add_argument("--days", type=int, default=730, help="the history's span")
     parser.add_argument("--window", type=int, default=90, help="the measured date range")
     parser.add_argument("--requests", type=int, default=20)
@@ -274,12 +410,12 @@ def main() -> None:
     with postgres_database("candor_bench_kpi") as url:
         upgrade(Settings(database_url=url, env="development"))
         print(
-            f"generating {args.applications:,} applications and about {args.messages:,} "
-            f"messages over {args.days} days",
+            f"generating {args.applications:,} applications, about {args.messages:,} result "
+            f"messages and {args.chat_messages:,} chat messages over {args.days} days",
             flush=True,
         )
         started = time.perf_counter()
-        asyncio.run(generate(url, args.applications, args.messages, args.days))
+        asyncio.run(generate(url, args.applications, args.messages, args.chat_messages, args.days))
         print(f"  generated in {time.perf_counter() - started:.0f} s", flush=True)
         print(f"timing the last {args.window} days, {args.requests} requests each:", flush=True)
         asyncio.run(measure(url, args.window, args.requests))

@@ -62,13 +62,22 @@ def column_chart(
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
 
 
-def bar_list(bars: Sequence[Bar], *, title: str, percent: bool = False, width: int = 640) -> Markup:
+def bar_list(
+    bars: Sequence[Bar],
+    *,
+    title: str,
+    percent: bool = False,
+    max_value: float | None = None,
+    width: int = 640,
+) -> Markup:
     """Horizontal bars with their labels and values, e.g. the funnel or channels."""
     row = 26
     height = row * max(1, len(bars)) + 10
     top = max((b.value for b in bars), default=0) or 1
     if percent:
         top = 1.0
+    if max_value is not None:
+        top = max_value
     parts = [
         f'<svg class="chart-svg" role="img" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" '

@@ -10,14 +10,28 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.console.charts import LATE_COLOUR, PENDING_COLOUR, Bar, bar_list, column_chart
+from api.console.charts import (
+    BAR_COLOUR,
+    LATE_COLOUR,
+    PENDING_COLOUR,
+    Bar,
+    bar_list,
+    column_chart,
+)
 from api.console.deps import ConsoleHTTPError, CurrentConsoleUser
 from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError
 from api.kpi_params import DrilldownQueryDep, KpiFilterDep
 from api.routers.kpis import build_report, export_csv, load_records
-from candor.kpis.service import FUNNEL_STEPS, KpiFilter, KpiReport, Timeliness, visible_teams
+from candor.kpis.service import (
+    FUNNEL_STEPS,
+    CsatFigures,
+    KpiFilter,
+    KpiReport,
+    Timeliness,
+    visible_teams,
+)
 
 router = APIRouter(prefix="/console/kpis", include_in_schema=False)
 
@@ -124,11 +138,101 @@ def _charts(report: KpiReport) -> dict[str, Any]:
         title="Interviews by feedback status",
     )
     return {
+        **_conversation_charts(report),
         "timeliness_chart": timeliness,
         "completions_chart": completions,
         "funnel_chart": funnel,
         "delivery_chart": delivery,
         "status_chart": status,
+    }
+
+
+def _conversation_charts(report: KpiReport) -> dict[str, Any]:
+    """Reply rate, containment and hand-offs by week; CSAT's distribution and splits."""
+    f = report.filters
+    records = "/console/kpis/records?"
+    weeks = report.figures.weeks
+    replies = column_chart(
+        [
+            Bar(
+                label=w.week.strftime("%m-%d"),
+                value=w.reply_rate or 0.0,
+                href=records + filter_query(f, metric="replies", week=w.week.isoformat()),
+                title=f"week of {w.week}: {w.replied} of {w.results_sent} results replied to",
+            )
+            for w in weeks
+        ],
+        title="Candidate reply rate by week of sending",
+        max_value=1.0,
+        percent=True,
+    )
+    containment = column_chart(
+        [
+            Bar(
+                label=w.week.strftime("%m-%d"),
+                value=w.containment_rate or 0.0,
+                href=records + filter_query(f, metric="conversations", week=w.week.isoformat()),
+                title=f"week of {w.week}: {w.contained} of {w.conversations_started} "
+                "conversations handled by the bot alone",
+            )
+            for w in weeks
+        ],
+        title="Bot containment by week of start",
+        max_value=1.0,
+        percent=True,
+    )
+    handoffs = column_chart(
+        [
+            Bar(
+                label=w.week.strftime("%m-%d"),
+                value=w.handoffs,
+                href=records + filter_query(f, metric="handoffs", week=w.week.isoformat()),
+                title=f"week of {w.week}: {w.handoffs} hand-offs",
+            )
+            for w in weeks
+        ],
+        title="Hand-offs by week",
+    )
+    csat = report.figures.csat
+    distribution = bar_list(
+        [
+            Bar(
+                label=f"{rating} ★",
+                value=count,
+                href=records + filter_query(f, metric="csat", rating=rating),
+                title=f"{count} answers rated {rating}",
+                colour=LATE_COLOUR if rating <= 2 else BAR_COLOUR,
+            )
+            for rating, count in sorted(csat.distribution.items(), reverse=True)
+        ],
+        title="CSAT: answers by rating",
+    )
+    groups = [("outcome", split) for split in report.figures.csat_by_outcome] + [
+        ("promise", split) for split in report.figures.csat_by_promise
+    ]
+    splits = bar_list(
+        [
+            Bar(
+                label=f"{param} {split.key}",
+                value=split.mean or 0.0,
+                href=records + filter_query(f, metric="csat", **{param: split.key}),
+                title=f"mean {split.mean or 0:.2f} over {split.rated} of {split.asked} answered",
+            )
+            for param, split in groups
+            if split.asked
+        ],
+        title="CSAT mean by outcome and by whether the promise was kept",
+        max_value=5.0,
+    )
+    csat_rows: list[tuple[str, dict[str, str], CsatFigures]] = [("all answers", {}, csat)]
+    csat_rows += [(f"{param} {split.key}", {param: split.key}, split) for param, split in groups]
+    return {
+        "csat_rows": csat_rows,
+        "replies_chart": replies,
+        "containment_chart": containment,
+        "handoffs_chart": handoffs,
+        "csat_chart": distribution,
+        "csat_splits_chart": splits,
     }
 
 

@@ -10,16 +10,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from candor.auth.principals import HRPrincipal
 from candor.clock import BUSINESS_TZ
 from candor.kpis import service
-from candor.kpis.service import FUNNEL_STEPS, KpiFilter, KpiFilterError, Timeliness
-from candor.models.enums import Channel
+from candor.kpis.service import FUNNEL_STEPS, KpiFilter, KpiFilterError, Promise, Timeliness
+from candor.models.enums import Channel, Decision
 from candor.sla.calendar import WorkingCalendar
 
-METRICS = ("interviews", "time_to_feedback", "breaches", "approvals", "deliveries", "funnel")
+METRICS = (
+    "interviews",
+    "time_to_feedback",
+    "breaches",
+    "approvals",
+    "deliveries",
+    "funnel",
+    "replies",
+    "conversations",
+    "handoffs",
+    "hr_first_response",
+    "csat",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """Which slice of a metric's records: a week, a timeliness, a channel, a funnel step."""
+    """Which slice of a metric's records: a week, a timeliness, a channel, a funnel step,
+    a rating, an outcome, a promise. `succeeded` is the metric's own yes or no: delivered,
+    replied, contained, answered (hand-offs) or rated (CSAT)."""
 
     metric: str
     week: date | None = None
@@ -27,6 +41,9 @@ class Selection:
     channel: Channel | None = None
     succeeded: bool | None = None
     step: str | None = None
+    rating: int | None = None
+    outcome: Decision | None = None
+    promise: Promise | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,4 +213,179 @@ async def records(
                 for r in applications
             ],
         )
+    if metric in ("replies", "conversations", "handoffs", "hr_first_response", "csat"):
+        return await _chat_records(
+            session,
+            principal,
+            filters,
+            calendar,
+            selection,
+            promise_working_days=promise_working_days,
+            now=now,
+        )
     raise KpiFilterError(f"unknown metric {metric!r}; one of {', '.join(METRICS)}")
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+async def _chat_records(
+    session: AsyncSession,
+    principal: HRPrincipal,
+    filters: KpiFilter,
+    calendar: WorkingCalendar,
+    selection: Selection,
+    *,
+    promise_working_days: int,
+    now: datetime,
+) -> Records:
+    metric, wanted, week = selection.metric, selection.succeeded, selection.week
+    if metric == "replies":
+        replies = [
+            r
+            for r in await service.reply_records(session, principal, filters)
+            if (wanted is None or r.replied is wanted)
+            and (week is None or service.week_of(r.sent_at) == week)
+            and (selection.outcome is None or r.outcome is selection.outcome)
+        ]
+        return Records(
+            title="Result messages sent, and replies",
+            columns=["Message", "Application", "Candidate", "Outcome", "Sent", "Replied"],
+            rows=[
+                Row(
+                    [
+                        str(r.message_id),
+                        r.application_code,
+                        r.candidate_name,
+                        r.outcome.value,
+                        _t(r.sent_at),
+                        _yes(r.replied),
+                    ],
+                    r.message_id,
+                )
+                for r in replies
+            ],
+        )
+    if metric == "conversations":
+        conversations = [
+            c
+            for c in await service.conversation_records(session, principal, filters)
+            if (wanted is None or c.contained is wanted)
+            and (week is None or service.week_of(c.started_at) == week)
+        ]
+        return Records(
+            title="Conversations started",
+            columns=[
+                "Conversation",
+                "Application",
+                "Candidate",
+                "Channel",
+                "Started",
+                "Bot only",
+            ],
+            rows=[
+                Row(
+                    [
+                        str(c.conversation_id),
+                        c.application_code,
+                        c.candidate_name,
+                        c.channel.value,
+                        _t(c.started_at),
+                        _yes(c.contained),
+                    ],
+                    None,
+                )
+                for c in conversations
+            ],
+        )
+    if metric in ("handoffs", "hr_first_response"):
+        handoffs = [
+            h
+            for h in await service.handoff_records(session, principal, filters)
+            if (wanted is None or h.answered is wanted)
+            and (week is None or service.week_of(h.opened_at) == week)
+        ]
+        if metric == "hr_first_response":
+            handoffs = sorted(
+                (h for h in handoffs if h.answered),
+                key=lambda h: (h.response_hours or 0.0, h.handoff_id),
+            )
+        return Records(
+            title="Hand-offs" if metric == "handoffs" else "HR first response to hand-offs",
+            columns=[
+                "Hand-off",
+                "Conversation",
+                "Application",
+                "Candidate",
+                "Reason",
+                "Opened",
+                "First HR reply",
+                "Hours",
+                "Closed",
+            ],
+            rows=[
+                Row(
+                    [
+                        str(h.handoff_id),
+                        str(h.conversation_id),
+                        h.application_code,
+                        h.candidate_name,
+                        h.reason,
+                        _t(h.opened_at),
+                        _t(h.first_hr_reply_at),
+                        "" if h.response_hours is None else f"{h.response_hours:.1f}",
+                        _t(h.closed_at),
+                    ],
+                    None,
+                )
+                for h in handoffs
+            ],
+        )
+    if selection.rating is not None and selection.rating not in service.CSAT_SCALE:
+        raise KpiFilterError("a rating is 1 to 5")
+    answers = [
+        c
+        for c in await service.csat_records(
+            session,
+            principal,
+            filters,
+            calendar,
+            promise_working_days=promise_working_days,
+            now=now,
+        )
+        if (wanted is None or (c.rating is not None) is wanted)
+        and (week is None or service.week_of(c.asked_at) == week)
+        and (selection.rating is None or c.rating == selection.rating)
+        and (selection.outcome is None or c.outcome is selection.outcome)
+        and (selection.promise is None or c.promise is selection.promise)
+    ]
+    return Records(
+        title="Satisfaction questions",
+        columns=[
+            "Message",
+            "Application",
+            "Candidate",
+            "Outcome",
+            "Promise",
+            "Asked",
+            "Rating",
+            "Rated",
+        ],
+        rows=[
+            Row(
+                [
+                    str(c.message_id),
+                    c.application_code,
+                    c.candidate_name,
+                    c.outcome.value,
+                    c.promise.value,
+                    _t(c.asked_at),
+                    "" if c.rating is None else str(c.rating),
+                    _t(c.rated_at),
+                ],
+                c.message_id,
+            )
+            for c in answers
+        ],
+    )

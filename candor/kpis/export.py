@@ -37,6 +37,35 @@ def _summary_rows(scope: str, figures: Figures) -> list[list[str]]:
         )
     for step, count in figures.funnel.items():
         rows.append([scope, f"funnel.{step}", _number(count)])
+    rows += [
+        [scope, "results_sent", _number(figures.results_sent)],
+        [scope, "results_replied", _number(figures.results_replied)],
+        [scope, "candidate_reply_rate", _number(figures.reply_rate)],
+        [scope, "conversations_started", _number(figures.conversations_started)],
+        [scope, "conversations_contained", _number(figures.conversations_contained)],
+        [scope, "bot_containment_rate", _number(figures.containment_rate)],
+        [scope, "handoffs", _number(figures.handoffs)],
+        [scope, "handoffs_answered", _number(figures.handoffs_answered)],
+        [
+            scope,
+            "hr_first_response_median_hours",
+            _number(figures.hr_first_response_median_hours),
+        ],
+        [scope, "hr_first_response_p90_hours", _number(figures.hr_first_response_p90_hours)],
+    ]
+    for csat in (figures.csat, *figures.csat_by_outcome, *figures.csat_by_promise):
+        prefix = "csat" if csat is figures.csat else f"csat.{csat.key}"
+        rows += [
+            [scope, f"{prefix}.asked", _number(csat.asked)],
+            [scope, f"{prefix}.rated", _number(csat.rated)],
+            [scope, f"{prefix}.response_rate", _number(csat.response_rate)],
+            [scope, f"{prefix}.mean", _number(csat.mean)],
+        ]
+        if csat is figures.csat:
+            rows += [
+                [scope, f"csat.rating_{rating}", _number(count)]
+                for rating, count in csat.distribution.items()
+            ]
     return rows
 
 
@@ -67,6 +96,16 @@ def report_csv(report: KpiReport) -> str:
             "timeliness_rate",
             "median_working_days",
             "applied",
+            "results_sent",
+            "replied",
+            "reply_rate",
+            "conversations_started",
+            "contained",
+            "containment_rate",
+            "handoffs",
+            "csat_asked",
+            "csat_rated",
+            "csat_mean",
         ]
     )
     for week in report.figures.weeks:
@@ -80,6 +119,16 @@ def report_csv(report: KpiReport) -> str:
                 _number(week.timeliness_rate),
                 _number(week.median_working_days),
                 week.applied,
+                week.results_sent,
+                week.replied,
+                _number(week.reply_rate),
+                week.conversations_started,
+                week.contained,
+                _number(week.containment_rate),
+                week.handoffs,
+                week.csat_asked,
+                week.csat_rated,
+                _number(week.csat_mean),
             ]
         )
     return out.getvalue()

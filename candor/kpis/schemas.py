@@ -29,6 +29,27 @@ class WeekOut(BaseModel):
     timeliness_rate: float | None
     median_working_days: float | None
     applied: int
+    results_sent: int
+    replied: int
+    reply_rate: float | None
+    conversations_started: int
+    contained: int
+    containment_rate: float | None
+    handoffs: int
+    csat_asked: int
+    csat_rated: int
+    csat_mean: float | None
+
+
+class CsatOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    asked: int
+    rated: int
+    response_rate: float | None
+    mean: float | None
+    distribution: dict[int, int]
 
 
 class FiguresOut(BaseModel):
@@ -47,6 +68,19 @@ class FiguresOut(BaseModel):
     approval_latency_p90_hours: float | None
     delivery: list[ChannelOut]
     funnel: dict[str, int]
+    results_sent: int
+    results_replied: int
+    reply_rate: float | None
+    conversations_started: int
+    conversations_contained: int
+    containment_rate: float | None
+    handoffs: int
+    handoffs_answered: int
+    hr_first_response_median_hours: float | None
+    hr_first_response_p90_hours: float | None
+    csat: CsatOut
+    csat_by_outcome: list[CsatOut]
+    csat_by_promise: list[CsatOut]
     weeks: list[WeekOut]
 
 

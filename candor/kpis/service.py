@@ -1,32 +1,58 @@
 """Computing the response KPIs from the records behind them.
 
-Each metric has one set of conditions (`_*_conditions`) used twice: aggregated in the
-database for its figure (`figures`), and listed row by row for the drill-down (the
-`*_records` functions), so every number can be traced to exactly the rows that make it.
-Interviews are grouped by local day in SQL, and the promise's day arithmetic is done once
-per distinct day (`FeedbackClock`). Definitions: docs/kpis.md.
+The figures (`figures`) are aggregated in SQL from the KPI facts (`candor.models.kpis`:
+one narrow row per record, kept by the database's triggers, defined by views in migration
+0009). The drill-down lists the same records from the base tables with each metric's
+conditions (`_*_conditions`, the `*_records` functions), so every number can be traced to
+the rows that make it; the tests check that both agree. The promise's day arithmetic is
+done once per distinct day (`FeedbackClock`). Definitions: docs/kpis.md.
 
 Dates are local (Asia/Shanghai): a range is whole local days, weeks start on Monday.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from candor.auth.principals import HRPrincipal
 from candor.clock import BUSINESS_TZ, utcnow
-from candor.kpis.sql import local_date
-from candor.models import Application, Candidate, Interview, Job, Team
-from candor.models.enums import Channel, InterviewKind, Stage
+from candor.kpis.sql import local_date, plus_days
+from candor.models import (
+    Application,
+    Candidate,
+    ChatMessage,
+    Conversation,
+    CsatRating,
+    Handoff,
+    HrTask,
+    Interview,
+    Job,
+    JobQuestion,
+    Team,
+)
+from candor.models.chat import Direction
+from candor.models.enums import Channel, Decision, InterviewKind, Stage
+from candor.models.kpis import (
+    ApplicationFacts,
+    ApprovalFacts,
+    ConversationFacts,
+    CsatFacts,
+    DeliveryFacts,
+    HandoffFacts,
+    InterviewFacts,
+    ReplyFacts,
+)
 from candor.models.outreach import MessageState, OutboxItem, OutboxState, OutreachMessage
 from candor.sla.calendar import WorkingCalendar
 
@@ -41,6 +67,9 @@ DELIVERY_FINISHED = (OutboxState.SENT, OutboxState.PERMANENT_FAILURE, OutboxStat
 NEXT_ROUND_STAGES = (Stage.PHONE_INTERVIEW, Stage.ONSITE_INTERVIEW, Stage.OFFER, Stage.HIRED)
 OFFER_STAGES = (Stage.OFFER, Stage.HIRED)
 FUNNEL_STEPS = ("applied", "ai_interview_completed", "result_sent", "next_round", "offer")
+REPLY_WINDOW_DAYS = 7  # a candidate's chat message this soon after a result is a reply to it
+HR_AUTHOR_PREFIX = "user:"  # chat messages a person wrote (`HRPrincipal.actor`)
+CSAT_SCALE = (1, 2, 3, 4, 5)
 
 
 class KpiFilterError(ValueError):
@@ -512,6 +541,346 @@ async def funnel_records(
     ]
 
 
+# --- Conversations: reply rate, containment, handoffs, CSAT --------------------------------
+
+# A conversation belongs to one chat account, not to an application: it counts for the job
+# (and so the team and recruiter) of its candidate's latest application, the same rule that
+# decides which team's HR may read it (`candor.dialogue.service.team_of_conversation`).
+# Conversations not bound to a candidate belong to no team and are not counted.
+
+
+def _latest_application_id() -> Any:
+    latest = aliased(Application)
+    return (
+        select(latest.id)
+        .where(latest.candidate_id == Conversation.candidate_id)
+        .order_by(latest.applied_at.desc(), latest.id.desc())
+        .limit(1)
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+
+
+def _conversation_scope(query: Any, principal: HRPrincipal, filters: KpiFilter) -> Any:
+    """`query`, which reaches the conversation, narrowed through its latest application."""
+    return _in_scope(
+        query.join(Application, Application.id == _latest_application_id()), principal, filters
+    )
+
+
+def _reply_conditions(filters: KpiFilter) -> list[ColumnElement[bool]]:
+    return [
+        OutreachMessage.sent_at >= filters.start_utc,
+        OutreachMessage.sent_at < filters.end_utc,
+    ]
+
+
+def _replied() -> ColumnElement[bool]:
+    """The candidate wrote in chat after the result was sent, within the reply window."""
+    return exists().where(
+        ChatMessage.candidate_id == Application.candidate_id,
+        ChatMessage.direction == Direction.INBOUND,
+        ChatMessage.at > OutreachMessage.sent_at,
+        ChatMessage.at < plus_days(OutreachMessage.sent_at, REPLY_WINDOW_DAYS),
+    )
+
+
+def _conversation_conditions(filters: KpiFilter) -> list[ColumnElement[bool]]:
+    return [
+        Conversation.started_at >= filters.start_utc,
+        Conversation.started_at < filters.end_utc,
+    ]
+
+
+def _needed_a_person() -> ColumnElement[bool]:
+    """A hand-off, an HR task or a question drafted for HR came out of the conversation."""
+    return or_(
+        exists().where(Handoff.conversation_id == Conversation.id),
+        exists().where(HrTask.conversation_id == Conversation.id),
+        exists().where(JobQuestion.conversation_id == Conversation.id),
+    )
+
+
+def _handoff_conditions(filters: KpiFilter) -> list[ColumnElement[bool]]:
+    return [Handoff.opened_at >= filters.start_utc, Handoff.opened_at < filters.end_utc]
+
+
+def _first_hr_reply() -> Any:
+    """The first message a person wrote in the conversation while it was handed off."""
+    return (
+        select(func.min(ChatMessage.at))
+        .where(
+            ChatMessage.conversation_id == Handoff.conversation_id,
+            ChatMessage.direction == Direction.OUTBOUND,
+            ChatMessage.author.like(f"{HR_AUTHOR_PREFIX}%"),
+            ChatMessage.at >= Handoff.opened_at,
+            or_(Handoff.closed_at.is_(None), ChatMessage.at <= Handoff.closed_at),
+        )
+        .correlate(Handoff)
+        .scalar_subquery()
+    )
+
+
+def _csat_conditions(filters: KpiFilter) -> list[ColumnElement[bool]]:
+    return [CsatRating.asked_at >= filters.start_utc, CsatRating.asked_at < filters.end_utc]
+
+
+def _interview_first_sent() -> Any:
+    other = aliased(OutreachMessage)  # any of the interview's messages, not only the rated one
+    return (
+        select(func.min(other.sent_at))
+        .where(other.interview_id == Interview.id)
+        .correlate(Interview)
+        .scalar_subquery()
+    )
+
+
+def _interview_stated_due() -> Any:
+    other = aliased(OutreachMessage)  # any of the interview's messages, not only the rated one
+    return (
+        select(func.min(other.due_at))
+        .where(other.interview_id == Interview.id)
+        .correlate(Interview)
+        .scalar_subquery()
+    )
+
+
+def _csat_query(principal: HRPrincipal, filters: KpiFilter, *columns: Any) -> Any:
+    """`columns` of the satisfaction questions in scope asked in the range, with the result
+    message they were about and its interview (if any)."""
+    query = (
+        select(*columns)
+        .select_from(CsatRating)
+        .join(OutreachMessage, OutreachMessage.id == CsatRating.outreach_message_id)
+        .join(Application, Application.id == OutreachMessage.application_id)
+        .outerjoin(Interview, Interview.id == OutreachMessage.interview_id)
+    )
+    return _in_scope(query, principal, filters).where(*_csat_conditions(filters))
+
+
+class Promise(StrEnum):
+    MET = "met"  # the interview's candidate was notified within the promise
+    MISSED = "missed"  # notified after the promised day
+    UNKNOWN = "unknown"  # the result belongs to no interview, or none was sent yet
+
+
+def _promise(
+    clock: FeedbackClock, completed_on: date | None, sent_on: date | None, due_on: date | None
+) -> Promise:
+    if completed_on is None or sent_on is None:
+        return Promise.UNKNOWN
+    _, timeliness, _ = clock.classify(completed_on, sent_on, due_on)
+    return Promise.MET if timeliness is Timeliness.IN_TIME else Promise.MISSED
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRecord:
+    message_id: int
+    application_code: str
+    candidate_name: str
+    team_id: int
+    outcome: Decision
+    sent_at: datetime
+    replied: bool
+
+
+async def reply_records(
+    session: AsyncSession, principal: HRPrincipal, filters: KpiFilter
+) -> list[ReplyRecord]:
+    """Result messages sent in the range, and whether the candidate wrote back in time."""
+    query = (
+        _message_scope_query(
+            principal,
+            filters,
+            OutreachMessage.id,
+            Application.code,
+            Candidate.name,
+            Job.team_id,
+            OutreachMessage.outcome,
+            OutreachMessage.sent_at,
+            _replied(),
+        )
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .where(*_reply_conditions(filters))
+        .order_by(OutreachMessage.sent_at, OutreachMessage.id)
+    )
+    return [
+        ReplyRecord(m, code, name, team, outcome, sent, bool(replied))
+        for m, code, name, team, outcome, sent, replied in (await session.execute(query)).all()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    conversation_id: int
+    application_code: str  # the candidate's latest application
+    candidate_name: str
+    team_id: int
+    channel: Channel
+    started_at: datetime
+    contained: bool
+
+
+async def conversation_records(
+    session: AsyncSession, principal: HRPrincipal, filters: KpiFilter
+) -> list[ConversationRecord]:
+    """Conversations started in the range, and whether the bot handled them alone."""
+    query = (
+        _conversation_scope(
+            select(
+                Conversation.id,
+                Application.code,
+                Candidate.name,
+                Job.team_id,
+                Conversation.channel,
+                Conversation.started_at,
+                _needed_a_person(),
+            ).select_from(Conversation),
+            principal,
+            filters,
+        )
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .where(*_conversation_conditions(filters))
+        .order_by(Conversation.started_at, Conversation.id)
+    )
+    return [
+        ConversationRecord(c, code, name, team, channel, at, not bool(escalated))
+        for c, code, name, team, channel, at, escalated in (await session.execute(query)).all()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRecord:
+    handoff_id: int
+    conversation_id: int
+    application_code: str
+    candidate_name: str
+    team_id: int
+    reason: str
+    opened_at: datetime
+    first_hr_reply_at: datetime | None
+    closed_at: datetime | None
+
+    @property
+    def answered(self) -> bool:
+        return self.first_hr_reply_at is not None
+
+    @property
+    def response_hours(self) -> float | None:
+        if self.first_hr_reply_at is None:
+            return None
+        return (self.first_hr_reply_at - self.opened_at).total_seconds() / 3600
+
+
+def _handoff_query(principal: HRPrincipal, filters: KpiFilter, *columns: Any) -> Any:
+    query = (
+        select(*columns)
+        .select_from(Handoff)
+        .join(Conversation, Conversation.id == Handoff.conversation_id)
+    )
+    return _conversation_scope(query, principal, filters).where(*_handoff_conditions(filters))
+
+
+async def handoff_records(
+    session: AsyncSession, principal: HRPrincipal, filters: KpiFilter
+) -> list[HandoffRecord]:
+    """Hand-offs opened in the range, with the first reply a person wrote in each."""
+    query = (
+        _handoff_query(
+            principal,
+            filters,
+            Handoff.id,
+            Handoff.conversation_id,
+            Application.code,
+            Candidate.name,
+            Job.team_id,
+            Handoff.reason,
+            Handoff.opened_at,
+            _first_hr_reply(),
+            Handoff.closed_at,
+        )
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .order_by(Handoff.opened_at, Handoff.id)
+    )
+    return [HandoffRecord(*row) for row in (await session.execute(query)).all()]
+
+
+@dataclass(frozen=True, slots=True)
+class CsatRecord:
+    csat_id: int
+    message_id: int
+    application_code: str
+    candidate_name: str
+    team_id: int
+    outcome: Decision
+    promise: Promise
+    asked_at: datetime
+    rating: int | None
+    rated_at: datetime | None
+
+
+async def csat_records(
+    session: AsyncSession,
+    principal: HRPrincipal,
+    filters: KpiFilter,
+    calendar: WorkingCalendar,
+    *,
+    promise_working_days: int,
+    now: datetime,
+) -> list[CsatRecord]:
+    """Satisfaction questions asked in the range, their answers, and whether the promise
+    was met for the interview the result was about."""
+    clock = FeedbackClock(calendar, promise_working_days, now)
+    query = (
+        _csat_query(
+            principal,
+            filters,
+            CsatRating.id,
+            OutreachMessage.id,
+            Application.code,
+            Candidate.name,
+            Job.team_id,
+            OutreachMessage.outcome,
+            local_date(Interview.completed_at),
+            local_date(_interview_first_sent()),
+            local_date(_interview_stated_due()),
+            CsatRating.asked_at,
+            CsatRating.rating,
+            CsatRating.rated_at,
+        )
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .order_by(CsatRating.asked_at, CsatRating.id)
+    )
+    return [
+        CsatRecord(
+            csat_id,
+            message_id,
+            code,
+            name,
+            team,
+            outcome,
+            _promise(clock, completed_on, sent_on, due_on),
+            asked_at,
+            rating,
+            rated_at,
+        )
+        for (
+            csat_id,
+            message_id,
+            code,
+            name,
+            team,
+            outcome,
+            completed_on,
+            sent_on,
+            due_on,
+            asked_at,
+            rating,
+            rated_at,
+        ) in (await session.execute(query)).all()
+    ]
+
+
 # --- Figures -----------------------------------------------------------------------------
 
 
@@ -525,6 +894,16 @@ class WeekFigures:
     timeliness_rate: float | None  # in_time / (completed - pending)
     median_working_days: float | None
     applied: int
+    results_sent: int = 0  # by week of sending
+    replied: int = 0
+    reply_rate: float | None = None
+    conversations_started: int = 0  # by week of start
+    contained: int = 0
+    containment_rate: float | None = None
+    handoffs: int = 0  # by week of opening
+    csat_asked: int = 0  # by week of asking
+    csat_rated: int = 0
+    csat_mean: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,6 +912,18 @@ class ChannelFigures:
     finished: int
     sent: int
     success_rate: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CsatFigures:
+    """Satisfaction answers: all of them, or one group (`key`: an outcome or a promise)."""
+
+    key: str
+    asked: int
+    rated: int
+    response_rate: float | None  # rated / asked
+    mean: float | None
+    distribution: dict[int, int]  # rating 1..5 -> answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,6 +941,19 @@ class Figures:
     approval_latency_p90_hours: float | None
     delivery: list[ChannelFigures]
     funnel: dict[str, int]
+    results_sent: int
+    results_replied: int
+    reply_rate: float | None
+    conversations_started: int
+    conversations_contained: int
+    containment_rate: float | None
+    handoffs: int
+    handoffs_answered: int
+    hr_first_response_median_hours: float | None
+    hr_first_response_p90_hours: float | None
+    csat: CsatFigures
+    csat_by_outcome: list[CsatFigures]
+    csat_by_promise: list[CsatFigures]
     weeks: list[WeekFigures] = field(default_factory=list)
 
 
@@ -593,28 +997,32 @@ class _FeedbackFacts:
     interviews: int
 
 
+def _facts_query(table: Any, principal: HRPrincipal, filters: KpiFilter, *columns: Any) -> Any:
+    """`columns` of a KPI facts table (`candor.models.kpis`) in scope: its jobs are looked up
+    once (a few hundred rows), never joined row by row."""
+    query = select(*columns).select_from(table)
+    scope = _scope(principal, filters)
+    if principal.is_admin and not (filters.team_ids or filters.recruiter_id or filters.job_id):
+        return query
+    return query.where(table.job_id.in_(select(Job.id).where(scope)))
+
+
+def _days(column: Any, filters: KpiFilter) -> list[ColumnElement[bool]]:
+    """A facts table's local day within the range (both ends included)."""
+    return [column >= filters.start, column <= filters.end]
+
+
 async def _feedback_facts(
     session: AsyncSession, principal: HRPrincipal, filters: KpiFilter
 ) -> list[_FeedbackFacts]:
-    first_sent = (
-        select(func.min(OutreachMessage.sent_at))
-        .where(OutreachMessage.interview_id == Interview.id)
-        .scalar_subquery()
+    f = InterviewFacts
+    days = (f.completed_on, f.sent_on, f.due_on)
+    query = (
+        _facts_query(f, principal, filters, *days, func.count())
+        .where(*_days(f.completed_on, filters))
+        .group_by(*days)
     )
-    stated_due = (
-        select(func.min(OutreachMessage.due_at))
-        .where(OutreachMessage.interview_id == Interview.id)
-        .scalar_subquery()
-    )
-    per_interview = _interview_query(
-        principal,
-        filters,
-        local_date(Interview.completed_at).label("completed_on"),
-        local_date(first_sent).label("sent_on"),
-        local_date(stated_due).label("due_on"),
-    ).subquery()
-    days = (per_interview.c.completed_on, per_interview.c.sent_on, per_interview.c.due_on)
-    rows = (await session.execute(select(*days, func.count()).group_by(*days))).all()
+    rows = (await session.execute(query)).all()
     return [_FeedbackFacts(c, s, d, int(n)) for c, s, d, n in rows]
 
 
@@ -622,36 +1030,32 @@ async def _funnel_counts(
     session: AsyncSession, principal: HRPrincipal, filters: KpiFilter
 ) -> tuple[dict[str, int], dict[date, int]]:
     """The funnel's step counts, and applications made per week."""
-    mondays = filters.weeks()
-    week = case(
-        *[
-            (
-                Application.applied_at
-                < datetime.combine(m + timedelta(weeks=1), time.min, BUSINESS_TZ),
-                i,
-            )
-            for i, m in enumerate(mondays)
-        ],
-        else_=len(mondays) - 1,
-    )
+    f = ApplicationFacts
 
-    def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    def count_if(
+        condition: ColumnElement[bool] | InstrumentedAttribute[bool],
+    ) -> ColumnElement[int]:
         return func.sum(case((condition, 1), else_=0))
 
-    query = _funnel_query(
-        principal,
-        filters,
-        week,
-        func.count(),
-        count_if(_ai_interview_done()),
-        count_if(_result_sent()),
-        count_if(Application.stage.in_(NEXT_ROUND_STAGES)),
-        count_if(Application.stage.in_(OFFER_STAGES)),
-    ).group_by(week)
+    query = (
+        _facts_query(
+            f,
+            principal,
+            filters,
+            f.applied_on,
+            func.count(),
+            count_if(f.ai_interview_done),
+            count_if(f.result_sent),
+            count_if(f.stage.in_([s.value for s in NEXT_ROUND_STAGES])),
+            count_if(f.stage.in_([s.value for s in OFFER_STAGES])),
+        )
+        .where(*_days(f.applied_on, filters))
+        .group_by(f.applied_on)
+    )
     totals = dict.fromkeys(FUNNEL_STEPS, 0)
-    applied: dict[date, int] = {}
-    for index, *counts in (await session.execute(query)).all():
-        applied[mondays[int(index)]] = int(counts[0])
+    applied: dict[date, int] = defaultdict(int)
+    for day, *counts in (await session.execute(query)).all():
+        applied[_monday(day)] += int(counts[0])
         for step, count in zip(FUNNEL_STEPS, counts, strict=True):
             totals[step] += int(count or 0)
     return totals, applied
@@ -660,15 +1064,18 @@ async def _funnel_counts(
 async def _delivery_counts(
     session: AsyncSession, principal: HRPrincipal, filters: KpiFilter
 ) -> list[ChannelFigures]:
-    query = _delivery_query(
-        principal, filters, OutboxItem.channel, OutboxItem.state, func.count()
-    ).group_by(OutboxItem.channel, OutboxItem.state)
+    f = DeliveryFacts
+    query = (
+        _facts_query(f, principal, filters, f.channel, f.state, func.count())
+        .where(f.state.in_([s.value for s in DELIVERY_FINISHED]), *_days(f.created_on, filters))
+        .group_by(f.channel, f.state)
+    )
     finished: dict[Channel, int] = defaultdict(int)
     sent: dict[Channel, int] = defaultdict(int)
     for channel, state, count in (await session.execute(query)).all():
-        finished[channel] += int(count)
-        if state is OutboxState.SENT:
-            sent[channel] += int(count)
+        finished[Channel(channel)] += int(count)
+        if state == OutboxState.SENT.value:
+            sent[Channel(channel)] += int(count)
     return [
         ChannelFigures(
             channel=channel,
@@ -678,6 +1085,191 @@ async def _delivery_counts(
         )
         for channel in sorted(finished, key=lambda c: c.value)
     ]
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+async def _reply_counts(
+    session: AsyncSession, principal: HRPrincipal, filters: KpiFilter
+) -> dict[date, tuple[int, int]]:
+    """(results sent, replied to) per week of sending."""
+    f = ReplyFacts
+    query = (
+        _facts_query(f, principal, filters, f.sent_on, f.replied, func.count())
+        .where(*_days(f.sent_on, filters))
+        .group_by(f.sent_on, f.replied)
+    )
+    weeks: dict[date, tuple[int, int]] = defaultdict(lambda: (0, 0))
+    for day, replied, count in (await session.execute(query)).all():
+        sent, answered = weeks[_monday(day)]
+        weeks[_monday(day)] = (sent + int(count), answered + (int(count) if replied else 0))
+    return weeks
+
+
+async def _conversation_counts(
+    session: AsyncSession, principal: HRPrincipal, filters: KpiFilter
+) -> dict[date, tuple[int, int]]:
+    """(conversations started, contained) per week of start."""
+    f = ConversationFacts
+    query = (
+        _facts_query(f, principal, filters, f.started_on, f.escalated, func.count())
+        .where(*_days(f.started_on, filters))
+        .group_by(f.started_on, f.escalated)
+    )
+    weeks: dict[date, tuple[int, int]] = defaultdict(lambda: (0, 0))
+    for day, escalated, count in (await session.execute(query)).all():
+        started, contained = weeks[_monday(day)]
+        weeks[_monday(day)] = (started + int(count), contained + (0 if escalated else int(count)))
+    return weeks
+
+
+def _hours(microseconds: int) -> float:
+    """As `timedelta.total_seconds() / 3600` would give for the same duration."""
+    return microseconds / 10**6 / 3600
+
+
+@dataclass(frozen=True, slots=True)
+class _Durations:
+    """A count of durations with their nearest-rank median and p90, in hours."""
+
+    count: int
+    median: float | None
+    p90: float | None
+
+
+async def _durations(session: AsyncSession, query: Any, micros: Any) -> _Durations:
+    """The durations `micros` (whole microseconds) of `query`'s rows. PostgreSQL ranks them
+    itself (`percentile_disc` is the nearest rank); elsewhere they come grouped by value and
+    are ranked here, the same way (`_weighted_percentile`)."""
+    if _dialect(session) == "postgresql":
+        count, median, p90 = (
+            await session.execute(
+                query.with_only_columns(
+                    func.count(micros),
+                    func.percentile_disc(0.5).within_group(micros),
+                    func.percentile_disc(0.9).within_group(micros),
+                )
+            )
+        ).one()
+        return _Durations(
+            int(count),
+            None if median is None else _hours(int(median)),
+            None if p90 is None else _hours(int(p90)),
+        )
+    counts: dict[float, int] = defaultdict(int)
+    grouped = query.with_only_columns(micros, func.count()).where(micros.is_not(None))
+    for value, count in (await session.execute(grouped.group_by(micros))).all():
+        counts[_hours(int(value))] += int(count)
+    return _Durations(
+        sum(counts.values()),
+        _weighted_percentile(counts, 0.5),
+        _weighted_percentile(counts, 0.9),
+    )
+
+
+def _dialect(session: AsyncSession) -> str:
+    bind = session.bind
+    return bind.dialect.name if bind is not None else ""
+
+
+async def _approval_latencies(
+    session: AsyncSession, principal: HRPrincipal, filters: KpiFilter
+) -> _Durations:
+    """HR decisions in the range, and their latency in hours."""
+    f = ApprovalFacts
+    query = _facts_query(f, principal, filters, f.latency_us).where(*_days(f.decided_on, filters))
+    return await _durations(session, query, f.latency_us)
+
+
+async def _handoff_counts(
+    session: AsyncSession, principal: HRPrincipal, filters: KpiFilter
+) -> tuple[dict[date, int], _Durations]:
+    """Hand-offs opened per week, and the first HR replies' delays in hours."""
+    f = HandoffFacts
+    query = _facts_query(f, principal, filters, f.opened_on).where(*_days(f.opened_on, filters))
+    weeks: dict[date, int] = defaultdict(int)
+    for day, count in (
+        await session.execute(
+            query.with_only_columns(f.opened_on, func.count()).group_by(f.opened_on)
+        )
+    ).all():
+        weeks[_monday(day)] += int(count)
+    return weeks, await _durations(session, query, f.response_us)
+
+
+@dataclass(frozen=True, slots=True)
+class _CsatFacts:
+    outcome: Decision
+    promise: Promise
+    asked_on: date
+    rating: int | None
+    questions: int
+
+
+async def _csat_facts(
+    session: AsyncSession, principal: HRPrincipal, filters: KpiFilter, clock: FeedbackClock
+) -> list[_CsatFacts]:
+    f = CsatFacts
+    groups = (f.outcome, f.completed_on, f.sent_on, f.due_on, f.asked_on, f.rating)
+    query = (
+        _facts_query(f, principal, filters, *groups, func.count())
+        .where(*_days(f.asked_on, filters))
+        .group_by(*groups)
+    )
+    return [
+        _CsatFacts(
+            Decision(outcome),
+            _promise(clock, completed_on, sent_on, due_on),
+            asked_on,
+            None if rating is None else int(rating),
+            int(count),
+        )
+        for outcome, completed_on, sent_on, due_on, asked_on, rating, count in (
+            await session.execute(query)
+        ).all()
+    ]
+
+
+def _csat_figures(key: str, facts: Sequence[_CsatFacts]) -> CsatFigures:
+    asked = sum(f.questions for f in facts)
+    distribution = dict.fromkeys(CSAT_SCALE, 0)
+    for fact in facts:
+        if fact.rating is not None:
+            distribution[fact.rating] += fact.questions
+    rated = sum(distribution.values())
+    total = sum(rating * count for rating, count in distribution.items())
+    return CsatFigures(
+        key=key,
+        asked=asked,
+        rated=rated,
+        response_rate=_rate(rated, asked),
+        mean=total / rated if rated else None,
+        distribution=distribution,
+    )
+
+
+PARALLEL_QUERIES = 3  # connections one report reads with at once, on PostgreSQL
+
+
+async def _read_all(
+    session: AsyncSession, *reads: Callable[[AsyncSession], Awaitable[Any]]
+) -> list[Any]:
+    """Independent read queries: on PostgreSQL a few at a time, each on its own pooled
+    connection, so the server's cores share a report (the figures then come from snapshots
+    milliseconds apart); otherwise one after another on `session` (SQLite, or a session
+    bound to one connection)."""
+    engine = session.bind
+    if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
+        return [await read(session) for read in reads]
+    gate = asyncio.Semaphore(PARALLEL_QUERIES)
+
+    async def run(read: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+        async with gate, AsyncSession(bind=engine) as own:
+            return await read(own)
+
+    return list(await asyncio.gather(*(run(read) for read in reads)))
 
 
 async def figures(
@@ -697,7 +1289,31 @@ async def figures(
         monday: {"status": dict.fromkeys(Timeliness, 0), "days": defaultdict(int)}
         for monday in filters.weeks()
     }
-    for fact in await _feedback_facts(session, principal, filters):
+    (
+        feedback,
+        breaches,
+        latencies,
+        (funnel, applied),
+        replies,
+        conversations,
+        (handoffs_by_week, response_hours),
+        csat,
+        delivery,
+    ) = await _read_all(
+        session,
+        lambda s: _feedback_facts(s, principal, filters),
+        lambda s: s.scalar(
+            _message_scope_query(principal, filters, func.count()).where(*_breach_conditions(now))
+        ),
+        lambda s: _approval_latencies(s, principal, filters),
+        lambda s: _funnel_counts(s, principal, filters),
+        lambda s: _reply_counts(s, principal, filters),
+        lambda s: _conversation_counts(s, principal, filters),
+        lambda s: _handoff_counts(s, principal, filters),
+        lambda s: _csat_facts(s, principal, filters, clock),
+        lambda s: _delivery_counts(s, principal, filters),
+    )
+    for fact in feedback:
         _, timeliness, working_days = clock.classify(
             fact.completed_on, fact.sent_on, fact.stated_due_on
         )
@@ -708,26 +1324,18 @@ async def figures(
             feedback_days[float(working_days)] += fact.interviews
             week["days"][float(working_days)] += fact.interviews
 
-    breaches = await session.scalar(
-        _message_scope_query(principal, filters, func.count()).where(*_breach_conditions(now))
-    )
-    decisions = (
-        await session.execute(
-            _message_scope_query(
-                principal, filters, OutreachMessage.created_at, OutreachMessage.decided_at
-            ).where(*_approval_conditions(filters))
-        )
-    ).all()
-    latencies: dict[float, int] = defaultdict(int)
-    for created_at, decided_at in decisions:
-        latencies[(decided_at - created_at).total_seconds() / 3600] += 1
-    funnel, applied = await _funnel_counts(session, principal, filters)
+    csat_by_week: dict[date, list[_CsatFacts]] = defaultdict(list)
+    for question in csat:
+        csat_by_week[_monday(question.asked_on)].append(question)
 
     completed = sum(by_status.values())
     weeks = []
     for monday, week in weekly.items():
         status = week["status"]
         week_completed = sum(status.values())
+        sent, replied = replies.get(monday, (0, 0))
+        started, contained = conversations.get(monday, (0, 0))
+        week_csat = _csat_figures("week", csat_by_week.get(monday, []))
         weeks.append(
             WeekFigures(
                 week=monday,
@@ -738,8 +1346,22 @@ async def figures(
                 timeliness_rate=_timeliness_rate(status),
                 median_working_days=_weighted_percentile(week["days"], 0.5),
                 applied=applied.get(monday, 0),
+                results_sent=sent,
+                replied=replied,
+                reply_rate=_rate(replied, sent),
+                conversations_started=started,
+                contained=contained,
+                containment_rate=_rate(contained, started),
+                handoffs=handoffs_by_week.get(monday, 0),
+                csat_asked=week_csat.asked,
+                csat_rated=week_csat.rated,
+                csat_mean=week_csat.mean,
             )
         )
+    results_sent = sum(sent for sent, _ in replies.values())
+    results_replied = sum(replied for _, replied in replies.values())
+    started = sum(n for n, _ in conversations.values())
+    contained = sum(n for _, n in conversations.values())
     return Figures(
         interviews_completed=completed,
         notified_in_time=by_status[Timeliness.IN_TIME],
@@ -749,11 +1371,30 @@ async def figures(
         time_to_feedback_median=_weighted_percentile(feedback_days, 0.5),
         time_to_feedback_p90=_weighted_percentile(feedback_days, 0.9),
         breaches_open=int(breaches or 0),
-        approvals=len(decisions),
-        approval_latency_median_hours=_weighted_percentile(latencies, 0.5),
-        approval_latency_p90_hours=_weighted_percentile(latencies, 0.9),
-        delivery=await _delivery_counts(session, principal, filters),
+        approvals=latencies.count,
+        approval_latency_median_hours=latencies.median,
+        approval_latency_p90_hours=latencies.p90,
+        delivery=delivery,
         funnel=funnel,
+        results_sent=results_sent,
+        results_replied=results_replied,
+        reply_rate=_rate(results_replied, results_sent),
+        conversations_started=started,
+        conversations_contained=contained,
+        containment_rate=_rate(contained, started),
+        handoffs=sum(handoffs_by_week.values()),
+        handoffs_answered=response_hours.count,
+        hr_first_response_median_hours=response_hours.median,
+        hr_first_response_p90_hours=response_hours.p90,
+        csat=_csat_figures("all", csat),
+        csat_by_outcome=[
+            _csat_figures(outcome.value, [f for f in csat if f.outcome is outcome])
+            for outcome in Decision
+        ],
+        csat_by_promise=[
+            _csat_figures(promise.value, [f for f in csat if f.promise is promise])
+            for promise in Promise
+        ],
         weeks=weeks,
     )
 

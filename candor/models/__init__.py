@@ -28,6 +28,16 @@ from candor.models.dialogue import (
     JobQuestion,
 )
 from candor.models.integration import ApiToken, AtsEvent, IdempotencyKey
+from candor.models.kpis import (
+    ApplicationFacts,
+    ApprovalFacts,
+    ConversationFacts,
+    CsatFacts,
+    DeliveryFacts,
+    HandoffFacts,
+    InterviewFacts,
+    ReplyFacts,
+)
 from candor.models.org import HRUser, Team, TeamMembership
 from candor.models.outreach import (
     ApprovalRule,
@@ -41,6 +51,8 @@ from candor.models.outreach import (
 __all__ = [
     "ApiToken",
     "Application",
+    "ApplicationFacts",
+    "ApprovalFacts",
     "ApprovalRule",
     "AtsEvent",
     "AuditEntry",
@@ -55,14 +67,19 @@ __all__ = [
     "ChatMessage",
     "CodeSequence",
     "Conversation",
+    "ConversationFacts",
+    "CsatFacts",
     "CsatRating",
+    "DeliveryFacts",
     "DialogueState",
     "HRUser",
     "Handoff",
+    "HandoffFacts",
     "HrTask",
     "IdempotencyKey",
     "IdentityEvent",
     "Interview",
+    "InterviewFacts",
     "Job",
     "JobAnswer",
     "JobQuestion",
@@ -71,6 +88,7 @@ __all__ = [
     "MessageTransition",
     "OutboxItem",
     "OutreachMessage",
+    "ReplyFacts",
     "SlaNotification",
     "StageChange",
     "Team",

@@ -53,7 +53,10 @@ class Handoff(IdMixin, Base):
     """A conversation handed to a person; the bot stays quiet while one is open."""
 
     __tablename__ = "handoffs"
-    __table_args__ = (Index("ix_handoffs_conversation_closed", "conversation_id", "closed_at"),)
+    __table_args__ = (
+        Index("ix_handoffs_conversation_closed", "conversation_id", "closed_at"),
+        Index("ix_handoffs_opened_at", "opened_at"),  # the KPIs' date range (0009)
+    )
 
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(String(32))  # asked, complaint, fallback

@@ -6,6 +6,7 @@ import httpx
 from sqlalchemy import select
 
 from candor.models import AuditEntry
+from tests.candor.kpis.history import write_history
 from tests.console_world import logged_in
 from tests.outreach_world import World
 
@@ -59,3 +60,35 @@ async def test_the_csv_export_is_audited(console: httpx.AsyncClient, world: Worl
     assert entry is not None
     assert entry.actor == f"user:{world.recruiter.id}"
     assert entry.details["from"] == "2026-03-01"
+
+
+async def test_the_conversation_figures_show_and_drill_down(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    async with world.runtime.transaction() as session:
+        history = await write_history(session)
+    await logged_in(console, world.runtime, history.recruiter_a.id)
+    team_a = history.team_a.id
+    query = f"from=2026-03-01&to=2026-03-20&team_id={team_a}"
+
+    page = await console.get(f"/console/kpis?{query}")
+    csat = await console.get(f"/console/kpis/records?{query}&metric=csat&rating=2")
+    bad = await console.get(f"/console/kpis/records?{query}&metric=csat&rating=9")
+
+    assert page.status_code == 200
+    # Team A: 2 of 3 results replied to, 2 of 5 conversations contained, hand-offs answered
+    # after 3 h and 24 h, CSAT 5 and 2 (one question unanswered).
+    assert '<div class="value" data-metric="reply_rate"><a' in page.text
+    assert ">67%</a>" in page.text
+    assert ">40%</a>" in page.text
+    assert ">3.0 h</a>" in page.text
+    assert ">3.50</a>" in page.text
+    for chart in ("replies", "containment", "handoffs", "csat", "csat-splits"):
+        assert f'id="chart-{chart}"><h2>' in page.text
+        assert "<svg" in page.text.split(f'id="chart-{chart}"')[1].split("</div>")[0]
+    link = f"/console/kpis/records?{query}&metric=csat&rating=2".replace("&", "&amp;")
+    assert f'href="{link}"' in page.text
+    assert csat.status_code == 200
+    assert history.codes[2] in csat.text
+    assert history.codes[1] not in csat.text  # rated 5
+    assert bad.status_code == 422

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from candor.models.enums import Role
+from tests.candor.kpis.history import write_history
 from tests.outreach_world import World, hr
 
 URL = "/api/v1/kpis"
@@ -62,3 +64,42 @@ async def test_bad_filters_are_4xx(api: httpx.AsyncClient, world: World) -> None
     assert metric.status_code == 422
     assert week.status_code == 422
     assert anonymous.status_code == 401
+
+
+async def test_the_conversation_figures_and_their_records(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    async with world.runtime.transaction() as session:
+        history = await write_history(session)
+    _, token = await world.member(Role.ADMIN)
+    scope: dict[str, str | int] = {
+        "from": "2026-03-01",
+        "to": "2026-03-20",
+        "team_id": history.team_b.id,
+    }
+
+    answer = await api.get(URL, params=scope, headers=hr(token))
+    replies = await api.get(
+        f"{URL}/records", params={**scope, "metric": "replies"}, headers=hr(token)
+    )
+
+    assert answer.status_code == 200
+    figures = answer.json()["figures"]
+    # Team B (history.py): #4's result, replied to; C4, escalated; CSAT 4 on an advance.
+    assert (figures["results_sent"], figures["results_replied"]) == (1, 1)
+    assert (figures["conversations_started"], figures["containment_rate"]) == (1, 0.0)
+    assert figures["handoffs"] == 0
+    assert figures["hr_first_response_median_hours"] is None
+    assert figures["csat"]["distribution"] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}
+    advance = next(c for c in figures["csat_by_outcome"] if c["key"] == "advance")
+    assert (advance["asked"], advance["rated"], advance["mean"]) == (1, 1, 4.0)
+    assert replies.json()["rows"] == [
+        [
+            replies.json()["rows"][0][0],
+            history.codes[4],
+            "候选人4",
+            "advance",
+            "2026-03-09 12:01",
+            "yes",
+        ]
+    ]

@@ -15,6 +15,31 @@ Application 7 applied without an interview yet; application 8 applied before the
 HR approval latency: #1 2 h, #2 10 h, #6 64 h (#4 was approved automatically).
 Deliveries: wechat sent #1 and #6 and failed #2; e-mail sent #2; telegram sent #4.
 Stages now: #1 phone interview, #4 offer, #6 hired, the others AI interview (#7 applied).
+Outcomes: #4 and #6 advance, the others reject.
+
+Chat (every candidate's conversation counts for their latest application's job):
+
+| conv | candidate | started | needed a person?                  | contained |
+|------|-----------|---------|-----------------------------------|-----------|
+| C1   | 1 (A)     | 03-02   | no                                | yes       |
+| C2   | 2 (A)     | 03-04   | hand-off 03-12 12:00              | no        |
+| C3   | 3 (A)     | 03-06   | an HR task (reschedule)           | no        |
+| C4   | 4 (B)     | 03-09   | a question drafted for HR         | no        |
+| C6   | 6 (A)     | 03-10   | hand-offs 03-10 09:00 and 03-16   | no        |
+| C7   | 7 (A)     | 03-18   | no                                | yes       |
+| C8   | 8 (B)     | 02-25   | (started before the range)        |           |
+| U    | unbound   | 03-05   | (no candidate: no team)           |           |
+
+Containment 2 / 6 (team A 2 / 5, team B 0 / 1).
+Replies within 7 days of a sent result: #1 (03-05), #4 (12:30 the same day), #6 (03-10);
+#2 wrote before its result (03-12 10:00) and 8 days after it (03-20 09:00): not a reply.
+Reply rate 3 / 4.
+Hand-offs: C2 answered by HR after 3 h (a bot message at 12:30 does not count); C6's first
+answered after 24 h, closed 03-11; an HR message on 03-12 falls between C6's hand-offs;
+C6's second (03-16) is unanswered. 3 hand-offs, 2 answered, median 3 h, p90 24 h.
+CSAT: asked about #1 (rated 5), #2 (2), #4 (4), #6 (no answer): 3 of 4 answered, mean
+11/3; advance 1 of 2 (mean 4), reject 2 of 2 (mean 3.5); promise met (#1, #4, #6) 2 of 3,
+mean 4.5; missed (#2) 1 of 1, mean 2.
 """
 
 from __future__ import annotations
@@ -27,8 +52,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.clock import BUSINESS_TZ
 from candor.kpis.service import KpiFilter
-from candor.models import Application, Candidate, HRUser, Interview, Job, Team, TeamMembership
-from candor.models.enums import Channel, Decision, InterviewKind, Role, Stage
+from candor.models import (
+    Application,
+    Candidate,
+    ChatIdentity,
+    ChatMessage,
+    Conversation,
+    CsatRating,
+    Handoff,
+    HrTask,
+    HRUser,
+    Interview,
+    Job,
+    JobQuestion,
+    Team,
+    TeamMembership,
+)
+from candor.models.chat import Direction
+from candor.models.dialogue import HrTaskKind, JobQuestionState
+from candor.models.enums import Channel, Decision, InterviewKind, Locale, Role, Stage
 from candor.models.outreach import (
     MessageState,
     MessageTemplate,
@@ -58,6 +100,7 @@ class History:
     job_a: Job
     job_b: Job
     codes: dict[int, str]
+    conversations: dict[str, int]
 
     def filters(self, **kwargs: object) -> KpiFilter:
         return KpiFilter(START, END, **kwargs)  # type: ignore[arg-type]
@@ -79,6 +122,7 @@ async def write_history(session: AsyncSession) -> History:
     assert template_id is not None, "the shipped templates are loaded first"
 
     codes: dict[int, str] = {}
+    candidates: dict[int, int] = {}
 
     async def application(n: int, job: Job, applied: datetime, stage: Stage) -> Application:
         candidate = Candidate(external_id=f"kpi-c{n}", name=f"候选人{n}", email=f"c{n}@example.com")
@@ -96,6 +140,7 @@ async def write_history(session: AsyncSession) -> History:
         session.add(app)
         await session.flush()
         codes[n] = app.code
+        candidates[n] = candidate.id
         return app
 
     async def interview(app: Application, n: int, completed: datetime) -> Interview:
@@ -117,6 +162,7 @@ async def write_history(session: AsyncSession) -> History:
         due_at: datetime,
         created: datetime,
         state: MessageState,
+        outcome: Decision = Decision.REJECT,
         decided_by: str | None = None,
         decided_at: datetime | None = None,
         sent_at: datetime | None = None,
@@ -125,7 +171,7 @@ async def write_history(session: AsyncSession) -> History:
             application_id=app.id,
             interview_id=row.id,
             result_version=1,
-            outcome=Decision.REJECT,
+            outcome=outcome,
             template_id=template_id,
             state=state,
             subject="面试结果",
@@ -197,6 +243,7 @@ async def write_history(session: AsyncSession) -> History:
         due_at=due("03-16"),
         created=local("03-09", "12:00"),
         state=MessageState.DELIVERED,
+        outcome=Decision.ADVANCE,
         decided_by="system:auto-approval",
         decided_at=local("03-09", "12:00"),
         sent_at=local("03-09", "12:01"),
@@ -214,6 +261,7 @@ async def write_history(session: AsyncSession) -> History:
         due_at=due("03-13"),
         created=local("03-06", "10:00"),
         state=MessageState.SENT,
+        outcome=Decision.ADVANCE,
         decided_by=f"user:{recruiter.id}",
         decided_at=local("03-06", "10:00") + timedelta(hours=64),
         sent_at=local("03-09", "15:00"),
@@ -223,4 +271,117 @@ async def write_history(session: AsyncSession) -> History:
     await application(7, job_a, local("03-18"), Stage.APPLIED)
     await application(8, job_b, local("02-20"), Stage.AI_INTERVIEW)
     await session.flush()
-    return History(team_a, team_b, recruiter, job_a, job_b, codes)
+
+    conversations: dict[str, int] = {}
+
+    async def conversation(
+        name: str, candidate: int | None, channel: Channel, started: datetime
+    ) -> Conversation:
+        identity = ChatIdentity(
+            channel=channel,
+            external_user_id=f"kpi-{name}",
+            candidate_id=candidates[candidate] if candidate is not None else None,
+            bound_at=started if candidate is not None else None,
+        )
+        session.add(identity)
+        await session.flush()
+        row = Conversation(
+            chat_identity_id=identity.id,
+            channel=channel,
+            candidate_id=identity.candidate_id,
+            started_at=started,
+            last_message_at=started,
+        )
+        session.add(row)
+        await session.flush()
+        conversations[name] = row.id
+        return row
+
+    def said(
+        conv: Conversation, at: datetime, *, inbound: bool = True, author: str | None = None
+    ) -> None:
+        session.add(
+            ChatMessage(
+                conversation_id=conv.id,
+                candidate_id=conv.candidate_id,
+                direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
+                channel=conv.channel,
+                text="…",
+                author=author,
+                at=at,
+            )
+        )
+
+    hr = f"user:{recruiter.id}"
+    c1 = await conversation("C1", 1, Channel.WECHAT, local("03-02", "11:00"))
+    said(c1, local("03-05"))
+    c2 = await conversation("C2", 2, Channel.WECHAT, local("03-04"))
+    said(c2, local("03-12", "10:00"))
+    session.add(Handoff(conversation_id=c2.id, reason="asked", opened_at=local("03-12", "12:00")))
+    said(c2, local("03-12", "12:30"), inbound=False, author="engine:embedded")
+    said(c2, local("03-12", "15:00"), inbound=False, author=hr)
+    said(c2, local("03-20", "09:00"))
+    c3 = await conversation("C3", 3, Channel.WECHAT, local("03-06"))
+    session.add(
+        HrTask(
+            kind=HrTaskKind.RESCHEDULE,
+            team_id=team_a.id,
+            candidate_id=candidates[3],
+            application_id=app3.id,
+            conversation_id=c3.id,
+            created_at=local("03-06", "10:05"),
+        )
+    )
+    c4 = await conversation("C4", 4, Channel.TELEGRAM, local("03-09", "09:00"))
+    said(c4, local("03-09", "12:30"))
+    session.add(
+        JobQuestion(
+            conversation_id=c4.id,
+            candidate_id=candidates[4],
+            job_id=job_b.id,
+            team_id=team_b.id,
+            topic="salary",
+            locale=Locale.ZH_CN,
+            question="工资多少?",
+            draft="面议",
+            state=JobQuestionState.PENDING,
+            asked_at=local("03-09", "12:31"),
+        )
+    )
+    c6 = await conversation("C6", 6, Channel.WEB, local("03-10", "08:00"))
+    said(c6, local("03-10", "08:00"))
+    session.add(
+        Handoff(
+            conversation_id=c6.id,
+            reason="complaint",
+            opened_at=local("03-10", "09:00"),
+            closed_at=local("03-11", "10:00"),
+            closed_by=hr,
+        )
+    )
+    said(c6, local("03-11", "09:00"), inbound=False, author=hr)
+    said(c6, local("03-12", "09:00"), inbound=False, author=hr)
+    session.add(Handoff(conversation_id=c6.id, reason="fallback", opened_at=local("03-16")))
+    c7 = await conversation("C7", 7, Channel.WECHAT, local("03-18", "12:00"))
+    said(c7, local("03-18", "12:00"))
+    await conversation("C8", 8, Channel.TELEGRAM, local("02-25"))
+    await conversation("U", None, Channel.WECHAT, local("03-05"))
+
+    for msg, conv, asked, rating in (
+        (m1, c1, local("03-04", "09:05"), 5),
+        (m2, c2, local("03-12", "11:05"), 2),
+        (m4, c4, local("03-09", "12:05"), 4),
+        (m6, c6, local("03-09", "15:05"), None),
+    ):
+        session.add(
+            CsatRating(
+                outreach_message_id=msg.id,
+                candidate_id=conv.candidate_id,
+                conversation_id=conv.id,
+                asked_at=asked,
+                rating=rating,
+                rated_at=None if rating is None else asked + timedelta(minutes=3),
+            )
+        )
+    await session.flush()
+    return History(team_a, team_b, recruiter, job_a, job_b, codes, conversations)
