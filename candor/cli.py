@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 
+from candor.access.cli import user_app
 from candor.chat import cli as chat_cli
 from candor.dialogue.cli import dialogue_app
+from candor.kpis.cli import kpis_app
 from candor.settings import Settings, get_settings
 from nlu.cli import nlu_app, rasa_app
 
@@ -29,11 +31,13 @@ calendar_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 app.add_typer(sla_app, name="sla")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(rasa_app, name="rasa")
 app.add_typer(dialogue_app, name="dialogue")
+app.add_typer(kpis_app, name="kpis")
 
 
 def _settings() -> Settings:
@@ -150,24 +154,32 @@ def token_create(
     ] = None,
 ) -> None:
     """Create a token and print it once: an integration's, or an HR user's personal one."""
+    from candor.access.cli import CLI_ACTOR
+    from candor.access.errors import AccessInputError
+    from candor.access.tokens import create_token
     from candor.ats.repository import hr_user_by_email
-    from candor.auth.tokens import issue_token
+    from candor.logging import configure_logging
     from candor.runtime import open_runtime
 
+    settings = _settings()
+    configure_logging(settings)  # to stderr: stdout is the token
+
     async def create() -> str:
-        async with open_runtime(_settings()) as runtime, runtime.transaction() as session:
+        async with open_runtime(settings) as runtime, runtime.transaction() as session:
             hr_user_id = None
             if user is not None:
                 found = await hr_user_by_email(session, user)
                 if found is None:
                     raise ValueError(f"no HR user with e-mail {user}")
                 hr_user_id = found.id
-            issued = await issue_token(session, name=name, scopes=scope, hr_user_id=hr_user_id)
+            issued = await create_token(
+                session, actor=CLI_ACTOR, name=name, scopes=scope, hr_user_id=hr_user_id
+            )
             return f"{issued.token_id}\t{issued.plaintext}"
 
     try:
         typer.echo(asyncio.run(create()))
-    except ValueError as exc:
+    except (ValueError, AccessInputError) as exc:
         typer.secho(str(exc), err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
 
@@ -175,16 +187,24 @@ def token_create(
 @token_app.command("revoke")
 def token_revoke(token_id: int) -> None:
     """Revoke a token by id; requests with it fail from now on."""
-    from candor.auth.tokens import revoke_token
+    from candor.access.cli import CLI_ACTOR
+    from candor.access.errors import AccessInputError, AccessNotFoundError
+    from candor.access.tokens import revoke
+    from candor.logging import configure_logging
     from candor.runtime import open_runtime
 
-    async def revoke() -> bool:
-        async with open_runtime(_settings()) as runtime, runtime.transaction() as session:
-            return await revoke_token(session, token_id)
+    settings = _settings()
+    configure_logging(settings)
 
-    if not asyncio.run(revoke()):
+    async def run() -> None:
+        async with open_runtime(settings) as runtime, runtime.transaction() as session:
+            await revoke(session, actor=CLI_ACTOR, token_id=token_id)
+
+    try:
+        asyncio.run(run())
+    except (AccessInputError, AccessNotFoundError) as exc:
         typer.secho(f"no active token {token_id}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from exc
     typer.echo(f"revoked {token_id}")
 
 

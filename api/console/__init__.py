@@ -8,7 +8,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import approvals, audit, auth, kpis, template_editor
+from api.console import (
+    admin,
+    approvals,
+    audit,
+    auth,
+    conversations,
+    kpis,
+    template_editor,
+)
 from api.console.deps import ConsoleHTTPError, LoginRequiredError
 from api.console.rendering import STATIC_DIR, page
 
@@ -16,7 +24,7 @@ from api.console.rendering import STATIC_DIR, page
 def install_console(app: FastAPI) -> None:
     """Mount the console's pages, its static files and its HTML error pages on `app`."""
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
-    for module in (auth, approvals, template_editor, kpis, audit):
+    for module in (auth, approvals, conversations, template_editor, kpis, audit, admin):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequiredError)

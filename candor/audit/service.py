@@ -35,9 +35,28 @@ class Action:
     APPROVAL_RULE_SET = "approval_rule.set"
     APPROVAL_RULE_DELETED = "approval_rule.deleted"
     KPI_EXPORTED = "kpi.exported"
+    # Access administration (candor/access):
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    USER_DEACTIVATED = "user.deactivated"
+    USER_REACTIVATED = "user.reactivated"
+    USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105 - an action name, not a secret
+    USER_LOCKOUT_CLEARED = "user.lockout_cleared"
+    API_TOKEN_CREATED = "api_token.created"  # noqa: S105
+    API_TOKEN_REVOKED = "api_token.revoked"  # noqa: S105
+    TEAM_CREATED = "team.created"
+    TEAM_RENAMED = "team.renamed"
     # Written by the chat side once it exists (see docs/console.md):
     IDENTITY_BOUND = "identity.bound"
     CONVERSATION_HANDED_OFF = "conversation.handed_off"
+    # HR in the conversation (candor.dialogue.hr_actions: console, API and CLI alike):
+    CONVERSATION_REPLIED = "conversation.replied"
+    CONVERSATION_HANDED_BACK = "conversation.handed_back"
+    JOB_QUESTION_APPROVED = "job_question.approved"
+    JOB_QUESTION_EDITED_AND_APPROVED = "job_question.edited_and_approved"
+    JOB_QUESTION_REJECTED = "job_question.rejected"
+    HR_TASK_DONE = "hr_task.done"
+    IDENTITY_UNBOUND = "identity.unbound"
 
 
 ACTIONS = tuple(

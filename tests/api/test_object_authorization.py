@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from api.app import create_app
 from api.console.deps import get_console_admin
 from api.deps import get_admin
-from candor.models import AuditEntry, ChatIdentity, Conversation, JobQuestion
+from candor.models import ApiToken, AuditEntry, ChatIdentity, Conversation, HRUser, JobQuestion
 from candor.models.dialogue import HrTask, HrTaskKind, JobQuestionState
 from candor.models.enums import Channel, Decision, Locale
 from candor.models.outreach import ApprovalMode, MessageState, OutreachMessage
@@ -42,6 +42,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "Reject": {"reason": "不合适"},
     "ReplyIn": {"text": "您好"},
     "JobAnswerIn": {"answer": "每周五天"},
+    "JobRejectIn": {"reason": "答案过时"},
 }
 FORM = {"subject": "主题", "body": "改写后的正文", "reason": "不合适", "confirm": "1"}
 
@@ -54,6 +55,12 @@ class TeamAObjects:
     conversation_id: int
     question_id: int
     task_id: int
+    candidate_id: int
+    identity_id: int
+    # Access administration (admin-only: 403 before any lookup): team A's user and token.
+    user_id: int
+    token_id: int
+    team_id: int
 
     def value(self, parameter: str) -> str:
         known = {
@@ -63,6 +70,11 @@ class TeamAObjects:
             "conversation_id": str(self.conversation_id),
             "question_id": str(self.question_id),
             "task_id": str(self.task_id),
+            "candidate_id": str(self.candidate_id),
+            "identity_id": str(self.identity_id),
+            "user_id": str(self.user_id),
+            "token_id": str(self.token_id),
+            "team_id": str(self.team_id),
         }
         assert parameter in known, (
             f"route parameter {parameter!r} is new: name an object of team A for it here"
@@ -123,8 +135,22 @@ async def team_a_objects(world: World) -> TeamAObjects:
         )
         session.add(task)
         await session.flush()
+        assert identity.candidate_id is not None
         return TeamAObjects(
-            message_id, template.key, rule.id, conversation.id, question.id, task.id
+            message_id,
+            template.key,
+            rule.id,
+            conversation.id,
+            question.id,
+            task.id,
+            identity.candidate_id,
+            identity.id,
+            user_id=world.recruiter.id,
+            token_id=await session.scalar(
+                select(ApiToken.id).where(ApiToken.hr_user_id == world.recruiter.id)
+            )
+            or 0,
+            team_id=world.team.id,
         )
 
 
@@ -191,10 +217,22 @@ async def test_every_id_taking_route_hides_another_teams_objects(
     assert "DELETE /api/v1/approval-rules/{rule_id}" in walked
     assert "POST /api/v1/conversations/{conversation_id}/replies" in walked
     assert "POST /api/v1/hr-tasks/{task_id}/done" in walked
+    assert "GET /console/candidates/{candidate_id}" in walked
+    assert "POST /console/identities/{identity_id}/unbind" in walked
+    assert "POST /console/conversations/{conversation_id}/reply" in walked
+    assert "POST /api/v1/job-questions/{question_id}/reject" in walked
+    assert "POST /console/admin/users/{user_id}/deactivate" in walked
+    assert "POST /console/admin/tokens/{token_id}/revoke" in walked
     async with world.runtime.sessionmaker() as session:
         message = await session.get_one(OutreachMessage, objects.message_id)
         assert message.state is MessageState.PENDING_APPROVAL
         assert (await session.get_one(HrTask, objects.task_id)).done_at is None
+        assert (await session.get_one(ChatIdentity, objects.identity_id)).bound_at is not None
+        recruiter = await session.get_one(HRUser, objects.user_id)
+        assert recruiter.is_active
+        assert (await session.get_one(ApiToken, objects.token_id)).revoked_at is None
+        question = await session.get_one(JobQuestion, objects.question_id)
+        assert question.state is JobQuestionState.PENDING
         outsider_rows = await session.scalar(
             select(func.count())
             .select_from(AuditEntry)

@@ -8,22 +8,25 @@ skipped with the reason, and with CI=true they fail instead.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import select
 
 from api.app import create_app
-from candor.models.enums import Channel
+from candor.models.enums import Channel, Role
 from candor.models.outreach import MessageState, OutreachMessage
 from candor.settings import Settings
 from tests.console_world import set_password
+from tests.factories import application_created
 from tests.fakes import free_port
 from tests.outreach_world import World
 
@@ -199,3 +202,45 @@ async def test_the_template_editor_previews_as_you_type(
     await page.get_by_label("Body").fill("{{ salary }}")
     await expect(page.locator("#preview .problems")).to_contain_text("salary")
     await screenshot(page, request, "template-error")
+
+
+async def test_an_admin_creates_a_token_sees_it_once_and_revokes_it(
+    world: World, server: ServerThread, browser: Browser, request: pytest.FixtureRequest
+) -> None:
+    admin, _ = await world.member(Role.ADMIN)
+    page = await browser.new_page()
+    await log_in(page, server, world, admin.id)
+    await page.get_by_role("link", name="Access").click()
+    await page.get_by_role("link", name="API tokens").click()
+    await expect(page).to_have_url(f"{server.url}/console/admin/tokens")
+
+    await page.get_by_label("Name").fill("moka-ats")
+    await page.get_by_label("ats:write").check()
+    await page.get_by_role("button", name="Create token").click()
+
+    shown = page.get_by_label("New token")
+    await expect(shown).to_have_value(re.compile(r"^cnd_"))
+    await expect(page.locator("#issued")).to_contain_text("shown only this once")
+    plaintext = await shown.input_value()
+    await screenshot(page, request, "token-created")
+    events = f"{server.url}/api/v1/ats/events"
+    auth = {"Authorization": f"Bearer {plaintext}"}
+    async with httpx.AsyncClient() as http:
+        accepted = await http.post(events, json=application_created(event_id="e-1"), headers=auth)
+    assert accepted.status_code == 200, accepted.text
+
+    await page.goto(f"{server.url}/console/admin/tokens")  # once: not on the page again
+    await expect(page.get_by_label("New token")).to_have_count(0)
+    assert plaintext not in await page.content()
+    await page.get_by_role("button", name="Revoke moka-ats").click()
+
+    await expect(page.get_by_role("status")).to_contain_text("Token revoked")
+    await expect(page.locator("table.tokens tr", has_text="moka-ats")).to_contain_text("revoked")
+    await screenshot(page, request, "token-revoked")
+    async with httpx.AsyncClient() as http:
+        refused = await http.post(
+            events,
+            json=application_created(event_id="e-2", application="a-2", candidate="c-2"),
+            headers=auth,
+        )
+    assert refused.status_code == 401
