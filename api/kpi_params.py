@@ -121,3 +121,30 @@ def drilldown_query(
 
 
 DrilldownQueryDep = Annotated[DrilldownQuery, Depends(drilldown_query)]
+
+
+MAX_RECORDS_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsPage:
+    """One page of a drill-down: a 90-day figure at scale stands on ~100,000 records, more
+    than a browser table or one JSON answer should carry."""
+
+    offset: int
+    limit: int
+
+    def window(self, total: int) -> slice:
+        return slice(min(self.offset, total), min(self.offset + self.limit, total))
+
+
+def records_page(
+    offset: Annotated[int, Query(ge=0, description="Records to skip")] = 0,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_RECORDS_PAGE, description="Records to return (at most 1000)")
+    ] = 200,
+) -> RecordsPage:
+    return RecordsPage(offset=offset, limit=limit)
+
+
+RecordsPageDep = Annotated[RecordsPage, Depends(records_page)]

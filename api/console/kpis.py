@@ -22,7 +22,7 @@ from api.console.deps import ConsoleHTTPError, CurrentConsoleUser
 from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError
-from api.kpi_params import DrilldownQueryDep, KpiFilterDep
+from api.kpi_params import DrilldownQueryDep, KpiFilterDep, RecordsPageDep
 from api.routers.kpis import build_report, export_csv, load_records
 from candor.kpis.service import (
     FUNNEL_STEPS,
@@ -289,15 +289,34 @@ async def records(
     request: Request,
     drill: DrilldownQueryDep,
     filters: KpiFilterDep,
+    paging: RecordsPageDep,
     user: CurrentConsoleUser,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
     with _error_pages():
         found = await load_records(session, runtime, user.principal, filters, drill.selection())
+    window = paging.window(len(found.rows))
     return page(
-        request, "kpi_records.html", user, active="kpis", records=found, query=filter_query(filters)
+        request,
+        "kpi_records.html",
+        user,
+        active="kpis",
+        records=found,
+        shown=found.rows[window],
+        first=window.start + 1,
+        last=window.stop,
+        previous=_page_link(request, max(paging.offset - paging.limit, 0))
+        if paging.offset > 0
+        else None,
+        next=_page_link(request, window.stop) if window.stop < len(found.rows) else None,
+        query=filter_query(filters),
     )
+
+
+def _page_link(request: Request, offset: int) -> str:
+    url = request.url.include_query_params(offset=offset)
+    return f"{url.path}?{url.query}"
 
 
 @router.get("/export.csv")

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from api.deps import CurrentHR, RuntimeDep, SessionDep
 from api.errors import ApiError
-from api.kpi_params import DrilldownQueryDep, KpiFilterDep
+from api.kpi_params import DrilldownQueryDep, KpiFilterDep, RecordsPageDep
 from candor.audit import service as audit
 from candor.auth.principals import HRPrincipal
 from candor.clock import utcnow
@@ -70,16 +70,21 @@ async def records(
     # Before the filters, so the drill-down's parameters stay listed first in the OpenAPI.
     drill: DrilldownQueryDep,
     filters: KpiFilterDep,
+    paging: RecordsPageDep,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: CurrentHR,
 ) -> RecordsOut:
     found = await load_records(session, runtime, principal, filters, drill.selection())
+    shown = found.rows[paging.window(len(found.rows))]
     return RecordsOut(
         title=found.title,
         columns=found.columns,
-        rows=[row.cells for row in found.rows],
-        message_ids=[row.message_id for row in found.rows],
+        total=len(found.rows),
+        offset=paging.offset,
+        limit=paging.limit,
+        rows=[row.cells for row in shown],
+        message_ids=[row.message_id for row in shown],
     )
 
 

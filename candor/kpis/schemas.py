@@ -115,5 +115,8 @@ class KpiReportOut(BaseModel):
 class RecordsOut(BaseModel):
     title: str
     columns: list[str]
+    total: int  # records behind the figure; `rows` holds those from `offset`, at most `limit`
+    offset: int
+    limit: int
     rows: list[list[str]]
     message_ids: list[int | None]

@@ -33,6 +33,27 @@ async def test_the_dashboard_shows_figures_that_link_to_their_records(
     assert "AP-2026-000002" not in records.text  # team B's
 
 
+async def test_the_records_page_shows_one_page_with_links_to_the_others(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    for n in (1, 2, 3):
+        await world.applicant(n)
+    await logged_in(console, world.runtime, world.recruiter.id)
+
+    first = await console.get(f"/console/kpis/records?{RANGE}&metric=interviews&limit=2")
+    second = await console.get(f"/console/kpis/records?{RANGE}&metric=interviews&limit=2&offset=2")
+
+    assert "Showing 1–2 of 3" in first.text
+    assert first.text.count("AP-2026-00000") == 2
+    assert 'rel="next"' in first.text
+    assert 'rel="prev"' not in first.text
+    assert "offset=2" in first.text
+    assert "Showing 3–3 of 3" in second.text
+    assert second.text.count("AP-2026-00000") == 1
+    assert 'rel="prev"' in second.text
+    assert 'rel="next"' not in second.text
+
+
 async def test_empty_form_fields_mean_no_filter_and_bad_ones_are_refused(
     console: httpx.AsyncClient, world: World
 ) -> None:

@@ -47,6 +47,26 @@ async def test_records_behind_a_figure(api: httpx.AsyncClient, world: World) -> 
     assert answer.json()["message_ids"][0] is not None
 
 
+async def test_records_come_in_pages(api: httpx.AsyncClient, world: World) -> None:
+    for n in (1, 2, 3):
+        await world.applicant(n)
+    query = {**RANGE, "metric": "interviews"}
+    token = hr(world.recruiter_token)
+
+    first = (await api.get(f"{URL}/records", params={**query, "limit": 2}, headers=token)).json()
+    rest = await api.get(f"{URL}/records", params={**query, "offset": 2, "limit": 2}, headers=token)
+    past = await api.get(f"{URL}/records", params={**query, "offset": 9}, headers=token)
+    too_many = await api.get(f"{URL}/records", params={**query, "limit": 1001}, headers=token)
+
+    assert (first["total"], first["offset"], first["limit"], len(first["rows"])) == (3, 0, 2, 2)
+    assert len(rest.json()["rows"]) == len(rest.json()["message_ids"]) == 1
+    codes = sorted(row[0] for row in first["rows"] + rest.json()["rows"])
+    assert codes == ["AP-2026-000001", "AP-2026-000002", "AP-2026-000003"]
+    assert past.json()["rows"] == []
+    assert past.json()["total"] == 3
+    assert too_many.status_code == 422
+
+
 async def test_bad_filters_are_4xx(api: httpx.AsyncClient, world: World) -> None:
     token = hr(world.recruiter_token)
     inverted = await api.get(URL, params={"from": "2026-03-05", "to": "2026-03-01"}, headers=token)
