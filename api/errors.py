@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from candor.ats.errors import AtsError
@@ -73,6 +74,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body("invalid_request", "the request does not match the schema", details),
             status_code=422,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A lost connection (a database restart, a failover) is transient: pooled connections
+        # are only pinged after sitting idle, so the first statement on each recently used one
+        # fails once, and the pool is then replaced. Anything else is a bug: a 500 as ever.
+        if not exc.connection_invalidated:
+            raise exc
+        log.warning("http.database_unavailable", path=request.url.path, error=str(exc.orig))
+        return JSONResponse(
+            error_body("database_unavailable", "the database connection was lost; try again"),
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(StarletteHTTPException)
