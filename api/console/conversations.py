@@ -9,8 +9,11 @@ functions the API calls. Every POST depends on CheckedForm (CSRF).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.console.deps import (
@@ -36,7 +39,7 @@ from candor.dialogue.hr import (
     visible_tasks,
 )
 from candor.dialogue.service import DialogueError, JobQuestionClosedError, NotHandedOffError
-from candor.models import Candidate, Conversation
+from candor.models import Candidate, Conversation, HrTask, JobQuestion
 from candor.models.dialogue import JobQuestionState
 from candor.outreach.queries import visible_application
 
@@ -85,12 +88,30 @@ def _counts(handoffs: int, questions: int, tasks: int) -> dict[str, int]:
     return {"handoffs": handoffs, "questions": questions, "tasks": tasks}
 
 
-async def _tab_counts(session: AsyncSession, user: ConsoleUser) -> dict[str, int]:
-    return _counts(
-        len(await open_handoffs(session, user.principal)),
-        len(await visible_job_questions(session, user.principal, JobQuestionState.PENDING)),
-        len(await visible_tasks(session, user.principal, open_only=True)),
-    )
+async def _tab_counts(
+    session: AsyncSession,
+    user: ConsoleUser,
+    *,
+    questions: Sequence[JobQuestion] | None = None,
+    tasks: Sequence[HrTask] | None = None,
+) -> dict[str, int]:
+    """The tabs' counts; a page passes the lists it has loaded already."""
+    if questions is None:
+        questions = await visible_job_questions(session, user.principal, JobQuestionState.PENDING)
+    if tasks is None:
+        tasks = await visible_tasks(session, user.principal, open_only=True)
+    return _counts(len(await open_handoffs(session, user.principal)), len(questions), len(tasks))
+
+
+async def _candidates_of(
+    session: AsyncSession, rows: Sequence[JobQuestion] | Sequence[HrTask]
+) -> dict[int, Candidate]:
+    """The candidates the rows are about, in one query."""
+    ids = {row.candidate_id for row in rows if row.candidate_id is not None}
+    if not ids:
+        return {}
+    found = await session.scalars(select(Candidate).where(Candidate.id.in_(ids)))
+    return {candidate.id: candidate for candidate in found}
 
 
 # -- one candidate's (or one unbound account's) conversation -------------------------------
@@ -296,35 +317,25 @@ async def unbind(
 async def job_questions_page(
     request: Request, user: CurrentConsoleUser, session: SessionDep, done: str | None = None
 ) -> Response:
-    questions = await visible_job_questions(session, user.principal, JobQuestionState.PENDING)
-    candidates = {
-        q.candidate_id: await session.get(Candidate, q.candidate_id)
-        for q in questions
-        if q.candidate_id is not None
-    }
-    return page(
-        request,
-        "job_questions.html",
-        user,
-        active="conversations",
-        tab="questions",
-        questions=questions,
-        candidates=candidates,
-        counts=await _tab_counts(session, user),
-        escalations_tab=views.sees_escalations(user.principal),
-        done=done,
-    )
+    return await _questions_page(request, user, session, done=done)
 
 
 async def _question_problem(
     request: Request, user: ConsoleUser, session: AsyncSession, status_code: int, problem: str
 ) -> Response:
+    return await _questions_page(request, user, session, status_code=status_code, problem=problem)
+
+
+async def _questions_page(
+    request: Request,
+    user: ConsoleUser,
+    session: AsyncSession,
+    *,
+    status_code: int = 200,
+    done: str | None = None,
+    problem: str | None = None,
+) -> Response:
     questions = await visible_job_questions(session, user.principal, JobQuestionState.PENDING)
-    candidates = {
-        q.candidate_id: await session.get(Candidate, q.candidate_id)
-        for q in questions
-        if q.candidate_id is not None
-    }
     return page(
         request,
         "job_questions.html",
@@ -333,9 +344,10 @@ async def _question_problem(
         active="conversations",
         tab="questions",
         questions=questions,
-        candidates=candidates,
-        counts=await _tab_counts(session, user),
+        candidates=await _candidates_of(session, questions),
+        counts=await _tab_counts(session, user, questions=questions),
         escalations_tab=views.sees_escalations(user.principal),
+        done=done,
         problem=problem,
     )
 
@@ -399,11 +411,6 @@ async def tasks_page(
     request: Request, user: CurrentConsoleUser, session: SessionDep, done: str | None = None
 ) -> Response:
     tasks = await visible_tasks(session, user.principal, open_only=True)
-    candidates = {
-        t.candidate_id: await session.get(Candidate, t.candidate_id)
-        for t in tasks
-        if t.candidate_id is not None
-    }
     return page(
         request,
         "hr_tasks.html",
@@ -411,8 +418,8 @@ async def tasks_page(
         active="conversations",
         tab="tasks",
         tasks=tasks,
-        candidates=candidates,
-        counts=await _tab_counts(session, user),
+        candidates=await _candidates_of(session, tasks),
+        counts=await _tab_counts(session, user, tasks=tasks),
         escalations_tab=views.sees_escalations(user.principal),
         done=done,
     )
