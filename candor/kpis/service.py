@@ -1096,16 +1096,7 @@ async def _reply_counts(
 ) -> dict[date, tuple[int, int]]:
     """(results sent, replied to) per week of sending."""
     f = ReplyFacts
-    query = (
-        _facts_query(f, principal, filters, f.sent_on, f.replied, func.count())
-        .where(*_days(f.sent_on, filters))
-        .group_by(f.sent_on, f.replied)
-    )
-    weeks: dict[date, tuple[int, int]] = defaultdict(lambda: (0, 0))
-    for day, replied, count in (await session.execute(query)).all():
-        sent, answered = weeks[_monday(day)]
-        weeks[_monday(day)] = (sent + int(count), answered + (int(count) if replied else 0))
-    return weeks
+    return await _weekly_counts(session, principal, filters, f, f.sent_on, f.replied)
 
 
 async def _conversation_counts(
@@ -1113,15 +1104,32 @@ async def _conversation_counts(
 ) -> dict[date, tuple[int, int]]:
     """(conversations started, contained) per week of start."""
     f = ConversationFacts
+    return await _weekly_counts(
+        session, principal, filters, f, f.started_on, f.escalated, counted_when=False
+    )
+
+
+async def _weekly_counts(
+    session: AsyncSession,
+    principal: HRPrincipal,
+    filters: KpiFilter,
+    facts: Any,
+    day: Any,
+    flag: Any,
+    *,
+    counted_when: bool = True,
+) -> dict[date, tuple[int, int]]:
+    """(facts, facts whose `flag` is `counted_when`) per week of `day`."""
     query = (
-        _facts_query(f, principal, filters, f.started_on, f.escalated, func.count())
-        .where(*_days(f.started_on, filters))
-        .group_by(f.started_on, f.escalated)
+        _facts_query(facts, principal, filters, day, flag, func.count())
+        .where(*_days(day, filters))
+        .group_by(day, flag)
     )
     weeks: dict[date, tuple[int, int]] = defaultdict(lambda: (0, 0))
-    for day, escalated, count in (await session.execute(query)).all():
-        started, contained = weeks[_monday(day)]
-        weeks[_monday(day)] = (started + int(count), contained + (0 if escalated else int(count)))
+    for on, flagged, count in (await session.execute(query)).all():
+        total, counted = weeks[_monday(on)]
+        hit = int(count) if bool(flagged) is counted_when else 0
+        weeks[_monday(on)] = (total + int(count), counted + hit)
     return weeks
 
 
