@@ -86,16 +86,23 @@ def predict(engine: NluEngine, examples: Iterable[LabelledText]) -> list[Predict
     predictions = []
     for example in examples:
         result = engine.parse(example.text)
-        guesses = [score for score in result.intent_ranking if score.name != FALLBACK_INTENT]
-        runner_up = guesses[1].confidence if len(guesses) > 1 else 0.0
+        guess = result.best_guess
+        runner_up = next(
+            (
+                score.confidence
+                for score in result.intent_ranking
+                if score.name not in (FALLBACK_INTENT, guess.name)
+            ),
+            0.0,
+        )
         predictions.append(
             Prediction(
                 example.text,
                 example.intent,
-                guesses[0].name,
+                guess.name,
                 result.is_fallback,
-                confidence=guesses[0].confidence,
-                margin=guesses[0].confidence - runner_up,
+                confidence=guess.confidence,
+                margin=guess.confidence - runner_up,
             )
         )
     return predictions
