@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions import texts
 from actions.env import action_env
+from candor.chat.language import slot_locale
 from candor.clock import utcnow
 from candor.dialogue.queries import ChatParty, chat_party
 from candor.logging import get_logger
@@ -72,7 +73,8 @@ class CandorAction(Action, abc.ABC):  # type: ignore[misc]
                 settings=env.settings,
                 party=party,
                 candidate=party.candidate,
-                locale=party.candidate.locale,
+                # The language the candidate wrote in (the engine sets the slot per message).
+                locale=slot_locale(tracker.get_slot("language")),
                 dispatcher=dispatcher,
                 tracker=tracker,
                 now=utcnow(),

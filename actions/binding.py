@@ -16,19 +16,15 @@ from actions.base import DomainDict, Events, party_of
 from actions.env import action_env
 from candor.chat import binding
 from candor.chat.commands import APPLICATION_CODE
+from candor.chat.language import slot_locale
 from candor.chat.texts import text as chat_text
 from candor.clock import utcnow
 from candor.dialogue.aftercommit import on_commit
 from candor.logging import get_logger
 from candor.mail import Email, build_mailer
 from candor.models import Application, Candidate
-from candor.models.enums import Locale
 
 log = get_logger(__name__)
-
-
-def _locale(tracker: Tracker) -> Locale:
-    return Locale.EN if tracker.get_slot("language") == "en" else Locale.ZH_CN
 
 
 class ValidateBindForm(FormValidationAction):  # type: ignore[misc]
@@ -42,7 +38,7 @@ class ValidateBindForm(FormValidationAction):  # type: ignore[misc]
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        locale = _locale(tracker)
+        locale = slot_locale(tracker.get_slot("language"))
         identifier = str(slot_value or "").strip()
         async with action_env() as env:
             party = await party_of(env.session, tracker)
@@ -87,7 +83,7 @@ class ValidateBindForm(FormValidationAction):  # type: ignore[misc]
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        locale = _locale(tracker)
+        locale = slot_locale(tracker.get_slot("language"))
         async with action_env() as env:
             party = await party_of(env.session, tracker)
             result = (

@@ -13,13 +13,14 @@ from bot.channels.wechat.subscription import MAX_SCENE, PROMPT_URL, prompt_link
 from candor.dialogue import service
 from candor.dialogue.queries import (
     Progress,
+    latest_result,
     own_applications,
     pick_application,
     progress,
+    released_at,
     sent_result,
 )
-from candor.models import Application, Interview
-from candor.models.dialogue import HrTaskKind
+from candor.models import Application, Interview, Job
 from candor.models.enums import INTERVIEW_STAGE, Channel, Decision
 
 
@@ -29,6 +30,12 @@ def _chosen_code(context: Context) -> str | None:
         return str(values[0])
     slot = context.tracker.get_slot("application_code")
     return str(slot) if slot else None
+
+
+def _forget_code() -> Events:
+    """A code that led nowhere (mistyped, someone else's, or one of several to choose from)
+    must not stick to the candidate's next questions."""
+    return [SlotSet("application_code", None)]
 
 
 async def _application(context: Context, intent: str) -> Application | None:
@@ -86,7 +93,7 @@ class ActionCheckProgress(CandorAction):
     async def act(self, context: Context) -> Events:
         application = await _application(context, "ask_progress")
         if application is None:
-            return []
+            return _forget_code()
         state = await progress(context.session, application, context.settings)
         locale = context.locale
         lines = [
@@ -168,11 +175,12 @@ class ActionExplainFeedback(CandorAction):
     async def act(self, context: Context) -> Events:
         application = await _application(context, "ask_feedback")
         if application is None:
-            return []
+            return _forget_code()
         state = await progress(context.session, application, context.settings)
         locale = context.locale
         message = state.sent_result
-        if message is None or message.sent_at is None:
+        released = released_at(message) if message is not None else None
+        if message is None or released is None:
             context.say("no_feedback_yet", expected=_expected(context, state))
             return []
         lines = [
@@ -180,7 +188,7 @@ class ActionExplainFeedback(CandorAction):
                 "feedback",
                 locale,
                 job=state.job.title,
-                date=texts.day(message.sent_at.date(), locale),
+                date=texts.local_day(released, locale),
             )
         ]
         interview = _interview_of(application, message.interview_id)
@@ -214,7 +222,7 @@ class ActionNextStep(CandorAction):
     async def act(self, context: Context) -> Events:
         application = await _application(context, "ask_next_step")
         if application is None:
-            return []
+            return _forget_code()
         state = await progress(context.session, application, context.settings)
         locale = context.locale
         lines: list[str] = []
@@ -249,21 +257,21 @@ class ActionReschedule(CandorAction):
     async def act(self, context: Context) -> Events:
         application = await _application(context, "reschedule")
         if application is None:
-            return []
+            return _forget_code()
         request = str(context.tracker.latest_message.get("text") or "").strip()[:500]
         state = await progress(context.session, application, context.settings)
-        details: dict[str, Any] = {"application_code": application.code, "request": request}
+        details: dict[str, Any] = {"application_code": application.code}
         if state.next_interview is not None and state.next_interview.scheduled_at is not None:
             details["interview_at"] = state.next_interview.scheduled_at.isoformat()
-        await service.add_task(
+        _, new = await service.request_reschedule(
             context.session,
-            HrTaskKind.RESCHEDULE,
             conversation=context.party.conversation,
             application=application,
+            request=request,
             details=details,
             now=context.now,
         )
-        context.say("reschedule_logged", request=request)
+        context.say("reschedule_logged" if new else "reschedule_follow_up", request=request)
         return [SlotSet("application_code", application.code)]
 
 
@@ -274,7 +282,7 @@ class ActionWithdraw(CandorAction):
     async def act(self, context: Context) -> Events:
         application = await _application(context, "withdraw")
         if application is None:
-            return []
+            return _forget_code()
         withdrawn = await service.withdraw(
             context.session, application, context.party.conversation, now=context.now
         )
@@ -283,3 +291,29 @@ class ActionWithdraw(CandorAction):
         else:
             context.say("already_withdrawn")
         return [SlotSet("application_code", None)]
+
+
+class ActionConfirmNextRound(CandorAction):
+    """A yes with no question pending. The advance message asks the candidate to reply
+    "确认" ("confirm"): when their latest result is an advance, this is that confirmation,
+    recorded for HR once; otherwise it is simply acknowledged."""
+
+    def name(self) -> str:
+        return "action_confirm_next_round"
+
+    async def act(self, context: Context) -> Events:
+        message = await latest_result(context.session, context.candidate.id)
+        if message is None or message.outcome is not Decision.ADVANCE:
+            context.say("acknowledged")
+            return []
+        application = await context.session.get_one(Application, message.application_id)
+        await service.confirm_next_round(
+            context.session,
+            application=application,
+            message=message,
+            channel=context.party.identity.channel,
+            now=context.now,
+        )
+        job = await context.session.get_one(Job, application.job_id)
+        context.say("next_round_confirmed", job=job.title)
+        return [SlotSet("application_code", application.code)]

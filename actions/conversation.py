@@ -9,7 +9,8 @@ from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
 
 from actions import texts
 from actions.base import CandorAction, Context, Events
-from candor.chat import binding
+from candor.chat import binding, consent
+from candor.chat.commands import named_channels
 from candor.chat.texts import text as chat_text
 from candor.clock import BUSINESS_TZ
 from candor.dialogue import service
@@ -36,16 +37,65 @@ def consecutive_fallbacks(events: list[dict[str, Any]]) -> int:
     return count
 
 
+def _opt_out_scope(context: Context) -> str | None:
+    """ "all" or "channel" when the candidate said (or pressed) which, else None. Naming only
+    the channel they are writing on means that channel."""
+    scopes = list(context.tracker.get_latest_entity_values("opt_out_scope"))
+    if scopes:
+        return str(scopes[0])
+    text = str(context.tracker.latest_message.get("text") or "")
+    if named_channels(text) == {context.party.identity.channel}:
+        return consent.SCOPE_CHANNEL
+    return None
+
+
 class ActionOptOut(CandorAction):
     def name(self) -> str:
         return "action_opt_out"
 
     async def act(self, context: Context) -> Events:
         identity = context.party.identity
-        binding.set_opt_out(context.session, identity, opted_out=True, via="chat", now=context.now)
-        context.dispatcher.utter_message(
-            text=chat_text("opted_out", context.locale, channel=identity.channel)
+        scope = _opt_out_scope(context)
+        if scope == consent.SCOPE_ALL:
+            consent.stop_all_proactive(
+                context.session, context.candidate, identity, now=context.now
+            )
+            context.say("opted_out_all")
+        elif scope == consent.SCOPE_CHANNEL:
+            binding.set_opt_out(
+                context.session, identity, opted_out=True, via="chat", now=context.now
+            )
+            context.dispatcher.utter_message(
+                text=chat_text("opted_out", context.locale, channel=identity.channel)
+            )
+        else:
+            # Silently picking one would either keep pushing on other channels, or stop
+            # results the candidate still wants: ask.
+            context.dispatcher.utter_message(
+                text=texts.say("opt_out_which", context.locale),
+                buttons=[
+                    {
+                        "title": texts.say("opt_out_this_channel", context.locale),
+                        "payload": f'/opt_out{{"opt_out_scope": "{consent.SCOPE_CHANNEL}"}}',
+                    },
+                    {
+                        "title": texts.say("opt_out_everything", context.locale),
+                        "payload": f'/opt_out{{"opt_out_scope": "{consent.SCOPE_ALL}"}}',
+                    },
+                ],
+            )
+        return []
+
+
+class ActionJoinTalentPool(CandorAction):
+    def name(self) -> str:
+        return "action_join_talent_pool"
+
+    async def act(self, context: Context) -> Events:
+        joined = consent.join_talent_pool(
+            context.session, context.candidate, context.party.identity, now=context.now
         )
+        context.say("talent_pool_joined" if joined else "talent_pool_already")
         return []
 
 

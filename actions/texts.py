@@ -30,6 +30,11 @@ EVENTS: dict[str, tuple[str, str]] = {
     "interview_completed": ("你完成了面试", "you completed your interview"),
     "interview_scheduled": ("面试已经安排好", "your interview was scheduled"),
     "result_sent": ("面试结果已发给你", "we sent you the result"),
+    "reschedule_follow_up": (
+        "已补充到你之前的改期需求里：“{request}”。HR 会一并确认，在确认之前原时间仍然有效。",
+        'I added this to your earlier reschedule request: "{request}". HR will confirm both '
+        "together; until then the original time stands.",
+    ),
     "withdrawn": ("申请已撤回", "the application was withdrawn"),
 }
 # How the clarifying question names an intent; an intent missing here is shown by name.
@@ -41,6 +46,7 @@ INTENT_LABELS: dict[str, tuple[str, str]] = {
     "withdraw": ("撤回申请", "Withdraw my application"),
     "bind_identity": ("绑定申请", "Link my application"),
     "opt_out": ("不再接收通知", "Stop notifications"),
+    "join_talent_pool": ("加入人才库", "Join the talent pool"),
     "human_handoff": ("联系 HR", "Talk to HR"),
     "rate_experience": ("评价体验", "Rate my experience"),
     "ask_job_info": ("职位信息", "About the job"),
@@ -110,11 +116,44 @@ _TEXTS: dict[str, tuple[str, str]] = {
         'I passed your request to HR: "{request}". HR will confirm a new time with you; '
         "until then the original time stands.",
     ),
+    "reschedule_follow_up": (
+        "已补充到你之前的改期需求里：“{request}”。HR 会一并确认，在确认之前原时间仍然有效。",
+        'I added this to your earlier reschedule request: "{request}". HR will confirm both '
+        "together; until then the original time stands.",
+    ),
+    "next_round_confirmed": (
+        "收到 ✅ 已为你确认「{job}」的下一轮，HR 会尽快发来具体时间和安排。",
+        'Thanks ✅ You are confirmed for the next round of "{job}"; HR will send you the '
+        "time and details shortly.",
+    ),
+    "acknowledged": ("好的～还有什么可以帮你的吗？", "OK! Anything else I can help with?"),
     "withdrawn": (
         "已撤回你对「{job}」的申请，HR 也已收到通知。祝你一切顺利！",
         'Your application for "{job}" is withdrawn, and HR has been told. All the best!',
     ),
     "already_withdrawn": ("这个申请已经撤回了。", "That application is already withdrawn."),
+    "opt_out_which": (
+        "好的。你是想只在这里不再收到通知，还是所有渠道（微信、邮件等）都不再主动给你发消息？"
+        "都停掉后，你仍然可以随时在这里问结果。",
+        "Sure. Stop notifications only here, or every proactive message on all channels "
+        "(WeChat, e-mail ...)? Either way you can still ask me about your results here.",
+    ),
+    "opt_out_this_channel": ("只停这个渠道", "Only this channel"),
+    "opt_out_everything": ("所有渠道都停", "All channels"),
+    "opted_out_all": (
+        "已为你停止所有主动通知，任何渠道都不会再主动给你发消息。面试结果出来后，你随时可以在这里问我。"
+        "回复“订阅”可恢复。",
+        "Done: we will not send you proactive messages on any channel. You can still ask me "
+        "about your result here at any time. Reply START to resume.",
+    ),
+    "talent_pool_joined": (
+        "已把你加入人才库 ✅ 有合适的岗位时我们会第一时间联系你。",
+        "You're in our talent pool ✅ We'll contact you first when a suitable role opens.",
+    ),
+    "talent_pool_already": (
+        "你已经在我们的人才库里了，有合适的岗位会第一时间联系你。",
+        "You're already in our talent pool; we'll contact you when a suitable role opens.",
+    ),
     "handoff": (
         "已为你转接 HR 同事，他们会在工作时间尽快回复你。在此期间我先不自动回复了。",
         "I've passed this conversation to an HR colleague, who will reply during working "
@@ -164,6 +203,11 @@ def day(value: date, locale: Locale) -> str:
         return value.strftime("%a %d %b %Y")
     weekday = "一二三四五六日"[value.weekday()]
     return f"{value.year}年{value.month}月{value.day}日（周{weekday}）"
+
+
+def local_day(value: datetime, locale: Locale) -> str:
+    """The day a moment falls on in China: a UTC date is a day early before 08:00."""
+    return day(value.astimezone(BUSINESS_TZ).date(), locale)
 
 
 def moment(value: datetime, locale: Locale) -> str:

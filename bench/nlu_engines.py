@@ -1,4 +1,4 @@
-"""Compare the NLU engines on the held-out file: accuracy, speed and memory, side by side.
+"""Compare the NLU engines on the blind sets: accuracy, speed and memory, side by side.
 
     .venv/bin/python bench/nlu_engines.py                  # the embedded engine
     .venv/bin/python bench/nlu_engines.py --rasa           # and a real Rasa server
@@ -8,10 +8,12 @@ Every engine is measured in fresh processes, so imports, caches and memory are h
 - train time: training from the project files (embedded: into an empty cache directory;
   rasa: `candor rasa train`, only with --rasa-train, otherwise the last trained model is used);
 - cold start: from process start to the first parse, with the trained model on disk;
-- intent accuracy and macro-F1 on bench/data/nlu_heldout.jsonl (never trained on), scored
-  on each engine's best guess, and how often the engine was below config.yml's fallback
-  threshold (the dialogue would have asked a clarifying question);
-- parse latency p50/p99 over every held-out text, several rounds (embedded: in-process
+- per evaluation set (the blind sets tests/nlu/eval/*.jsonl, each by its own writer, and
+  the project's held-out file bench/data/nlu_heldout.jsonl; none is trained on): intent
+  accuracy and macro-F1 on each engine's best guess, how often the engine was below
+  config.yml's fallback threshold (the dialogue would have asked a clarifying question),
+  and how often it answered, above the threshold, with the wrong intent;
+- parse latency p50/p99 over every text of every set, several rounds (embedded: in-process
   `NluModel.parse`; rasa: `POST /model/parse` over local HTTP, as the gateway would call it);
 - resident memory (VmRSS) of the process that serves parses, after the rounds.
 """
@@ -36,15 +38,23 @@ from services import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "bench" / "data" / "nlu_heldout.jsonl"
+EVAL_SETS = [*sorted((ROOT / "tests" / "nlu" / "eval").glob("*.jsonl")), HELDOUT]
 CANDOR = [sys.executable, "-c", "from candor.cli import main; main()"]
+
+
+@dataclass
+class SetFigures:
+    accuracy: float
+    macro_f1: float
+    fallback_rate: float  # clarifying questions
+    wrong_rate: float  # answered with the wrong intent
+    calibration_error: float
 
 
 @dataclass
 class EngineFigures:
     engine: str
-    accuracy: float
-    macro_f1: float
-    fallback_rate: float
+    sets: dict[str, SetFigures]
     train_s: float | None
     cold_start_s: float
     p50_ms: float
@@ -66,15 +76,24 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p99 * 1000
 
 
-def _accuracy(parse: Callable[[str], Any]) -> tuple[float, float, float]:
+def _accuracy(parse: Callable[[str], Any]) -> dict[str, SetFigures]:
     from nlu.evaluation import predict, read_labelled_jsonl, score
 
     class Engine:
         def parse(self, text: str) -> Any:
             return parse(text)
 
-    report = score(predict(Engine(), read_labelled_jsonl(HELDOUT)))
-    return report.accuracy, report.macro_f1, report.fallbacks / report.total
+    figures = {}
+    for path in EVAL_SETS:
+        report = score(predict(Engine(), read_labelled_jsonl(path)))
+        figures[path.stem] = SetFigures(
+            report.accuracy,
+            report.macro_f1,
+            report.fallbacks / report.total,
+            report.confident_wrong / report.total,
+            report.calibration_error,
+        )
+    return figures
 
 
 def _latencies(parse: Callable[[str], Any], rounds: int) -> tuple[list[float], list[float]]:
@@ -82,7 +101,7 @@ def _latencies(parse: Callable[[str], Any], rounds: int) -> tuple[list[float], l
     tail is mostly waiting for a core; the CPU time is what a parse costs."""
     from nlu.evaluation import read_labelled_jsonl
 
-    texts = [e.text for e in read_labelled_jsonl(HELDOUT)]
+    texts = [e.text for path in EVAL_SETS for e in read_labelled_jsonl(path)]
     wall, cpu = [], []
     for _ in range(rounds):
         for text in texts:
@@ -118,14 +137,12 @@ def embedded_serve_worker(cache_dir: Path, started: float, rounds: int) -> dict[
     model = load_or_train(Settings(nlu_cache_dir=cache_dir))
     model.parse("你好")
     cold_start_s = time.time() - started
-    accuracy, macro_f1, fallback_rate = _accuracy(model.parse)
+    sets = {name: vars(figures) for name, figures in _accuracy(model.parse).items()}
     wall, cpu = _latencies(model.parse, rounds)
     p50, p99 = _percentiles(wall)
     return {
         "cold_start_s": cold_start_s,
-        "accuracy": accuracy,
-        "macro_f1": macro_f1,
-        "fallback_rate": fallback_rate,
+        "sets": sets,
         "p50_ms": p50,
         "p99_ms": p99,
         "cpu_p99_ms": _percentiles(cpu)[1],
@@ -149,7 +166,8 @@ def measure_embedded(rounds: int) -> EngineFigures:
     with tempfile.TemporaryDirectory() as cache:
         trained = _worker("embedded-train", cache)
         served = _worker("embedded-serve", cache, repr(time.time()), str(rounds))
-    return EngineFigures("embedded", train_s=trained["train_s"], **served)
+    sets = {name: SetFigures(**figures) for name, figures in served.pop("sets").items()}
+    return EngineFigures("embedded", sets, train_s=trained["train_s"], **served)
 
 
 # -- rasa: a real server ------------------------------------------------------------------------
@@ -189,22 +207,27 @@ def measure_rasa(rounds: int, *, train: bool) -> EngineFigures:
                     pass
                 time.sleep(0.5)
             cold_start_s = time.perf_counter() - started
-            accuracy, macro_f1, fallback_rate = _accuracy(client.parse)
+            sets = _accuracy(client.parse)
             p50, p99 = _percentiles(_latencies(client.parse, rounds)[0])
             rss = _process_tree_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)
-    return EngineFigures(
-        "rasa", accuracy, macro_f1, fallback_rate, train_s, cold_start_s, p50, p99, rss
-    )
+    return EngineFigures("rasa", sets, train_s, cold_start_s, p50, p99, rss)
 
 
 def print_table(figures: list[EngineFigures]) -> None:
+    engines = " | ".join(f.engine for f in figures)
+    print(f"| set: accuracy / macro-F1 / clarifying / wrong / calibration error | {engines} |")
+    print("|---|" + "---|" * len(figures))
+    for name in figures[0].sets:
+        cells = [
+            f"{s.accuracy:.3f} / {s.macro_f1:.3f} / {s.fallback_rate:.1%} / "
+            f"{s.wrong_rate:.1%} / {s.calibration_error:.3f}"
+            for s in (f.sets[name] for f in figures)
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
     rows = [
-        ("intent accuracy", [f"{f.accuracy:.3f}" for f in figures]),
-        ("macro-F1", [f"{f.macro_f1:.3f}" for f in figures]),
-        ("below fallback threshold", [f"{f.fallback_rate:.1%}" for f in figures]),
         ("train time", [f"{f.train_s:.1f} s" if f.train_s else "not run" for f in figures]),
         ("cold start", [f"{f.cold_start_s:.2f} s" for f in figures]),
         ("parse p50", [f"{f.p50_ms:.2f} ms" for f in figures]),
@@ -215,7 +238,8 @@ def print_table(figures: list[EngineFigures]) -> None:
         ),
         ("resident memory", [f"{f.rss_mb:.0f} MB" for f in figures]),
     ]
-    print("| | " + " | ".join(f.engine for f in figures) + " |")
+    print()
+    print(f"| | {engines} |")
     print("|---|" + "---|" * len(figures))
     for label, values in rows:
         print(f"| {label} | " + " | ".join(values) + " |")

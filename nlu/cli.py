@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 EXIT_BAD_INPUT_LINES = 1
 EXIT_UNUSABLE = 2
-SWEEP = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+SWEEP = (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)
 
 nlu_app = typer.Typer(help="The embedded NLU: train, parse, evaluate.", no_args_is_help=True)
 

@@ -8,6 +8,7 @@ how often each engine would have fallen back is reported separately.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,14 @@ from typing import Protocol
 
 from nlu.model import ParseResult
 from nlu.project import FALLBACK_INTENT
+
+
+def overlap_key(text: str) -> str:
+    """A text as compared for overlap between evaluation and training data: NFKC, case-folded,
+    without whitespace and punctuation (emoji stay, so 👋 and 👌 differ). "你好！" and "你好"
+    are the same text; a blind set must contain neither once the other is trained on."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(c for c in folded if unicodedata.category(c)[0] not in "PZC")
 
 
 class NluEngine(Protocol):
@@ -59,6 +68,27 @@ class EvaluationReport:
     confusions: tuple[tuple[str, str, int], ...]  # (gold, predicted, count), most first
     total: int
     fallbacks: int
+    confident_wrong: int = 0  # answered (not below the threshold) with the wrong intent
+    calibration_error: float = 0.0  # expected calibration error of the best guesses
+
+
+CALIBRATION_BINS = 10
+
+
+def expected_calibration_error(predictions: Sequence[Prediction]) -> float:
+    """How far confidence is from accuracy, weighted over ten equal-width confidence bins:
+    0 means "70 % sure" is right 70 % of the time. What makes a fallback threshold mean
+    something."""
+    bins: list[list[Prediction]] = [[] for _ in range(CALIBRATION_BINS)]
+    for p in predictions:
+        bins[min(int(p.confidence * CALIBRATION_BINS), CALIBRATION_BINS - 1)].append(p)
+    error = 0.0
+    for members in bins:
+        if members:
+            confidence = sum(p.confidence for p in members) / len(members)
+            accuracy = sum(p.predicted == p.gold for p in members) / len(members)
+            error += len(members) / len(predictions) * abs(confidence - accuracy)
+    return error
 
 
 def read_labelled_jsonl(path: Path) -> list[LabelledText]:
@@ -172,6 +202,8 @@ def score(predictions: Sequence[Prediction]) -> EvaluationReport:
         ),
         total=len(predictions),
         fallbacks=sum(p.fallback for p in predictions),
+        confident_wrong=sum(not p.fallback and p.predicted != p.gold for p in predictions),
+        calibration_error=expected_calibration_error(predictions),
     )
 
 
@@ -195,6 +227,11 @@ def format_report(report: EvaluationReport, *, confusions: int = 10) -> str:
     lines.append(
         f"examples={report.total} below_fallback_threshold={report.fallbacks} "
         f"({_ratio(report.fallbacks, report.total):.1%})"
+    )
+    lines.append(
+        f"wrong_with_confidence={report.confident_wrong} "
+        f"({_ratio(report.confident_wrong, report.total):.1%}) "
+        f"calibration_error={report.calibration_error:.3f}"
     )
     lines.append(f"accuracy={report.accuracy:.4f} macro_f1={report.macro_f1:.4f}")
     return "\n".join(lines)

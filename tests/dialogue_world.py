@@ -29,6 +29,22 @@ def nlu_model() -> NluModel:
     return shared_model(Settings(), RasaProject.default().root)
 
 
+@pytest.fixture(scope="session")
+def uncertain_nlu_model(tmp_path_factory: pytest.TempPathFactory) -> NluModel:
+    """The same data trained without calibration, whose confidences stay below 1: for tests
+    that need every message to fall below a threshold (a calibrated model is certain of the
+    texts it was trained on)."""
+    from nlu.model import open_tokenizer, train
+
+    project = RasaProject.default()
+    return train(
+        project.training_data(),
+        tokenizer=open_tokenizer(project, tmp_path_factory.mktemp("nlu")),
+        thresholds=project.fallback_thresholds(),
+        calibrate=False,
+    )
+
+
 @dataclass
 class Chat:
     """One candidate's chat account talking to the gateway."""

@@ -20,6 +20,7 @@ from tests.fakes import serving
 @dataclass
 class FakeRasa:
     received: list[dict[str, Any]] = field(default_factory=list)
+    tracker_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     answer: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
 
@@ -40,7 +41,17 @@ def create_fake_rasa_app(state: FakeRasa) -> Starlette:
             [{"recipient_id": body["sender"], **message} for message in state.answer]
         )
 
-    return Starlette(routes=[Route("/webhooks/rest/webhook", webhook, methods=["POST"])])
+    async def append_events(request: Request) -> Response:
+        events = await request.json()
+        state.tracker_events.setdefault(request.path_params["sender"], []).extend(events)
+        return JSONResponse({"sender_id": request.path_params["sender"]})
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/rest/webhook", webhook, methods=["POST"]),
+            Route("/conversations/{sender}/tracker/events", append_events, methods=["POST"]),
+        ]
+    )
 
 
 @asynccontextmanager

@@ -192,6 +192,7 @@ async def upsert_job(session: AsyncSession, ref: JobRef) -> Job:
 
 async def upsert_candidate(session: AsyncSession, data: CandidateIn) -> Candidate:
     candidate = await repository.candidate_by_external_id(session, data.external_id)
+    is_new = candidate is None
     if candidate is None:
         candidate = Candidate(external_id=data.external_id)
         session.add(candidate)
@@ -200,7 +201,10 @@ async def upsert_candidate(session: AsyncSession, data: CandidateIn) -> Candidat
     candidate.email = data.email.lower() if data.email else None
     candidate.locale = data.locale
     candidate.consent_contact = data.consent_contact
-    candidate.consent_talent_pool = data.consent_talent_pool
+    if is_new or "consent_talent_pool" in data.model_fields_set:
+        # The candidate may also join the pool in chat: an event that does not mention the
+        # consent must not take it back.
+        candidate.consent_talent_pool = data.consent_talent_pool
     candidate.consent_wechat_subscription = data.consent_wechat_subscription
     candidate.preferred_channels = [channel.value for channel in data.preferred_channels]
     await session.flush()

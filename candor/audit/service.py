@@ -57,6 +57,20 @@ class Action:
     JOB_QUESTION_REJECTED = "job_question.rejected"
     HR_TASK_DONE = "hr_task.done"
     IDENTITY_UNBOUND = "identity.unbound"
+    # The candidate's own word in chat (candor.chat.consent): stopping every proactive
+    # message, resuming them, joining the talent pool.
+    CANDIDATE_CONSENT_CHANGED = "candidate.consent_changed"
+    # The candidate confirmed the next round an advance message asked them to confirm.
+    NEXT_ROUND_CONFIRMED = "application.next_round_confirmed"
+    # The NLU review loop (candor.nlu_review): verdicts on misunderstood messages, models.
+    NLU_REVIEW_INTENT_ASSIGNED = "nlu_review.intent_assigned"
+    NLU_REVIEW_NEW_INTENT = "nlu_review.new_intent_needed"
+    NLU_REVIEW_DISMISSED = "nlu_review.dismissed"
+    NLU_REVIEW_REOPENED = "nlu_review.reopened"
+    NLU_MODEL_TRAINED = "nlu_model.trained"
+    NLU_MODEL_ACCEPTED = "nlu_model.accepted"
+    NLU_MODEL_DISCARDED = "nlu_model.discarded"
+    NLU_MODEL_REVERTED = "nlu_model.reverted"
 
 
 ACTIONS = tuple(

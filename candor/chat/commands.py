@@ -100,12 +100,18 @@ def preferred_channel(plain: str) -> Channel | None:
     """ "以后发邮件给我" → e-mail: a short sentence with a cue naming exactly one channel."""
     if len(plain) > _MAX_PREFERENCE_LENGTH or not any(cue in plain for cue in _PREFERENCE_CUES):
         return None
-    named = {
+    named = named_channels(plain)
+    return named.pop() if len(named) == 1 else None
+
+
+def named_channels(text: str) -> set[Channel]:
+    """The channels a message names ("微信上别发了" → WeChat)."""
+    plain = normalise(text)
+    return {
         channel
         for channel, words in _CHANNEL_WORDS.items()
         if any(_mentions(plain, word) for word in words)
     }
-    return named.pop() if len(named) == 1 else None
 
 
 def _mentions(plain: str, word: str) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.gateway import InboundMessage, Reply
-from candor.chat import binding, commands, transcript
+from candor.chat import binding, commands, consent, transcript
 from candor.chat.binding import BindResult, CodeToSend
 from candor.chat.engine import Turn
 from candor.chat.texts import text
@@ -146,6 +146,8 @@ async def _decide(
             return
         case commands.OptIn():
             binding.set_opt_out(session, identity, opted_out=False, via="keyword", now=now)
+            if candidate is not None:
+                consent.resume_proactive(session, candidate, identity, now=now)
             say(Reply(text("opted_in", locale, channel=identity.channel)))
             return
         case commands.Unbind() if candidate is not None:

@@ -139,7 +139,7 @@ async def open_thread_with_inbound(
             "p_channel": channel,
             "p_external_user_id": external_user_id,
             "p_direction": Direction.INBOUND,
-            "p_text": text,
+            "p_text": _storable(text),
             "p_event": event,
             "p_payload": payload,
             "p_provider_message_id": provider_message_id,
@@ -254,6 +254,11 @@ async def _create_conversation(session: AsyncSession, identity: ChatIdentity) ->
         return found
 
 
+def _storable(text: str | None) -> str | None:
+    """A candidate's text as it can be stored: PostgreSQL's text cannot hold a NUL."""
+    return text.replace("\x00", "") if text else text
+
+
 async def record_inbound(
     session: AsyncSession,
     conversation: Conversation,
@@ -272,7 +277,7 @@ async def record_inbound(
         Direction.INBOUND,
         provider_message_id,
         at=at,
-        text=text,
+        text=_storable(text),
         event=event,
         payload=payload,
     )

@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actions.env import ActionEnv, use_env
 from bot.gateway import Button, Reply
 from candor.chat.engine import Turn
+from candor.chat.language import message_language, readable, slot_language
 from candor.clock import utcnow
+from candor.dialogue.context import (
+    PAYLOAD,
+    BotContext,
+    needs_result,
+    offered_intents,
+    settle,
+)
 from candor.dialogue.policy import FlowPolicy, Token
 from candor.dialogue.project import (
     ACTION_LISTEN,
@@ -35,9 +44,9 @@ from candor.dialogue.project import (
     DialogueProject,
     load_project,
 )
+from candor.dialogue.queries import result_told_since
 from candor.dialogue.state import load_state, save_state
 from candor.logging import get_logger
-from candor.models.enums import Locale
 from candor.runtime import Runtime
 from candor.settings import Settings
 from nlu.entities import Entity
@@ -50,7 +59,6 @@ MAX_ACTIONS_PER_TURN = 10
 # Stopping messages is the candidate's right even while HR has the conversation.
 HONOURED_DURING_HANDOFF = frozenset({"opt_out"})
 RANKING_KEPT = 5
-_PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_][\w-]*)(?P<entities>\{.*\})?$", re.DOTALL)
 
 
 _models: dict[tuple[str, Path, Path], NluModel] = {}
@@ -148,15 +156,19 @@ class EmbeddedEngine:
             active_loop=stored.active_loop,
             events=stored.events,
         )
-        state.add(
-            {
-                "event": "slot",
-                "name": "language",
-                "value": "en" if turn.locale is Locale.EN else "zh",
-            }
-        )
-        parse = self.in_context(self.understand(model, turn), state.events)
+        state.add({"event": "slot", "name": "language", "value": _reply_language(turn, state)})
         now = utcnow()
+        if not self._has_something_to_read(turn):
+            # An empty message, a lone "？？" or a control sequence: nothing to understand,
+            # and no reason to count it as misunderstood (two of those hand off to HR).
+            if not stored.with_hr:
+                self._utter("utter_nothing_to_read", state)
+            await save_state(
+                session, stored, slots=state.slots, active_loop=state.active_loop,
+                events=state.events, now=now,
+            )  # fmt: skip
+            return state.replies
+        parse = await self._in_context(session, turn, self.understand(model, turn), state.events)
         state.add(
             {
                 "event": "user",
@@ -190,31 +202,40 @@ class EmbeddedEngine:
         )
         return state.replies
 
+    @staticmethod
+    def _has_something_to_read(turn: Turn) -> bool:
+        return bool(turn.event == "button" and turn.event_key) or bool(readable(turn.text))
+
     def understand(self, model: NluModel, turn: Turn) -> ParseResult:
         """A button's `/intent{"entity": "value"}` payload is taken as it is (as Rasa does);
         anything else goes through the NLU model."""
         raw = turn.event_key if turn.event == "button" and turn.event_key else turn.text
         text = (raw or "").strip()
-        match = _PAYLOAD.match(text)
+        match = PAYLOAD.match(text)
         if match and match.group("intent") in self.project.intents:
             return _payload_parse(text, match)
-        parse = model.parse(text)
+        parse = model.parse(readable(text))
         threshold = self.runtime.settings.nlu_fallback_threshold
         return parse if threshold is None else _with_threshold(parse, threshold)
 
-    def in_context(self, parse: ParseResult, events: list[dict[str, Any]]) -> ParseResult:
-        """An unsure reading settled by the conversation: when the bot's last turn offered
-        buttons and exactly one of the two likeliest intents is one of them, that intent is
-        taken ("no, keep it" after "do you really want to withdraw? [yes] [no]")."""
-        if not parse.is_fallback:
-            return parse
-        offered = _offered_intents(events)
-        guesses = [s for s in parse.intent_ranking if s.name != FALLBACK_INTENT][:2]
-        expected = [guess for guess in guesses if guess.name in offered]
-        if len(expected) != 1:
-            return parse
-        log.info("dialogue.context_resolved", intent=expected[0].name)
-        return ParseResult(parse.text, expected[0], parse.entities, tuple(guesses))
+    async def _in_context(
+        self,
+        session: AsyncSession,
+        turn: Turn,
+        parse: ParseResult,
+        events: list[dict[str, Any]],
+    ) -> ParseResult:
+        """An unsure reading settled by what the candidate was last told (see
+        candor.dialogue.context): the bot's last question, or a result that just arrived."""
+        context = BotContext(offered_intents(events))
+        if needs_result(parse):
+            since = _last_user_message_at(events)
+            result = await result_told_since(session, turn.candidate_id, since=since)
+            context = BotContext(context.offered, result)
+        settled = settle(parse, context)
+        if settled is not parse:
+            log.info("dialogue.context_resolved", intent=settled.intent.name)
+        return settled
 
     # -- running actions ------------------------------------------------------------------
 
@@ -386,6 +407,18 @@ class EmbeddedEngine:
         )
 
 
+def _reply_language(turn: Turn, state: _TurnState) -> str:
+    """The language of this message; for one without words, the conversation's so far
+    (else the candidate's)."""
+    language = message_language(turn.text if turn.event != "button" else None)
+    if language is not None:
+        return slot_language(language)
+    previous = state.slots.get("language")
+    if state.events and previous in ("zh", "en"):
+        return str(previous)
+    return slot_language(turn.locale)
+
+
 def _parse_data(parse: ParseResult) -> dict[str, Any]:
     return {
         "intent": {"name": parse.intent.name, "confidence": parse.intent.confidence},
@@ -398,18 +431,13 @@ def _parse_data(parse: ParseResult) -> dict[str, Any]:
     }
 
 
-def _offered_intents(events: list[dict[str, Any]]) -> set[str]:
-    """The intents behind the buttons of the bot's last turn."""
-    offered: set[str] = set()
-    for event in reversed(events):
-        if event.get("event") == "user":
-            break
-        if event.get("event") == "bot":
-            for button in (event.get("data") or {}).get("buttons") or []:
-                match = _PAYLOAD.match(str(button.get("payload") or ""))
-                if match:
-                    offered.add(match.group("intent"))
-    return offered
+def _last_user_event(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((e for e in reversed(events) if e.get("event") == "user"), None)
+
+
+def _last_user_message_at(events: list[dict[str, Any]]) -> datetime | None:
+    stamp = (_last_user_event(events) or {}).get("timestamp")
+    return datetime.fromtimestamp(float(stamp), UTC) if stamp is not None else None
 
 
 def _with_threshold(parse: ParseResult, threshold: float) -> ParseResult:

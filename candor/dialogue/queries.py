@@ -8,12 +8,13 @@ done, result on its way", with the date promised by the 5-working-day rule.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from candor.clock import utcnow
 from candor.models import (
     Application,
     Candidate,
@@ -23,12 +24,15 @@ from candor.models import (
     Job,
     OutreachMessage,
 )
-from candor.models.enums import INTERVIEW_STAGE, ApplicationStatus, Stage
+from candor.models.enums import INTERVIEW_STAGE, ApplicationStatus, Decision, Stage
 from candor.models.outreach import MessageState
 from candor.settings import Settings
 from candor.sla.service import current_calendar
 
 SENT_STATES = frozenset({MessageState.SENT, MessageState.DELIVERED})
+# An approved result no channel could take (the candidate stopped proactive messages, or
+# has no reachable channel) is theirs to read when they ask in chat.
+READABLE_IN_CHAT = SENT_STATES | {MessageState.UNDELIVERABLE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +98,8 @@ def pick_application(
 
 
 async def sent_result(session: AsyncSession, application: Application) -> OutreachMessage | None:
-    """The message of the application's current result, if it reached the candidate."""
+    """The message of the application's current result, if it reached the candidate or was
+    approved for them but could not be pushed."""
     if application.result_version == 0:
         return None
     message = await session.scalar(
@@ -103,7 +108,13 @@ async def sent_result(session: AsyncSession, application: Application) -> Outrea
             OutreachMessage.result_version == application.result_version,
         )
     )
-    return message if message is not None and message.state in SENT_STATES else None
+    return message if message is not None and message.state in READABLE_IN_CHAT else None
+
+
+def released_at(message: OutreachMessage) -> datetime | None:
+    """When a readable result was released to the candidate: sent, or (when no channel could
+    take it) approved."""
+    return message.sent_at or message.decided_at
 
 
 async def progress(session: AsyncSession, application: Application, settings: Settings) -> Progress:
@@ -135,10 +146,10 @@ async def progress(session: AsyncSession, application: Application, settings: Se
                 application, job, INTERVIEW_STAGE[interview.kind], None, "interview_completed",
                 interview.completed_at, expected_by, None, None,
             )  # fmt: skip
-    if result is not None and result.sent_at is not None and not next_interview:
+    if result is not None and (released := released_at(result)) is not None and not next_interview:
         return Progress(
             application, job, application.stage, application.status, "result_sent",
-            result.sent_at, None, result, None,
+            released, None, result, None,
         )  # fmt: skip
     if next_interview is not None and next_interview.scheduled_at is not None:
         return Progress(
@@ -149,3 +160,40 @@ async def progress(session: AsyncSession, application: Application, settings: Se
         application, job, application.stage, application.status, "applied",
         application.applied_at, None, result, None,
     )  # fmt: skip
+
+
+# How far back a result counts as "just told" for a candidate who never wrote before.
+RESULT_CONTEXT_WINDOW = timedelta(days=30)
+
+
+async def result_told_since(
+    session: AsyncSession, candidate_id: int, *, since: datetime | None
+) -> Decision | None:
+    """The outcome of the newest result that reached the candidate after `since` (their
+    previous message), if any: what they are most likely replying to."""
+    since = since or utcnow() - RESULT_CONTEXT_WINDOW
+    return await session.scalar(
+        select(OutreachMessage.outcome)
+        .join(Application, Application.id == OutreachMessage.application_id)
+        .where(
+            Application.candidate_id == candidate_id,
+            OutreachMessage.state.in_(SENT_STATES),
+            OutreachMessage.sent_at > since,
+        )
+        .order_by(OutreachMessage.sent_at.desc())
+        .limit(1)
+    )
+
+
+async def latest_result(session: AsyncSession, candidate_id: int) -> OutreachMessage | None:
+    """The newest result message that reached the candidate, of any of their applications."""
+    return await session.scalar(
+        select(OutreachMessage)
+        .join(Application, Application.id == OutreachMessage.application_id)
+        .where(
+            Application.candidate_id == candidate_id,
+            OutreachMessage.state.in_(SENT_STATES),
+        )
+        .order_by(OutreachMessage.sent_at.desc(), OutreachMessage.id.desc())
+        .limit(1)
+    )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.gateway import Button, Reply
 from candor.chat.engine import Turn
+from candor.chat.language import message_language, slot_language
 from candor.dialogue import service
 from candor.logging import get_logger
 
@@ -39,13 +40,23 @@ class RasaEngine:
     async def respond(self, session: AsyncSession, turn: Turn) -> list[Reply]:
         if await service.active_handoff(session, turn.conversation_id) is not None:
             return []
-        message = turn.event_key if turn.event == "button" and turn.event_key else turn.text
+        button = turn.event == "button" and turn.event_key
+        message = turn.event_key if button else turn.text
+        sender = str(turn.conversation_id)
+        language = None if button else message_language(turn.text)
         body = {
-            "sender": str(turn.conversation_id),
+            "sender": sender,
             "message": message or "",
-            "metadata": {"channel": turn.channel.value, "locale": turn.locale.value},
+            "metadata": {"channel": turn.channel.value, "locale": (language or turn.locale).value},
         }
         try:
+            if language is not None:
+                # Answer in the language of the message: Rasa's responses and our actions
+                # read the `language` slot, which Rasa itself never fills.
+                await self._post_checked(
+                    f"/conversations/{sender}/tracker/events?include_events=NONE",
+                    [{"event": "slot", "name": "language", "value": slot_language(language)}],
+                )
             response = await self._client.post(f"{self.base_url}{WEBHOOK_PATH}", json=body)
         except httpx.HTTPError as exc:
             raise RasaServerUnavailableError(f"Rasa at {self.base_url}: {exc}") from exc
@@ -57,6 +68,13 @@ class RasaEngine:
             return replies_from_rasa(response.json())
         except (ValueError, KeyError, TypeError) as exc:
             raise RasaServerUnavailableError(f"unexpected answer from Rasa: {exc}") from exc
+
+    async def _post_checked(self, path: str, body: Any) -> None:
+        response = await self._client.post(f"{self.base_url}{path}", json=body)
+        if response.status_code != httpx.codes.OK:
+            raise RasaServerUnavailableError(
+                f"Rasa at {self.base_url} answered HTTP {response.status_code} to {path}"
+            )
 
 
 def replies_from_rasa(body: Any) -> list[Reply]:

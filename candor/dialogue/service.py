@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.ats import service as ats
 from candor.ats.schemas import ATS_EVENT
+from candor.audit.service import Action, record
 from candor.chat import transcript
 from candor.logging import get_logger
 from candor.models import (
     Application,
+    AuditEntry,
     Candidate,
     ChatDelivery,
     ChatIdentity,
@@ -198,6 +200,85 @@ async def add_task(
     await session.flush()
     log.info("dialogue.hr_task", kind=kind.value, task_id=task.id, team_id=team_id)
     return task
+
+
+MAX_FOLLOW_UPS = 20
+
+
+async def confirm_next_round(
+    session: AsyncSession,
+    *,
+    application: Application,
+    message: OutreachMessage,
+    channel: Channel,
+    now: datetime,
+) -> bool:
+    """The candidate confirmed the next round an advance message asked them to confirm,
+    recorded once per result in the audit log of the job's team (where HR sees it with the
+    transcript). Not an HR task: a confirmation needs no one to act, and a task would count
+    the conversation as not handled by the bot. False if it was confirmed already."""
+    job = await session.get_one(Job, application.job_id)
+    confirmed = await session.scalars(
+        select(AuditEntry.details).where(
+            AuditEntry.action == Action.NEXT_ROUND_CONFIRMED,
+            AuditEntry.object_type == "application",
+            AuditEntry.object_id == str(application.id),
+        )
+    )
+    if any(details.get("outreach_message_id") == message.id for details in confirmed):
+        return False
+    record(
+        session,
+        actor="candidate",
+        action=Action.NEXT_ROUND_CONFIRMED,
+        object_type="application",
+        object_id=application.id,
+        team_id=job.team_id,
+        details={"outreach_message_id": message.id, "via": "chat", "channel": channel.value},
+        at=now,
+    )
+    log.info("dialogue.next_round_confirmed", application_code=application.code)
+    return True
+
+
+async def request_reschedule(
+    session: AsyncSession,
+    *,
+    conversation: Conversation,
+    application: Application,
+    request: str,
+    details: dict[str, object],
+    now: datetime,
+) -> tuple[HrTask, bool]:
+    """One open reschedule task per application: a follow-up message ("周四下午也行") adds to
+    the task HR already has instead of opening a second one. Returns the task and whether
+    it is new."""
+    task = await session.scalar(
+        select(HrTask)
+        .where(
+            HrTask.kind == HrTaskKind.RESCHEDULE,
+            HrTask.application_id == application.id,
+            HrTask.done_at.is_(None),
+        )
+        .order_by(HrTask.id.desc())
+        .limit(1)
+    )
+    if task is None:
+        task = await add_task(
+            session,
+            HrTaskKind.RESCHEDULE,
+            conversation=conversation,
+            application=application,
+            details={**details, "request": request},
+            now=now,
+        )
+        return task, True
+    follow_ups = [*task.details.get("follow_ups", []), {"at": now.isoformat(), "text": request}]
+    # A new dict, so the JSON column sees the change.
+    task.details = {**task.details, **details, "follow_ups": follow_ups[-MAX_FOLLOW_UPS:]}
+    await session.flush()
+    log.info("dialogue.hr_task_follow_up", kind=task.kind.value, task_id=task.id)
+    return task, False
 
 
 async def withdraw(

@@ -25,6 +25,10 @@ class Candidate(IdMixin, TimestampMixin, Base):
     consent_contact: Mapped[bool] = mapped_column(Boolean, default=True)
     consent_talent_pool: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_wechat_subscription: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the candidate asked in chat to stop every proactive message, on all channels:
+    # results are then not pushed anywhere, and can still be asked for in chat. Unlike the
+    # consents above it is the candidate's word, so an ATS update never clears it.
+    proactive_opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Channel names, most preferred first; the dispatcher falls back along this list.
     preferred_channels: Mapped[list[str]] = mapped_column(JSONType, default=list)
 

@@ -221,6 +221,7 @@ class Dispatcher:
                     Candidate.id.label("candidate_id"),
                     Candidate.email,
                     Candidate.locale,
+                    Candidate.proactive_opted_out_at,
                 )
                 .join(OutreachMessage, OutreachMessage.id == OutboxItem.message_id)
                 .join(MessageTemplate, MessageTemplate.id == OutreachMessage.template_id)
@@ -251,7 +252,11 @@ class Dispatcher:
             row = by_id[item.item_id]
             channel: Channel = row.channel
             recipient = (
-                row.email if channel is Channel.EMAIL else bound.get((row.candidate_id, channel))
+                None  # asked for no proactive messages after this was queued
+                if row.proactive_opted_out_at is not None
+                else row.email
+                if channel is Channel.EMAIL
+                else bound.get((row.candidate_id, channel))
             )
             delivery = None
             if recipient is not None:

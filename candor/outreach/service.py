@@ -173,7 +173,10 @@ async def approval_mode(
 
 
 async def deliverable_channels(session: AsyncSession, candidate: Candidate) -> list[Channel]:
-    """The candidate's channels in preference order, keeping only those we can reach."""
+    """The candidate's channels in preference order, keeping only those we can reach: none
+    once the candidate asked in chat to stop every proactive message."""
+    if candidate.proactive_opted_out_at is not None:
+        return []
     bound = set(
         (
             await session.scalars(
@@ -412,15 +415,25 @@ async def _queue(
 ) -> None:
     channels = await deliverable_channels(session, candidate)
     if not channels:
+        stopped = candidate.proactive_opted_out_at is not None
         transition(
             session,
             message,
             MessageState.UNDELIVERABLE,
             actor=actor,
-            reason="the candidate has no reachable channel",
+            reason=(
+                "the candidate asked for no proactive messages; they can read it in chat"
+                if stopped
+                else "the candidate has no reachable channel"
+            ),
             at=now,
         )
-        await notify_undeliverable(session, message, reason="no reachable channel", now=now)
+        await notify_undeliverable(
+            session,
+            message,
+            reason="asked for no proactive messages" if stopped else "no reachable channel",
+            now=now,
+        )
         return
     application = await session.get_one(Application, message.application_id)
     enqueue_delivery(session, message, application, channels[0], context.quiet_hours, now)

@@ -63,7 +63,7 @@ def test_intents_are_the_same_in_domain_and_training_data(
     project: RasaProject, data: TrainingData
 ) -> None:
     assert sorted(project.intents()) == sorted(data.intents)
-    assert len(project.intents()) == len(set(project.intents())) == 18
+    assert len(project.intents()) == len(set(project.intents())) == 19
 
 
 def test_every_intent_has_40_chinese_and_10_english_examples(data: TrainingData) -> None:
@@ -214,7 +214,7 @@ def test_pipeline_is_a_chinese_capable_rasa_36_pipeline(project: RasaProject) ->
     # The synonym mapper must run after the extractor whose values it maps.
     assert components.index("EntitySynonymMapper") > components.index("RegexEntityExtractor")
     assert project.jieba_dictionaries() == [REPOSITORY_ROOT / "data" / "jieba" / "recruiting.txt"]
-    assert project.fallback_thresholds() == FallbackThresholds(threshold=0.5, ambiguity=0.1)
+    assert project.fallback_thresholds() == FallbackThresholds(threshold=0.65, ambiguity=0.1)
 
 
 def test_fingerprint_follows_the_training_files(tiny_project: RasaProject) -> None:

@@ -161,7 +161,12 @@ async def test_opting_out_works_even_while_hr_has_the_conversation(
 ) -> None:
     chat = await bound_chat(world, gateway, 1)
     await chat.say("帮我转一下人工吧")
-    await chat.say("以后不要再给我推送消息了")
+    asked = await chat.say("以后不要再给我推送消息了")
+    assert [b.payload for b in asked[-1].buttons] == [
+        '/opt_out{"opt_out_scope": "channel"}',
+        '/opt_out{"opt_out_scope": "all"}',
+    ]
+    await chat.press(asked[-1].buttons[0].payload)
     async with world.runtime.sessionmaker() as session:
         identity = await session.scalar(select(ChatIdentity))
     assert identity is not None
@@ -169,12 +174,14 @@ async def test_opting_out_works_even_while_hr_has_the_conversation(
 
 
 async def test_unclear_messages_offer_the_top_two_intents_then_hand_off(
-    world: World, nlu_model: NluModel
+    world: World, uncertain_nlu_model: NluModel
 ) -> None:
     # A threshold no message reaches: every message is unclear.
     settings = world.runtime.settings.model_copy(update={"nlu_fallback_threshold": 0.999})
     runtime = dataclasses.replace(world.runtime, settings=settings)
-    gateway = ConversationGateway(runtime, engine=EmbeddedEngine(runtime, model=nlu_model))
+    gateway = ConversationGateway(
+        runtime, engine=EmbeddedEngine(runtime, model=uncertain_nlu_model)
+    )
     chat = await bound_chat(world, gateway, 1)
     first = await chat.say("我的面试结果出来了吗")
     assert actions_of(await chat.new_events()) == ["action_clarify_intent"]
@@ -192,11 +199,13 @@ async def test_unclear_messages_offer_the_top_two_intents_then_hand_off(
 
 
 async def test_an_unsure_answer_to_the_bots_question_is_read_in_context(
-    world: World, nlu_model: NluModel
+    world: World, uncertain_nlu_model: NluModel
 ) -> None:
     settings = world.runtime.settings.model_copy(update={"nlu_fallback_threshold": 0.999})
     runtime = dataclasses.replace(world.runtime, settings=settings)
-    gateway = ConversationGateway(runtime, engine=EmbeddedEngine(runtime, model=nlu_model))
+    gateway = ConversationGateway(
+        runtime, engine=EmbeddedEngine(runtime, model=uncertain_nlu_model)
+    )
     chat = await bound_chat(world, gateway, 1)
     await chat.press("/withdraw")
     assert actions_of(await chat.new_events()) == ["utter_confirm_withdraw"]
@@ -270,3 +279,76 @@ async def test_concurrent_turns_of_one_conversation_run_one_after_another(
     # Each turn's action follows its own message, never interleaved with another's.
     for index in users:
         assert events[index + 1] == {"event": "action", "name": "action_check_progress"}
+
+
+async def test_a_code_that_is_not_theirs_does_not_stick_to_later_questions(
+    world: World, gateway: ConversationGateway
+) -> None:
+    chat = await bound_chat(world, gateway, 1)
+    await world.applicant(2)
+    foreign = texts_of(await chat.say("查一下 AP-2026-000002 的进度"))
+    assert "没有找到" in foreign
+    mistyped = texts_of(await chat.say("帮我查下 AP-2026-999999 的面试进度"))
+    assert "没有找到" in mistyped
+    answer = texts_of(await chat.say("我的面试结果出来了吗"))
+    assert "AP-2026-000001" in answer
+    assert "没有找到" not in answer
+
+
+async def test_feedback_shows_the_china_date_when_sent_at_two_in_the_morning(
+    world: World, gateway: ConversationGateway
+) -> None:
+    from datetime import UTC, datetime
+
+    from candor.models import OutreachMessage
+
+    chat = await bound_chat(world, gateway, 1)
+    await result_sent(world, 1, "reject")
+    async with world.runtime.transaction() as session:
+        message = await session.scalar(select(OutreachMessage))
+        assert message is not None
+        # 02:00 on Thu 5 March in China is still Wed 4 March in UTC.
+        message.sent_at = datetime(2026, 3, 4, 18, 0, tzinfo=UTC)
+    reply = texts_of(await chat.say("为什么没过呀，能说下原因不"))
+    assert "2026年3月5日（周四）" in reply
+    assert "3月4日" not in reply
+
+
+async def test_a_reschedule_follow_up_adds_to_the_open_task(
+    world: World, gateway: ConversationGateway
+) -> None:
+    chat = await bound_chat(world, gateway, 1)
+    await chat.say("周二上午要上课，面试能换到下午吗")
+    follow_up = texts_of(await chat.say("或者周四下午也可以，面试能改到那天吗"))
+    assert "之前的改期需求" in follow_up
+    async with world.runtime.sessionmaker() as session:
+        tasks = (await session.scalars(select(HrTask))).all()
+    assert len(tasks) == 1
+    assert tasks[0].details["request"] == "周二上午要上课，面试能换到下午吗"
+    assert [f["text"] for f in tasks[0].details["follow_ups"]] == [
+        "或者周四下午也可以，面试能改到那天吗"
+    ]
+
+
+async def test_odd_input_gets_a_sensible_answer_and_the_conversation_goes_on(
+    world: World, gateway: ConversationGateway
+) -> None:
+    chat = await bound_chat(world, gateway, 1)
+    odd = [
+        "",
+        "   ",
+        "😀😀😀🙏",
+        "？？？。。。!!!",
+        "\x00\x07\x1b[31m\u202e\ufeff",
+        "我的面试结果出来了吗" * 1000,  # 10,000 characters
+        "a" * 10_240,
+    ]
+    for text in odd:
+        replies = await chat.say(text)
+        assert replies, repr(text[:20])  # always an answer, never silence or an error
+    await chat.say("你好")  # back to Chinese after the Latin letters above
+    for nothing in ("", "   ", "？？？。。。!!!", "\x00\x07\u202e\ufeff"):
+        assert "只能看懂文字" in texts_of(await chat.say(nothing))
+    assert await _handoff_reason(world) is None  # empty messages are not misunderstandings
+    # Nothing was lost on the way: the conversation still answers a plain question.
+    assert "AP-2026-000001" in texts_of(await chat.say("我的面试结果出来了吗"))

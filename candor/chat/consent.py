@@ -1,0 +1,86 @@
+"""Consent the candidate gives or withdraws in chat, beyond one account's opt-out: stopping
+every proactive message on all channels, resuming them, and joining the talent pool.
+
+Each change is audited in the caller's transaction (the audit log, with its scope and the
+channel it was said on), so HR can see who changed what and why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor.audit.service import Action, record
+from candor.logging import get_logger
+from candor.models import Candidate, ChatIdentity
+
+log = get_logger(__name__)
+
+SCOPE_ALL = "all"
+SCOPE_CHANNEL = "channel"
+
+
+def _audit(
+    session: AsyncSession,
+    candidate: Candidate,
+    identity: ChatIdentity,
+    *,
+    consent: str,
+    before: bool,
+    after: bool,
+    now: datetime,
+) -> None:
+    record(
+        session,
+        actor="candidate",
+        action=Action.CANDIDATE_CONSENT_CHANGED,
+        object_type="candidate",
+        object_id=candidate.id,
+        before={consent: before},
+        after={consent: after},
+        details={"via": "chat", "channel": identity.channel.value},
+        at=now,
+    )
+
+
+def stop_all_proactive(
+    session: AsyncSession, candidate: Candidate, identity: ChatIdentity, *, now: datetime
+) -> bool:
+    """No result or notice is pushed to the candidate on any channel from now on; they can
+    still ask in chat. False if they had already said so."""
+    if candidate.proactive_opted_out_at is not None:
+        return False
+    candidate.proactive_opted_out_at = now
+    _audit(
+        session, candidate, identity, consent="proactive_messages", before=True, after=False,
+        now=now,
+    )  # fmt: skip
+    log.info("chat.proactive_opt_out", candidate_id=candidate.id, scope=SCOPE_ALL)
+    return True
+
+
+def resume_proactive(
+    session: AsyncSession, candidate: Candidate, identity: ChatIdentity, *, now: datetime
+) -> bool:
+    if candidate.proactive_opted_out_at is None:
+        return False
+    candidate.proactive_opted_out_at = None
+    _audit(
+        session, candidate, identity, consent="proactive_messages", before=False, after=True,
+        now=now,
+    )  # fmt: skip
+    log.info("chat.proactive_opt_in", candidate_id=candidate.id)
+    return True
+
+
+def join_talent_pool(
+    session: AsyncSession, candidate: Candidate, identity: ChatIdentity, *, now: datetime
+) -> bool:
+    """The candidate accepted the talent-pool invitation; False if they were in it already."""
+    if candidate.consent_talent_pool:
+        return False
+    candidate.consent_talent_pool = True
+    _audit(session, candidate, identity, consent="talent_pool", before=False, after=True, now=now)
+    log.info("chat.talent_pool_joined", candidate_id=candidate.id)
+    return True
