@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         description="Below this intent confidence the embedded engine asks a clarifying "
         "question; unset means config.yml's FallbackClassifier threshold.",
     )
+    nlu_eval_dir: Path | None = Field(
+        default=None,
+        description="The blind evaluation sets (*.jsonl of {text, intent}) a reviewed NLU "
+        "model must not regress on before the console accepts it; unset: tests/nlu/eval.",
+    )
     rasa_url: str = Field(
         default="http://127.0.0.1:5005",
         description="Base URL of the Rasa server (engine rasa, `candor nlu evaluate "

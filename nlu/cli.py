@@ -161,6 +161,20 @@ def evaluate_command(
         typer.echo(format_sweep(threshold_sweep(predictions, SWEEP, ambiguity=ambiguity)))
 
 
+@nlu_app.command("export-reviewed")
+def export_reviewed_command(
+    output: Annotated[
+        Path | None,
+        typer.Option(help="The Rasa NLU file to write [default: data/nlu_reviewed.yml]."),
+    ] = None,
+) -> None:
+    """Write the examples approved in the console's NLU review as Rasa NLU data."""
+    from candor.nlu_review.cli import export_reviewed
+    from candor.nlu_review.export import DEFAULT_OUTPUT
+
+    export_reviewed(_settings(), output or DEFAULT_OUTPUT)
+
+
 @contextmanager
 def _engine(settings: Settings, name: EngineName) -> Iterator[NluEngine]:
     if name is EngineName.RASA:

@@ -15,6 +15,7 @@ from api.console import (
     auth,
     conversations,
     kpis,
+    nlu_review,
     template_editor,
 )
 from api.console.deps import ConsoleHTTPError, LoginRequiredError
@@ -24,7 +25,7 @@ from api.console.rendering import STATIC_DIR, page
 def install_console(app: FastAPI) -> None:
     """Mount the console's pages, its static files and its HTML error pages on `app`."""
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
-    for module in (auth, approvals, conversations, template_editor, kpis, audit, admin):
+    for module in (auth, approvals, conversations, template_editor, kpis, audit, admin, nlu_review):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequiredError)

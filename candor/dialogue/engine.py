@@ -47,6 +47,9 @@ from candor.dialogue.project import (
 from candor.dialogue.queries import result_told_since
 from candor.dialogue.state import load_state, save_state
 from candor.logging import get_logger
+from candor.models.nlu_review import MisreadReason
+from candor.nlu_review.active import active_model
+from candor.nlu_review.service import record_misunderstood
 from candor.runtime import Runtime
 from candor.settings import Settings
 from nlu.entities import Entity
@@ -133,7 +136,9 @@ class EmbeddedEngine:
         self._model_lock = asyncio.Lock()
 
     async def model(self) -> NluModel:
-        """The NLU model, loaded (or trained) on first use, off the event loop."""
+        """The NLU model, loaded (or trained) on first use, off the event loop; or the model
+        accepted in the console's NLU review, swapped in without a restart (see
+        candor.nlu_review.active: a clock read per turn, a shared read once a second)."""
         if self._model is None:
             async with self._model_lock:
                 if self._model is None:
@@ -144,7 +149,7 @@ class EmbeddedEngine:
                     log.info(
                         "dialogue.model_ready", seconds=round(time.perf_counter() - started, 3)
                     )
-        return self._model
+        return await active_model(self.runtime, self._model)
 
     async def respond(self, session: AsyncSession, turn: Turn) -> list[Reply]:
         model = await self.model()
@@ -168,6 +173,7 @@ class EmbeddedEngine:
                 events=state.events, now=now,
             )  # fmt: skip
             return state.replies
+        previous = _last_user_event(state.events)
         parse = await self._in_context(session, turn, self.understand(model, turn), state.events)
         state.add(
             {
@@ -185,6 +191,7 @@ class EmbeddedEngine:
         else:
             with use_env(ActionEnv(session, self.runtime.settings)):
                 await self._run_actions(str(turn.conversation_id), parse, state)
+            await _queue_misread(session, turn, parse, previous, now=now)
         await save_state(
             session,
             stored,
@@ -438,6 +445,46 @@ def _last_user_event(events: list[dict[str, Any]]) -> dict[str, Any] | None:
 def _last_user_message_at(events: list[dict[str, Any]]) -> datetime | None:
     stamp = (_last_user_event(events) or {}).get("timestamp")
     return datetime.fromtimestamp(float(stamp), UTC) if stamp is not None else None
+
+
+async def _queue_misread(
+    session: AsyncSession,
+    turn: Turn,
+    parse: ParseResult,
+    previous: dict[str, Any] | None,
+    *,
+    now: datetime,
+) -> None:
+    """Messages the bot misread go to HR's review queue (candor.nlu_review): one it was
+    unsure of (and, the second time in a row, handed to HR), and the message a complaint
+    followed, which the bot most likely answered wrongly."""
+    if parse.is_fallback:
+        reasons = [MisreadReason.FALLBACK]
+        if _intent_of(previous) == FALLBACK_INTENT:
+            reasons.append(MisreadReason.HANDOFF_AFTER_MISREAD)
+        ranking = [s.to_dict() for s in parse.intent_ranking if s.name != FALLBACK_INTENT]
+        for reason in reasons:
+            await record_misunderstood(
+                session, conversation_id=turn.conversation_id, text=parse.text,
+                reason=reason.value, intent=parse.best_guess.name,
+                confidence=parse.best_guess.confidence, ranking=ranking[:RANKING_KEPT], now=now,
+            )  # fmt: skip
+    elif parse.intent.name == "complain" and previous is not None:
+        intent = _intent_of(previous)
+        if intent in (None, "complain"):
+            return
+        data = previous.get("parse_data") or {}
+        await record_misunderstood(
+            session, conversation_id=turn.conversation_id, text=str(previous.get("text") or ""),
+            reason=MisreadReason.FOLLOWED_BY_COMPLAINT.value, intent=intent,
+            confidence=(data.get("intent") or {}).get("confidence"),
+            ranking=list(data.get("intent_ranking") or []), now=now,
+        )  # fmt: skip
+
+
+def _intent_of(event: dict[str, Any] | None) -> str | None:
+    name = (((event or {}).get("parse_data") or {}).get("intent") or {}).get("name")
+    return str(name) if name else None
 
 
 def _with_threshold(parse: ParseResult, threshold: float) -> ParseResult:

@@ -38,6 +38,7 @@ from candor.models.kpis import (
     InterviewFacts,
     ReplyFacts,
 )
+from candor.models.nlu_review import ActiveNluModel, MisreadMessage, NluModelVersion
 from candor.models.org import HRUser, Team, TeamMembership
 from candor.models.outreach import (
     ApprovalRule,
@@ -49,6 +50,7 @@ from candor.models.outreach import (
 )
 
 __all__ = [
+    "ActiveNluModel",
     "ApiToken",
     "Application",
     "ApplicationFacts",
@@ -86,6 +88,8 @@ __all__ = [
     "ManualBinding",
     "MessageTemplate",
     "MessageTransition",
+    "MisreadMessage",
+    "NluModelVersion",
     "OutboxItem",
     "OutreachMessage",
     "ReplyFacts",

@@ -352,3 +352,39 @@ async def test_odd_input_gets_a_sensible_answer_and_the_conversation_goes_on(
     assert await _handoff_reason(world) is None  # empty messages are not misunderstandings
     # Nothing was lost on the way: the conversation still answers a plain question.
     assert "AP-2026-000001" in texts_of(await chat.say("我的面试结果出来了吗"))
+
+
+async def test_misread_messages_go_to_the_review_queue(
+    world: World, uncertain_nlu_model: NluModel
+) -> None:
+    from candor.models.nlu_review import MisreadMessage
+
+    settings = world.runtime.settings.model_copy(update={"nlu_fallback_threshold": 0.999})
+    runtime = dataclasses.replace(world.runtime, settings=settings)
+    gateway = ConversationGateway(
+        runtime, engine=EmbeddedEngine(runtime, model=uncertain_nlu_model)
+    )
+    chat = await bound_chat(world, gateway, 1)
+    await chat.say("那个东西弄好了没")
+    await chat.say("🙃🙃")  # the second unclear message in a row: handed to HR
+    async with world.runtime.sessionmaker() as session:
+        items = (await session.scalars(select(MisreadMessage).order_by(MisreadMessage.id))).all()
+    assert [(i.text, i.reasons) for i in items] == [
+        ("那个东西弄好了没", ["fallback"]),
+        ("🙃🙃", ["fallback", "handoff_after_misread"]),
+    ]
+
+
+async def test_the_message_a_complaint_follows_goes_to_the_review_queue(
+    world: World, gateway: ConversationGateway
+) -> None:
+    from candor.models.nlu_review import MisreadMessage
+
+    chat = await bound_chat(world, gateway, 1)
+    await chat.say("我的面试结果出来了吗")
+    await chat.say("你们这个机器人答非所问，太差劲了")
+    async with world.runtime.sessionmaker() as session:
+        items = (await session.scalars(select(MisreadMessage))).all()
+    assert [(i.text, i.reasons, i.predicted_intent) for i in items] == [
+        ("我的面试结果出来了吗", ["followed_by_complaint"], "ask_progress")
+    ]
