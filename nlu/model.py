@@ -365,7 +365,7 @@ def load_or_train(
     if retrain and model_dir.exists():
         shutil.rmtree(model_dir)
     model.save(model_dir)
-    _prune(model_dir.parent, keep=model_dir)
+    prune_models(model_dir.parent, keep=model_dir)
     log.info(
         "nlu.trained",
         fingerprint=fingerprint[:12],
@@ -376,12 +376,12 @@ def load_or_train(
     return model
 
 
-def _prune(models_dir: Path, *, keep: Path) -> None:
+def prune_models(models_dir: Path, *, keep: Path, kept: int = MODELS_KEPT) -> None:
     """Keep the newest few models (another process may still be using an older one)."""
     models = sorted(
         (p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )
-    for old in [m for m in models if m != keep][MODELS_KEPT - 1 :]:
+    for old in [m for m in models if m != keep][kept - 1 :]:
         shutil.rmtree(old, ignore_errors=True)

@@ -42,7 +42,7 @@ from candor.logging import get_logger
 from candor.models import ActiveNluModel, NluModelVersion
 from candor.runtime import Runtime
 from candor.settings import Settings
-from nlu.model import NluModel
+from nlu.model import NluModel, prune_models
 from nlu.tokenizer import RecruitingTokenizer
 
 log = get_logger(__name__)
@@ -172,13 +172,7 @@ def save_locally(settings: Settings, model: NluModel) -> None:
     directory = model_dir(settings, model.fingerprint)
     if not (directory / "meta.json").is_file():
         model.save(directory)
-    kept = sorted(
-        (p for p in directory.parent.iterdir() if p.is_dir() and not p.name.startswith(".")),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    for old in [p for p in kept if p != directory][REVIEWED_MODELS_KEPT - 1 :]:
-        shutil.rmtree(old, ignore_errors=True)
+    prune_models(directory.parent, keep=directory, kept=REVIEWED_MODELS_KEPT)
 
 
 def load_reviewed(
