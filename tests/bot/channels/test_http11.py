@@ -1,4 +1,5 @@
-"""The lean HTTP/1.1 transport the webhook channel uses: real sockets, real servers."""
+"""The lean HTTP/1.1 transport the webhook channel uses: real sockets, real servers, on the
+default event loop and on uvloop (see conftest.py)."""
 
 from __future__ import annotations
 
