@@ -3,6 +3,7 @@ engine (one NLU model per test session)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,15 @@ def uncertain_nlu_model(tmp_path_factory: pytest.TempPathFactory) -> NluModel:
         thresholds=project.fallback_thresholds(),
         calibrate=False,
     )
+
+
+@pytest.fixture
+def unsure_gateway(world: World, uncertain_nlu_model: NluModel) -> ConversationGateway:
+    """A gateway whose engine is unsure of every message (a threshold nothing reaches), for
+    tests of what happens to messages below the threshold."""
+    settings = world.runtime.settings.model_copy(update={"nlu_fallback_threshold": 0.999})
+    runtime = dataclasses.replace(world.runtime, settings=settings)
+    return ConversationGateway(runtime, engine=EmbeddedEngine(runtime, model=uncertain_nlu_model))
 
 
 @dataclass

@@ -163,35 +163,32 @@ class EmbeddedEngine:
         )
         state.add({"event": "slot", "name": "language", "value": _reply_language(turn, state)})
         now = utcnow()
-        if not self._has_something_to_read(turn):
+        parse = self.understand(model, turn)
+        if parse is None:
             # An empty message, a lone "？？" or a control sequence: nothing to understand,
             # and no reason to count it as misunderstood (two of those hand off to HR).
             if not stored.with_hr:
                 self._utter("utter_nothing_to_read", state)
-            await save_state(
-                session, stored, slots=state.slots, active_loop=state.active_loop,
-                events=state.events, now=now,
-            )  # fmt: skip
-            return state.replies
-        previous = _last_user_event(state.events)
-        parse = await self._in_context(session, turn, self.understand(model, turn), state.events)
-        state.add(
-            {
-                "event": "user",
-                "text": parse.text,
-                "parse_data": _parse_data(parse),
-                "timestamp": now.timestamp(),
-                "input_channel": turn.channel.value,
-            }
-        )
-        if stored.with_hr and parse.intent.name not in HONOURED_DURING_HANDOFF:
-            # HR has the conversation: the message is kept in the state, the bot stays quiet.
-            state.add({"event": "action", "name": ACTION_LISTEN})
-            log.info("dialogue.quiet_during_handoff", conversation_id=turn.conversation_id)
         else:
-            with use_env(ActionEnv(session, self.runtime.settings)):
-                await self._run_actions(str(turn.conversation_id), parse, state)
-            await _queue_misread(session, turn, parse, previous, now=now)
+            previous = _last_user_event(state.events)
+            parse = await self._in_context(session, turn, parse, state.events)
+            state.add(
+                {
+                    "event": "user",
+                    "text": parse.text,
+                    "parse_data": _parse_data(parse),
+                    "timestamp": now.timestamp(),
+                    "input_channel": turn.channel.value,
+                }
+            )
+            if stored.with_hr and parse.intent.name not in HONOURED_DURING_HANDOFF:
+                # HR has the conversation: the message is kept in the state, the bot is quiet.
+                state.add({"event": "action", "name": ACTION_LISTEN})
+                log.info("dialogue.quiet_during_handoff", conversation_id=turn.conversation_id)
+            else:
+                with use_env(ActionEnv(session, self.runtime.settings)):
+                    await self._run_actions(str(turn.conversation_id), parse, state)
+                await _queue_misread(session, turn, parse, previous, now=now)
         await save_state(
             session,
             stored,
@@ -203,25 +200,24 @@ class EmbeddedEngine:
         log.info(
             "dialogue.turn",
             conversation_id=turn.conversation_id,
-            intent=parse.intent.name,
-            confidence=round(parse.intent.confidence, 3),
+            intent=parse.intent.name if parse is not None else None,
+            confidence=round(parse.intent.confidence, 3) if parse is not None else None,
             actions=state.actions,
         )
         return state.replies
 
-    @staticmethod
-    def _has_something_to_read(turn: Turn) -> bool:
-        return bool(turn.event == "button" and turn.event_key) or bool(readable(turn.text))
-
-    def understand(self, model: NluModel, turn: Turn) -> ParseResult:
+    def understand(self, model: NluModel, turn: Turn) -> ParseResult | None:
         """A button's `/intent{"entity": "value"}` payload is taken as it is (as Rasa does);
-        anything else goes through the NLU model."""
+        anything else goes through the NLU model. None when there is nothing to read."""
         raw = turn.event_key if turn.event == "button" and turn.event_key else turn.text
         text = (raw or "").strip()
         match = PAYLOAD.match(text)
         if match and match.group("intent") in self.project.intents:
             return _payload_parse(text, match)
-        parse = model.parse(readable(text))
+        words = readable(text)
+        if not words:
+            return None
+        parse = model.parse(words)
         threshold = self.runtime.settings.nlu_fallback_threshold
         return parse if threshold is None else _with_threshold(parse, threshold)
 

@@ -1,3 +1,3 @@
-from tests.dialogue_world import engine, gateway, nlu_model, uncertain_nlu_model
+from tests.dialogue_world import engine, gateway, nlu_model, uncertain_nlu_model, unsure_gateway
 
-__all__ = ["engine", "gateway", "nlu_model", "uncertain_nlu_model"]
+__all__ = ["engine", "gateway", "nlu_model", "uncertain_nlu_model", "unsure_gateway"]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from bot.conversation import ConversationGateway
 from candor.dialogue.context import BotContext, offered_intents, settle
-from candor.dialogue.engine import EmbeddedEngine
 from candor.models import CsatRating
 from candor.models.enums import Decision
 from nlu.entities import Entity
-from nlu.model import IntentScore, NluModel, ParseResult
+from nlu.model import IntentScore, ParseResult
 from nlu.project import FALLBACK_INTENT
 from tests.dialogue_world import actions_of, bound_chat, result_sent
 from tests.outreach_world import World
@@ -63,15 +61,10 @@ def test_offered_intents_are_those_of_the_bots_last_turn_only() -> None:
 
 
 async def test_why_right_after_a_rejection_is_answered_with_the_feedback(
-    world: World, uncertain_nlu_model: NluModel
+    world: World, unsure_gateway: ConversationGateway
 ) -> None:
     # A threshold nothing reaches: without the context, "为什么" gets a clarifying question.
-    settings = world.runtime.settings.model_copy(update={"nlu_fallback_threshold": 0.999})
-    runtime = dataclasses.replace(world.runtime, settings=settings)
-    gateway = ConversationGateway(
-        runtime, engine=EmbeddedEngine(runtime, model=uncertain_nlu_model)
-    )
-    chat = await bound_chat(world, gateway, 1)
+    chat = await bound_chat(world, unsure_gateway, 1)
     await chat.say("为什么")
     assert actions_of(await chat.new_events()) == ["action_clarify_intent"]
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 from sqlalchemy import select
 
@@ -174,15 +173,10 @@ async def test_opting_out_works_even_while_hr_has_the_conversation(
 
 
 async def test_unclear_messages_offer_the_top_two_intents_then_hand_off(
-    world: World, uncertain_nlu_model: NluModel
+    world: World, unsure_gateway: ConversationGateway
 ) -> None:
     # A threshold no message reaches: every message is unclear.
-    settings = world.runtime.settings.model_copy(update={"nlu_fallback_threshold": 0.999})
-    runtime = dataclasses.replace(world.runtime, settings=settings)
-    gateway = ConversationGateway(
-        runtime, engine=EmbeddedEngine(runtime, model=uncertain_nlu_model)
-    )
-    chat = await bound_chat(world, gateway, 1)
+    chat = await bound_chat(world, unsure_gateway, 1)
     first = await chat.say("我的面试结果出来了吗")
     assert actions_of(await chat.new_events()) == ["action_clarify_intent"]
     assert [b.payload for b in first[-1].buttons] == ["/ask_progress", "/ask_feedback"]
@@ -199,14 +193,9 @@ async def test_unclear_messages_offer_the_top_two_intents_then_hand_off(
 
 
 async def test_an_unsure_answer_to_the_bots_question_is_read_in_context(
-    world: World, uncertain_nlu_model: NluModel
+    world: World, unsure_gateway: ConversationGateway
 ) -> None:
-    settings = world.runtime.settings.model_copy(update={"nlu_fallback_threshold": 0.999})
-    runtime = dataclasses.replace(world.runtime, settings=settings)
-    gateway = ConversationGateway(
-        runtime, engine=EmbeddedEngine(runtime, model=uncertain_nlu_model)
-    )
-    chat = await bound_chat(world, gateway, 1)
+    chat = await bound_chat(world, unsure_gateway, 1)
     await chat.press("/withdraw")
     assert actions_of(await chat.new_events()) == ["utter_confirm_withdraw"]
     await chat.say("不了，先不撤")  # unsure by the threshold, but deny is what the rule expects
@@ -355,16 +344,11 @@ async def test_odd_input_gets_a_sensible_answer_and_the_conversation_goes_on(
 
 
 async def test_misread_messages_go_to_the_review_queue(
-    world: World, uncertain_nlu_model: NluModel
+    world: World, unsure_gateway: ConversationGateway
 ) -> None:
     from candor.models.nlu_review import MisreadMessage
 
-    settings = world.runtime.settings.model_copy(update={"nlu_fallback_threshold": 0.999})
-    runtime = dataclasses.replace(world.runtime, settings=settings)
-    gateway = ConversationGateway(
-        runtime, engine=EmbeddedEngine(runtime, model=uncertain_nlu_model)
-    )
-    chat = await bound_chat(world, gateway, 1)
+    chat = await bound_chat(world, unsure_gateway, 1)
     await chat.say("那个东西弄好了没")
     await chat.say("🙃🙃")  # the second unclear message in a row: handed to HR
     async with world.runtime.sessionmaker() as session:
