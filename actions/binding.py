@@ -17,11 +17,8 @@ from actions.env import action_env
 from candor.chat import binding
 from candor.chat.commands import APPLICATION_CODE
 from candor.chat.language import slot_locale
-from candor.chat.texts import text as chat_text
 from candor.clock import utcnow
-from candor.dialogue.aftercommit import on_commit
 from candor.logging import get_logger
-from candor.mail import Email, build_mailer
 from candor.models import Application, Candidate
 
 log = get_logger(__name__)
@@ -50,6 +47,7 @@ class ValidateBindForm(FormValidationAction):  # type: ignore[misc]
                     code,
                     secret=env.settings.secret_key.get_secret_value(),
                     now=utcnow(),
+                    locale=locale,
                 )
                 if party is not None and code is not None
                 else None
@@ -57,23 +55,6 @@ class ValidateBindForm(FormValidationAction):  # type: ignore[misc]
             if to_send is None:
                 dispatcher.utter_message(text=texts.say("bind_not_found", locale))
                 return {"bind_identifier": None}
-            mailer = build_mailer(env.settings)
-            channel = party.identity.channel if party is not None else None
-            email = Email(
-                to=to_send.email,
-                subject=chat_text("code_email_subject", locale),
-                body=chat_text(
-                    "code_email_body",
-                    locale,
-                    channel=channel,
-                    code=to_send.application_code,
-                    otp=to_send.code,
-                ),
-            )
-            if mailer is None:
-                log.warning("dialogue.binding_code_not_sent", reason="no mailer configured")
-            else:
-                on_commit(env.session, lambda: mailer.send(email))
         return {"bind_identifier": to_send.application_code}
 
     async def validate_otp_code(

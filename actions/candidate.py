@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
 
 from actions import texts
 from actions.base import CandorAction, Context, Events
-from bot.channels.wechat.subscription import MAX_SCENE, PROMPT_URL, prompt_link
+from candor.chat.subscription_prompt import MAX_SCENE, PROMPT_URL, prompt_link
 from candor.dialogue import service
 from candor.dialogue.queries import (
     Progress,

@@ -27,10 +27,12 @@ from api.routers import (
     webchat,
     wechat,
 )
+from bot.channels.registry import build_senders
 from bot.channels.wechat.service import build_wechat_endpoint
 from bot.gateway import Gateway
 from bot.lifespan import ChatChannels, default_gateway
 from candor.bootstrap import ensure_reference_data
+from candor.delivery.ports import close_senders
 from candor.logging import configure_logging
 from candor.runtime import Runtime
 from candor.settings import Settings, get_settings
@@ -68,8 +70,16 @@ def create_app(
         gc.collect()
         gc.freeze()
         stop = asyncio.Event()
+        # The embedded default's worker: senders built once for the process, closed last.
+        senders = (
+            build_senders(settings, app.state.runtime.redis, app.state.runtime.sessionmaker)
+            if with_worker
+            else {}
+        )
         worker = (
-            asyncio.create_task(run_worker_loops(app.state.runtime, stop)) if with_worker else None
+            asyncio.create_task(run_worker_loops(app.state.runtime, senders, stop))
+            if with_worker
+            else None
         )
         try:
             yield
@@ -77,6 +87,7 @@ def create_app(
             stop.set()
             if worker is not None:
                 await worker
+            await close_senders(senders)
             if app.state.wechat is not None:
                 await app.state.wechat.aclose()
             await app.state.chat.aclose()

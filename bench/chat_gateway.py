@@ -24,7 +24,7 @@ from services import postgres_database
 from sqlalchemy import func, select
 
 from bot.conversation import ConversationGateway
-from bot.gateway import InboundMessage
+from candor.chat.messages import InboundMessage
 from candor.clock import utcnow
 from candor.db.migrate import upgrade
 from candor.models import Candidate, ChatIdentity, ChatMessage

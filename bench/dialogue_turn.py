@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 from services import postgres_database  # noqa: E402  (bench/ is the script's directory)
 
 from bot.conversation import ConversationGateway  # noqa: E402
-from bot.gateway import InboundMessage  # noqa: E402
 from candor.bootstrap import ensure_reference_data  # noqa: E402
 from candor.chat.engine import DialogueEngine  # noqa: E402
+from candor.chat.messages import InboundMessage  # noqa: E402
 from candor.clock import utcnow  # noqa: E402
 from candor.db.migrate import upgrade  # noqa: E402
 from candor.logging import configure_logging  # noqa: E402
@@ -196,10 +196,10 @@ def rss_of(pid: int) -> float:
 
 def build_engine(runtime: Runtime, rasa_url: str | None) -> DialogueEngine:
     if rasa_url:
-        from candor.dialogue.rasa_engine import RasaEngine
+        from bot.dialogue.rasa_engine import RasaEngine
 
         return RasaEngine(rasa_url)
-    from candor.dialogue.engine import EmbeddedEngine
+    from bot.dialogue.engine import EmbeddedEngine
 
     return EmbeddedEngine(runtime)
 

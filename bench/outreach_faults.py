@@ -170,9 +170,7 @@ def verify(url: str, fake: FakeChannelProcess, chaos: Chaos, expected: int) -> d
         "ambiguous_logged": len(logged),
         "unexplained_duplicates": sum(unexplained.values()),
         "record_retries_logged": sum(1 for e in events if e.get("event") == "outbox.record_retry"),
-        "failed_rounds_logged": sum(
-            1 for e in events if e.get("event") == "outbox.dispatch_round_failed"
-        ),
+        "failed_rounds_logged": sum(1 for e in events if e.get("event") == "delivery.round_failed"),
         "database_waits_logged": sum(
             1 for e in events if e.get("event") == "worker.database_unavailable"
         ),

@@ -60,7 +60,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from wechatpy.crypto import WeChatCrypto  # type: ignore[import-untyped]
 
 from api.app import create_app
-from bot.gateway import InboundMessage, Reply
+from candor.chat.messages import InboundMessage, Reply
 from candor.db.migrate import upgrade
 from candor.logging import get_logger
 from candor.models import Candidate, ChatIdentity

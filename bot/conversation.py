@@ -7,8 +7,8 @@ while holding the database's write lock, and nothing is sent before its commit:
    `bot.gateway.message_recorded()` (the WeChat callback acknowledges a late answer then);
 2. if the candidate is bound and said something else, the dialogue engine's answer and its
    transcript rows.
-A one-time binding code is e-mailed only after the transaction that stored its hash has
-committed.
+A one-time binding code is queued with the transaction that stores its hash, and the
+delivery loop e-mails it once that has committed.
 """
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ import contextlib
 
 from redis.exceptions import LockError
 
-from bot.gateway import InboundMessage, Reply, message_recorded
+from bot.gateway import message_recorded
 from candor.chat import transcript
-from candor.chat.binding import CodeToSend
 from candor.chat.engine import DialogueEngine, PlaceholderEngine
+from candor.chat.messages import InboundMessage, Reply
 from candor.chat.service import ChatPolicy, receive
-from candor.chat.texts import text
 from candor.clock import utcnow
 from candor.logging import get_logger
-from candor.mail import Email, Mailer
-from candor.models import Candidate
 from candor.runtime import Runtime
 
 log = get_logger(__name__)
@@ -46,11 +43,9 @@ class ConversationGateway:
         runtime: Runtime,
         *,
         engine: DialogueEngine | None = None,
-        mailer: Mailer | None = None,
     ) -> None:
         self.runtime = runtime
         self.engine: DialogueEngine = engine or PlaceholderEngine()
-        self.mailer = mailer
         self.policy = ChatPolicy(secret=runtime.settings.secret_key.get_secret_value())
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
@@ -73,8 +68,6 @@ class ConversationGateway:
         async with self.runtime.transaction() as session:
             received = await receive(session, message, self.policy, now=utcnow())
         message_recorded()  # committed: the adapter may acknowledge before the answer
-        if received.code_to_send is not None:
-            await self._send_code(received.code_to_send, message)
         turn = received.engine_turn
         if turn is None:
             return received.replies
@@ -91,29 +84,3 @@ class ConversationGateway:
                 reply_to=turn.inbound_message_id,
             )
         return replies
-
-    async def _send_code(self, code: CodeToSend, message: InboundMessage) -> None:
-        if self.mailer is None:
-            log.warning("chat.binding_code_not_sent", reason="no mailer configured")
-            return
-        async with self.runtime.sessionmaker() as session:
-            candidate = await session.get_one(Candidate, code.candidate_id)
-            locale = candidate.locale
-        email = Email(
-            to=code.email,
-            subject=text("code_email_subject", locale),
-            body=text(
-                "code_email_body",
-                locale,
-                channel=message.channel,
-                code=code.application_code,
-                otp=code.code,
-            ),
-        )
-        try:
-            await self.mailer.send(email)
-        except Exception as exc:
-            # The candidate can ask again in a minute; the chat reply never depends on this.
-            log.warning("chat.binding_code_failed", error=type(exc).__name__, detail=str(exc))
-        else:
-            log.info("chat.binding_code_sent", candidate_id=code.candidate_id)

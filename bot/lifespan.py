@@ -10,10 +10,9 @@ from telegram.error import TelegramError
 
 from bot.channels.telegram import TelegramBot
 from bot.conversation import ConversationGateway
+from bot.dialogue.factory import build_engine
 from bot.gateway import Gateway
-from candor.dialogue.factory import build_engine
 from candor.logging import get_logger
-from candor.mail import build_mailer
 from candor.runtime import Runtime
 
 log = get_logger(__name__)
@@ -21,9 +20,7 @@ log = get_logger(__name__)
 
 def default_gateway(runtime: Runtime) -> ConversationGateway:
     """The conversation gateway with the engine `CANDOR_DIALOGUE_ENGINE` names."""
-    return ConversationGateway(
-        runtime, engine=build_engine(runtime), mailer=build_mailer(runtime.settings)
-    )
+    return ConversationGateway(runtime, engine=build_engine(runtime))
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from bot import cli as bot_cli
 from candor.access.cli import user_app
 from candor.chat import cli as chat_cli
 from candor.dialogue.cli import dialogue_app
@@ -105,9 +106,10 @@ def worker(
     once: Annotated[bool, typer.Option(help="Run every due job once, then exit.")] = False,
 ) -> None:
     """Run background jobs until interrupted."""
+    from bot.channels.registry import build_senders
     from candor.worker import run_worker
 
-    asyncio.run(run_worker(_settings(), once=once))
+    asyncio.run(run_worker(_settings(), build_senders, once=once))
 
 
 @app.command("import")
@@ -272,6 +274,7 @@ def calendar_show(
 
 
 chat_cli.register(app, _settings)
+bot_cli.register(app, _settings)
 
 
 def main() -> None:

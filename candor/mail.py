@@ -1,5 +1,5 @@
-"""Sending e-mail over SMTP: candidate messages (the e-mail channel), one-time binding codes
-and HR notifications.
+"""Sending e-mail over SMTP, for the e-mail channel (`bot.channels.email`): candidate
+messages, one-time binding codes and HR notices all reach it through the delivery loop.
 
 smtplib is synchronous, so each message is sent in a worker thread: the event loop never
 waits on the network. Errors are raised as smtplib raised them; `bot.channels.email`
@@ -17,7 +17,7 @@ from email.utils import formatdate, make_msgid
 from typing import Protocol
 
 from candor.logging import get_logger
-from candor.settings import Environment, Settings
+from candor.settings import Settings
 
 log = get_logger(__name__)
 
@@ -89,27 +89,3 @@ class SmtpMailer:
             if self.username and self.password:
                 smtp.login(self.username, self.password)
             smtp.send_message(message)
-
-
-class LogMailer:
-    """Development only: the e-mail is written to the log instead of being sent."""
-
-    async def send(self, email: Email) -> str:
-        message_id = make_msgid(domain="log.invalid")
-        log.info(
-            "mail.log_delivery",
-            to=email.to,
-            subject=email.subject,
-            body=email.body,
-            message_id=message_id,
-        )
-        return message_id
-
-
-def build_mailer(settings: Settings) -> Mailer | None:
-    """SMTP when configured; in development the log; otherwise None (no e-mail at all)."""
-    if settings.smtp_host:
-        return SmtpMailer.from_settings(settings)
-    if settings.env is Environment.DEVELOPMENT:
-        return LogMailer()
-    return None

@@ -1,11 +1,17 @@
-"""`candor worker`: periodic background jobs with one owner for timeouts, retries and errors.
+"""`candor worker`: the delivery loop and the periodic jobs, with one owner for timeouts,
+retries and errors.
 
-Each job is a small class with a name, an interval and `run(runtime)`. The worker loop owns
-everything around it, so no job swallows its own errors or hangs the loop:
+Each job is a small class with a name, an interval and `run(runtime)`. The worker owns
+everything around it, so no job swallows its own errors, hangs or holds up another:
+- each job runs in its own task on its own schedule, so a slow `sla_watch` never delays the
+  next prune or a chat delivery;
 - a timeout per run;
 - failures are logged with the exception and retried on the next tick with backoff;
 - a Redis lock makes a periodic job run on one worker at a time across machines.
-The outbox dispatcher runs beside these jobs; SLA reminders are the `sla_watch` job.
+Beside the jobs runs the one delivery loop (`candor.delivery.loop`) over its queues: result
+messages, direct messages (chat replies, binding codes) and HR notices. The senders it uses
+are built once per process by the composition root (`candor worker`, `candor serve`) and
+passed in, so this module knows no concrete channel.
 """
 
 from __future__ import annotations
@@ -14,17 +20,25 @@ import asyncio
 import contextlib
 import signal
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
+from redis.asyncio import Redis
 from redis.exceptions import LockError
 from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from candor.bootstrap import ensure_reference_data
 from candor.clock import utcnow
+from candor.delivery.direct import DirectQueue
+from candor.delivery.loop import DeliveryLoop, DeliveryQueue, Sending
+from candor.delivery.ports import ChannelSender, close_senders
 from candor.logging import configure_logging, get_logger
 from candor.models import AtsEvent
-from candor.outreach.channels import build_senders, close_senders
+from candor.models.enums import Channel
+from candor.notify.hr_mail import HrNoticeQueue
 from candor.outreach.context import outreach_context
 from candor.outreach.dispatcher import Dispatcher
 from candor.outreach.service import OutreachContext
@@ -81,44 +95,15 @@ class SlaWatch(Job):
         return checked.handled
 
 
-class HrNotificationMail(Job):
-    """E-mail recorded SLA notifications to their HR users (candor/notify/hr_mail.py); only
-    with SMTP configured, otherwise they wait, listed as undelivered in the console."""
-
-    name = "hr_notification_mail"
-    interval = timedelta(minutes=1)
-
-    async def run(self, runtime: Runtime) -> int:
-        from candor.mail import SmtpMailer
-        from candor.notify.hr_mail import deliver_sla_notifications
-
-        if not runtime.settings.smtp_host:
-            return 0
-        return await deliver_sla_notifications(runtime, SmtpMailer.from_settings(runtime.settings))
-
-
-class ChatDeliveries(Job):
-    """Send HR's chat replies and approved job answers (candor/dialogue/delivery.py)."""
-
-    name = "chat_deliveries"
-    interval = timedelta(seconds=5)
-
-    async def run(self, runtime: Runtime) -> int:
-        from candor.dialogue.delivery import deliver_due
-
-        senders = build_senders(runtime.settings, runtime.redis, runtime.sessionmaker)
-        try:
-            return await deliver_due(runtime, senders)
-        finally:
-            await close_senders(senders)
-
-
 DEFAULT_JOBS: tuple[Job, ...] = (
     PruneAtsEvents(),
     SlaWatch(),
-    HrNotificationMail(),
-    ChatDeliveries(),
 )
+
+Senders = Mapping[Channel, ChannelSender]
+SendersFactory = Callable[
+    [Settings, Redis, async_sessionmaker[AsyncSession]], dict[Channel, ChannelSender]
+]
 
 
 @dataclass(slots=True)
@@ -153,34 +138,43 @@ async def run_job_once(runtime: Runtime, job: Job) -> int | None:
 async def run_jobs(
     runtime: Runtime, jobs: tuple[Job, ...], *, once: bool, stop: asyncio.Event
 ) -> dict[str, JobState]:
-    loop = asyncio.get_running_loop()
+    """Every job on its own schedule, each in its own task, until `stop` (or one pass, in
+    which a failure is raised)."""
     states = {job.name: JobState() for job in jobs}
-    while not stop.is_set():
-        now = loop.time()
+    if once:
         for job in jobs:
-            state = states[job.name]
-            if state.next_run > now:
-                continue
-            try:
-                handled = await run_job_once(runtime, job)
-            except Exception:
-                state.failures += 1
-                delay = min(MAX_BACKOFF_S, 2.0**state.failures)
-                log.exception("worker.job_failed", job=job.name, failures=state.failures)
-                state.next_run = loop.time() + delay
-                if once:
-                    raise
-                continue
-            state.failures = 0
-            state.runs += 1
-            state.next_run = loop.time() + job.interval.total_seconds()
-            log.info("worker.job_ran", job=job.name, handled=handled)
-        if once:
-            break
-        wake = min(state.next_run for state in states.values()) - loop.time()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=max(0.1, min(wake, 5.0)))
+            await _run_scheduled(runtime, job, states[job.name], raise_errors=True)
+        return states
+    await asyncio.gather(*(_job_loop(runtime, job, states[job.name], stop) for job in jobs))
     return states
+
+
+async def _job_loop(runtime: Runtime, job: Job, state: JobState, stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        await _run_scheduled(runtime, job, state, raise_errors=False)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=max(0.0, state.next_run - loop.time()))
+
+
+async def _run_scheduled(
+    runtime: Runtime, job: Job, state: JobState, *, raise_errors: bool
+) -> None:
+    loop = asyncio.get_running_loop()
+    try:
+        handled = await run_job_once(runtime, job)
+    except Exception:
+        state.failures += 1
+        delay = min(MAX_BACKOFF_S, 2.0**state.failures)
+        log.exception("worker.job_failed", job=job.name, failures=state.failures)
+        state.next_run = loop.time() + delay
+        if raise_errors:
+            raise
+        return
+    state.failures = 0
+    state.runs += 1
+    state.next_run = loop.time() + job.interval.total_seconds()
+    log.info("worker.job_ran", job=job.name, handled=handled)
 
 
 async def _outreach_context(
@@ -205,30 +199,43 @@ async def _outreach_context(
         delay = min(delay * 2, 30.0)
 
 
-async def run_worker_loops(runtime: Runtime, stop: asyncio.Event, *, once: bool = False) -> None:
-    """The periodic jobs and the outbox dispatcher, until `stop` is set (or one pass)."""
+def delivery_queues(
+    runtime: Runtime, senders: Senders, context: OutreachContext
+) -> list[DeliveryQueue[Any]]:
+    """The queues of the one delivery loop: results, direct messages, and HR notices when
+    there is an SMTP server to mail them (otherwise they wait, listed in the console)."""
+    queues: list[DeliveryQueue[Any]] = [Dispatcher(runtime, senders, context), DirectQueue(runtime)]
+    if runtime.settings.smtp_host:
+        queues.append(HrNoticeQueue(runtime))
+    return queues
+
+
+async def run_worker_loops(
+    runtime: Runtime, senders: Senders, stop: asyncio.Event, *, once: bool = False
+) -> None:
+    """The periodic jobs and the delivery loop, until `stop` is set (or one pass)."""
     context = await _outreach_context(runtime, stop, once=once)
     if context is None:
         return
     await ensure_reference_data(runtime)
-    senders = build_senders(runtime.settings, runtime.redis, runtime.sessionmaker)
-    try:
-        dispatcher = Dispatcher(runtime, senders, context)
-        if once:
-            await run_jobs(runtime, DEFAULT_JOBS, once=True, stop=stop)
-            while await dispatcher.run_once():
-                pass
-        else:
-            await asyncio.gather(
-                run_jobs(runtime, DEFAULT_JOBS, once=False, stop=stop),
-                dispatcher.run_forever(stop),
-            )
-    finally:
-        await close_senders(senders)
+    queues = delivery_queues(runtime, senders, context)
+    sending = Sending(senders, concurrency=runtime.settings.dispatcher_concurrency)
+    deliveries = DeliveryLoop(sending, queues)
+    if once:
+        await run_jobs(runtime, DEFAULT_JOBS, once=True, stop=stop)
+        await deliveries.drain()
+    else:
+        await asyncio.gather(
+            run_jobs(runtime, DEFAULT_JOBS, once=False, stop=stop),
+            deliveries.run_forever(stop),
+        )
 
 
-async def run_worker(settings: Settings, *, once: bool = False) -> None:
-    """`candor worker`: run until SIGINT/SIGTERM."""
+async def run_worker(
+    settings: Settings, build_senders: SendersFactory, *, once: bool = False
+) -> None:
+    """`candor worker`: run until SIGINT/SIGTERM, sending through the senders that
+    `build_senders` makes once for this process."""
     configure_logging(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -237,5 +244,9 @@ async def run_worker(settings: Settings, *, once: bool = False) -> None:
             loop.add_signal_handler(sig, stop.set)
     log.info("worker.started", jobs=[job.name for job in DEFAULT_JOBS], once=once)
     async with open_runtime(settings) as runtime:
-        await run_worker_loops(runtime, stop, once=once)
+        senders = build_senders(settings, runtime.redis, runtime.sessionmaker)
+        try:
+            await run_worker_loops(runtime, senders, stop, once=once)
+        finally:
+            await close_senders(senders)
     log.info("worker.stopped")

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.conversation import ConversationGateway
-from bot.gateway import InboundMessage, Reply
+from bot.dialogue.engine import EmbeddedEngine, shared_model
+from candor.chat.messages import InboundMessage, Reply
 from candor.clock import utcnow
-from candor.dialogue import aftercommit
-from candor.dialogue.engine import EmbeddedEngine, shared_model
+from candor.db import aftercommit
 from candor.dialogue.state import recent_events
 from candor.models import ChatIdentity, Conversation
 from candor.models.enums import Channel

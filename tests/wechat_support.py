@@ -17,7 +17,8 @@ import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]
 from pydantic import SecretStr
 from wechatpy.crypto import WeChatCrypto  # type: ignore[import-untyped]
 
-from bot.gateway import InboundMessage, Reply, message_recorded
+from bot.gateway import message_recorded
+from candor.chat.messages import InboundMessage, Reply
 from candor.devtools.fake_wechat import FakeWeChatState, create_fake_wechat_app
 from candor.runtime import Runtime
 from candor.settings import Settings

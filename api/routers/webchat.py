@@ -21,8 +21,9 @@ from pydantic import BaseModel, Field, model_validator
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError
 from bot.conversation import ConversationBusyError
-from bot.gateway import Gateway, InboundMessage
+from bot.gateway import Gateway
 from candor.chat import transcript
+from candor.chat.messages import InboundMessage
 from candor.clock import utcnow
 from candor.models.enums import Channel
 

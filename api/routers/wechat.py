@@ -17,8 +17,9 @@ from bot.channels.wechat.envelope import (
     SignedQuery,
 )
 from bot.channels.wechat.service import WeChatEndpoint
-from bot.channels.wechat.subscription import MAX_SCENE, record_answer
+from bot.channels.wechat.subscription import record_answer
 from bot.gateway import Gateway
+from candor.chat.subscription_prompt import MAX_SCENE
 
 router = APIRouter(prefix="/wechat", tags=["wechat"])
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import ChannelSender
 from bot.channels.email import EmailChannel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.webchat import WebChatChannel
+from candor.delivery.ports import ChannelSender
 from candor.mail import SmtpMailer
 from candor.models.enums import Channel
 from candor.settings import Settings

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import smtplib
 
-from bot.channels.base import Delivery, Permanent, RetryAfter, SendResult, Sent
+from candor.delivery.ports import Delivery, Permanent, RetryAfter, SendResult, Sent
 from candor.logging import get_logger
 from candor.mail import Email, Mailer
 from candor.models.enums import Channel

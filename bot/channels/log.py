@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from bot.channels.base import Delivery, Permanent, SendResult, Sent
+from candor.delivery.ports import Delivery, Permanent, SendResult, Sent
 from candor.logging import get_logger
 from candor.models.enums import Channel
 

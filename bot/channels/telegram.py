@@ -34,10 +34,11 @@ from telegram.error import (
 from telegram.error import RetryAfter as TelegramRetryAfter
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.channels.base import Delivery, Permanent, RetryAfter, SendResult, Sent
 from bot.channels.ratelimit import RedisRateLimiter
-from bot.gateway import Gateway, InboundMessage, Reply
+from bot.gateway import Gateway
+from candor.chat.messages import InboundMessage, Reply
 from candor.clock import utcnow
+from candor.delivery.ports import Delivery, Permanent, RetryAfter, SendResult, Sent
 from candor.logging import get_logger
 from candor.models.enums import Channel
 from candor.settings import Settings

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Delivery, Permanent, SendResult, Sent
 from candor.chat import transcript
 from candor.clock import utcnow
+from candor.delivery.ports import Delivery, Permanent, SendResult, Sent
 from candor.models.enums import Channel
 
 AUTHOR = "outreach"

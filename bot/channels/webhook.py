@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.channels.base import Delivery, Permanent, RetryAfter, SendResult, Sent
+from candor.delivery.ports import Delivery, Permanent, RetryAfter, SendResult, Sent
 from candor.models.enums import Channel
 
 DEFAULT_RETRY_S = 5.0

@@ -28,6 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.ats.repository import application_by_code
+from candor.chat.texts import text
+from candor.delivery.direct import queue_direct
 from candor.logging import get_logger
 from candor.models import (
     Application,
@@ -39,7 +41,7 @@ from candor.models import (
     ManualBinding,
 )
 from candor.models.chat import IdentityAction
-from candor.models.enums import Channel
+from candor.models.enums import Channel, Locale
 
 log = get_logger(__name__)
 
@@ -69,7 +71,7 @@ class BindResult:
 
 @dataclass(frozen=True, slots=True)
 class CodeToSend:
-    """A one-time code to e-mail once the transaction that stored its hash has committed."""
+    """A one-time code, queued for e-mailing with the transaction that stored its hash."""
 
     email: str
     application_code: str
@@ -318,9 +320,12 @@ async def request_code(
     *,
     secret: str,
     now: datetime,
+    locale: Locale | None = None,
 ) -> CodeToSend | None:
-    """Store a new one-time code for the application and return it for e-mailing, or None
-    (unknown application, no e-mail on file, locked, or asked again within a minute)."""
+    """Store a new one-time code for the application and queue its e-mail (in `locale`, by
+    default the candidate's), sent by the delivery loop once this transaction commits; None
+    when there is nothing to send (unknown application, no e-mail on file, locked, or asked
+    again within a minute)."""
     application = await application_by_code(session, application_code.upper())
     if application is None:
         return None
@@ -340,6 +345,22 @@ async def request_code(
     state.code_expires_at = now + CODE_TTL
     state.chat_identity_id = identity.id
     state.updated_at = now
+    language = locale or candidate.locale
+    queue_direct(
+        session,
+        channel=Channel.EMAIL,
+        recipient=candidate.email,
+        subject=text("code_email_subject", language),
+        body=text(
+            "code_email_body",
+            language,
+            channel=identity.channel,
+            code=application.code,
+            otp=code,
+        ),
+        locale=language,
+        now=now,
+    )
     await session.flush()  # the session does not autoflush; the code must be findable
     return CodeToSend(candidate.email, application.code, code, candidate.id)
 

@@ -2,7 +2,7 @@
 
 Simple, conservative keyword rules: opt-out and opt-in only on an exact word (so "don't
 stop" is not an opt-out), preferences only on a short sentence naming exactly one channel.
-Understanding free text is the dialogue engine's job (issue 5).
+Understanding free text is the dialogue engine's job.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The dialogue engine seam: what the gateway asks once a bound candidate says something that
 is not a channel command (binding, opt-out, preferences).
 
-Issue 5's engines (embedded NLU + actions, or Rasa over HTTP) implement `DialogueEngine`.
-Until then `PlaceholderEngine` answers honestly that the message was received and HR will
-follow up; it never guesses at a status.
+The engines in `bot.dialogue` (embedded NLU + actions, or Rasa over HTTP) implement
+`DialogueEngine`. `PlaceholderEngine`, for a gateway built without one, answers honestly that
+the message was received and HR will follow up; it never guesses at a status.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.gateway import Reply
+from candor.chat.messages import Reply
 from candor.chat.texts import text
 from candor.models.enums import Channel, Locale
 
@@ -48,8 +48,8 @@ class DialogueEngine(Protocol):
 
 
 class PlaceholderEngine:
-    """Stands in until issue 5: acknowledges, and promises only what is true (HR reads the
-    transcript)."""
+    """Stands in when no engine is configured: acknowledges, and promises only what is true
+    (HR reads the transcript)."""
 
     name = "placeholder"
 

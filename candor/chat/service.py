@@ -14,10 +14,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.gateway import InboundMessage, Reply
 from candor.chat import binding, commands, consent, transcript
 from candor.chat.binding import BindResult, CodeToSend
 from candor.chat.engine import Turn
+from candor.chat.messages import InboundMessage, Reply
 from candor.chat.texts import text
 from candor.logging import get_logger
 from candor.models import Candidate, ChatIdentity, Job

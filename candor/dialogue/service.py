@@ -2,7 +2,8 @@
 job knowledge base and its approval queue, and HR's chat replies.
 
 Every function runs in the caller's transaction and only flushes; whatever must reach a
-channel is a `ChatDelivery` row that `candor.dialogue.delivery` sends after commit.
+channel is a `ChatDelivery` row that the delivery loop (`candor.delivery.direct`) sends
+after commit.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from candor.ats import service as ats
 from candor.ats.schemas import ATS_EVENT
 from candor.audit.service import Action, record
 from candor.chat import transcript
+from candor.delivery.direct import queue_direct
 from candor.logging import get_logger
 from candor.models import (
     Application,
     AuditEntry,
     Candidate,
-    ChatDelivery,
     ChatIdentity,
     ChatMessage,
     Conversation,
@@ -152,22 +153,18 @@ async def _send_to_conversation(
         if conversation.candidate_id is not None
         else None
     )
-    session.add(
-        ChatDelivery(
-            chat_message_id=message.id,
-            channel=conversation.channel,
-            recipient=identity.external_user_id,
-            body=body,
-            locale=candidate.locale if candidate is not None else Locale.ZH_CN,
-            # The web chat reads the transcript itself: that row is its delivery.
-            state=ChatDeliveryState.SENT
-            if conversation.channel is Channel.WEB
-            else ChatDeliveryState.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            sent_at=now if conversation.channel is Channel.WEB else None,
-        )
+    delivery = queue_direct(
+        session,
+        channel=conversation.channel,
+        recipient=identity.external_user_id,
+        body=body,
+        locale=candidate.locale if candidate is not None else Locale.ZH_CN,
+        chat_message_id=message.id,
+        now=now,
     )
+    if conversation.channel is Channel.WEB:
+        # The web chat reads the transcript itself: that row is its delivery.
+        delivery.state, delivery.sent_at = ChatDeliveryState.SENT, now
     await session.flush()
     return message
 

@@ -152,17 +152,20 @@ class JobQuestion(IdMixin, Base):
 
 
 class ChatDelivery(IdMixin, Base):
-    """A chat message written by a person (HR's reply, an approved answer) that still has to
-    reach the candidate's channel; written with the transcript row, sent after commit."""
+    """A message to one candidate outside the result outbox that still has to reach them:
+    a chat message written by a person (HR's reply, an approved answer; written with its
+    transcript row) or a one-time binding code by e-mail (no transcript row). Written in the
+    transaction that decided it, sent by the delivery loop after commit."""
 
     __tablename__ = "chat_deliveries"
     __table_args__ = (Index("ix_chat_deliveries_due", "state", "next_attempt_at"),)
 
-    chat_message_id: Mapped[int] = mapped_column(
+    chat_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("chat_messages.id", ondelete="CASCADE"), unique=True
     )
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "chat_delivery_channel"))
     recipient: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(300), default="", server_default="")
     body: Mapped[str] = mapped_column(Text)
     locale: Mapped[Locale] = mapped_column(enum_column(Locale, "chat_delivery_locale"))
     state: Mapped[ChatDeliveryState] = mapped_column(

@@ -186,7 +186,8 @@ class SlaNotification(IdMixin, Base):
     """One notice to one HR user about a result message, recorded once: an SLA reminder,
     escalation or breach, or that the message could not be delivered.
 
-    `sent_at` stays empty until a channel delivers it to the HR user (the channels issue).
+    `sent_at` stays empty until the delivery loop has e-mailed it to the HR user; a failed
+    attempt is counted and retried at `next_attempt_at`.
     """
 
     __tablename__ = "sla_notifications"
@@ -202,5 +203,8 @@ class SlaNotification(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: due now
+    last_error: Mapped[str | None] = mapped_column(Text)
 
     message: Mapped[OutreachMessage] = relationship()

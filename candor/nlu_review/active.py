@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from candor.dialogue.aftercommit import on_commit
+from candor.db.aftercommit import on_commit
 from candor.logging import get_logger
 from candor.models import ActiveNluModel, NluModelVersion
 from candor.runtime import Runtime

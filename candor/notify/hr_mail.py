@@ -2,24 +2,28 @@
 escalations and breaches, and results that could not be delivered.
 
 `hr_notices` writes one `sla_notifications` row per (message, kind, recipient) with
-`sent_at` empty; this job e-mails each over SMTP and stamps `sent_at`. Reading happens in one
-short transaction, each e-mail is sent with no transaction open, and each `sent_at` is
-written right after its e-mail went out. A crash between the two sends that one e-mail again
-on the next round (at least once, never lost). Without SMTP the rows wait: the HR console
-lists them as undelivered.
+`sent_at` empty; this queue of the delivery loop (`candor.delivery.loop`) claims due rows
+with a short lease, the loop e-mails each on the e-mail channel, and `sent_at` is stamped
+once it went out. A worker that dies mid-send leaves the row to be claimed again after the
+lease (at least once, never lost). A failed e-mail is retried later; one the channel will
+not take (no SMTP in production) waits an hour, listed as undelivered in the HR console.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select
 
 from candor.clock import BUSINESS_TZ, utcnow
+from candor.delivery.loop import Sending, run_round
+from candor.delivery.ports import ChannelSender, Delivery, RetryAfter, SendResult, Sent
 from candor.logging import get_logger
-from candor.mail import Email, Mailer
+from candor.mail import Email
 from candor.models import Application, HRUser, Job, OutreachMessage, SlaNotification
+from candor.models.enums import Channel
 from candor.models.outreach import SlaNotificationKind
 from candor.runtime import Runtime
 
@@ -33,10 +37,14 @@ SUBJECTS = {
 }
 
 
+LEASE = timedelta(seconds=60)
+NOT_TAKEN_WAIT = timedelta(hours=1)
+
+
 @dataclass(frozen=True, slots=True)
-class PendingNotice:
+class ClaimedNotice:
     notification_id: int
-    email: Email
+    delivery: Delivery
 
 
 def render_notice(
@@ -72,60 +80,99 @@ def render_notice(
     return Email(to="", subject=SUBJECTS[kind].format(code=application_code), body=body)
 
 
-async def pending_notices(runtime: Runtime, *, limit: int = 100) -> list[PendingNotice]:
-    base = runtime.settings.public_url.rstrip("/")
-    async with runtime.sessionmaker() as session:
-        rows = await session.execute(
-            select(SlaNotification, HRUser, OutreachMessage, Application.code, Job.title)
-            .join(HRUser, HRUser.id == SlaNotification.recipient_id)
-            .join(OutreachMessage, OutreachMessage.id == SlaNotification.message_id)
-            .join(Application, Application.id == OutreachMessage.application_id)
-            .join(Job, Job.id == Application.job_id)
-            .where(SlaNotification.sent_at.is_(None), HRUser.is_active.is_(True))
-            .order_by(SlaNotification.id)
-            .limit(limit)
-        )
-        notices = []
-        for notification, user, message, code, title in rows.all():
-            email = render_notice(
-                notification.kind,
-                recipient_name=user.display_name,
-                application_code=code,
-                job_title=title,
-                due_at=message.due_at,
-                state=message.state.value,
-                console_url=f"{base}/console",
-            )
-            notices.append(
-                PendingNotice(
-                    notification.id,
-                    Email(to=user.email, subject=email.subject, body=email.body),
+class HrNoticeQueue:
+    """`sla_notifications` as a queue of the delivery loop."""
+
+    name = "hr_notices"
+
+    def __init__(self, runtime: Runtime, *, batch_size: int = 100) -> None:
+        self.runtime = runtime
+        self.batch_size = batch_size
+        self.sent = 0
+
+    async def claim_due(self) -> list[ClaimedNotice]:
+        now = utcnow()
+        base = self.runtime.settings.public_url.rstrip("/")
+        async with self.runtime.transaction() as session:
+            query = (
+                select(SlaNotification, HRUser, OutreachMessage, Application.code, Job.title)
+                .join(HRUser, HRUser.id == SlaNotification.recipient_id)
+                .join(OutreachMessage, OutreachMessage.id == SlaNotification.message_id)
+                .join(Application, Application.id == OutreachMessage.application_id)
+                .join(Job, Job.id == Application.job_id)
+                .where(
+                    SlaNotification.sent_at.is_(None),
+                    or_(
+                        SlaNotification.next_attempt_at.is_(None),
+                        SlaNotification.next_attempt_at <= now,
+                    ),
+                    HRUser.is_active.is_(True),
                 )
+                .order_by(SlaNotification.id)
+                .limit(self.batch_size)
             )
-        return notices
+            if not self.runtime.settings.uses_sqlite:
+                query = query.with_for_update(of=SlaNotification, skip_locked=True)
+            claimed = []
+            for notification, user, message, code, title in (await session.execute(query)).all():
+                notification.attempts += 1
+                notification.next_attempt_at = now + LEASE
+                email = render_notice(
+                    notification.kind,
+                    recipient_name=user.display_name,
+                    application_code=code,
+                    job_title=title,
+                    due_at=message.due_at,
+                    state=message.state.value,
+                    console_url=f"{base}/console",
+                )
+                claimed.append(
+                    ClaimedNotice(
+                        notification.id,
+                        Delivery(
+                            idempotency_key=f"hr-notice:{notification.id}",
+                            channel=Channel.EMAIL,
+                            recipient=user.email,
+                            subject=email.subject,
+                            body=email.body,
+                            locale="zh-CN",  # the notice carries both languages
+                        ),
+                    )
+                )
+        return claimed
+
+    async def record_outcomes(self, outcomes: Sequence[tuple[ClaimedNotice, SendResult]]) -> None:
+        if not outcomes:
+            return
+        now = utcnow()
+        async with self.runtime.transaction() as session:
+            for claimed, outcome in outcomes:
+                row = await session.get_one(SlaNotification, claimed.notification_id)
+                if isinstance(outcome, Sent):
+                    row.sent_at, row.last_error = now, None
+                    self.sent += 1
+                    continue
+                wait = (
+                    timedelta(seconds=max(outcome.seconds, 1.0))
+                    if isinstance(outcome, RetryAfter)
+                    else NOT_TAKEN_WAIT
+                )
+                row.next_attempt_at, row.last_error = now + wait, outcome.reason
+                log.warning(
+                    "notify.hr_mail_failed",
+                    notification_id=claimed.notification_id,
+                    outcome=type(outcome).__name__,
+                    reason=outcome.reason,
+                )
+        sent = sum(isinstance(outcome, Sent) for _, outcome in outcomes)
+        if sent:
+            log.info("notify.hr_mail_sent", count=sent)
 
 
-async def deliver_sla_notifications(runtime: Runtime, mailer: Mailer, *, limit: int = 100) -> int:
-    """E-mail pending SLA notifications; returns how many went out. A failed e-mail stays
-    pending for the next round."""
-    sent = 0
-    for notice in await pending_notices(runtime, limit=limit):
-        try:
-            await mailer.send(notice.email)
-        except Exception as exc:
-            log.warning(
-                "notify.hr_mail_failed",
-                notification_id=notice.notification_id,
-                error=type(exc).__name__,
-            )
-            continue
-        async with runtime.transaction() as session:
-            await session.execute(
-                update(SlaNotification)
-                .where(SlaNotification.id == notice.notification_id)
-                .values(sent_at=utcnow())
-            )
-        sent += 1
-    if sent:
-        log.info("notify.hr_mail_sent", count=sent)
-    return sent
+async def deliver_hr_notices(
+    runtime: Runtime, senders: Mapping[Channel, ChannelSender], *, limit: int = 100
+) -> int:
+    """One round of the HR notice queue with these senders; returns how many went out."""
+    queue = HrNoticeQueue(runtime, batch_size=limit)
+    await run_round(queue, Sending(senders, concurrency=runtime.settings.dispatcher_concurrency))
+    return queue.sent

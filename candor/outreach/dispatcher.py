@@ -1,4 +1,5 @@
-"""The outbox dispatcher: claim committed deliveries, send them, record what happened.
+"""The outbox of result messages, as a queue of the one delivery path (`candor.delivery.loop`):
+claim committed deliveries, and record what happened when the loop has sent them.
 
 Claiming is one short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so any number of
 workers on any number of machines take disjoint rows; SQLite's single writer serialises the
@@ -21,7 +22,6 @@ runs out, so a brief outage does not turn delivered rows into ambiguous redelive
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import socket
@@ -33,8 +33,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import ChannelSender, Delivery, Permanent, RetryAfter, SendResult, Sent
 from candor.clock import utcnow
+from candor.delivery.loop import UNREACHABLE, Sending, run_round
+from candor.delivery.ports import ChannelSender, Delivery, Permanent, RetryAfter, SendResult, Sent
 from candor.logging import get_logger
 from candor.models import Application, Candidate, ChatIdentity
 from candor.models.enums import Channel
@@ -60,7 +61,6 @@ log = get_logger(__name__)
 
 SYSTEM_DISPATCHER = "system:dispatcher"
 MAX_BACKOFF = timedelta(hours=1)
-UNREACHABLE = "recipient no longer reachable"
 
 
 def default_worker_id() -> str:
@@ -84,6 +84,8 @@ class Claimed:
 class Prepared:
     claimed: Claimed
     delivery: Delivery | None  # None: the recipient is no longer reachable on this channel
+    # Until when recording may be retried (monotonic clock): shortly before the lease ends.
+    record_deadline: float
 
 
 @dataclass(slots=True)
@@ -100,6 +102,10 @@ class DispatchStats:
 
 
 class Dispatcher:
+    """The outbox's `DeliveryQueue`; `run_once` is one round of it on its own."""
+
+    name = "outbox"
+
     def __init__(
         self,
         runtime: Runtime,
@@ -121,38 +127,41 @@ class Dispatcher:
         self.batch_size = batch_size or settings.dispatcher_batch_size
         self.max_attempts = max_attempts or settings.dispatcher_max_attempts
         self.lease = lease
-        self.send_timeout = send_timeout
-        self._slots = asyncio.Semaphore(concurrency or settings.dispatcher_concurrency)
+        self.sending = Sending(
+            senders,
+            concurrency=concurrency or settings.dispatcher_concurrency,
+            timeout=send_timeout,
+        )
         self.stats = DispatchStats()
 
     async def run_once(self) -> int:
         """Claim one batch, deliver it and record the results; returns how many rows were
         claimed."""
-        claimed_at = time.monotonic()
+        return await run_round(self, self.sending)
+
+    async def claim_due(self) -> list[Prepared]:
+        """Claim a batch and read everything its sends need, in one short transaction."""
+        record_deadline = time.monotonic() + self.lease.total_seconds() * 0.8
         async with self.runtime.transaction() as session:
             claimed = await self._claim(session)
-            prepared = await self._prepare(session, claimed) if claimed else []
-        if not prepared:
-            return 0
-        sent = await asyncio.gather(*(self._send_guarded(p) for p in prepared))
-        outcomes = [(p.claimed.item_id, result) for p, result in zip(prepared, sent, strict=True)]
-        await self._record_until_lease_ends(
-            [(item_id, result) for item_id, result in outcomes if result is not None],
-            deadline=claimed_at + self.lease.total_seconds() * 0.8,
-        )
-        return len(claimed)
+            prepared = await self._prepare(session, claimed, record_deadline) if claimed else []
+        for item in prepared:
+            if item.claimed.ambiguous:
+                self.stats.ambiguous += 1
+                log.warning(
+                    "outbox.ambiguous_redelivery",
+                    item_id=item.claimed.item_id,
+                    idempotency_key=item.delivery.idempotency_key if item.delivery else None,
+                )
+        return prepared
 
-    async def run_forever(self, stop: asyncio.Event, *, idle_wait: float = 0.5) -> None:
-        while not stop.is_set():
-            try:
-                claimed = await self.run_once()
-            except Exception:
-                log.exception("outbox.dispatch_round_failed", worker=self.worker_id)
-                claimed = 0
-                await asyncio.sleep(1.0)
-            if claimed < self.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=idle_wait)
+    async def record_outcomes(self, outcomes: Sequence[tuple[Prepared, SendResult]]) -> None:
+        if not outcomes:
+            return
+        await self._record_until_lease_ends(
+            [(item.claimed.item_id, result) for item, result in outcomes],
+            deadline=min(item.record_deadline for item, _ in outcomes),
+        )
 
     async def claim(self) -> list[Claimed]:
         """Claim a batch in its own transaction (run_once also prepares it in that one)."""
@@ -201,12 +210,14 @@ class Dispatcher:
         """What to send for one claimed row; None (and recorded as a permanent failure of this
         channel) when the recipient is no longer reachable on it."""
         async with self.runtime.transaction() as session:
-            [prepared] = await self._prepare(session, [claimed])
+            [prepared] = await self._prepare(session, [claimed], time.monotonic())
         if prepared.delivery is None:
             await self.record(claimed.item_id, Permanent(UNREACHABLE))
         return prepared.delivery
 
-    async def _prepare(self, session: AsyncSession, claimed: Sequence[Claimed]) -> list[Prepared]:
+    async def _prepare(
+        self, session: AsyncSession, claimed: Sequence[Claimed], record_deadline: float
+    ) -> list[Prepared]:
         """Everything the senders need for a batch, in two queries."""
         rows = (
             await session.execute(
@@ -271,36 +282,10 @@ class Dispatcher:
                     # Outside the 48-hour window WeChat takes only a template message.
                     wechat_template_id=row.wechat_template_id,
                 )
-            prepared.append(Prepared(claimed=item, delivery=delivery))
-        return prepared
-
-    async def _send_guarded(self, prepared: Prepared) -> SendResult | None:
-        """The send's outcome; None when the send itself crashed (the row then stays in flight,
-        its lease expires and another round retries it)."""
-        delivery = prepared.delivery
-        if delivery is None:
-            # Unbound or opted out since queueing: this channel is no longer an option.
-            return Permanent(UNREACHABLE)
-        async with self._slots:
-            try:
-                return await self.send(prepared.claimed, delivery)
-            except Exception:
-                log.exception("outbox.delivery_crashed", item_id=prepared.claimed.item_id)
-                return None
-
-    async def send(self, claimed: Claimed, delivery: Delivery) -> SendResult:
-        if claimed.ambiguous:
-            self.stats.ambiguous += 1
-            log.warning(
-                "outbox.ambiguous_redelivery",
-                item_id=claimed.item_id,
-                idempotency_key=delivery.idempotency_key,
+            prepared.append(
+                Prepared(claimed=item, delivery=delivery, record_deadline=record_deadline)
             )
-        sender = self.senders[delivery.channel]
-        try:
-            return await asyncio.wait_for(sender.send(delivery), timeout=self.send_timeout)
-        except TimeoutError:
-            return RetryAfter(5.0, "send timed out")
+        return prepared
 
     async def _record_until_lease_ends(
         self, outcomes: Sequence[tuple[int, SendResult]], *, deadline: float

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from bot.channels.wechat.state import SubscriptionGrant, WeChatState
 from bot.channels.wechat.subscription import record_answer
 from bot.conversation import ConversationGateway
-from candor.dialogue.engine import EmbeddedEngine
+from bot.dialogue.engine import EmbeddedEngine
 from candor.models.enums import Channel
 from nlu.model import NluModel
 from tests.dialogue_world import Chat, result_sent, texts_of

@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.channels.email import EmailChannel
 from bot.conversation import ConversationGateway
-from bot.gateway import InboundMessage, Reply, notify_recorded
+from bot.gateway import notify_recorded
 from candor.chat import binding
+from candor.chat.messages import InboundMessage, Reply
 from candor.clock import utcnow
+from candor.delivery.direct import deliver_due
 from candor.mail import SmtpMailer
 from candor.models import (
     Application,
@@ -35,9 +38,14 @@ def smtp() -> Iterator[RunningSmtp]:
 
 
 @pytest.fixture
-def gateway(world: World, smtp: RunningSmtp) -> ConversationGateway:
+def gateway(world: World) -> ConversationGateway:
+    return ConversationGateway(world.runtime)
+
+
+async def mail_queued_codes(world: World, smtp: RunningSmtp) -> int:
+    """One round of the delivery loop's direct queue, e-mailing through the test server."""
     mailer = SmtpMailer(host=smtp.host, port=smtp.port, sender="hr@candor.test", starttls=False)
-    return ConversationGateway(world.runtime, mailer=mailer)
+    return await deliver_due(world.runtime, {Channel.EMAIL: EmailChannel(mailer)})
 
 
 def says(
@@ -223,6 +231,8 @@ async def test_manual_binding_by_emailed_code(
     unknown = await gateway.handle(says("tg-8", "绑定 AP-2026-999999"))
 
     assert joined(asked) == joined(unknown)  # existence is not disclosed
+    assert smtp.handler.messages == []  # queued with the code's hash, sent by the loop
+    assert await mail_queued_codes(world, smtp) == 1
     [body] = smtp.handler.bodies_to("hanmeimei@example.com")
     code = next(word for word in body.replace("：", " ").split() if word[:6].isdigit())[:6]
     assert len(smtp.handler.messages) == 1

@@ -119,3 +119,36 @@ async def test_the_sla_watch_is_a_default_job_that_stamps_breaches(world: World)
     async with world.runtime.sessionmaker() as session:
         [breached_at] = (await session.scalars(select(OutreachMessage.breached_at))).all()
     assert breached_at is not None
+
+
+class TickingJob(Job):
+    name = "ticking"
+    interval = timedelta(milliseconds=10)
+
+    def __init__(self, enough: int) -> None:
+        self.runs = 0
+        self.enough = enough
+        self.done = asyncio.Event()
+
+    async def run(self, runtime: Runtime) -> int:
+        self.runs += 1
+        if self.runs >= self.enough:
+            self.done.set()
+        return 0
+
+
+async def test_a_slow_job_does_not_hold_up_the_others(runtime: Runtime) -> None:
+    slow, ticking = SlowJob(), TickingJob(enough=5)
+    stop = asyncio.Event()
+    loops = asyncio.create_task(run_jobs(runtime, (slow, ticking), once=False, stop=stop))
+    try:
+        await asyncio.wait_for(slow.started.wait(), timeout=5)
+        # While the slow job is still running, the other keeps its own schedule.
+        await asyncio.wait_for(ticking.done.wait(), timeout=5)
+        assert not slow.release.is_set()
+    finally:
+        slow.release.set()
+        stop.set()
+        states = await asyncio.wait_for(loops, timeout=5)
+    assert states["slow"].runs == 1
+    assert states["ticking"].runs >= 5

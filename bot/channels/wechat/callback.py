@@ -46,7 +46,8 @@ from bot.channels.wechat.messages import (
     safe_xml,
 )
 from bot.channels.wechat.state import ANSWERED_PREFIX, LATER, WeChatState, WindowChange
-from bot.gateway import Gateway, InboundMessage, Reply, notify_recorded
+from bot.gateway import Gateway, notify_recorded
+from candor.chat.messages import InboundMessage, Reply
 from candor.logging import get_logger
 
 log = get_logger(__name__)

@@ -20,7 +20,7 @@ from wechatpy.parser import parse_message  # type: ignore[import-untyped]
 from wechatpy.replies import TextReply  # type: ignore[import-untyped]
 
 from bot.channels.wechat.envelope import MalformedRequestError, UnsupportedMessageError
-from bot.gateway import InboundMessage, Reply
+from candor.chat.messages import InboundMessage, Reply
 from candor.models.enums import Channel
 
 KNOWN_MESSAGE_TYPES = frozenset(MESSAGE_TYPES) | {"event"}

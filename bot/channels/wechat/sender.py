@@ -14,9 +14,9 @@ from __future__ import annotations
 import httpx
 from redis.exceptions import RedisError
 
-from bot.channels.base import Delivery, Permanent, RetryAfter, SendResult, Sent
 from bot.channels.wechat.api import WeChatApi, WeChatApiError
 from bot.channels.wechat.state import WeChatState
+from candor.delivery.ports import Delivery, Permanent, RetryAfter, SendResult, Sent
 from candor.logging import get_logger
 from candor.models.enums import Channel
 

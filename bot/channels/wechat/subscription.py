@@ -1,4 +1,5 @@
-"""One-time subscription notifications (一次性订阅消息): the prompt link and its answer.
+"""One-time subscription notifications (一次性订阅消息): recording the user's answer to the
+prompt link (`candor.chat.subscription_prompt` makes the link).
 
 WeChat lets an account send one notification per "allow" the user taps on a subscription
 prompt. Candor sends a user the prompt link in chat; WeChat redirects the user's answer to
@@ -12,45 +13,15 @@ one grant per notification.
 
 from __future__ import annotations
 
-import base64
 import hmac
-from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.wechat.state import SubscriptionGrant, WeChatState
+from candor.chat.subscription_prompt import reserved_for
 from candor.models import Candidate, ChatIdentity
 from candor.models.enums import Channel
-
-PROMPT_URL = "https://mp.weixin.qq.com/mp/subscribemsg"
-MAX_SCENE = 10000
-
-
-def reserved_for(secret: str, *, openid: str, template_id: str, scene: int) -> str:
-    digest = hmac.new(
-        secret.encode(), f"wechat-subscribe|{openid}|{template_id}|{scene}".encode(), "sha256"
-    ).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def prompt_link(
-    secret: str, *, app_id: str, openid: str, template_id: str, scene: int, redirect_url: str
-) -> str:
-    """The link that asks `openid` to allow one notification with `template_id`."""
-    if not 0 <= scene <= MAX_SCENE:
-        raise ValueError(f"scene must be 0..{MAX_SCENE}")
-    query = urlencode(
-        {
-            "action": "get_confirm",
-            "appid": app_id,
-            "scene": scene,
-            "template_id": template_id,
-            "redirect_url": redirect_url,
-            "reserved": reserved_for(secret, openid=openid, template_id=template_id, scene=scene),
-        }
-    )
-    return f"{PROMPT_URL}?{query}#wechat_redirect"
 
 
 async def record_answer(

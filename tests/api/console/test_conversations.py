@@ -13,11 +13,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels.base import ChannelSender
+from bot.channels.registry import build_senders
 from bot.conversation import ConversationGateway
+from bot.dialogue.engine import EmbeddedEngine
 from candor.clock import utcnow
-from candor.dialogue.delivery import deliver_due
-from candor.dialogue.engine import EmbeddedEngine
+from candor.delivery.direct import deliver_due
+from candor.delivery.ports import ChannelSender, close_senders
 from candor.dialogue.service import save_answer
 from candor.models import (
     AuditEntry,
@@ -34,7 +35,6 @@ from candor.models.chat import IdentityAction
 from candor.models.dialogue import JobQuestionState
 from candor.models.enums import Channel, Locale, Role
 from candor.models.outreach import MessageState, OutboxState
-from candor.outreach.channels import build_senders, close_senders
 from candor.outreach.sla_watch import check_deadlines
 from nlu.model import NluModel
 from tests.console_world import logged_in, post_form

@@ -6,14 +6,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.channels.base import ChannelSender
+from bot.channels.registry import build_senders
 from bot.conversation import ConversationGateway
-from candor.dialogue.delivery import deliver_due
-from candor.dialogue.engine import EmbeddedEngine
+from bot.dialogue.engine import EmbeddedEngine
+from candor.delivery.direct import deliver_due
+from candor.delivery.ports import ChannelSender, close_senders
 from candor.models import AuditEntry, ChatDelivery, ChatMessage, JobAnswer, JobQuestion
 from candor.models.dialogue import ChatDeliveryState, JobQuestionState
 from candor.models.enums import Channel
-from candor.outreach.channels import build_senders, close_senders
 from nlu.model import NluModel
 from tests.dialogue_world import Chat, nlu_model
 from tests.fakes import RunningFakeChannel, running_fake_channel

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from bot.conversation import ConversationGateway
-from bot.gateway import Button, Reply
 from candor.chat import binding
 from candor.chat.engine import Turn
+from candor.chat.messages import Button, Reply
 from candor.clock import utcnow
 from candor.models import Application, ChatIdentity, ChatMessage
 from candor.models.enums import Channel

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.channels.base import Delivery, Permanent, RetryAfter, Sent
 from bot.channels.email import EmailChannel, classify_smtp_error
+from candor.delivery.ports import Delivery, Permanent, RetryAfter, Sent
 from candor.mail import SmtpMailer
 from candor.models.enums import Channel
 from tests.fakes import free_port

@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from bot.channels.base import Delivery, Permanent, RetryAfter, Sent
 from bot.channels.http11 import Http11Transport
 from bot.channels.webhook import WebhookChannel
+from candor.delivery.ports import Delivery, Permanent, RetryAfter, Sent
 from candor.models.enums import Channel
 from tests.fakes import free_port, running_fake_channel
 

@@ -10,10 +10,10 @@ import pytest
 from redis.asyncio import Redis
 from telegram import Bot, Update
 
-from bot.channels.base import Delivery, Permanent, RetryAfter, Sent
 from bot.channels.ratelimit import RedisRateLimiter
 from bot.channels.telegram import TelegramBot, TelegramChannel, inbound_from_update, rate_limiter
-from bot.gateway import Button, InboundMessage, Reply
+from candor.chat.messages import Button, InboundMessage, Reply
+from candor.delivery.ports import Delivery, Permanent, RetryAfter, Sent
 from candor.devtools.fake_telegram import FakeTelegramState
 from candor.models.enums import Channel
 from candor.runtime import Runtime

@@ -2,17 +2,17 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from bot.channels.base import Delivery, Permanent, Sent
+from bot.channels.registry import build_senders
 from bot.channels.webchat import WebChatChannel
 from bot.conversation import ConversationGateway
-from bot.gateway import InboundMessage
 from candor.chat import transcript
 from candor.chat.cli import issue_link
+from candor.chat.messages import InboundMessage
 from candor.clock import utcnow
+from candor.delivery.ports import Delivery, Permanent, Sent, close_senders
 from candor.models import OutboxItem, OutreachMessage
 from candor.models.enums import Channel
 from candor.models.outreach import MessageState
-from candor.outreach.channels import build_senders, close_senders
 from candor.outreach.dispatcher import Dispatcher
 from tests.outreach_world import World
 

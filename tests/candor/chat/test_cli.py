@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.conversation import ConversationGateway
-from bot.gateway import InboundMessage
 from candor.chat.cli import issue_link, link_text, unbind_accounts
+from candor.chat.messages import InboundMessage
 from candor.clock import utcnow
 from candor.models import AuditEntry, ChatIdentity, IdentityEvent
 from candor.models.chat import IdentityAction

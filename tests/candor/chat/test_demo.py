@@ -3,8 +3,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from bot.conversation import ConversationGateway
-from bot.gateway import InboundMessage
 from candor.chat.demo import demo_chat_links
+from candor.chat.messages import InboundMessage
 from candor.clock import utcnow
 from candor.models import ChatIdentity
 from candor.models.enums import Channel

@@ -8,8 +8,11 @@ import re
 
 from sqlalchemy import select
 
+from bot.channels.registry import build_senders
 from bot.conversation import ConversationGateway
-from candor.dialogue.engine import EmbeddedEngine
+from bot.dialogue.engine import EmbeddedEngine
+from candor.delivery.direct import deliver_due
+from candor.delivery.ports import close_senders
 from candor.models import Candidate, ChatIdentity
 from nlu.model import NluModel
 from tests.dialogue_world import actions_of, bound_chat, texts_of
@@ -34,6 +37,12 @@ async def test_the_form_asks_mails_a_code_after_commit_and_binds(
         assert actions_of(events) == ["bind_form"]
         assert {"event": "active_loop", "name": "bind_form"} in events
         assert "验证码" in texts_of(asked)
+        assert smtp.handler.messages == []  # queued with the code's hash, sent by the loop
+        senders = build_senders(settings)
+        try:
+            assert await deliver_due(runtime, senders) == 1
+        finally:
+            await close_senders(senders)
         [mail] = smtp.handler.bodies_to("second@example.com")
         code = re.search(r"验证码：(\d{6})", mail)
         assert code is not None

@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.conversation import ConversationGateway
+from bot.dialogue.engine import EmbeddedEngine
 from candor.clock import utcnow
-from candor.dialogue.engine import EmbeddedEngine
 from candor.models import ActiveNluModel, NluModelVersion
 from candor.models.nlu_review import NluModelState
 from candor.nlu_review import active, training

@@ -9,14 +9,14 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from bot.channels.base import ChannelSender
+from bot.channels.registry import build_senders
 from bot.channels.telegram import TelegramChannel
 from bot.conversation import ConversationGateway
-from bot.gateway import InboundMessage
+from candor.chat.messages import InboundMessage
 from candor.clock import utcnow
+from candor.delivery.ports import ChannelSender, close_senders
 from candor.models.enums import Channel
 from candor.models.outreach import MessageState, OutboxItem, OutboxState, OutreachMessage
-from candor.outreach.channels import build_senders, close_senders
 from candor.outreach.dispatcher import Dispatcher
 from tests.fake_telegram_server import RunningFakeTelegram, running_fake_telegram
 from tests.outreach_world import World

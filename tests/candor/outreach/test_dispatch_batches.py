@@ -10,7 +10,7 @@ import httpx
 import structlog
 from sqlalchemy import select, update
 
-from bot.channels.base import SendResult
+from candor.delivery.ports import SendResult
 from candor.models import ChatIdentity
 from candor.models.enums import Channel
 from candor.models.outreach import (
@@ -164,7 +164,7 @@ async def test_a_worker_started_while_the_database_is_down_waits_for_it() -> Non
     stop = asyncio.Event()
     try:
         with structlog.testing.capture_logs() as logs:
-            loops = asyncio.create_task(run_worker_loops(runtime, stop))
+            loops = asyncio.create_task(run_worker_loops(runtime, {}, stop))
             await asyncio.sleep(1.5)
             waiting = not loops.done()
             stop.set()

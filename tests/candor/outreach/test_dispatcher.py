@@ -7,8 +7,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from bot.channels.base import Sent
 from candor.clock import utcnow
+from candor.delivery.ports import Sent
 from candor.models.enums import Channel
 from candor.models.outreach import (
     MessageState,

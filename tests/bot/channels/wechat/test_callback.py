@@ -19,7 +19,8 @@ from bot.channels.wechat.callback import (
 from bot.channels.wechat.config import WeChatConfig
 from bot.channels.wechat.envelope import SignedQuery
 from bot.channels.wechat.state import WeChatState
-from bot.gateway import InboundMessage, Reply, message_recorded
+from bot.gateway import message_recorded
+from candor.chat.messages import InboundMessage, Reply
 from candor.runtime import Runtime
 from tests.wechat_support import (
     APP_ID,

@@ -17,7 +17,7 @@ from bot.channels.wechat.messages import (
     reply_text,
     safe_xml,
 )
-from bot.gateway import Button, Reply
+from candor.chat.messages import Button, Reply
 from candor.models.enums import Channel
 from tests.wechat_support import ACCOUNT, event_xml, text_xml
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from bot.channels.base import Delivery, Permanent, RetryAfter, Sent
+from bot.channels.registry import build_senders
 from bot.channels.wechat.sender import WeChatChannel
 from bot.channels.wechat.service import build_wechat_sender
 from bot.channels.wechat.state import (
@@ -17,8 +17,8 @@ from bot.channels.wechat.state import (
     SubscriptionGrant,
     WeChatState,
 )
+from candor.delivery.ports import Delivery, Permanent, RetryAfter, Sent, close_senders
 from candor.models.enums import Channel
-from candor.outreach.channels import build_senders, close_senders
 from candor.runtime import Runtime
 from candor.settings import Settings
 from tests.conftest import TEST_SECRET

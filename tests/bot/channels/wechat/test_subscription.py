@@ -11,7 +11,7 @@ from asgi_lifespan import LifespanManager
 
 from api.app import create_app
 from bot.channels.wechat.state import SubscriptionGrant, WeChatState
-from bot.channels.wechat.subscription import prompt_link, reserved_for
+from candor.chat.subscription_prompt import prompt_link, reserved_for
 from candor.clock import utcnow
 from candor.models import Candidate, ChatIdentity
 from candor.models.enums import Channel

@@ -25,9 +25,9 @@ from rasa_sdk.executor import ActionExecutor  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions.env import ActionEnv, use_env
-from bot.gateway import Button, Reply
 from candor.chat.engine import Turn
 from candor.chat.language import message_language, readable, slot_language
+from candor.chat.messages import Button, Reply
 from candor.clock import utcnow
 from candor.dialogue.context import (
     PAYLOAD,

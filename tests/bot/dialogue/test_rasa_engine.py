@@ -5,10 +5,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.conversation import ConversationGateway
-from bot.gateway import Button, Reply
+from bot.dialogue.rasa_engine import RasaEngine, RasaServerUnavailableError, replies_from_rasa
+from candor.chat.messages import Button, Reply
 from candor.clock import utcnow
 from candor.dialogue import service
-from candor.dialogue.rasa_engine import RasaEngine, RasaServerUnavailableError, replies_from_rasa
 from candor.models import Conversation
 from candor.models.enums import Channel
 from tests.dialogue_world import Chat

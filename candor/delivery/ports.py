@@ -1,4 +1,5 @@
-"""The one interface the dispatcher uses to talk to every channel.
+"""The domain's port to every channel: what a delivery is, and the one interface each sender
+in `bot/channels/` implements (`send(delivery) -> Sent | RetryAfter | Permanent`).
 
 A channel classifies each outcome so the dispatcher can act without knowing the channel:
 - `Sent`: the provider accepted the message (its id is kept to match delivery receipts);
@@ -9,6 +10,7 @@ A channel classifies each outcome so the dispatcher can act without knowing the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -54,3 +56,12 @@ class ChannelSender(Protocol):
     async def send(self, delivery: Delivery) -> SendResult: ...
 
     async def aclose(self) -> None: ...
+
+
+async def close_senders(senders: Mapping[Channel, ChannelSender]) -> None:
+    """Close each sender once (one may serve several channels)."""
+    closed: set[int] = set()
+    for sender in senders.values():
+        if id(sender) not in closed:
+            await sender.aclose()
+            closed.add(id(sender))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from candor.dialogue import aftercommit
+from candor.db import aftercommit
 from candor.runtime import Runtime
 
 

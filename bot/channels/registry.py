@@ -8,12 +8,12 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import ChannelSender
 from bot.channels.configured import configured_senders
 from bot.channels.http11 import Http11Transport
 from bot.channels.log import LogChannel, UnconfiguredChannel
 from bot.channels.webhook import WebhookChannel
 from bot.channels.wechat.service import build_wechat_sender
+from candor.delivery.ports import ChannelSender
 from candor.models.enums import Channel
 from candor.settings import Environment, Settings
 
@@ -47,11 +47,3 @@ def build_senders(
     if wechat is not None:
         senders[Channel.WECHAT] = wechat
     return senders
-
-
-async def close_senders(senders: dict[Channel, ChannelSender]) -> None:
-    closed: set[int] = set()
-    for sender in senders.values():
-        if id(sender) not in closed:
-            await sender.aclose()
-            closed.add(id(sender))

@@ -4,9 +4,9 @@ import dataclasses
 
 import pytest
 
-from candor.dialogue.engine import EmbeddedEngine
-from candor.dialogue.factory import EngineConfigurationError, build_engine
-from candor.dialogue.rasa_engine import RasaEngine
+from bot.dialogue.engine import EmbeddedEngine
+from bot.dialogue.factory import EngineConfigurationError, build_engine
+from bot.dialogue.rasa_engine import RasaEngine
 from candor.runtime import Runtime
 from candor.settings import DialogueEngine
 

@@ -5,7 +5,7 @@ import asyncio
 from sqlalchemy import select
 
 from bot.conversation import ConversationGateway
-from candor.dialogue.engine import EmbeddedEngine
+from bot.dialogue.engine import EmbeddedEngine
 from candor.models import (
     ChatIdentity,
     CsatRating,

@@ -1,5 +1,8 @@
-"""Run coroutines after a session's transaction commits (mail a one-time code, release the
-conversation lock), never before and never for a transaction that rolled back."""
+"""The one after-commit hook: run coroutines after a session's transaction commits (forget a
+cached pointer, release a lock), never before and never for a transaction that rolled back.
+
+Sending is not an effect: whatever reaches a person is a row the delivery loop sends
+(`candor.delivery.loop`), so it survives a crash right after the commit."""
 
 from __future__ import annotations
 
@@ -58,7 +61,7 @@ async def _guarded(effect: Effect) -> None:
     try:
         await effect()
     except Exception as exc:  # an effect's failure must not vanish silently
-        log.warning("dialogue.after_commit_failed", error=type(exc).__name__, detail=str(exc))
+        log.warning("db.after_commit_failed", error=type(exc).__name__, detail=str(exc))
 
 
 async def drain() -> None:

@@ -21,9 +21,9 @@ def build_engine(runtime: Runtime) -> DialogueEngine:
                 "CANDOR_DIALOGUE_ENGINE=rasa needs PostgreSQL (CANDOR_DATABASE_URL): the "
                 "action server is another process writing the same database"
             )
-        from candor.dialogue.rasa_engine import RasaEngine
+        from bot.dialogue.rasa_engine import RasaEngine
 
         return RasaEngine(settings.rasa_url)
-    from candor.dialogue.engine import EmbeddedEngine
+    from bot.dialogue.engine import EmbeddedEngine
 
     return EmbeddedEngine(runtime)

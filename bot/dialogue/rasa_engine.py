@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.gateway import Button, Reply
 from candor.chat.engine import Turn
 from candor.chat.language import message_language, slot_language
+from candor.chat.messages import Button, Reply
 from candor.dialogue import service
 from candor.logging import get_logger
 
