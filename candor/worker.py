@@ -20,6 +20,7 @@ from datetime import timedelta
 from redis.exceptions import LockError
 from sqlalchemy import delete
 
+from candor import idempotency
 from candor.bootstrap import ensure_reference_data
 from candor.clock import utcnow
 from candor.logging import configure_logging, get_logger
@@ -64,6 +65,18 @@ class PruneAtsEvents(Job):
         async with runtime.transaction() as session:
             result = await session.execute(delete(AtsEvent).where(AtsEvent.received_at < cutoff))
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+class PruneIdempotencyKeys(Job):
+    """Forget HR POSTs' Idempotency-Keys past the retention (candor/idempotency.py)."""
+
+    name = "prune_idempotency_keys"
+    interval = timedelta(hours=1)
+
+    async def run(self, runtime: Runtime) -> int:
+        retention = timedelta(days=runtime.settings.idempotency_key_retention_days)
+        async with runtime.transaction() as session:
+            return await idempotency.prune(session, retention=retention, now=utcnow())
 
 
 class SlaWatch(Job):
@@ -115,6 +128,7 @@ class ChatDeliveries(Job):
 
 DEFAULT_JOBS: tuple[Job, ...] = (
     PruneAtsEvents(),
+    PruneIdempotencyKeys(),
     SlaWatch(),
     HrNotificationMail(),
     ChatDeliveries(),
