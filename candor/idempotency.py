@@ -6,6 +6,10 @@ The answer is stored by `complete()` inside the work's own transaction, so the w
 recorded answer commit together or not at all. If the work fails, the claim is released so
 the client can retry with the same key. These functions never commit: the caller (the API's
 idempotent runner) commits between the claim and the work.
+
+A claim left in flight past `ABANDONED_AFTER` belongs to a request that died; the next retry
+takes it over with a conditional update, so of two retries racing for it only one wins and
+the other gets 409. Keys are forgotten after a retention period (`prune`, a worker job).
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,7 +72,7 @@ async def claim(
     """Claim `key` for this request; or the stored answer if it already completed."""
     existing = await _find(session, principal, key)
     if existing is not None:
-        return _answer_or_conflict(existing, fingerprint)
+        return await _answer_or_take_over(session, existing, fingerprint)
     try:
         async with session.begin_nested():
             session.add(
@@ -80,20 +84,46 @@ async def claim(
         existing = await _find(session, principal, key)
         if existing is None:  # pragma: no cover - the constraint said it exists
             raise
-        return _answer_or_conflict(existing, fingerprint)
+        return await _answer_or_take_over(session, existing, fingerprint)
     return None
 
 
-def _answer_or_conflict(existing: IdempotencyKey, fingerprint: str) -> StoredAnswer | None:
+async def _answer_or_take_over(
+    session: AsyncSession, existing: IdempotencyKey, fingerprint: str
+) -> StoredAnswer | None:
     if existing.request_sha256 != fingerprint:
         raise IdempotencyConflictError("this Idempotency-Key was used with another request")
     if existing.in_flight:
         if utcnow() - existing.created_at < ABANDONED_AFTER:
-            raise IdempotencyConflictError("a request with this Idempotency-Key is in flight")
-        existing.created_at = utcnow()  # take over an abandoned claim
+            raise _in_flight()
+        await _take_over(session, existing)
         return None
     assert existing.response_status is not None
     return StoredAnswer(existing.response_status, existing.response_body)
+
+
+async def _take_over(session: AsyncSession, abandoned: IdempotencyKey) -> None:
+    """Renew an abandoned claim, unless another retry renewed (or anyone settled) it since
+    we read it. On PostgreSQL a concurrent taker's UPDATE waits for the row lock, then finds
+    the claim changed; on SQLite the single writer orders the two."""
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.id == abandoned.id,
+                IdempotencyKey.in_flight.is_(True),
+                IdempotencyKey.created_at == abandoned.created_at,
+            )
+            .values(created_at=utcnow())
+        ),
+    )
+    if result.rowcount != 1:
+        raise _in_flight()
+
+
+def _in_flight() -> IdempotencyConflictError:
+    return IdempotencyConflictError("a request with this Idempotency-Key is in flight")
 
 
 async def complete(
@@ -116,6 +146,26 @@ async def release(session: AsyncSession, *, principal: str, key: str) -> None:
             IdempotencyKey.in_flight.is_(True),
         )
     )
+
+
+async def prune(session: AsyncSession, *, retention: timedelta, now: datetime) -> int:
+    """Forget keys claimed more than `retention` before `now`; a claim still in flight is
+    kept until it is abandoned, so a slow request can always record its answer. Returns how
+    many were deleted."""
+    cutoff = now - retention
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.created_at < cutoff,
+                or_(
+                    IdempotencyKey.in_flight.is_(False),
+                    IdempotencyKey.created_at < now - ABANDONED_AFTER,
+                ),
+            )
+        ),
+    )
+    return result.rowcount
 
 
 async def _find(session: AsyncSession, principal: str, key: str) -> IdempotencyKey | None:

@@ -140,6 +140,13 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="Where candidates reach this server; web-chat binding links start here.",
     )
+    idempotency_key_retention_days: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description="Days an HR POST's Idempotency-Key and its stored answer are kept: a "
+        "retry with the same key after that runs the request again.",
+    )
     binding_token_days: int = Field(
         default=30, ge=1, le=30, description="Days a binding link stays valid (WeChat's QR max)."
     )

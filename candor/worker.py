@@ -30,6 +30,7 @@ from redis.exceptions import LockError
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from candor import idempotency
 from candor.bootstrap import ensure_reference_data
 from candor.clock import utcnow
 from candor.delivery.direct import DirectQueue
@@ -80,6 +81,18 @@ class PruneAtsEvents(Job):
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+class PruneIdempotencyKeys(Job):
+    """Forget HR POSTs' Idempotency-Keys past the retention (candor/idempotency.py)."""
+
+    name = "prune_idempotency_keys"
+    interval = timedelta(hours=1)
+
+    async def run(self, runtime: Runtime) -> int:
+        retention = timedelta(days=runtime.settings.idempotency_key_retention_days)
+        async with runtime.transaction() as session:
+            return await idempotency.prune(session, retention=retention, now=utcnow())
+
+
 class SlaWatch(Job):
     """Record SLA reminders, escalations and breaches (candor/outreach/sla_watch.py).
 
@@ -97,6 +110,7 @@ class SlaWatch(Job):
 
 DEFAULT_JOBS: tuple[Job, ...] = (
     PruneAtsEvents(),
+    PruneIdempotencyKeys(),
     SlaWatch(),
 )
 

@@ -7,8 +7,14 @@ A date is classified by the first layer that knows it:
    nothing else — the schedule's holidays and make-up days are the overrides of layer 1;
 3. the `chinese-calendar` package's data for the years it covers: statutory holidays off,
    调休 make-up working days on;
-4. otherwise the fallback rule: weekends and the fixed-date holidays (1 January, 1–2 May,
-   1–3 October) off. Such a day is *estimated*, and so is every result that counted it.
+4. the `holidays` package's statutory holidays for the years it can compute (1950-2100):
+   the law's days off, lunar festivals included, and its weekday in lieu of one that falls
+   on a weekend, but none of a year's 调休 swaps, which only the State Council's yearly
+   notice decides. Such a day is *estimated*;
+5. otherwise the fallback rule: weekends and the fixed-date holidays (1 January, 1–2 May,
+   1–3 October) off, also *estimated*.
+
+A result that counted or skipped an estimated day is estimated too.
 
 The deadline (`WorkingCalendar.due_at`) is the end of the Nth working day after the day the
 interview was completed, in Asia/Shanghai; docs/sla.md has the definition with examples.
@@ -34,6 +40,7 @@ log = get_logger(__name__)
 DEFAULT_SLA_DAYS = 5
 COVERAGE_HORIZON_DAYS = 60
 PACKAGE_NAME = "chinese-calendar"
+STATUTORY_PACKAGE_NAME = "holidays"
 FALLBACK_SOURCE = "rule: weekends and fixed-date holidays (estimated)"
 END_OF_DAY = time(23, 59, 59)
 
@@ -147,6 +154,57 @@ def package_data() -> PackageData:
 
 
 @dataclass(frozen=True, slots=True)
+class StatutoryData:
+    """China's statutory holidays as the `holidays` package computes them from the law, for
+    the years `chinese-calendar` has no data for."""
+
+    version: str
+    first_year: int
+    last_year: int
+
+    @property
+    def source(self) -> str:
+        return f"{STATUTORY_PACKAGE_NAME} {self.version}: statutory days off (estimated)"
+
+    def covers(self, year: int) -> bool:
+        return self.first_year <= year <= self.last_year
+
+    def holidays(self, year: int) -> Mapping[date, str]:
+        return statutory_holidays(year) if self.covers(year) else {}
+
+
+@lru_cache(maxsize=1)
+def statutory_data() -> StatutoryData:
+    # Imported on first use: the package takes a sixth of a second to import, which every
+    # process would otherwise pay even when chinese-calendar answers every date it asks.
+    from holidays.countries.china import China
+
+    return StatutoryData(
+        version=version(STATUTORY_PACKAGE_NAME),
+        first_year=China.start_year,
+        last_year=China.end_year,
+    )
+
+
+@lru_cache(maxsize=256)  # more than the package's 151 years
+def statutory_holidays(year: int) -> Mapping[date, str]:
+    """The law's days off in `year` (全国年节及纪念日放假办法 as in force that year) with the
+    weekdays it gives in lieu of those on a weekend (its article 6), and nothing else: no
+    调休 swap, because each year's notice decides those together with the make-up working
+    days that pay for them, and a rest day without its make-up day would push estimated
+    deadlines later."""
+    from holidays.countries.china import China
+
+    china = China(language="en_US")  # type: ignore[no-untyped-call]
+    # The package also lists the published notices' swapped days off and one-off days (the
+    # 2015 victory parade, the 2020 extension); they are not statutory. Its flag for them
+    # is read when a year is first computed, so it is set before the lookup that does so.
+    china.has_special_holidays = False
+    china.get(date(year, 1, 1))
+    return {day: str(name) for day, name in china.items() if day.year == year}
+
+
+@dataclass(frozen=True, slots=True)
 class Deadline:
     """When a candidate must have heard back: the end of `due_on`, Asia/Shanghai."""
 
@@ -167,6 +225,7 @@ class Deadline:
 @dataclass(frozen=True, slots=True)
 class WorkingCalendar:
     package: PackageData = field(default_factory=package_data)
+    statutory: StatutoryData = field(default_factory=statutory_data)
     overrides: Mapping[date, Override] = field(default_factory=dict)
     admin_years: Mapping[int, AdminYear] = field(default_factory=dict)
     # The calendar_changes count this was built from; see candor/sla/service.py.
@@ -177,7 +236,7 @@ class WorkingCalendar:
         return self.package.years | frozenset(self.admin_years)
 
     def is_known(self, day: date) -> bool:
-        """Whether `day` is classified from official or admin data, not the fallback rule."""
+        """Whether `day` is classified from official or admin data, not an estimate."""
         return day in self.overrides or day.year in self.known_years
 
     def coverage_end(self) -> date:
@@ -198,7 +257,8 @@ class WorkingCalendar:
         return (
             f"the working-day calendar has official data only through {end.isoformat()}, "
             f"less than {horizon_days} days ahead: deadlines after that are estimated from "
-            f"weekends and fixed-date holidays until the next year's schedule is loaded "
+            f"weekends and the statutory holidays, without the 调休 swaps, until the next "
+            f"year's schedule is loaded "
             f"(see docs/sla.md)"
         )
 
@@ -213,6 +273,8 @@ class WorkingCalendar:
             return DayInfo(day, kind, None, admin_year.source, estimated=False)
         if day.year in self.package.years:
             return self._package_day(day, weekend)
+        if self.statutory.covers(day.year):
+            return self._statutory_day(day, weekend)
         fixed = fixed_holiday(day)
         if fixed is not None:
             return DayInfo(day, DayKind.HOLIDAY, fixed, FALLBACK_SOURCE, estimated=True)
@@ -290,6 +352,14 @@ class WorkingCalendar:
             return DayInfo(day, DayKind.HOLIDAY, self.package.holidays[day], source, False)
         kind = DayKind.WEEKEND if weekend else DayKind.WORKDAY
         return DayInfo(day, kind, None, source, estimated=False)
+
+    def _statutory_day(self, day: date, weekend: bool) -> DayInfo:
+        source = self.statutory.source
+        name = self.statutory.holidays(day.year).get(day)
+        if name is not None:
+            return DayInfo(day, DayKind.HOLIDAY, name, source, estimated=True)
+        kind = DayKind.WEEKEND if weekend else DayKind.WORKDAY
+        return DayInfo(day, kind, None, source, estimated=True)
 
 
 def _override_info(day: date, override: Override) -> DayInfo:

@@ -134,7 +134,8 @@ def _day_line(info: DayInfo, status: str) -> str:
 def _estimated_warning(deadline: Deadline) -> str:
     return (
         f"warning: estimated — the calendar's official data ends {deadline.coverage_end}, so "
-        f"days after it count weekends and fixed-date holidays only; load the year's "
+        f"days after it count weekends and statutory holidays, without the year's 调休 "
+        f"swaps; load the year's "
         f"schedule (`candor calendar load`) for an exact deadline"
     )
 
@@ -192,7 +193,8 @@ def calendar_show(
     )
     typer.echo(
         f"official data: {package.source}, {package.first_year}-{package.last_year}; "
-        f"admin schedules: {admin or 'none'}; known through {calendar.coverage_end()}"
+        f"admin schedules: {admin or 'none'}; known through {calendar.coverage_end()}; "
+        f"estimated after that from {calendar.statutory.source.split(':')[0]}"
     )
     warning = calendar.coverage_warning(today)
     if warning is not None:

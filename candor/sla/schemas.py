@@ -19,10 +19,12 @@ class DayOut(BaseModel):
     working: bool
     kind: DayKind = Field(description="workday, weekend, holiday or makeup_workday (调休)")
     name: str | None = Field(description="The holiday (or make-up day's holiday) name")
-    source: str = Field(description="Package version, admin source, or the fallback rule")
+    source: str = Field(
+        description="Package version, admin source, the statutory estimate or the fallback rule"
+    )
     estimated: bool = Field(
-        description="True when no official or admin data covers the day: the fallback rule "
-        "(weekends and fixed-date holidays) decided it"
+        description="True when no official or admin data covers the day: the statutory "
+        "holidays without 调休 swaps (or, past them, weekends and fixed-date holidays) decided it"
     )
 
     @classmethod

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
+from holidays.countries.china import China
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,14 +19,18 @@ from candor.sla.calendar import (
     DayKind,
     NaiveDatetimeError,
     Override,
+    PackageData,
     WorkingCalendar,
     fixed_holiday,
     package_data,
+    statutory_data,
+    statutory_holidays,
 )
 
 CN = timezone(timedelta(hours=8))
 CALENDAR = WorkingCalendar()
 PACKAGE = package_data()
+STATUTORY = statutory_data()
 any_date = st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31))
 working_days = st.integers(min_value=0, max_value=40)
 
@@ -105,19 +112,132 @@ def test_other_day_counts() -> None:
 # -- past the data: estimated ---------------------------------------------------------------
 
 
-def test_2027_without_admin_data_is_estimated_from_weekends_and_fixed_holidays() -> None:
-    deadline = CALENDAR.due_at(datetime.fromisoformat("2026-12-30T10:00:00+08:00"))
+def package_through(last_year: int) -> PackageData:
+    """chinese-calendar's data cut at `last_year`, so that what a test says about the years
+    after it holds whichever release is installed."""
+    return PackageData(
+        version=PACKAGE.version,
+        holidays={day: name for day, name in PACKAGE.holidays.items() if day.year <= last_year},
+        workdays={day: name for day, name in PACKAGE.workdays.items() if day.year <= last_year},
+        years=frozenset(year for year in PACKAGE.years if year <= last_year),
+    )
+
+
+THROUGH_2026 = WorkingCalendar(package=package_through(2026))
+
+
+def test_2027_without_admin_data_is_estimated_from_the_statutory_holidays() -> None:
+    deadline = THROUGH_2026.due_at(datetime.fromisoformat("2026-12-30T10:00:00+08:00"))
 
     assert deadline.due_at.isoformat() == "2027-01-07T23:59:59+08:00"
     assert deadline.estimated
     assert deadline.coverage_end == date(2026, 12, 31)
-    new_year = CALENDAR.day(date(2027, 1, 1))
+    new_year = THROUGH_2026.day(date(2027, 1, 1))
     assert (new_year.kind, new_year.name, new_year.estimated) == (
         DayKind.HOLIDAY,
         "New Year's Day",
         True,
     )
-    assert new_year.source == FALLBACK_SOURCE
+    assert new_year.source == STATUTORY.source
+
+
+def test_a_deadline_past_the_official_data_skips_the_spring_festival() -> None:
+    # Completed Friday 2027-01-29. Counting weekends and fixed-date holidays alone gave
+    # Feb 1-5, a deadline on 除夕 (Feb 5), a statutory holiday since 2025. The statutory
+    # Spring Festival is Feb 5-8 (Fri-Mon), and the law gives Feb 9-10 in lieu of its
+    # weekend days, so the fifth working day is Thursday Feb 11.
+    deadline = THROUGH_2026.due_at(datetime.fromisoformat("2027-01-29T18:00:00+08:00"))
+
+    assert deadline.due_at.isoformat() == "2027-02-11T23:59:59+08:00"
+    assert deadline.estimated
+    skipped = {s.day: s.name for s in deadline.steps if s.kind is DayKind.HOLIDAY}
+    assert skipped == {
+        date(2027, 2, 5): "Chinese New Year's Eve",
+        date(2027, 2, 6): "Chinese New Year (Spring Festival)",
+        date(2027, 2, 7): "Chinese New Year (Spring Festival)",
+        date(2027, 2, 8): "Chinese New Year (Spring Festival)",
+        date(2027, 2, 9): "Chinese New Year (Spring Festival) (observed)",
+        date(2027, 2, 10): "Chinese New Year (Spring Festival) (observed)",
+    }
+    assert [s.day.day for s in deadline.steps if s.working] == [1, 2, 3, 4, 11]
+
+
+def test_an_admin_year_wins_over_the_statutory_estimate() -> None:
+    calendar = WorkingCalendar(
+        package=package_through(2026), admin_years={2027: AdminYear(2027, "test")}
+    )
+    # The admin's schedule for 2027 has no holidays: Feb 5 is an ordinary Friday.
+    assert calendar.due_at(datetime.fromisoformat("2027-01-29T18:00:00+08:00")).due_on == (
+        date(2027, 2, 5)
+    )
+    assert not calendar.day(date(2027, 2, 5)).estimated
+
+
+def test_the_fixed_date_rule_decides_only_past_the_statutory_years() -> None:
+    assert STATUTORY.last_year >= 2100
+    after = date(STATUTORY.last_year + 1, 10, 1)
+    info = CALENDAR.day(after)
+    assert (info.name, info.source, info.estimated) == ("National Day", FALLBACK_SOURCE, True)
+    last = CALENDAR.day(date(STATUTORY.last_year, 10, 1))
+    assert last.source == STATUTORY.source
+
+
+# -- the two sources agree where both know a year ---------------------------------------------
+
+
+def overlap_years() -> list[int]:
+    return sorted(year for year in PACKAGE.years if STATUTORY.covers(year))
+
+
+def test_the_sources_overlap_on_every_year_chinese_calendar_covers() -> None:
+    # Otherwise the agreement tests below would compare nothing.
+    assert overlap_years() == sorted(PACKAGE.years)
+    assert len(overlap_years()) >= 20
+
+
+@pytest.mark.parametrize("year", overlap_years())
+def test_every_statutory_holiday_is_a_day_off_in_chinese_calendar(year: int) -> None:
+    # The days in lieu included: each published schedule gave them off too.
+    # Not `<= chinese_calendar.holidays`: that data leaves out some weekend days inside a
+    # holiday block (2012-06-23, a Saturday of the Dragon Boat Festival), which are off
+    # anyway. What must agree is that no statutory holiday is a working day.
+    for day, name in statutory_holidays(year).items():
+        off = day in PACKAGE.holidays or (day.weekday() >= 5 and day not in PACKAGE.workdays)
+        assert off, f"{day} ({name}) is statutory but a working day in chinese-calendar"
+
+
+@pytest.mark.parametrize("year", overlap_years())
+def test_chinese_calendars_extra_days_off_are_the_notices_swaps(year: int) -> None:
+    # chinese-calendar has more weekdays off than the law's: the 调休 days swapped for a
+    # worked weekend day, and one-off days (2015's victory parade, 2020's extended Spring
+    # Festival). `holidays` lists those too, apart from its statutory ones, when asked for
+    # the published notices as well.
+    published = China(years=year, language="en_US")  # type: ignore[no-untyped-call]
+    for day in PACKAGE.holidays:
+        if day.year == year and day.weekday() < 5:
+            assert day in published, f"{day} ({PACKAGE.holidays[day]}) unknown to holidays"
+    assert not set(statutory_holidays(year)) - set(published)
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"network use: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    statutory_holidays.cache_clear()  # computed afresh under the guard
+    statutory_data.cache_clear()
+    yield
+    statutory_holidays.cache_clear()
+    statutory_data.cache_clear()
+
+
+@pytest.mark.usefixtures("no_network")
+def test_the_statutory_estimate_needs_no_network() -> None:
+    calendar = WorkingCalendar(package=package_through(2026))
+    for year in (1990, 2027, 2050, 2100):
+        assert any(calendar.day(d).kind is DayKind.HOLIDAY for d in _year(year))
 
 
 def test_deadline_inside_known_data_is_not_estimated_even_late_in_the_year() -> None:
@@ -130,21 +250,39 @@ def test_deadline_inside_known_data_is_not_estimated_even_late_in_the_year() -> 
     ("day", "holiday"),
     [
         (date(2030, 1, 1), "New Year's Day"),
-        (date(2030, 5, 1), "Labour Day"),
-        (date(2030, 5, 2), "Labour Day"),  # statutory since the 2024 revision (from 2025)
-        (date(2030, 10, 1), "National Day"),
-        (date(2030, 10, 2), "National Day"),
+        (date(2030, 2, 2), "Chinese New Year's Eve"),  # a Saturday
+        (date(2030, 2, 4), "Chinese New Year (Spring Festival)"),  # a Monday
+        (date(2030, 4, 5), "Tomb-Sweeping Day"),
+        (date(2030, 5, 2), "Labor Day"),  # statutory since the 2024 revision (from 2025)
+        (date(2030, 6, 5), "Dragon Boat Festival"),
+        (date(2030, 9, 12), "Mid-Autumn Festival"),
         (date(2030, 10, 3), "National Day"),
-        (date(2030, 5, 3), None),  # a Friday: not a fixed-date holiday
+        (date(2030, 2, 6), "Chinese New Year's Eve (observed)"),  # in lieu of Saturday's
+        (date(2030, 2, 8), None),  # a Friday: no 调休 block is guessed
+        (date(2030, 5, 3), None),  # a Friday: not a statutory holiday
         (date(2030, 10, 4), None),
+        (date(2003, 5, 2), "Labor Day"),  # 1-3 May were statutory from 2000 to 2007
+        (date(1995, 10, 3), None),  # 3 October only from 1999
+    ],
+)
+def test_statutory_estimates_past_chinese_calendars_years(day: date, holiday: str | None) -> None:
+    info = THROUGH_2026.day(day)
+    assert (info.name, info.estimated) == (holiday, True)
+    assert info.working == (holiday is None and day.weekday() < 5)
+
+
+@pytest.mark.parametrize(
+    ("day", "holiday"),
+    [
+        (date(2030, 1, 1), "New Year's Day"),
+        (date(2030, 5, 2), "Labour Day"),
+        (date(2030, 10, 3), "National Day"),
+        (date(2030, 5, 3), None),
         (date(2003, 5, 2), None),  # before 2025, only 1 May
     ],
 )
-def test_fallback_fixed_date_holidays(day: date, holiday: str | None) -> None:
-    info = CALENDAR.day(day)
-    assert info.estimated
-    assert info.name == holiday
-    assert info.working == (holiday is None and day.weekday() < 5)
+def test_fixed_date_rule(day: date, holiday: str | None) -> None:
+    assert fixed_holiday(day) == holiday
 
 
 def test_an_admin_schedule_for_2027_makes_it_known_and_is_used() -> None:
@@ -225,13 +363,42 @@ def test_is_met_by_compares_local_dates() -> None:
 # -- properties -------------------------------------------------------------------------------
 
 
+def _year(year: int) -> list[date]:
+    first = date(year, 1, 1)
+    return [first + timedelta(days=i) for i in range((date(year + 1, 1, 1) - first).days)]
+
+
 @given(any_date)
 def test_every_date_from_1990_to_2100_is_classified(day: date) -> None:
     info = CALENDAR.day(day)
     assert info.day == day
     assert info.estimated == (not PACKAGE.first_year <= day.year <= PACKAGE.last_year)
     if info.estimated:
-        assert info.working == (day.weekday() < 5 and fixed_holiday(day) is None)
+        assert info.source == STATUTORY.source
+        assert info.working == (day.weekday() < 5 and day not in statutory_holidays(day.year))
+
+
+def _any_source_holiday(day: date) -> bool:
+    return (
+        day in PACKAGE.holidays
+        or day in statutory_holidays(day.year)
+        or fixed_holiday(day) is not None
+    )
+
+
+# From 2000: the fixed-date rule states the law since the 1999 revision (3 October is
+# statutory from then), and until 2100, the last year the statutory source computes.
+law_dates = st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 10, 31))
+
+
+@given(law_dates, st.integers(min_value=1, max_value=40), st.booleans())
+def test_a_deadline_never_falls_on_a_day_any_source_marks_as_a_holiday(
+    day: date, n: int, cut_package: bool
+) -> None:
+    calendar = THROUGH_2026 if cut_package else CALENDAR
+    completed = datetime.combine(day, time(12), tzinfo=BUSINESS_TZ)
+    due_on = calendar.due_at(completed, n).due_on
+    assert not _any_source_holiday(due_on)
 
 
 @given(any_date, st.integers(min_value=1, max_value=40))
