@@ -483,18 +483,16 @@ class _Read(Generic[T]):
 
     def __init__(self, read: Callable[[AsyncSession], Awaitable[T]]) -> None:
         self._read = read
-        self._value: T | None = None
-        self._done = False
+        self._values: list[T] = []  # its one value, once read (T itself may be optional)
 
     async def run(self, session: AsyncSession) -> None:
-        self._value = await self._read(session)
-        self._done = True
+        self._values = [await self._read(session)]
 
     @property
     def value(self) -> T:
-        if not self._done:
+        if not self._values:
             raise RuntimeError("read before ParallelReads.run()")
-        return self._value  # type: ignore[return-value]  # T itself may include None
+        return self._values[0]
 
 
 class ParallelReads:
