@@ -15,7 +15,8 @@ from fastapi import Depends, Query
 
 from api.errors import ApiError
 from candor.kpis import drilldown
-from candor.kpis.service import KpiFilter, Promise, Timeliness
+from candor.kpis.filters import KpiFilter
+from candor.kpis.promise import Promise, Timeliness
 from candor.models.enums import Channel, Decision
 from candor.sla.service import business_today
 

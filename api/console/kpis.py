@@ -24,14 +24,10 @@ from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError
 from api.kpi_params import DrilldownQueryDep, KpiFilterDep, RecordsPageDep
 from api.routers.kpis import build_report, export_csv, load_records
-from candor.kpis.service import (
-    FUNNEL_STEPS,
-    CsatFigures,
-    KpiFilter,
-    KpiReport,
-    Timeliness,
-    visible_teams,
-)
+from candor.kpis.figures import CsatFigures, KpiReport
+from candor.kpis.filters import KpiFilter, visible_teams
+from candor.kpis.promise import Timeliness
+from candor.kpis.records import FUNNEL_STEPS
 
 router = APIRouter(prefix="/console/kpis", include_in_schema=False)
 

@@ -17,10 +17,10 @@ from api.kpi_params import DrilldownQueryDep, KpiFilterDep, RecordsPageDep
 from candor.audit import service as audit
 from candor.auth.principals import HRPrincipal
 from candor.clock import utcnow
-from candor.kpis import drilldown, service
+from candor.kpis import drilldown, figures
 from candor.kpis.export import report_csv
+from candor.kpis.filters import KpiFilter, KpiFilterError
 from candor.kpis.schemas import KpiReportOut, RecordsOut
-from candor.kpis.service import KpiFilter, KpiFilterError
 from candor.sla.service import current_calendar
 
 router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"])
@@ -34,9 +34,9 @@ async def build_report(
     filters: KpiFilter,
     *,
     compare_teams: bool,
-) -> service.KpiReport:
+) -> figures.KpiReport:
     try:
-        return await service.report(
+        return await figures.report(
             session,
             principal,
             filters,

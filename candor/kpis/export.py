@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from candor.kpis.service import Figures, KpiReport
+from candor.kpis.figures import Figures, KpiReport
 
 
 def _number(value: float | int | None, digits: int = 4) -> str:

@@ -50,8 +50,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor.auth.principals import HRPrincipal
 from candor.clock import BUSINESS_TZ
-from candor.kpis.service import KpiFilter
+from candor.kpis import drilldown, figures
+from candor.kpis.figures import KpiReport
+from candor.kpis.filters import KpiFilter
 from candor.models import (
     Application,
     Candidate,
@@ -78,6 +81,8 @@ from candor.models.outreach import (
     OutboxState,
     OutreachMessage,
 )
+from candor.runtime import Runtime
+from candor.sla.service import load_calendar
 
 START, END = date(2026, 3, 1), date(2026, 3, 20)
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=BUSINESS_TZ)
@@ -385,3 +390,42 @@ async def write_history(session: AsyncSession) -> History:
         )
     await session.flush()
     return History(team_a, team_b, recruiter, job_a, job_b, codes, conversations)
+
+
+ADMIN = HRPrincipal(user_id=0, role=Role.ADMIN, team_ids=frozenset())
+
+
+async def report(
+    runtime: Runtime,
+    filters: KpiFilter,
+    principal: HRPrincipal = ADMIN,
+    *,
+    compare: bool = False,
+) -> KpiReport:
+    """The history's report, as of `NOW`."""
+    async with runtime.sessionmaker() as session:
+        return await figures.report(
+            session,
+            principal,
+            filters,
+            await load_calendar(session),
+            promise_working_days=PROMISE_DAYS,
+            compare_teams=compare,
+            now=NOW,
+        )
+
+
+async def records(
+    runtime: Runtime, history: History, selection: drilldown.Selection
+) -> drilldown.Records:
+    """The records behind one of the history's figures, as an admin sees them at `NOW`."""
+    async with runtime.sessionmaker() as session:
+        return await drilldown.records(
+            session,
+            ADMIN,
+            history.filters(),
+            await load_calendar(session),
+            selection,
+            promise_working_days=PROMISE_DAYS,
+            now=NOW,
+        )

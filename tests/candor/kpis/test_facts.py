@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
 from sqlalchemy import delete, func, insert, select, update
 
-from candor.bootstrap import ensure_reference_data
 from candor.kpis import facts
 from candor.models import (
     Application,
@@ -22,15 +20,7 @@ from candor.models.chat import Direction
 from candor.models.enums import Channel
 from candor.models.kpis import ApplicationFacts, ConversationFacts
 from candor.runtime import Runtime
-from tests.candor.kpis.history import History, local, write_history
-from tests.candor.kpis.test_service import report
-
-
-@pytest.fixture
-async def history(runtime: Runtime) -> History:
-    await ensure_reference_data(runtime)
-    async with runtime.transaction() as session:
-        return await write_history(session)
+from tests.candor.kpis.history import History, local, report
 
 
 async def test_the_kept_facts_equal_their_definitions(runtime: Runtime, history: History) -> None:

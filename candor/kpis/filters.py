@@ -1,0 +1,145 @@
+"""What a KPI report covers: the filters, who may ask for them, and the scope they make.
+
+Dates are local (Asia/Shanghai): a range is whole local days, weeks start on Monday.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TypeVarTuple
+
+from sqlalchemy import ColumnElement, Select, and_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from candor.auth.principals import HRPrincipal
+from candor.clock import BUSINESS_TZ
+from candor.models import Application, Job, Team
+
+MAX_RANGE_DAYS = 400
+
+Columns = TypeVarTuple("Columns")
+
+
+class KpiFilterError(ValueError):
+    """A filter the caller may not use or that makes no sense; `status_code` for the API."""
+
+    def __init__(self, message: str, *, status_code: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+@dataclass(frozen=True, slots=True)
+class KpiFilter:
+    start: date  # first local day, included
+    end: date  # last local day, included
+    team_ids: tuple[int, ...] = ()
+    recruiter_id: int | None = None
+    job_id: int | None = None
+
+    @property
+    def start_utc(self) -> datetime:
+        return datetime.combine(self.start, time.min, tzinfo=BUSINESS_TZ)
+
+    @property
+    def end_utc(self) -> datetime:
+        """The instant after the range: the start of the day after `end`."""
+        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=BUSINESS_TZ)
+
+    def weeks(self) -> list[date]:
+        """The Mondays of every week that overlaps the range."""
+        first = monday_of(self.start)
+        return [first + timedelta(weeks=i) for i in range((self.end - first).days // 7 + 1)]
+
+    def for_team(self, team_id: int) -> KpiFilter:
+        return KpiFilter(self.start, self.end, (team_id,), self.recruiter_id, self.job_id)
+
+
+def check_filter(filters: KpiFilter, principal: HRPrincipal) -> None:
+    """Refuse ranges that are inverted or too long, and teams the principal cannot see."""
+    if filters.end < filters.start:
+        raise KpiFilterError(f"'to' {filters.end} is before 'from' {filters.start}")
+    if (filters.end - filters.start).days >= MAX_RANGE_DAYS:
+        raise KpiFilterError(f"ask for at most {MAX_RANGE_DAYS} days at a time")
+    hidden = [t for t in filters.team_ids if not principal.can_see_team(t)]
+    if hidden:
+        # As with any object: another team's figures are indistinguishable from no team.
+        raise KpiFilterError(f"no team {hidden[0]}", status_code=404)
+
+
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(BUSINESS_TZ).date()
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def week_of(moment: datetime) -> date:
+    """The Monday of the local week `moment` falls in."""
+    return monday_of(local_day(moment))
+
+
+# --- Scope -------------------------------------------------------------------------------
+
+# Every figure and every record is narrowed here and nowhere else: the teams the principal
+# may see (`team_scope`), then the filters' team, recruiter and job (`scope`).
+
+
+def team_scope(
+    principal: HRPrincipal, team_column: InstrumentedAttribute[int]
+) -> ColumnElement[bool] | None:
+    """The teams `principal` may see, as a condition on `team_column`; None for an admin,
+    who sees every team."""
+    if principal.is_admin:
+        return None
+    return team_column.in_(principal.team_ids or {-1})
+
+
+def _narrowing(principal: HRPrincipal, filters: KpiFilter) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    visible = team_scope(principal, Job.team_id)
+    if visible is not None:
+        clauses.append(visible)
+    if filters.team_ids:
+        clauses.append(Job.team_id.in_(filters.team_ids))
+    if filters.recruiter_id is not None:
+        clauses.append(Job.recruiter_id == filters.recruiter_id)
+    if filters.job_id is not None:
+        clauses.append(Job.id == filters.job_id)
+    return clauses
+
+
+def scope(principal: HRPrincipal, filters: KpiFilter) -> ColumnElement[bool]:
+    """Which jobs count: the principal's teams, narrowed by the team, recruiter and job."""
+    return and_(true(), *_narrowing(principal, filters))
+
+
+def in_scope(
+    query: Select[*Columns], principal: HRPrincipal, filters: KpiFilter
+) -> Select[*Columns]:
+    """`query`, which reaches the application, narrowed through its job to `scope`."""
+    return query.join(Job, Job.id == Application.job_id).where(scope(principal, filters))
+
+
+def jobs_in_scope(principal: HRPrincipal, filters: KpiFilter) -> Select[int] | None:
+    """The ids of the jobs in scope, or None when every job counts (an admin without
+    filters): a few hundred rows, looked up once by the pre-aggregated figures."""
+    if not _narrowing(principal, filters):
+        return None
+    return select(Job.id).where(scope(principal, filters))
+
+
+async def visible_teams(
+    session: AsyncSession, principal: HRPrincipal, only: Sequence[int] = ()
+) -> list[Team]:
+    query = select(Team).order_by(Team.name, Team.id)
+    visible = team_scope(principal, Team.id)
+    if visible is not None:
+        query = query.where(visible)
+    if only:
+        query = query.where(Team.id.in_(only))
+    return list((await session.scalars(query)).all())
