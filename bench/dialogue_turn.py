@@ -68,7 +68,7 @@ async def seed(runtime: Runtime, candidates: int) -> None:
 
     from sqlalchemy import select
 
-    from candor.ats import service as ats
+    from candor.ats.intake import accept_event
     from candor.ats.schemas import ATS_EVENT
     from candor.models import Candidate, ChatIdentity, Team
 
@@ -104,10 +104,7 @@ async def seed(runtime: Runtime, candidates: int) -> None:
         ]
         async with runtime.transaction() as session:
             for raw in events:
-                event = ATS_EVENT.validate_python(raw)
-                await ats.ingest_event(
-                    session, event, fingerprint=ats.body_fingerprint(event.model_dump(mode="json"))
-                )
+                await accept_event(session, ATS_EVENT.validate_python(raw))
             candidate = await session.scalar(
                 select(Candidate).where(Candidate.external_id == f"cand-{n}")
             )

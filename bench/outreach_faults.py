@@ -3,7 +3,7 @@
     .venv/bin/python bench/outreach_faults.py                 # 5,000 messages
     .venv/bin/python bench/outreach_faults.py --messages 2000 --seed 7
 
-While 5,000 results are decided (one process, through `ats.ingest_event`, retrying failed
+While 5,000 results are decided (one process, through `accept_event`, retrying failed
 events as an ATS would) and their auto-approved messages flow through 2 `candor worker`
 processes to the fake provider (`--latency-ms` per answer, like a real one):
 - every few seconds a random worker gets `kill -9` and a replacement starts;

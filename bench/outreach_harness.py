@@ -28,7 +28,7 @@ from services import free_port
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from candor.ats import service as ats
+from candor.ats.intake import accept_event
 from candor.ats.schemas import ATS_EVENT
 from candor.logging import configure_logging
 from candor.models import Application, Candidate, ChatIdentity, CodeSequence, Interview, Job, Team
@@ -39,7 +39,7 @@ from candor.models.enums import (
     Locale,
     Stage,
 )
-from candor.outreach.context import outreach_context
+from candor.outreach.context import ResultDrafter, outreach_context
 from candor.runtime import open_runtime
 from candor.settings import Settings
 
@@ -244,7 +244,7 @@ async def decide_results(
     concurrency: int = 8,
     retry: bool = False,
 ) -> float:
-    """Ingest one `result_decided` per application through `ats.ingest_event`, each in its own
+    """Ingest one `result_decided` per application through `accept_event`, each in its own
     transaction as the API would; advance results are drafted, auto-approved and queued.
 
     With `retry`, a failed event is sent again with the same body after a pause, as an ATS
@@ -265,14 +265,12 @@ async def decide_results(
                     raise
                 await asyncio.sleep(1.0)
 
+        drafter = ResultDrafter(settings, context)
+
         async def ingest(raw: dict[str, Any]) -> None:
-            assert context is not None
             async with runtime.transaction() as session:
-                await ats.ingest_event(
-                    session,
-                    ATS_EVENT.validate_python(raw),
-                    fingerprint=ats.body_fingerprint(raw),
-                    outreach=context,
+                await accept_event(
+                    session, ATS_EVENT.validate_python(raw), on_result_decided=drafter
                 )
 
         async def drain() -> None:

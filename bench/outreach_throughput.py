@@ -6,7 +6,7 @@
 1. A fresh database is created (and dropped afterwards), migrated, and the default
    templates are loaded. Applications at a completed AI interview are bulk-inserted (set-up,
    not measured).
-2. Drafting: one `result_decided` event per application goes through `ats.ingest_event`
+2. Drafting: one `result_decided` event per application goes through `accept_event`
    with an outreach context, one transaction per event as the API does it: the message is
    drafted, auto-approved (advance) and its outbox row written. Reported as drafts/s.
 3. Delivery, for each worker count: a local fake provider
@@ -293,7 +293,7 @@ def main() -> None:
 
 def print_table(args: argparse.Namespace, draft_s: float, runs: list[Run]) -> None:
     lines = [
-        f"drafting: {args.results:,} results through ats.ingest_event ({args.draft_processes} "
+        f"drafting: {args.results:,} results through accept_event ({args.draft_processes} "
         f"process(es) x {args.drafters} sessions, no workers running) in {draft_s:.1f} s = "
         f"{args.results / draft_s:,.0f} drafts/s",
         "",

@@ -14,12 +14,12 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 
 from api.app import create_app
-from candor.ats import service as ats
+from candor.ats.intake import accept_event
 from candor.ats.schemas import ATS_EVENT
 from candor.bootstrap import ensure_reference_data
 from candor.models import Application, Candidate, ChatIdentity, HRUser, Team
 from candor.models.enums import Channel, Role
-from candor.outreach.context import outreach_context
+from candor.outreach.context import ResultDrafter, outreach_context
 from candor.outreach.service import OutreachContext
 from candor.runtime import Runtime
 from tests.factories import application_created, make_hr_token, make_hr_user, make_team
@@ -42,11 +42,8 @@ class World:
     async def post(self, raw: dict[str, Any]) -> dict[str, Any]:
         async with self.runtime.transaction() as session:
             event = ATS_EVENT.validate_python(raw)
-            outcome = await ats.ingest_event(
-                session,
-                event,
-                fingerprint=ats.body_fingerprint(event.model_dump(mode="json")),
-                outreach=await outreach_context(session, self.runtime.settings),
+            outcome = await accept_event(
+                session, event, on_result_decided=ResultDrafter(self.runtime.settings)
             )
             return outcome.body
 

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from api.console.deps import (
     CheckedForm,
@@ -23,7 +22,7 @@ from api.console.deps import (
 from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
 from candor.console.inbox import draft_card, draft_cards, line_diff
-from candor.models.outreach import MessageTransition, OutreachMessage
+from candor.models.outreach import OutreachMessage
 from candor.outreach import queries, service
 from candor.outreach.context import outreach_context
 from candor.outreach.errors import InvalidMessageTransitionError
@@ -84,13 +83,7 @@ async def _message_page(
 ) -> Response:
     calendar = await current_calendar(session)
     card = await draft_card(session, message, calendar, today=business_today())
-    transitions = (
-        await session.scalars(
-            select(MessageTransition)
-            .where(MessageTransition.message_id == message.id)
-            .order_by(MessageTransition.id)
-        )
-    ).all()
+    transitions = await queries.message_history(session, message.id)
     subject, body = edit if edit is not None else (message.subject, message.body)
     diff = line_diff(message.body, body) if edit is not None else None
     subject_changed = edit is not None and subject != message.subject

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.console.deps import (
@@ -108,10 +107,7 @@ async def _candidates_of(
 ) -> dict[int, Candidate]:
     """The candidates the rows are about, in one query."""
     ids = {row.candidate_id for row in rows if row.candidate_id is not None}
-    if not ids:
-        return {}
-    found = await session.scalars(select(Candidate).where(Candidate.id.in_(ids)))
-    return {candidate.id: candidate for candidate in found}
+    return await views.candidates_by_id(session, ids)
 
 
 # -- one candidate's (or one unbound account's) conversation -------------------------------
@@ -224,11 +220,7 @@ async def _rerender(
     problem: str,
     draft: str = "",
 ) -> Response:
-    candidate = (
-        await session.get(Candidate, conversation.candidate_id)
-        if conversation.candidate_id is not None
-        else None
-    )
+    candidate = await views.conversation_candidate(session, conversation)
     return await _transcript_page(
         request,
         user,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from api.console.deps import (
@@ -24,7 +23,6 @@ from api.console.deps import (
 from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
 from candor.clock import utcnow
-from candor.models import Application, Job
 from candor.models.outreach import MessageTemplate
 from candor.outreach import queries, service
 from candor.outreach.context import outreach_context
@@ -73,10 +71,7 @@ async def _versions(
 
 async def _default_application(session: SessionDep, user: ConsoleUser) -> str:
     """The newest application the user can see, so a preview needs no typing."""
-    query = select(Application.code).join(Job, Job.id == Application.job_id)
-    if not user.principal.is_admin:
-        query = query.where(Job.team_id.in_(user.principal.team_ids or {-1}))
-    return await session.scalar(query.order_by(Application.id.desc()).limit(1)) or ""
+    return await queries.newest_application_code(session, user.principal) or ""
 
 
 async def _preview(

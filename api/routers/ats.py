@@ -8,9 +8,9 @@ from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
 from api.deps import AtsIntegration, RuntimeDep, SessionDep
-from candor.ats import service
+from candor.ats.intake import accept_event
 from candor.ats.schemas import AtsEventIn, EventAccepted
-from candor.outreach.context import outreach_context
+from candor.outreach.context import ResultDrafter
 
 router = APIRouter(prefix="/api/v1/ats", tags=["ats"])
 
@@ -32,11 +32,6 @@ async def post_event(
     runtime: RuntimeDep,
     _integration: AtsIntegration,
 ) -> JSONResponse:
-    outcome = await service.ingest_event(
-        session,
-        event,
-        fingerprint=service.body_fingerprint(event.model_dump(mode="json")),
-        outreach=await outreach_context(session, runtime.settings),
-    )
+    outcome = await accept_event(session, event, on_result_decided=ResultDrafter(runtime.settings))
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)

@@ -7,13 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from api.deps import CurrentHR, RuntimeDep, SessionDep
 from api.errors import ApiError
 from api.idempotent import IdempotentPostDep
 from candor.clock import BUSINESS_TZ, utcnow
-from candor.models.outreach import MessageState, MessageTransition, OutreachMessage
+from candor.models.outreach import MessageState, OutreachMessage
 from candor.outreach import queries, service, sla_watch
 from candor.outreach.context import outreach_context
 from candor.outreach.schemas import (
@@ -86,14 +85,7 @@ async def sla(session: SessionDep, principal: CurrentHR) -> SlaOverviewOut:
 )
 async def get_message(message_id: int, session: SessionDep, principal: CurrentHR) -> MessageOut:
     message = await _visible(session, principal, message_id)
-    transitions = (
-        await session.scalars(
-            select(MessageTransition)
-            .where(MessageTransition.message_id == message.id)
-            .order_by(MessageTransition.id)
-        )
-    ).all()
-    return MessageOut.of(message, list(transitions))
+    return MessageOut.of(message, await queries.message_history(session, message.id))
 
 
 @router.post("/messages/{message_id}/approve", response_model=MessageOut, responses=NOT_FOUND)

@@ -1,24 +1,19 @@
-"""Applying ATS events to Candor's copy of the ATS data.
+"""Applying ATS events to Candor's copy of the ATS data: the rules.
 
-`ingest_event` is the one entry point. It runs inside the caller's transaction and never
-commits: the API request (or the worker) that called it commits once, so an event is either
-applied together with its idempotency record or not at all.
+Events come in through `candor.ats.intake.accept_event`, which records them for idempotency
+and calls `apply_event`. Nothing here commits: the caller owns the transaction.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.ats import repository
 from candor.ats.codes import allocate_application_codes
-from candor.ats.errors import EventConflictError, InvalidTransitionError, UnknownReferenceError
+from candor.ats.errors import InvalidTransitionError, UnknownReferenceError
 from candor.ats.schemas import (
     ApplicationCreated,
     ApplicationCreatedEvent,
@@ -26,7 +21,6 @@ from candor.ats.schemas import (
     ApplicationWithdrawnEvent,
     AtsEventIn,
     CandidateIn,
-    EventAccepted,
     InterviewCompleted,
     InterviewCompletedEvent,
     InterviewScheduled,
@@ -37,11 +31,9 @@ from candor.ats.schemas import (
     StageChanged,
     StageChangedEvent,
 )
-from candor.clock import BUSINESS_TZ, utcnow
-from candor.logging import get_logger
+from candor.clock import BUSINESS_TZ
 from candor.models import (
     Application,
-    AtsEvent,
     Candidate,
     Interview,
     Job,
@@ -54,96 +46,22 @@ from candor.models.enums import (
     Decision,
     Stage,
 )
-from candor.outreach.service import OutreachContext, draft_result_message
-
-log = get_logger(__name__)
 
 STAGE_ORDER = {stage: index for index, stage in enumerate(Stage)}
 
 
 @dataclass(frozen=True, slots=True)
-class IngestOutcome:
-    status_code: int
-    body: dict[str, Any]
-    replayed: bool
+class Applied:
+    """The application an event touched, and each result it decided (for the intake's listener)."""
+
+    application: Application
+    decided: list[tuple[Interview | None, Decision]]
 
 
-def body_fingerprint(body: bytes | dict[str, Any]) -> str:
-    """SHA-256 of the event's canonical JSON, so key order and spacing don't make a conflict."""
-    data = json.loads(body) if isinstance(body, bytes | bytearray) else body
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-async def ingest_event(
-    session: AsyncSession,
-    event: AtsEventIn,
-    *,
-    fingerprint: str,
-    outreach: OutreachContext | None = None,
-) -> IngestOutcome:
-    """Apply `event` once. A replay with the same body returns the first answer unchanged.
-
-    With `outreach`, a decided result drafts the candidate's message in the same transaction
-    (and, when auto-approved, queues it). Without it (historical back-fills) nothing is drafted.
-    """
-    previous = await session.get(AtsEvent, event.event_id)
-    if previous is not None:
-        return _replay(previous, fingerprint)
-
-    record = AtsEvent(
-        event_id=event.event_id,
-        event_type=event.type,
-        body_sha256=fingerprint,
-        response_status=0,
-        response_body={},
-    )
-    try:
-        async with session.begin_nested():
-            session.add(record)
-            await session.flush()
-    except IntegrityError:
-        # Another request with the same event id committed first; answer as it did.
-        concurrent = await session.get(AtsEvent, event.event_id, populate_existing=True)
-        if concurrent is None:  # pragma: no cover - the constraint said it exists
-            raise
-        return _replay(concurrent, fingerprint)
-
+async def apply_event(session: AsyncSession, event: AtsEventIn) -> Applied:
     decided: list[tuple[Interview | None, Decision]] = []
     application = await _apply(session, event, decided)
-    if outreach is not None:
-        for interview, decision in decided:
-            await draft_result_message(session, application, interview, decision, outreach)
-    accepted = EventAccepted(
-        event_id=event.event_id,
-        type=event.type,
-        application_code=application.code,
-        application_external_id=application.external_id,
-        stage=application.stage,
-        status=application.status,
-        result_version=application.result_version,
-        processed_at=utcnow(),
-    )
-    record.response_status = 200
-    record.response_body = accepted.model_dump(mode="json")
-    await session.flush()
-    log.info(
-        "ats.event_ingested",
-        event_id=event.event_id,
-        event_type=event.type,
-        application_code=application.code,
-    )
-    return IngestOutcome(status_code=200, body=record.response_body, replayed=False)
-
-
-def _replay(previous: AtsEvent, fingerprint: str) -> IngestOutcome:
-    if previous.body_sha256 != fingerprint:
-        raise EventConflictError(
-            f"event {previous.event_id} was already received with a different body"
-        )
-    return IngestOutcome(
-        status_code=previous.response_status, body=previous.response_body, replayed=True
-    )
+    return Applied(application, decided)
 
 
 async def _apply(

@@ -203,6 +203,23 @@ async def recent_conversations(
     return [RecentRow(c, candidate, c.id in open_ids) for c, candidate in rows]
 
 
+async def candidates_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Candidate]:
+    """The candidates a page's rows are about, in one query; the rows were scoped already."""
+    if not ids:
+        return {}
+    found = await session.scalars(select(Candidate).where(Candidate.id.in_(ids)))
+    return {candidate.id: candidate for candidate in found}
+
+
+async def conversation_candidate(
+    session: AsyncSession, conversation: Conversation
+) -> Candidate | None:
+    """The candidate of a conversation already shown to the principal; None when unbound."""
+    if conversation.candidate_id is None:
+        return None
+    return await session.get(Candidate, conversation.candidate_id)
+
+
 async def candidate_conversations(session: AsyncSession, candidate_id: int) -> list[Conversation]:
     """The candidate's conversations now (one per bound chat account), latest first."""
     rows = await session.scalars(

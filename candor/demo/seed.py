@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.ats import repository, service
+from candor.ats.intake import accept_event
 from candor.ats.schemas import (
     ApplicationCreated,
     ApplicationCreatedEvent,
@@ -71,7 +72,7 @@ from candor.models.enums import (
     Locale,
     Stage,
 )
-from candor.outreach.context import outreach_context
+from candor.outreach.context import ResultDrafter
 from candor.outreach.templates import load_default_templates
 from candor.settings import Environment, Settings
 
@@ -764,14 +765,9 @@ async def seed_demo(
     # The demo shows outreach at work: decided results get their drafts, advances are
     # auto-approved and queued, rejections wait in HR's approval queue.
     await load_default_templates(session)
-    outreach = await outreach_context(session, settings)
+    drafter = ResultDrafter(settings)
     for event in plan.events:
-        await service.ingest_event(
-            session,
-            event,
-            fingerprint=service.body_fingerprint(event.model_dump(mode="json")),
-            outreach=outreach,
-        )
+        await accept_event(session, event, on_result_decided=drafter)
 
     for binding in plan.web_bindings:
         candidate = await repository.candidate_by_external_id(

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from candor.ats import service as ats
-from candor.ats.schemas import ATS_EVENT
+from candor.ats.intake import accept_event
+from candor.ats.schemas import ApplicationWithdrawn, ApplicationWithdrawnEvent
 from candor.audit.service import Action, record
 from candor.chat import transcript
 from candor.delivery.direct import queue_direct
@@ -289,20 +289,16 @@ async def withdraw(
     HR with a task. False if it was withdrawn already."""
     if application.status is ApplicationStatus.WITHDRAWN:
         return False
-    event = ATS_EVENT.validate_python(
-        {
-            "event_id": f"chat-withdraw-{application.id}",
-            "type": "application_withdrawn",
-            "data": {
-                "application_external_id": application.external_id,
-                "withdrawn_at": now.isoformat(),
-                "reason": "withdrawn by the candidate in chat",
-            },
-        }
+    withdrawal = ApplicationWithdrawnEvent(
+        event_id=f"chat-withdraw-{application.id}",
+        type="application_withdrawn",
+        data=ApplicationWithdrawn(
+            application_external_id=application.external_id,
+            withdrawn_at=now,
+            reason="withdrawn by the candidate in chat",
+        ),
     )
-    await ats.ingest_event(
-        session, event, fingerprint=ats.body_fingerprint(event.model_dump(mode="json"))
-    )
+    await accept_event(session, withdrawal)
     await add_task(
         session,
         HrTaskKind.WITHDRAWAL,

@@ -14,7 +14,12 @@ from sqlalchemy.orm import joinedload
 from candor.auth.principals import HRPrincipal
 from candor.models import Application, Job
 from candor.models.enums import Decision, Locale
-from candor.models.outreach import MessageState, MessageTemplate, OutreachMessage
+from candor.models.outreach import (
+    MessageState,
+    MessageTemplate,
+    MessageTransition,
+    OutreachMessage,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +136,21 @@ async def visible_application(
     if not principal.is_admin:
         query = query.where(Job.team_id.in_(principal.team_ids or {-1}))
     return await session.scalar(query)
+
+
+async def newest_application_code(session: AsyncSession, principal: HRPrincipal) -> str | None:
+    """The newest application the principal can see, so a template preview needs no typing."""
+    query = select(Application.code).join(Job, Job.id == Application.job_id)
+    if not principal.is_admin:
+        query = query.where(Job.team_id.in_(principal.team_ids or {-1}))
+    return await session.scalar(query.order_by(Application.id.desc()).limit(1))
+
+
+async def message_history(session: AsyncSession, message_id: int) -> list[MessageTransition]:
+    """Every transition of a message the caller may already see, oldest first."""
+    query = (
+        select(MessageTransition)
+        .where(MessageTransition.message_id == message_id)
+        .order_by(MessageTransition.id)
+    )
+    return list((await session.scalars(query)).all())
