@@ -23,6 +23,7 @@ from api.console.deps import (
 )
 from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
+from candor.auth.scope import scoped, visible_teams
 from candor.clock import utcnow
 from candor.models import Application, Job
 from candor.models.outreach import MessageTemplate
@@ -74,8 +75,7 @@ async def _versions(
 async def _default_application(session: SessionDep, user: ConsoleUser) -> str:
     """The newest application the user can see, so a preview needs no typing."""
     query = select(Application.code).join(Job, Job.id == Application.job_id)
-    if not user.principal.is_admin:
-        query = query.where(Job.team_id.in_(user.principal.team_ids or {-1}))
+    query = scoped(query, Job.team_id, visible_teams(user.principal))
     return await session.scalar(query.order_by(Application.id.desc()).limit(1)) or ""
 
 
