@@ -1,4 +1,7 @@
-"""One error shape for every failure: `{"error": {"code", "message", "details"?}}`."""
+"""One error shape for every failure: `{"error": {"code", "message", "details"?}}`.
+
+Every domain error is a `candor.errors.CandorError` and has one handler here; routes raise
+or let through, and map nothing by hand."""
 
 from __future__ import annotations
 
@@ -10,20 +13,22 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from candor.ats.errors import AtsError
+from candor.errors import CandorError
 from candor.logging import get_logger
-from candor.outreach.templating import TemplateRenderError, TemplateValidationError
-from candor.sla.errors import CalendarError
 
 log = get_logger(__name__)
 
 
-class ApiError(Exception):
+class ApiError(CandorError):
+    """A failure the API layer itself finds (authentication, a missing row, a bad body)."""
+
     def __init__(self, status_code: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code, http_status=status_code)
+
+    @property
+    def status_code(self) -> int:
+        # The name pages that turn an API error into an HTML one still read.
+        return self.http_status
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -34,36 +39,13 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(
-            error_body(exc.code, exc.message), status_code=exc.status_code, headers=headers
-        )
-
-    @app.exception_handler(AtsError)
-    async def _ats_error(_request: Request, exc: AtsError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
-
-    @app.exception_handler(CalendarError)
-    async def _calendar_error(_request: Request, exc: CalendarError) -> JSONResponse:
+    @app.exception_handler(CandorError)
+    async def _candor_error(_request: Request, exc: CandorError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
         return JSONResponse(
             error_body(exc.code, exc.message, exc.details or None),
-            status_code=exc.status_code,
-        )
-
-    @app.exception_handler(TemplateValidationError)
-    async def _template_invalid(_request: Request, exc: TemplateValidationError) -> JSONResponse:
-        return JSONResponse(
-            error_body("invalid_template", "the template cannot be used as written", exc.problems),
-            status_code=422,
-        )
-
-    @app.exception_handler(TemplateRenderError)
-    async def _template_render(_request: Request, exc: TemplateRenderError) -> JSONResponse:
-        return JSONResponse(
-            error_body("template_render_failed", f"the template did not render: {exc}"),
-            status_code=422,
+            status_code=exc.http_status,
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -35,12 +35,12 @@ MAX_KEY_LENGTH = 200
 
 class IdempotencyConflictError(AtsError):
     code = "idempotency_conflict"
-    status_code = 409
+    http_status = 409
 
 
 class IdempotencyKeyInvalidError(AtsError):
     code = "idempotency_key_invalid"
-    status_code = 400
+    http_status = 400
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from api.console.deps import (
 )
 from api.console.rendering import page
 from api.deps import SessionDep
+from candor.chat.teams import team_of_candidate
 from candor.clock import utcnow
 from candor.console import conversations as views
 from candor.dialogue import hr_actions
@@ -293,7 +294,7 @@ async def unbind(
         identity,
         actor=user.actor,
         via="console",
-        team_id=await views.candidate_team(session, candidate_id),
+        team_id=await team_of_candidate(session, candidate_id),
         now=utcnow(),
     )
     return RedirectResponse(

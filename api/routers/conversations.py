@@ -14,7 +14,7 @@ from api.deps import CurrentHR, SessionDep
 from api.errors import ApiError
 from api.idempotent import IdempotentPostDep
 from candor.clock import utcnow
-from candor.dialogue import hr_actions, service
+from candor.dialogue import hr_actions
 from candor.dialogue.hr import (
     HandbackOut,
     HandoffOut,
@@ -74,12 +74,9 @@ async def reply(
             await visible_conversation(session, principal, conversation_id),
             f"conversation {conversation_id}",
         )
-        try:
-            message = await hr_actions.reply(
-                session, conversation, body.text, actor=principal.actor, now=utcnow()
-            )
-        except service.DialogueError as exc:
-            raise ApiError(422, "invalid_reply", str(exc)) from exc
+        message = await hr_actions.reply(
+            session, conversation, body.text, actor=principal.actor, now=utcnow()
+        )
         return ReplyOut(
             conversation_id=conversation.id, message_id=message.id, at=message.at
         ).model_dump(mode="json")
@@ -104,12 +101,9 @@ async def handback(
             await visible_conversation(session, principal, conversation_id),
             f"conversation {conversation_id}",
         )
-        try:
-            handoff = await hr_actions.hand_back(
-                session, conversation, actor=principal.actor, now=utcnow()
-            )
-        except service.NotHandedOffError as exc:
-            raise ApiError(409, "not_handed_off", str(exc)) from exc
+        handoff = await hr_actions.hand_back(
+            session, conversation, actor=principal.actor, now=utcnow()
+        )
         assert handoff.closed_at is not None
         return HandbackOut(
             conversation_id=conversation.id, handed_back_at=handoff.closed_at
@@ -149,19 +143,14 @@ async def answer(
             await visible_job_question(session, principal, question_id),
             f"job question {question_id}",
         )
-        try:
-            await hr_actions.approve_job_question(
-                session,
-                question,
-                body.answer,
-                actor=principal.actor,
-                save_to_knowledge_base=body.save_to_knowledge_base,
-                now=utcnow(),
-            )
-        except service.JobQuestionClosedError as exc:
-            raise ApiError(409, "already_decided", str(exc)) from exc
-        except service.DialogueError as exc:
-            raise ApiError(422, "invalid_answer", str(exc)) from exc
+        await hr_actions.approve_job_question(
+            session,
+            question,
+            body.answer,
+            actor=principal.actor,
+            save_to_knowledge_base=body.save_to_knowledge_base,
+            now=utcnow(),
+        )
         return JobQuestionOut.of(question).model_dump(mode="json")
 
     return await post.run(body.model_dump(mode="json"), action)
@@ -185,14 +174,9 @@ async def reject(
             await visible_job_question(session, principal, question_id),
             f"job question {question_id}",
         )
-        try:
-            await hr_actions.reject_job_question(
-                session, question, actor=principal.actor, reason=body.reason, now=utcnow()
-            )
-        except service.JobQuestionClosedError as exc:
-            raise ApiError(409, "already_decided", str(exc)) from exc
-        except service.DialogueError as exc:
-            raise ApiError(422, "invalid_reason", str(exc)) from exc
+        await hr_actions.reject_job_question(
+            session, question, actor=principal.actor, reason=body.reason, now=utcnow()
+        )
         return JobQuestionOut.of(question).model_dump(mode="json")
 
     return await post.run(body.model_dump(mode="json"), action)

@@ -1,29 +1,25 @@
-"""Errors the ATS services raise; the API maps each to one status code and error code."""
+"""Errors the ATS services raise, each with its status and error code for the API."""
 
 from __future__ import annotations
 
+from candor.errors import CandorError
 
-class AtsError(Exception):
-    """Base class. `code` is stable and machine-readable; the message is for people."""
 
+class AtsError(CandorError):
     code = "ats_error"
-    status_code = 422
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    http_status = 422
 
 
 class UnknownReferenceError(AtsError):
     code = "unknown_reference"
-    status_code = 422
+    http_status = 422
 
 
 class InvalidTransitionError(AtsError):
     code = "invalid_transition"
-    status_code = 409
+    http_status = 409
 
 
 class EventConflictError(AtsError):
     code = "event_id_conflict"
-    status_code = 409
+    http_status = 409

@@ -87,6 +87,7 @@ async def unbind_accounts(
     """Unbind the chat accounts of the application's candidate (on `channel` only, if
     given), audited; the (channel, account) pairs unbound, or None for an unknown code."""
     from candor.ats.repository import application_by_code
+    from candor.chat.teams import team_of_application
     from candor.clock import utcnow
     from candor.dialogue import hr_actions
     from candor.runtime import open_runtime
@@ -95,7 +96,7 @@ async def unbind_accounts(
         application = await application_by_code(session, application_code.strip().upper())
         if application is None:
             return None
-        team_id = await hr_actions.team_of_application(session, application)
+        team_id = await team_of_application(session, application.id)
         unbound = []
         for identity in await hr_actions.bound_identities(
             session, application.candidate_id, for_update=True

@@ -2,8 +2,8 @@
 candidate's transcript across channels, their bound chat accounts, and escalations.
 
 Reads only. Visibility has the chat side's one definition: a conversation (and its
-candidate) belongs to the team of the candidate's latest application
-(`candor.dialogue.service.team_of_conversation`); another team's is absent.
+candidate) belongs to the team of the candidate's latest application (`candor.chat.teams`);
+another team's is absent.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, ScalarSelect, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from candor.auth.principals import HRPrincipal
+from candor.auth.scope import scoped, visible_teams
+from candor.chat.teams import conversation_team, team_of_candidate
 from candor.dialogue.hr import open_handoffs
 from candor.dialogue.service import active_handoff
 from candor.models import (
@@ -72,35 +74,6 @@ class Line:
     conversation_id: int | None
 
 
-def latest_team() -> ScalarSelect[int]:
-    """The team of the conversation's candidate's latest application, as a SQL expression."""
-    return (
-        select(Job.team_id)
-        .join(Application, Application.job_id == Job.id)
-        .where(Application.candidate_id == Conversation.candidate_id)
-        .order_by(Application.applied_at.desc(), Application.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
-def _visible(principal: HRPrincipal) -> ColumnElement[bool] | None:
-    if principal.is_admin:
-        return None
-    return latest_team().in_(principal.team_ids or {-1})
-
-
-async def candidate_team(session: AsyncSession, candidate_id: int) -> int | None:
-    found: int | None = await session.scalar(
-        select(Job.team_id)
-        .join(Application, Application.job_id == Job.id)
-        .where(Application.candidate_id == candidate_id)
-        .order_by(Application.applied_at.desc(), Application.id.desc())
-        .limit(1)
-    )
-    return found
-
-
 async def visible_candidate(
     session: AsyncSession, principal: HRPrincipal, candidate_id: int
 ) -> Candidate | None:
@@ -109,8 +82,8 @@ async def visible_candidate(
     candidate = await session.get(Candidate, candidate_id)
     if candidate is None:
         return None
-    team_id = await candidate_team(session, candidate_id)
-    if principal.is_admin or (team_id is not None and principal.can_see_team(team_id)):
+    visible = visible_teams(principal)
+    if visible.can_see(await team_of_candidate(session, candidate_id)):
         return candidate
     return None
 
@@ -186,9 +159,7 @@ async def recent_conversations(
         .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
         .limit(limit)
     )
-    condition = _visible(principal)
-    if condition is not None:
-        query = query.where(condition)
+    query = scoped(query, conversation_team(), visible_teams(principal))
     rows = (await session.execute(query)).all()
     open_ids = set(
         (
@@ -403,8 +374,7 @@ async def escalations(session: AsyncSession, principal: HRPrincipal) -> list[Esc
         )
         .order_by(SlaNotification.created_at)
     )
-    if not principal.is_admin:
-        query = query.where(Job.team_id.in_(principal.team_ids or {-1}))
+    query = scoped(query, Job.team_id, visible_teams(principal))
     grouped: dict[int, Escalation] = {}
     for notification, team_name in (await session.execute(query)).unique().all():
         found = grouped.get(notification.message_id)

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.auth.principals import HRPrincipal
-from candor.dialogue.service import team_of_conversation
+from candor.auth.scope import scoped, visible_teams
+from candor.chat.teams import conversation_team, team_of_conversation
 from candor.models import Conversation, Handoff, HrTask, JobQuestion
 from candor.models.dialogue import HrTaskKind, JobQuestionState
 
@@ -113,8 +114,7 @@ async def visible_tasks(
     query = select(HrTask)
     if open_only:
         query = query.where(HrTask.done_at.is_(None))
-    if not principal.is_admin:
-        query = query.where(HrTask.team_id.in_(principal.team_ids))
+    query = scoped(query, HrTask.team_id, visible_teams(principal))
     rows = await session.scalars(query.order_by(HrTask.created_at, HrTask.id).limit(500))
     return list(rows.all())
 
@@ -125,9 +125,7 @@ async def visible_task(
     task = await session.get(HrTask, task_id, with_for_update=True)
     if task is None:
         return None
-    if principal.is_admin or (task.team_id is not None and principal.can_see_team(task.team_id)):
-        return task
-    return None
+    return task if visible_teams(principal).can_see(task.team_id) else None
 
 
 async def visible_conversation(
@@ -138,41 +136,41 @@ async def visible_conversation(
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         return None
-    if principal.is_admin:
+    visible = visible_teams(principal)
+    if visible.all_teams:
         return conversation
     team_id = await team_of_conversation(session, conversation)
-    return conversation if team_id is not None and principal.can_see_team(team_id) else None
+    return conversation if visible.can_see(team_id) else None
 
 
 async def open_handoffs(session: AsyncSession, principal: HRPrincipal) -> list[HandoffOut]:
-    rows = await session.execute(
-        select(Handoff, Conversation)
+    """The oldest 500 open hand-offs of the principal's teams: scoped before the limit, so
+    other teams' hand-offs never crowd out the principal's own."""
+    query = (
+        select(
+            Handoff.conversation_id, Conversation.candidate_id, Handoff.reason, Handoff.opened_at
+        )
         .join(Conversation, Conversation.id == Handoff.conversation_id)
         .where(Handoff.closed_at.is_(None))
-        .order_by(Handoff.opened_at)
-        .limit(500)
     )
-    visible: list[HandoffOut] = []
-    for handoff, conversation in rows.all():
-        team_id = await team_of_conversation(session, conversation)
-        if principal.is_admin or (team_id is not None and principal.can_see_team(team_id)):
-            visible.append(
-                HandoffOut(
-                    conversation_id=conversation.id,
-                    candidate_id=conversation.candidate_id,
-                    reason=handoff.reason,
-                    opened_at=handoff.opened_at,
-                )
-            )
-    return visible
+    query = scoped(query, conversation_team(), visible_teams(principal))
+    rows = await session.execute(query.order_by(Handoff.opened_at, Handoff.id).limit(500))
+    return [
+        HandoffOut(
+            conversation_id=conversation_id,
+            candidate_id=candidate_id,
+            reason=reason,
+            opened_at=opened_at,
+        )
+        for conversation_id, candidate_id, reason, opened_at in rows.all()
+    ]
 
 
 async def visible_job_questions(
     session: AsyncSession, principal: HRPrincipal, state: JobQuestionState
 ) -> list[JobQuestion]:
     query = select(JobQuestion).where(JobQuestion.state == state)
-    if not principal.is_admin:
-        query = query.where(JobQuestion.team_id.in_(principal.team_ids))
+    query = scoped(query, JobQuestion.team_id, visible_teams(principal))
     rows = await session.scalars(query.order_by(JobQuestion.asked_at).limit(500))
     return list(rows.all())
 
@@ -183,8 +181,4 @@ async def visible_job_question(
     question = await session.get(JobQuestion, question_id, with_for_update=True)
     if question is None:
         return None
-    if principal.is_admin or (
-        question.team_id is not None and principal.can_see_team(question.team_id)
-    ):
-        return question
-    return None
+    return question if visible_teams(principal).can_see(question.team_id) else None

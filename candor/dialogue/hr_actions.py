@@ -17,15 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
 from candor.chat import binding
+from candor.chat.teams import team_of_conversation
 from candor.dialogue import service
 from candor.models import (
-    Application,
     ChatIdentity,
     ChatMessage,
     Conversation,
     Handoff,
     HrTask,
-    Job,
     JobQuestion,
 )
 from candor.models.dialogue import JobQuestionState
@@ -44,7 +43,7 @@ async def reply(
         action=Action.CONVERSATION_REPLIED,
         object_type="conversation",
         object_id=conversation.id,
-        team_id=await service.team_of_conversation(session, conversation),
+        team_id=await team_of_conversation(session, conversation),
         after={"message_id": message.id, "channel": message.channel.value, "text": message.text},
         at=now,
     )
@@ -62,7 +61,7 @@ async def hand_back(
         action=Action.CONVERSATION_HANDED_BACK,
         object_type="conversation",
         object_id=conversation.id,
-        team_id=await service.team_of_conversation(session, conversation),
+        team_id=await team_of_conversation(session, conversation),
         before={"with": "hr", "handoff_id": handoff.id, "reason": handoff.reason},
         after={"with": "bot"},
         at=now,
@@ -122,7 +121,9 @@ async def reject_job_question(
         raise service.JobQuestionClosedError(f"question {question.id} is {question.state.value}")
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
-        raise service.DialogueError(f"reason: give 1 to {MAX_REASON} characters")
+        raise service.DialogueError(
+            f"reason: give 1 to {MAX_REASON} characters", code="invalid_reason"
+        )
     before = _question_state(question)
     question.state = JobQuestionState.DISMISSED
     question.decided_by, question.decided_at = actor, now
@@ -210,7 +211,3 @@ async def bound_identities(
     if for_update:
         query = query.with_for_update()
     return list((await session.scalars(query)).all())
-
-
-async def team_of_application(session: AsyncSession, application: Application) -> int:
-    return (await session.get_one(Job, application.job_id)).team_id

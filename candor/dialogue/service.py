@@ -19,6 +19,7 @@ from candor.ats.schemas import ApplicationWithdrawn, ApplicationWithdrawnEvent
 from candor.audit.service import Action, record
 from candor.chat import transcript
 from candor.delivery.direct import queue_direct
+from candor.errors import CandorError
 from candor.logging import get_logger
 from candor.models import (
     Application,
@@ -43,16 +44,21 @@ log = get_logger(__name__)
 MAX_REPLY_LENGTH = 4000
 
 
-class DialogueError(ValueError):
+class DialogueError(CandorError, ValueError):
     """A request about a conversation that cannot be carried out as asked."""
+
+    code = "invalid_request"
+    http_status = 422
 
 
 class NotHandedOffError(DialogueError):
-    pass
+    code = "not_handed_off"
+    http_status = 409
 
 
 class JobQuestionClosedError(DialogueError):
-    pass
+    code = "already_decided"
+    http_status = 409
 
 
 # -- hand-off --------------------------------------------------------------------------------
@@ -113,22 +119,13 @@ async def hand_back(
     return handoff
 
 
-async def team_of_conversation(session: AsyncSession, conversation: Conversation) -> int | None:
-    """The team whose HR may read and answer this conversation: its latest application's."""
-    application = await _latest_application(session, conversation.candidate_id)
-    if application is None:
-        return None
-    job = await session.get_one(Job, application.job_id)
-    return job.team_id
-
-
 async def reply_as_hr(
     session: AsyncSession, conversation: Conversation, text: str, *, actor: str, now: datetime
 ) -> ChatMessage:
     """HR's message to the candidate: a transcript row and its delivery, sent after commit."""
     body = text.strip()
     if not body or len(body) > MAX_REPLY_LENGTH:
-        raise DialogueError(f"text: give 1 to {MAX_REPLY_LENGTH} characters")
+        raise DialogueError(f"text: give 1 to {MAX_REPLY_LENGTH} characters", code="invalid_reply")
     return await _send_to_conversation(session, conversation, body, author=actor, now=now)
 
 
@@ -444,12 +441,16 @@ async def answer_job_question(
         raise JobQuestionClosedError(f"question {question.id} is {question.state.value}")
     body = answer.strip()
     if not body or len(body) > MAX_REPLY_LENGTH:
-        raise DialogueError(f"answer: give 1 to {MAX_REPLY_LENGTH} characters")
+        raise DialogueError(
+            f"answer: give 1 to {MAX_REPLY_LENGTH} characters", code="invalid_answer"
+        )
     question.state, question.answer = JobQuestionState.ANSWERED, body
     question.decided_by, question.decided_at = actor, now
     if save_to_knowledge_base:
         if question.topic is None:
-            raise DialogueError("this question has no topic to file the answer under")
+            raise DialogueError(
+                "this question has no topic to file the answer under", code="invalid_answer"
+            )
         await save_answer(
             session, question.job_id, question.topic, question.locale, body, actor=actor, now=now
         )

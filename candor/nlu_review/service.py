@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
 from candor.auth.principals import HRPrincipal
-from candor.console.conversations import latest_team
+from candor.auth.scope import scoped, visible_teams
+from candor.chat.teams import conversation_team, team_of_conversation
 from candor.dialogue.hr import visible_conversation
-from candor.dialogue.service import team_of_conversation
 from candor.logging import get_logger
 from candor.models import Candidate, ChatMessage, Conversation, MisreadMessage
 from candor.models.chat import Direction
@@ -203,10 +203,6 @@ class QueueRow:
         )
 
 
-def _scoped(principal: HRPrincipal) -> Any:
-    return None if principal.is_admin else latest_team().in_(principal.team_ids or {-1})
-
-
 async def review_queue(
     session: AsyncSession,
     principal: HRPrincipal,
@@ -223,9 +219,7 @@ async def review_queue(
         .order_by(MisreadMessage.received_at.desc(), MisreadMessage.id.desc())
         .limit(limit)
     )
-    condition = _scoped(principal)
-    if condition is not None:
-        query = query.where(condition)
+    query = scoped(query, conversation_team(), visible_teams(principal))
     if reason is not None:
         # The JSON list as text, the same on both databases: ["fallback", ...].
         query = query.where(cast(MisreadMessage.reasons, String).contains(f'"{reason.value}"'))
@@ -239,9 +233,7 @@ async def queue_counts(session: AsyncSession, principal: HRPrincipal) -> dict[Re
         .join(Conversation, Conversation.id == MisreadMessage.conversation_id)
         .group_by(MisreadMessage.state)
     )
-    condition = _scoped(principal)
-    if condition is not None:
-        query = query.where(condition)
+    query = scoped(query, conversation_team(), visible_teams(principal))
     counts = dict.fromkeys(ReviewState, 0)
     for state, count in (await session.execute(query)).all():
         counts[state] = int(count)

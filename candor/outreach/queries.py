@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from candor.auth.principals import HRPrincipal
+from candor.auth.scope import scoped, visible_teams
 from candor.models import Application, Job
 from candor.models.enums import Decision, Locale
 from candor.models.outreach import (
@@ -42,9 +43,7 @@ def _visible(principal: HRPrincipal) -> Select[OutreachMessage]:
             joinedload(OutreachMessage.application).joinedload(Application.job),
         )
     )
-    if not principal.is_admin:
-        query = query.where(Job.team_id.in_(principal.team_ids or {-1}))
-    return query
+    return scoped(query, Job.team_id, visible_teams(principal))
 
 
 async def list_messages(
@@ -77,12 +76,12 @@ async def visible_message(
 
 def _template_visible(principal: HRPrincipal) -> ColumnElement[bool]:
     """Company-wide templates, and those scoped to the principal's teams or their jobs."""
-    if principal.is_admin:
+    visible = visible_teams(principal)
+    if visible.all_teams:
         return true()
-    teams = principal.team_ids or {-1}
-    team_jobs = select(Job.id).where(Job.team_id.in_(teams))
+    team_jobs = scoped(select(Job.id), Job.team_id, visible)
     return and_(
-        MessageTemplate.team_id.is_(None) | MessageTemplate.team_id.in_(teams),
+        MessageTemplate.team_id.is_(None) | MessageTemplate.team_id.in_(sorted(visible.team_ids)),
         MessageTemplate.job_id.is_(None) | MessageTemplate.job_id.in_(team_jobs),
     )
 
@@ -133,16 +132,13 @@ async def visible_application(
     query = (
         select(Application).join(Job, Job.id == Application.job_id).where(Application.code == code)
     )
-    if not principal.is_admin:
-        query = query.where(Job.team_id.in_(principal.team_ids or {-1}))
-    return await session.scalar(query)
+    return await session.scalar(scoped(query, Job.team_id, visible_teams(principal)))
 
 
 async def newest_application_code(session: AsyncSession, principal: HRPrincipal) -> str | None:
     """The newest application the principal can see, so a template preview needs no typing."""
     query = select(Application.code).join(Job, Job.id == Application.job_id)
-    if not principal.is_admin:
-        query = query.where(Job.team_id.in_(principal.team_ids or {-1}))
+    query = scoped(query, Job.team_id, visible_teams(principal))
     return await session.scalar(query.order_by(Application.id.desc()).limit(1))
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.ats.repository import latest_completed_interview
 from candor.audit import service as audit
+from candor.chat.teams import team_of_application
 from candor.clock import BUSINESS_TZ, utcnow
 from candor.logging import get_logger
 from candor.models import Application, Candidate, ChatIdentity, Interview, Job
@@ -500,7 +501,7 @@ async def approve(
         else audit.Action.MESSAGE_APPROVED,
         object_type="message",
         object_id=message.id,
-        team_id=await _team_of(session, message),
+        team_id=await team_of_application(session, message.application_id),
         before=before,
         after=_audited_fields(message),
         at=now,
@@ -534,7 +535,7 @@ async def reject(
         action=audit.Action.MESSAGE_REJECTED,
         object_type="message",
         object_id=message.id,
-        team_id=await _team_of(session, message),
+        team_id=await team_of_application(session, message.application_id),
         before=before,
         after=_audited_fields(message),
         details={"reason": reason},
@@ -546,14 +547,6 @@ async def reject(
 
 def _audited_fields(message: OutreachMessage) -> dict[str, str | None]:
     return {"state": message.state.value, "subject": message.subject, "body": message.body}
-
-
-async def _team_of(session: AsyncSession, message: OutreachMessage) -> int | None:
-    return await session.scalar(
-        select(Job.team_id)
-        .join(Application, Application.job_id == Job.id)
-        .where(Application.id == message.application_id)
-    )
 
 
 async def _candidate_of(session: AsyncSession, message: OutreachMessage) -> Candidate:

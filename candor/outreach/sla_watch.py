@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from candor.auth.principals import HRPrincipal
+from candor.auth.scope import scoped, visible_teams
 from candor.clock import BUSINESS_TZ
 from candor.logging import get_logger
 from candor.models import Application, HRUser, Job, Team, TeamMembership
@@ -224,9 +225,8 @@ async def sla_overview(
     past due unsent; and the principal's own notifications not delivered yet."""
     calendar = calendar or await current_calendar(session)
     cutoff = due_soon_cutoff(calendar, now=now)
-    teams_query = select(Team.id, Team.name).order_by(Team.id)
-    if not principal.is_admin:
-        teams_query = teams_query.where(Team.id.in_(principal.team_ids or {-1}))
+    visible = visible_teams(principal)
+    teams_query = scoped(select(Team.id, Team.name).order_by(Team.id), Team.id, visible)
     teams = (await session.execute(teams_query)).all()
     due_soon = func.sum(
         case((and_(OutreachMessage.due_at >= now, OutreachMessage.due_at <= cutoff), 1), else_=0)
@@ -259,8 +259,7 @@ async def sla_overview(
         .order_by(SlaNotification.created_at.desc(), SlaNotification.id.desc())
         .limit(notification_limit)
     )
-    if not principal.is_admin:
-        notifications_query = notifications_query.where(Job.team_id.in_(principal.team_ids or {-1}))
+    notifications_query = scoped(notifications_query, Job.team_id, visible)
     notifications = (await session.scalars(notifications_query)).unique().all()
     return SlaOverview(
         teams=[TeamSla(team_id, name, *counts.get(team_id, (0, 0))) for team_id, name in teams],

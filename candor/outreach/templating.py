@@ -16,6 +16,8 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from candor.errors import CandorError
+
 # name -> what it holds, for the template editor and the docs.
 TEMPLATE_VARIABLES: Mapping[str, str] = {
     "candidate_name": "the candidate's name",
@@ -33,16 +35,30 @@ TEMPLATE_VARIABLES: Mapping[str, str] = {
 MAX_TEMPLATE_CHARS = 8_000
 
 
-class TemplateValidationError(ValueError):
+class TemplateValidationError(CandorError, ValueError):
     """The template cannot be saved; `problems` lists each reason for the editor."""
 
+    code = "invalid_template"
+    http_status = 422
+
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+        super().__init__("the template cannot be used as written", details=problems)
         self.problems = problems
 
+    def __str__(self) -> str:
+        return "; ".join(self.problems)
 
-class TemplateRenderError(RuntimeError):
-    pass
+
+class TemplateRenderError(CandorError, RuntimeError):
+    code = "template_render_failed"
+    http_status = 422
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the template did not render: {reason}")
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 _environment = ImmutableSandboxedEnvironment(

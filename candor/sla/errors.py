@@ -1,18 +1,19 @@
-"""Errors the calendar services raise; the API maps each to its status and error code."""
+"""Errors the calendar services raise, each with its status and error code for the API."""
 
 from __future__ import annotations
 
+from candor.errors import CandorError
 
-class CalendarError(Exception):
-    """Base class. `code` is stable and machine-readable; the message is for people."""
+
+class CalendarError(CandorError):
+    """`details` lists every problem (empty when there is only the message)."""
 
     code = "calendar_error"
-    status_code = 422
+    http_status = 422
+    details: list[str]
 
     def __init__(self, message: str, details: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or []
+        super().__init__(message, details=details or [])
 
 
 class InvalidScheduleError(CalendarError):
@@ -27,4 +28,4 @@ class InvalidCalendarInputError(CalendarError):
 
 class CalendarNotFoundError(CalendarError):
     code = "not_found"
-    status_code = 404
+    http_status = 404
