@@ -9,9 +9,8 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from api.deps import RedisDep, SessionDep
-from candor.auth.principals import HRPrincipal, load_principal
+from candor.auth.principals import HRPrincipal, load_person
 from candor.auth.sessions import csrf_matches, load_session
-from candor.models import HRUser
 
 SESSION_COOKIE = "candor_session"
 CSRF_FIELD = "csrf_token"
@@ -55,15 +54,14 @@ class ConsoleUser:
 async def get_console_user(request: Request, session: SessionDep, redis: RedisDep) -> ConsoleUser:
     session_id = request.cookies.get(SESSION_COOKIE, "")
     stored = await load_session(redis, session_id)
-    principal = await load_principal(session, stored.user_id) if stored is not None else None
-    if stored is None or principal is None:
+    person = await load_person(session, stored.user_id) if stored is not None else None
+    if stored is None or person is None:
         next_path = request.url.path if request.method == "GET" else "/console"
         raise LoginRequiredError(next_path)
-    user = await session.get_one(HRUser, principal.user_id)
     return ConsoleUser(
-        principal=principal,
-        display_name=user.display_name,
-        email=user.email,
+        principal=person.principal,
+        display_name=person.display_name,
+        email=person.email,
         session_id=session_id,
         csrf_token=stored.csrf_token,
     )

@@ -21,11 +21,11 @@ from api.console.charts import (
 from api.console.deps import ConsoleHTTPError, CurrentConsoleUser
 from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
-from api.errors import ApiError
 from api.kpi_params import DrilldownQueryDep, KpiFilterDep, RecordsPageDep
 from api.routers.kpis import build_report, export_csv, load_records
+from candor.errors import CandorError
 from candor.kpis.figures import CsatFigures, KpiReport
-from candor.kpis.filters import KpiFilter, visible_teams
+from candor.kpis.filters import KpiFilter, teams_in_view
 from candor.kpis.promise import Timeliness
 from candor.kpis.records import FUNNEL_STEPS
 
@@ -234,11 +234,12 @@ def _conversation_charts(report: KpiReport) -> dict[str, Any]:
 
 @contextmanager
 def _error_pages() -> Iterator[None]:
-    """The API's helpers refuse with ApiError (JSON); the console shows an error page."""
+    """The KPI services refuse with a domain error (JSON in the API); the console shows an
+    error page."""
     try:
         yield
-    except ApiError as exc:
-        raise ConsoleHTTPError(exc.status_code, exc.message) from exc
+    except CandorError as exc:
+        raise ConsoleHTTPError(exc.http_status, exc.message) from exc
 
 
 async def _report(
@@ -274,7 +275,7 @@ async def dashboard(
         f=report.figures,
         query=filter_query(filters),
         q=lambda **extra: filter_query(filters, **extra),
-        teams=await visible_teams(session, user.principal),
+        teams=await teams_in_view(session, user.principal),
         compare_teams=compare_teams,
         **_charts(report),
     )

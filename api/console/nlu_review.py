@@ -161,7 +161,7 @@ async def decide(
             session,
             problem=str(exc),
             problem_item=item_id,
-            status_code=exc.status_code,
+            status_code=exc.http_status,
         )
     return RedirectResponse(
         f"/console/nlu-review?done={verdict.value}:{item_id}#queue", status_code=303
@@ -189,7 +189,7 @@ async def reopen(
             session,
             problem=str(exc),
             problem_item=item_id,
-            status_code=exc.status_code,
+            status_code=exc.http_status,
         )
     return RedirectResponse(
         f"/console/nlu-review?state={state.value}&done=reopen:{item_id}#queue", status_code=303
@@ -253,7 +253,7 @@ async def _model_problem(
 ) -> Response:
     await session.rollback()
     return await _models(
-        request, user, session, settings, problem=str(exc), status_code=exc.status_code
+        request, user, session, settings, problem=str(exc), status_code=exc.http_status
     )
 
 

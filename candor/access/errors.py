@@ -5,18 +5,28 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor.errors import CandorError
 
-class AccessInputError(ValueError):
+
+class AccessInputError(CandorError, ValueError):
     """The input was refused and nothing was written. `problems` maps a form field to what
     is wrong with it, so a form can show each next to its field."""
 
+    code = "invalid_input"
+    http_status = 422
+
     def __init__(self, problems: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{field}: {text}" for field, text in problems.items()))
+        super().__init__(
+            "; ".join(f"{field}: {text}" for field, text in problems.items()), details=problems
+        )
         self.problems = problems
 
 
-class AccessNotFoundError(LookupError):
+class AccessNotFoundError(CandorError, LookupError):
     """No such user, team or token."""
+
+    code = "not_found"
+    http_status = 404
 
 
 async def add_unique(session: AsyncSession, row: object, *, field: str, problem: str) -> None:

@@ -9,19 +9,22 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.auth import passwords, throttle
+from candor.errors import CandorError
 from candor.logging import get_logger
 from candor.models import HRUser
 
 log = get_logger(__name__)
 
 
-class LoginError(Exception):
+class LoginError(CandorError):
     """The login did not succeed; `message` is safe to show (it never says which part was
     wrong, so it does not reveal which addresses have accounts)."""
 
+    code = "login_failed"
+    http_status = 401
+
     def __init__(self, message: str, *, retry_after_seconds: int | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.retry_after_seconds = retry_after_seconds
 
 

@@ -1,4 +1,4 @@
-"""Who an HR request acts as, and which teams' data that lets it see."""
+"""Who an HR request acts as (`candor.auth.scope` turns that into the teams it may see)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,22 @@ class HRPrincipal:
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
-    def can_see_team(self, team_id: int) -> bool:
-        return self.is_admin or team_id in self.team_ids
+
+@dataclass(frozen=True, slots=True)
+class HRPerson:
+    """A principal with what a page shows of the person."""
+
+    principal: HRPrincipal
+    display_name: str
+    email: str
+
+
+async def load_person(session: AsyncSession, user_id: int) -> HRPerson | None:
+    principal = await load_principal(session, user_id)
+    if principal is None:
+        return None
+    user = await session.get_one(HRUser, user_id)  # in the identity map since load_principal
+    return HRPerson(principal, user.display_name, user.email)
 
 
 async def load_principal(session: AsyncSession, user_id: int) -> HRPrincipal | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import InitVar, dataclass
 from typing import Any, Protocol, Self, TypeVar
 
-from sqlalchemy import false
+from sqlalchemy import ColumnElement, false
 
 from candor.auth.principals import HRPrincipal
 
@@ -48,11 +48,18 @@ def visible_teams(principal: HRPrincipal) -> VisibleTeams:
     return VisibleTeams(False, principal.team_ids, _TOKEN)
 
 
+def team_condition(team_column: Any, visible: VisibleTeams) -> ColumnElement[bool] | None:
+    """The condition that `team_column` is visible; None when every team is."""
+    if visible.all_teams:
+        return None
+    if not visible.team_ids:
+        return false()
+    condition: ColumnElement[bool] = team_column.in_(sorted(visible.team_ids))
+    return condition
+
+
 def scoped(query: Query, team_column: Any, visible: VisibleTeams) -> Query:
     """`query` narrowed to the rows whose `team_column` (a column, or a scalar subquery such
     as a conversation's team) is visible: unchanged for every team, empty for no team."""
-    if visible.all_teams:
-        return query
-    if not visible.team_ids:
-        return query.where(false())
-    return query.where(team_column.in_(sorted(visible.team_ids)))
+    condition = team_condition(team_column, visible)
+    return query if condition is None else query.where(condition)

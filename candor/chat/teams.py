@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import ScalarSelect, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from candor.models import Application, Conversation, Job
 
@@ -22,6 +23,21 @@ def _latest_team(candidate_id: Any) -> Select[Any]:
         .where(Application.candidate_id == candidate_id)
         .order_by(Application.applied_at.desc(), Application.id.desc())
         .limit(1)
+    )
+
+
+def conversation_application() -> ScalarSelect[int]:
+    """The id of the application that decides the conversation's team (its candidate's
+    latest), correlated to `Conversation`: the KPIs count a conversation for that
+    application's job, and so for its team and recruiter."""
+    latest = aliased(Application)
+    return (
+        select(latest.id)
+        .where(latest.candidate_id == Conversation.candidate_id)
+        .order_by(latest.applied_at.desc(), latest.id.desc())
+        .limit(1)
+        .correlate(Conversation)
+        .scalar_subquery()
     )
 
 

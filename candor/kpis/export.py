@@ -1,11 +1,55 @@
-"""The KPI report as CSV: one section per table, so a spreadsheet opens it as is."""
+"""The KPI report as CSV: one section per table, so a spreadsheet opens it as is; exporting
+it is audited, since an export carries candidates' data out of the system."""
 
 from __future__ import annotations
 
 import csv
 import io
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor.audit import service as audit
+from candor.auth.principals import HRPrincipal
+from candor.kpis import figures as kpi_figures
 from candor.kpis.figures import Figures, KpiReport
+from candor.kpis.filters import KpiFilter
+from candor.sla.calendar import WorkingCalendar
+
+
+async def export_report(
+    session: AsyncSession,
+    principal: HRPrincipal,
+    filters: KpiFilter,
+    calendar: WorkingCalendar,
+    *,
+    promise_working_days: int,
+) -> str:
+    """The report with every visible team compared, as CSV; the export is audited in the
+    caller's transaction."""
+    report = await kpi_figures.report(
+        session,
+        principal,
+        filters,
+        calendar,
+        promise_working_days=promise_working_days,
+        compare_teams=True,
+    )
+    audit.record(
+        session,
+        actor=principal.actor,
+        action=audit.Action.KPI_EXPORTED,
+        object_type="kpi_report",
+        object_id=f"{filters.start}..{filters.end}",
+        team_id=filters.team_ids[0] if len(filters.team_ids) == 1 else None,
+        details={
+            "from": filters.start.isoformat(),
+            "to": filters.end.isoformat(),
+            "team_ids": list(filters.team_ids),
+            "recruiter_id": filters.recruiter_id,
+            "job_id": filters.job_id,
+        },
+    )
+    return report_csv(report)
 
 
 def _number(value: float | int | None, digits: int = 4) -> str:

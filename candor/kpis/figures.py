@@ -28,7 +28,7 @@ from candor.kpis.filters import (
     check_filter,
     jobs_in_scope,
     monday_of,
-    visible_teams,
+    teams_in_view,
 )
 from candor.kpis.promise import FeedbackClock, Promise, Timeliness
 from candor.kpis.records import (
@@ -671,7 +671,7 @@ async def report(
     )
     teams: list[TeamFigures] = []
     if compare_teams:
-        for team in await visible_teams(session, principal, filters.team_ids):
+        for team in await teams_in_view(session, principal, filters.team_ids):
             teams.append(
                 TeamFigures(
                     team_id=team.id,

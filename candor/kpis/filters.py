@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from candor.auth.principals import HRPrincipal
+from candor.auth.scope import team_condition, visible_teams
 from candor.clock import BUSINESS_TZ
+from candor.errors import CandorError
 from candor.models import Application, Job, Team
 
 MAX_RANGE_DAYS = 400
@@ -23,13 +25,12 @@ MAX_RANGE_DAYS = 400
 Columns = TypeVarTuple("Columns")
 
 
-class KpiFilterError(ValueError):
-    """A filter the caller may not use or that makes no sense; `status_code` for the API."""
+class KpiFilterError(CandorError):
+    """A filter the caller may not use (404, like any object of another team) or that makes
+    no sense (422)."""
 
-    def __init__(self, message: str, *, status_code: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
+    code = "invalid_filter"
+    http_status = 422
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +65,11 @@ def check_filter(filters: KpiFilter, principal: HRPrincipal) -> None:
         raise KpiFilterError(f"'to' {filters.end} is before 'from' {filters.start}")
     if (filters.end - filters.start).days >= MAX_RANGE_DAYS:
         raise KpiFilterError(f"ask for at most {MAX_RANGE_DAYS} days at a time")
-    hidden = [t for t in filters.team_ids if not principal.can_see_team(t)]
+    visible = visible_teams(principal)
+    hidden = [t for t in filters.team_ids if not visible.can_see(t)]
     if hidden:
         # As with any object: another team's figures are indistinguishable from no team.
-        raise KpiFilterError(f"no team {hidden[0]}", status_code=404)
+        raise KpiFilterError(f"no team {hidden[0]}", http_status=404)
 
 
 def local_day(moment: datetime) -> date:
@@ -86,7 +88,8 @@ def week_of(moment: datetime) -> date:
 # --- Scope -------------------------------------------------------------------------------
 
 # Every figure and every record is narrowed here and nowhere else: the teams the principal
-# may see (`team_scope`), then the filters' team, recruiter and job (`scope`).
+# may see (`team_scope`, the one rule of `candor.auth.scope`), then the filters' team,
+# recruiter and job (`scope`).
 
 
 def team_scope(
@@ -94,9 +97,7 @@ def team_scope(
 ) -> ColumnElement[bool] | None:
     """The teams `principal` may see, as a condition on `team_column`; None for an admin,
     who sees every team."""
-    if principal.is_admin:
-        return None
-    return team_column.in_(principal.team_ids or {-1})
+    return team_condition(team_column, visible_teams(principal))
 
 
 def _narrowing(principal: HRPrincipal, filters: KpiFilter) -> list[ColumnElement[bool]]:
@@ -133,9 +134,10 @@ def jobs_in_scope(principal: HRPrincipal, filters: KpiFilter) -> Select[int] | N
     return select(Job.id).where(scope(principal, filters))
 
 
-async def visible_teams(
+async def teams_in_view(
     session: AsyncSession, principal: HRPrincipal, only: Sequence[int] = ()
 ) -> list[Team]:
+    """The teams the principal may see (only those in `only`, if given), by name."""
     query = select(Team).order_by(Team.name, Team.id)
     visible = team_scope(principal, Team.id)
     if visible is not None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from candor.auth.principals import HRPrincipal
+from candor.chat.teams import conversation_application
 from candor.kpis.filters import Columns, KpiFilter, in_scope, local_day
 from candor.kpis.promise import FeedbackClock, Promise, Timeliness
 from candor.kpis.sql import local_date, plus_days
@@ -396,20 +397,8 @@ async def funnel_records(
 
 # A conversation belongs to one chat account, not to an application: it counts for the job
 # (and so the team and recruiter) of its candidate's latest application, the same rule that
-# decides which team's HR may read it (`candor.dialogue.service.team_of_conversation`).
+# decides which team's HR may read it (`candor.chat.teams`).
 # Conversations not bound to a candidate belong to no team and are not counted.
-
-
-def _latest_application_id() -> ScalarSelect[int]:
-    latest = aliased(Application)
-    return (
-        select(latest.id)
-        .where(latest.candidate_id == Conversation.candidate_id)
-        .order_by(latest.applied_at.desc(), latest.id.desc())
-        .limit(1)
-        .correlate(Conversation)
-        .scalar_subquery()
-    )
 
 
 def _conversations_in_scope(
@@ -417,7 +406,7 @@ def _conversations_in_scope(
 ) -> Select[*Columns]:
     """`query`, which reaches the conversation, narrowed through its latest application."""
     return in_scope(
-        query.join(Application, Application.id == _latest_application_id()), principal, filters
+        query.join(Application, Application.id == conversation_application()), principal, filters
     )
 
 

@@ -31,6 +31,7 @@ from candor.auth.principals import HRPrincipal
 from candor.auth.scope import scoped, visible_teams
 from candor.chat.teams import conversation_team, team_of_conversation
 from candor.dialogue.hr import visible_conversation
+from candor.errors import CandorError
 from candor.logging import get_logger
 from candor.models import Candidate, ChatMessage, Conversation, MisreadMessage
 from candor.models.chat import Direction
@@ -54,18 +55,22 @@ _PAYLOAD = re.compile(r"^/[A-Za-z_][\w-]*(\{.*\})?$", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class ReviewError(ValueError):
+class ReviewError(CandorError, ValueError):
     """A verdict that cannot be recorded as asked; the message says why (422)."""
 
-    status_code = 422
+    code = "invalid_review"
+    http_status = 422
 
 
 class AlreadyReviewedError(ReviewError):
-    status_code = 409
+    code = "already_reviewed"
+    http_status = 409
 
 
 class BlindSetTextError(ReviewError):
     """The text is in a blind evaluation set, which is never trained on."""
+
+    code = "blind_set_text"
 
 
 class Verdict(StrEnum):

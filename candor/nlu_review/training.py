@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
+from candor.errors import CandorError
 from candor.logging import get_logger
 from candor.models import ActiveNluModel, NluModelVersion
 from candor.models.nlu_review import NluModelState
@@ -56,38 +57,44 @@ TRAINING_LOCK_SECONDS = 600  # a crashed trainer's lock expires
 HISTORY_LIMIT = 20
 
 
-class ModelError(ValueError):
+class ModelError(CandorError, ValueError):
     """A model change that cannot be made as asked; the message says why."""
 
-    status_code = 422
+    code = "invalid_model_change"
+    http_status = 422
 
 
 class NothingToTrainError(ModelError):
-    pass
+    code = "nothing_to_train"
 
 
 class ModelNotFoundError(ModelError):
-    status_code = 404
+    code = "model_not_found"
+    http_status = 404
 
 
 class TrainingBusyError(ModelError):
-    status_code = 409
+    code = "training_busy"
+    http_status = 409
 
 
 class ModelStateError(ModelError):
-    status_code = 409
+    code = "model_state"
+    http_status = 409
 
 
 class StaleCandidateError(ModelError):
     """What the candidate was measured against is no longer the case: train again."""
 
-    status_code = 409
+    code = "stale_candidate"
+    http_status = 409
 
 
 class GateRefusedError(ModelError):
     """The candidate does worse than the current model on a blind set."""
 
-    status_code = 409
+    code = "gate_refused"
+    http_status = 409
 
     def __init__(self, model_id: int, found: list[Regression]) -> None:
         self.regressions = found

@@ -124,7 +124,7 @@ async def test_unknown_metrics_steps_and_ratings_are_refused_clearly(
         "unknown metric 'nonsense'; one of interviews, time_to_feedback, breaches, approvals, "
         "deliveries, funnel, replies, conversations, handoffs, hr_first_response, csat"
     )
-    assert metric.value.status_code == 422
+    assert metric.value.http_status == 422
     with pytest.raises(KpiFilterError, match="unknown funnel step 'hired'"):
         await records(runtime, history, drilldown.Selection("funnel", step="hired"))
     with pytest.raises(KpiFilterError, match="a rating is 1 to 5"):

@@ -23,7 +23,7 @@ async def test_a_recruiter_sees_only_their_teams(runtime: Runtime, history: Hist
     assert [t.team_id for t in mine.teams] == [history.team_a.id]
     with pytest.raises(KpiFilterError) as refused:
         await report(runtime, history.filters(team_ids=(history.team_b.id,)), recruiter)
-    assert refused.value.status_code == 404
+    assert refused.value.http_status == 404
 
 
 async def test_ranges_are_checked(runtime: Runtime, history: History) -> None:

@@ -140,7 +140,7 @@ async def test_verdicts_are_audited_final_and_can_be_reopened(
     await decide(world, third, Verdict.DISMISS, blind_dir=steady_dir, principal=recruiter)
     with pytest.raises(service.AlreadyReviewedError) as refused:
         await decide(world, first, Verdict.DISMISS, blind_dir=steady_dir, principal=recruiter)
-    assert refused.value.status_code == 409
+    assert refused.value.http_status == 409
     assert "approved as ask_progress" in str(refused.value)
 
     async with world.runtime.transaction() as session:
@@ -189,7 +189,7 @@ async def test_an_approval_rasa_could_not_train_on_is_refused(
     item_id = await queue(world, await conversation(world, 1), text)
     with pytest.raises(service.ReviewError, match=problem) as refused:
         await decide(world, item_id, Verdict.APPROVE, intent=intent, blind_dir=steady_dir)
-    assert refused.value.status_code == 422
+    assert refused.value.http_status == 422
     [item] = await items(world)
     assert item.state is ReviewState.PENDING
 

@@ -64,14 +64,14 @@ async def test_nothing_to_train_on_and_a_second_trainer_are_refused(
     settings = with_blind_sets(world, steady_dir)
     with pytest.raises(training.NothingToTrainError, match="no approved examples") as refused:
         await train(world, settings)
-    assert refused.value.status_code == 422
+    assert refused.value.http_status == 422
 
     held = world.runtime.redis.lock(training.TRAINING_LOCK_KEY, timeout=30)
     assert await held.acquire()
     try:
         with pytest.raises(training.TrainingBusyError) as busy:
             await train(world, settings)
-        assert busy.value.status_code == 409
+        assert busy.value.http_status == 409
     finally:
         await held.release()
 
@@ -99,7 +99,7 @@ async def test_a_regressing_candidate_is_refused_and_a_sound_one_accepted(
     assert bad.figures["steady.jsonl"] == bad.baseline_figures["steady.jsonl"]
     with pytest.raises(training.GateRefusedError) as refused:
         await accept(world, settings, bad.id)
-    assert refused.value.status_code == 409
+    assert refused.value.http_status == 409
     assert "fragile.jsonl: accuracy 0.0000 is below the current 1.0000" in str(refused.value)
     async with world.runtime.sessionmaker() as session:
         assert (
@@ -134,7 +134,7 @@ async def test_a_regressing_candidate_is_refused_and_a_sound_one_accepted(
         await accept(world, settings, good.id)
     with pytest.raises(training.ModelNotFoundError) as missing:
         await accept(world, settings, 999_999)
-    assert missing.value.status_code == 404
+    assert missing.value.http_status == 404
     async with world.runtime.sessionmaker() as session:
         pointer = await session.get_one(ActiveNluModel, 1)
         overview = await training.overview(session, settings)
