@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import select, update
 from bot.channels.webhook import WebhookChannel
 from candor.clock import utcnow
 from candor.delivery.direct import DirectQueue, queue_direct
-from candor.delivery.loop import TIMED_OUT, DeliveryLoop, Sending, run_round
+from candor.delivery.loop import TIMED_OUT, DeliveryLoop, DeliveryQueue, Sending, run_round
 from candor.models import ChatDelivery
 from candor.models.dialogue import ChatDeliveryState
 from candor.models.enums import Channel, Locale
@@ -83,7 +84,7 @@ async def test_a_stuck_result_send_does_not_hold_up_a_chat_delivery(
             Channel.TELEGRAM: WebhookChannel(Channel.TELEGRAM, slow.url, client=http),
             Channel.EMAIL: WebhookChannel(Channel.EMAIL, quick.url, client=http),
         }
-        queues = [
+        queues: list[DeliveryQueue[Any]] = [
             Dispatcher(world.runtime, senders, await world.context()),
             DirectQueue(world.runtime),
         ]
