@@ -2,8 +2,9 @@
 preferences; everything else is the dialogue engine's (see `candor.chat.engine`).
 
 `receive` runs in the caller's transaction and never commits or sends. It returns the
-replies it decided, or a `Turn` for the engine, and any one-time code to e-mail once the
-transaction has committed (`bot.conversation.ConversationGateway` does both).
+replies it decided, or a `Turn` for the engine (`bot.conversation.ConversationGateway`
+commits, then asks the engine); a one-time code's e-mail is queued in the same transaction
+for the delivery loop.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.chat import binding, commands, consent, transcript
-from candor.chat.binding import BindResult, CodeToSend
+from candor.chat.binding import BindResult
 from candor.chat.engine import Turn
 from candor.chat.messages import InboundMessage, Reply
 from candor.chat.texts import text
@@ -44,7 +45,6 @@ class Received:
     duplicate: bool = False
     replies: list[Reply] = field(default_factory=list)
     engine_turn: Turn | None = None
-    code_to_send: CodeToSend | None = None
 
 
 async def receive(
@@ -158,7 +158,7 @@ async def _decide(
     if candidate is None:
         match command:
             case commands.BindRequest(application_code=code):
-                outcome.code_to_send = await binding.request_code(
+                await binding.request_code(  # queues the e-mail with the code's hash
                     session, identity, code, secret=policy.secret, now=now
                 )
                 say(Reply(text("code_sent", None)))
