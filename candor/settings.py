@@ -31,6 +31,14 @@ class DialogueEngine(StrEnum):
     RASA = "rasa"
 
 
+class WeChatMessageMode(StrEnum):
+    """The message encryption mode chosen in the Official Account admin (消息加解密方式)."""
+
+    PLAINTEXT = "plaintext"  # 明文: plaintext messages only
+    COMPATIBLE = "compatible"  # 兼容: plaintext and encrypted messages
+    SAFE = "safe"  # 安全: encrypted messages only
+
+
 class LogFormat(StrEnum):
     CONSOLE = "console"
     JSON = "json"
@@ -187,6 +195,12 @@ class Settings(BaseSettings):
         default=None,
         description="EncodingAESKey (43 characters) for compatible and safe modes; unset "
         "means plaintext mode only.",
+    )
+    wechat_message_mode: WeChatMessageMode | None = Field(
+        default=None,
+        description="Which callbacks are accepted: plaintext (no EncodingAESKey), compatible "
+        "(plaintext and encrypted) or safe (encrypted only). Unset: safe with an "
+        "EncodingAESKey, plaintext without one; compatible is only ever chosen explicitly.",
     )
     wechat_previous_aes_key: SecretStr | None = Field(
         default=None,

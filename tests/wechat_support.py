@@ -21,7 +21,7 @@ from bot.gateway import message_recorded
 from candor.chat.messages import InboundMessage, Reply
 from candor.devtools.fake_wechat import FakeWeChatState, create_fake_wechat_app
 from candor.runtime import Runtime
-from candor.settings import Settings
+from candor.settings import Settings, WeChatMessageMode
 from tests.fakes import serving
 
 TOKEN = "candor-test-token"
@@ -52,6 +52,7 @@ def wechat_settings(
     aes_key: str | None = None,
     previous_aes_key: str | None = None,
     budget: float = 3.5,
+    mode: str | None = None,
 ) -> Settings:
     return base.model_copy(
         update={
@@ -60,6 +61,7 @@ def wechat_settings(
             "wechat_app_secret": SecretStr(APP_SECRET),
             "wechat_aes_key": SecretStr(aes_key) if aes_key else None,
             "wechat_previous_aes_key": SecretStr(previous_aes_key) if previous_aes_key else None,
+            "wechat_message_mode": WeChatMessageMode(mode) if mode else None,
             "wechat_api_base": api_base,
             "wechat_reply_budget_seconds": budget,
         }

@@ -62,6 +62,10 @@ def _rejected(exc: CallbackRejectedError) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
 
 
+def _unavailable(exc: CallbackUnavailableError) -> JSONResponse:
+    return JSONResponse(error_body("wechat_unavailable", str(exc)), status_code=503)
+
+
 async def _read_limited(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -77,11 +81,13 @@ async def _read_limited(request: Request) -> bytes:
 @router.get("/callback", summary="URL verification: echoes echostr when the signature is right")
 async def verify_callback(request: Request, wechat: WeChatDep) -> Response:
     try:
-        echo = wechat.callback.verify_url(
+        echo = await wechat.callback.verify_url(
             _signed_query(request), request.query_params.get("echostr", "")
         )
     except CallbackRejectedError as exc:
         return _rejected(exc)
+    except CallbackUnavailableError as exc:
+        return _unavailable(exc)
     return PlainTextResponse(echo)
 
 
@@ -97,7 +103,7 @@ async def receive_callback(request: Request, wechat: WeChatDep, gateway: Gateway
     except CallbackRejectedError as exc:
         return _rejected(exc)
     except CallbackUnavailableError as exc:
-        return JSONResponse(error_body("wechat_unavailable", str(exc)), status_code=503)
+        return _unavailable(exc)
     if answer.is_xml:
         return Response(answer.body, media_type="application/xml")
     return PlainTextResponse(answer.body)

@@ -30,6 +30,7 @@ from bot.channels.wechat.api import WeChatApi
 from bot.channels.wechat.config import WeChatConfig
 from bot.channels.wechat.envelope import (
     BadSignatureError,
+    EncryptionRequiredError,
     Envelope,
     MalformedRequestError,
     PayloadTooLargeError,
@@ -105,22 +106,36 @@ class WeChatCallback:
         )
         self._late: set[asyncio.Task[None]] = set()
 
-    def verify_url(self, query: SignedQuery, echostr: str) -> str:
-        """The GET WeChat sends when the callback URL is saved: echo `echostr` if signed."""
+    async def verify_url(self, query: SignedQuery, echostr: str) -> str:
+        """The GET WeChat sends when the callback URL is saved: echo `echostr` if signed.
+
+        Its nonce is used up like a message's: its query string may be logged, and its
+        `signature` is exactly what a plaintext message carries.
+        """
         verify_signature(self._config.token, query)
         check_fresh(query.timestamp, now=self._clock())
+        try:
+            await self._state.use_nonce_for_url_verification(
+                timestamp=query.timestamp, nonce=query.nonce
+            )
+        except RedisError as exc:
+            # An unrecorded nonce could be used again: refuse, the admin can save again.
+            log.warning("wechat.redis_unavailable", error=repr(exc))
+            raise CallbackUnavailableError("cannot record this verification now") from exc
         return echostr
 
     async def receive(self, query: SignedQuery, body: bytes, gateway: Gateway) -> CallbackAnswer:
         verify_signature(self._config.token, query)
         now = self._clock()
         check_fresh(query.timestamp, now=now)
+        if not query.encrypted and not self._config.accepts_plaintext:
+            raise EncryptionRequiredError("safe mode accepts only encrypted messages")
         if len(body) > MAX_BODY_BYTES:  # the router stops reading earlier; this is the rule
             raise PayloadTooLargeError("the body is larger than 64 KiB")
         root = safe_xml(body)
         key_index: int | None = None
         if query.encrypted:
-            if self._envelope is None:
+            if self._envelope is None or not self._config.accepts_encrypted:
                 raise MalformedRequestError("encrypted callback, but no EncodingAESKey is set")
             if not query.msg_signature:
                 raise BadSignatureError("an encrypted callback needs msg_signature")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from candor.settings import Settings
+from candor.settings import Settings, WeChatMessageMode
 
 AES_KEY_LENGTH = 43  # EncodingAESKey: 32 bytes in base64 without its trailing "="
 
@@ -25,10 +25,17 @@ class WeChatConfig:
     aes_keys: tuple[str, ...]  # current first, then the one before the last rotation
     api_base: str
     reply_budget_seconds: float
+    mode: WeChatMessageMode
 
     @property
     def accepts_encrypted(self) -> bool:
-        return bool(self.aes_keys)
+        return self.mode is not WeChatMessageMode.PLAINTEXT
+
+    @property
+    def accepts_plaintext(self) -> bool:
+        # In safe mode only msg_signature authenticates a message: `signature` covers no
+        # body, so a plaintext body under a valid (e.g. logged) signature would be forged.
+        return self.mode is not WeChatMessageMode.SAFE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WeChatConfig | None:
@@ -53,6 +60,7 @@ class WeChatConfig:
             if key is not None
         )
         return cls(
+            mode=_message_mode(settings.wechat_message_mode, has_key=bool(keys)),
             token=settings.wechat_token,
             app_id=settings.wechat_app_id,
             app_secret=settings.wechat_app_secret.get_secret_value(),
@@ -60,6 +68,26 @@ class WeChatConfig:
             api_base=settings.wechat_api_base.rstrip("/"),
             reply_budget_seconds=settings.wechat_reply_budget_seconds,
         )
+
+
+def _message_mode(chosen: WeChatMessageMode | None, *, has_key: bool) -> WeChatMessageMode:
+    """The chosen mode, checked against the key; unset: safe with a key, plaintext without.
+
+    Compatible mode (plaintext accepted next to ciphertext) is never derived: it weakens a
+    deployment that has a key, so it must be asked for by name.
+    """
+    if chosen is None:
+        return WeChatMessageMode.SAFE if has_key else WeChatMessageMode.PLAINTEXT
+    if chosen is WeChatMessageMode.PLAINTEXT and has_key:
+        raise WeChatConfigError(
+            "CANDOR_WECHAT_MESSAGE_MODE=plaintext takes no EncodingAESKey: unset "
+            "CANDOR_WECHAT_AES_KEY, or choose compatible or safe"
+        )
+    if chosen is not WeChatMessageMode.PLAINTEXT and not has_key:
+        raise WeChatConfigError(
+            f"CANDOR_WECHAT_MESSAGE_MODE={chosen.value} needs CANDOR_WECHAT_AES_KEY"
+        )
+    return chosen
 
 
 def _checked_aes_key(name: str, key: SecretStr) -> str:

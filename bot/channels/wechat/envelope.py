@@ -49,6 +49,13 @@ class ReplayedNonceError(CallbackRejectedError):
     code = "wechat_replayed_nonce"
 
 
+class EncryptionRequiredError(CallbackRejectedError):
+    """A plaintext message in safe mode: nothing authenticates its body."""
+
+    status_code = 403
+    code = "wechat_encryption_required"
+
+
 class MalformedRequestError(CallbackRejectedError):
     status_code = 400
     code = "wechat_malformed"

@@ -1,6 +1,7 @@
 """What the WeChat channel keeps in Redis, shared by every process.
 
-- nonces seen in the last 10 minutes (a replayed signed request is refused);
+- nonces seen in the last 10 minutes, from messages and URL verifications alike (a replayed
+  signed request is refused);
 - inbound messages seen (WeChat retries a callback up to 3 times);
 - each user's customer-service window: WeChat accepts customer-service messages only within
   48 hours of the user's last message, and only so many of them;
@@ -34,6 +35,9 @@ SUBSCRIPTION_GRANT_TTL_SECONDS = 30 * 24 * 3600
 PENDING = "pending"
 LATER = "later"  # answered by customer-service message after the reply budget ran out
 ANSWERED_PREFIX = "answered:"
+# What a URL verification leaves under its nonce: never a body digest, so no message can
+# be signed with a verification's (possibly logged) query.
+URL_VERIFIED = "url-verification"
 
 # KEYS[1] window hash; ARGV[1] limit. Returns the new count, or -1 closed, -2 used up.
 _CONSUME_SLOT = """
@@ -106,7 +110,7 @@ class WeChatState:
         """
         result: Any = await self._arrive(
             keys=[
-                f"{self._prefix}:nonce:{timestamp}:{nonce}",
+                self._nonce(timestamp, nonce),
                 self._inbound(dedupe_key),
                 self._window(openid),
             ],
@@ -125,6 +129,21 @@ class WeChatState:
         if outcome[0] == "duplicate":
             return outcome[1]
         return None
+
+    async def use_nonce_for_url_verification(self, *, timestamp: str, nonce: str) -> None:
+        """Use up a URL verification's nonce; `ReplayedNonceError` if it was ever seen.
+
+        A verification has no retry to recognise, so unlike a message, the same nonce is
+        never accepted twice.
+        """
+        taken = await self.redis.set(
+            self._nonce(timestamp, nonce), URL_VERIFIED, nx=True, ex=NONCE_TTL_SECONDS
+        )
+        if not taken:
+            raise ReplayedNonceError("this nonce was already used")
+
+    def _nonce(self, timestamp: str, nonce: str) -> str:
+        return f"{self._prefix}:nonce:{timestamp}:{nonce}"
 
     def _inbound(self, dedupe_key: str) -> str:
         return f"{self._prefix}:inbound:{dedupe_key}"

@@ -10,10 +10,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from sqlalchemy import func, select
 
 from api.app import create_app
 from bot.channels.wechat.messages import safe_xml
 from bot.channels.wechat.state import WeChatState
+from bot.conversation import ConversationGateway
+from bot.gateway import Gateway
+from candor.models import ChatMessage
 from candor.runtime import Runtime
 from tests.wechat_support import (
     AES_KEY,
@@ -43,11 +47,12 @@ async def fake_wechat() -> AsyncIterator[RunningFakeWeChat]:
 def wechat_client(runtime: Runtime, fake_wechat: RunningFakeWeChat) -> Client:
     @asynccontextmanager
     async def client(
-        gateway: EchoGateway,
+        gateway: Gateway,
         *,
         aes_key: str | None = None,
         previous_aes_key: str | None = None,
         budget: float = 3.5,
+        mode: str | None = None,
     ) -> AsyncIterator[httpx.AsyncClient]:
         settings = wechat_settings(
             runtime.settings,
@@ -55,6 +60,7 @@ def wechat_client(runtime: Runtime, fake_wechat: RunningFakeWeChat) -> Client:
             aes_key=aes_key,
             previous_aes_key=previous_aes_key,
             budget=budget,
+            mode=mode,
         )
         app = create_app(
             runtime=with_settings(runtime, settings),
@@ -77,6 +83,11 @@ async def _wechat_keys(runtime: Runtime) -> list[str]:
 
 def _content(xml: str) -> str | None:
     return safe_xml(xml).findtext("Content")
+
+
+async def _transcript_rows(runtime: Runtime) -> int:
+    async with runtime.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(ChatMessage)) or 0)
 
 
 # -- URL verification ----------------------------------------------------------------------
@@ -107,6 +118,49 @@ async def test_url_verification_with_a_stale_timestamp_is_refused(wechat_client:
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "wechat_stale_request"
+
+
+async def test_the_same_url_verification_is_refused_the_second_time(
+    wechat_client: Client,
+) -> None:
+    verification = WeChatSigner().callback("")
+    async with wechat_client(EchoGateway()) as http:
+        first = await http.get(verification.url + "&echostr=42")
+        again = await http.get(verification.url + "&echostr=42")
+
+    assert first.status_code == 200
+    assert again.status_code == 403
+    assert again.json()["error"]["code"] == "wechat_replayed_nonce"
+
+
+@pytest.mark.parametrize("mode", [None, "compatible"])
+async def test_a_url_verifications_query_cannot_sign_a_message(
+    wechat_client: Client, runtime: Runtime, mode: str | None
+) -> None:
+    # The verification's query string (in an access log, say) replayed with a forged body.
+    verification = WeChatSigner().callback("", nonce="31337")
+    forged = WeChatSigner().callback(text_xml(OPENID, "退订", 5001), nonce="31337")
+    assert forged.url == verification.url
+    gateway = ConversationGateway(runtime)
+    async with wechat_client(gateway, aes_key=AES_KEY if mode else None, mode=mode) as http:
+        verified = await http.get(verification.url + "&echostr=42")
+        replayed = await http.post(verification.url, content=forged.body)
+
+    assert verified.status_code == 200
+    assert replayed.status_code == 403
+    assert replayed.json()["error"]["code"] == "wechat_replayed_nonce"
+    assert await _transcript_rows(runtime) == 0
+
+
+async def test_a_messages_nonce_cannot_verify_the_url(wechat_client: Client) -> None:
+    message = WeChatSigner().callback(text_xml(OPENID, "hi", 5002))
+    async with wechat_client(EchoGateway()) as http:
+        accepted = await http.post(message.url, content=message.body)
+        verification = await http.get(message.url + "&echostr=42")
+
+    assert accepted.status_code == 200
+    assert verification.status_code == 403
+    assert verification.json()["error"]["code"] == "wechat_replayed_nonce"
 
 
 async def test_without_wechat_settings_the_callback_does_not_exist(
@@ -155,6 +209,40 @@ async def test_encrypted_modes_answer_with_an_encrypted_passive_reply(
     assert response.status_code == 200
     assert safe_xml(response.text).findtext("Encrypt")
     assert _content(signer.open_reply(response.text)) == "echo: hello"
+
+
+@pytest.mark.parametrize("mode", [None, "safe"])
+async def test_safe_mode_refuses_a_plaintext_message_and_records_nothing(
+    wechat_client: Client, runtime: Runtime, mode: str | None
+) -> None:
+    # A validly signed plaintext "unsubscribe" from someone else's openid: in safe mode
+    # (chosen, or derived from the key) `signature` alone authenticates no body.
+    forged = WeChatSigner().callback(text_xml(OPENID, "退订", 1005))
+    async with wechat_client(ConversationGateway(runtime), aes_key=AES_KEY, mode=mode) as http:
+        response = await http.post(forged.url, content=forged.body)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "wechat_encryption_required"
+    assert await _transcript_rows(runtime) == 0
+    assert await _wechat_keys(runtime) == []
+
+
+async def test_compatible_mode_when_chosen_accepts_plaintext_and_encrypted_messages(
+    wechat_client: Client, runtime: Runtime
+) -> None:
+    plaintext = WeChatSigner().callback(text_xml(OPENID, "明文", 1006))
+    encrypted_signer = WeChatSigner(mode="compatible")
+    encrypted = encrypted_signer.callback(text_xml(OPENID, "密文", 1007))
+    gateway = ConversationGateway(runtime)
+    async with wechat_client(gateway, aes_key=AES_KEY, mode="compatible") as http:
+        plain_reply = await http.post(plaintext.url, content=plaintext.body)
+        sealed_reply = await http.post(encrypted.url, content=encrypted.body)
+
+    assert plain_reply.status_code == 200, plain_reply.text
+    assert sealed_reply.status_code == 200, sealed_reply.text
+    assert _content(plain_reply.text)
+    assert _content(encrypted_signer.open_reply(sealed_reply.text))
+    assert await _transcript_rows(runtime) >= 2
 
 
 async def test_during_a_key_rotation_the_previous_key_is_still_accepted(

@@ -132,6 +132,20 @@ async def test_without_redis_a_callback_is_refused_not_processed(
     assert gateway.received == []
 
 
+async def test_without_redis_a_url_verification_is_refused_not_echoed(
+    runtime: Runtime, fake_wechat: RunningFakeWeChat, http: httpx.AsyncClient
+) -> None:
+    # Echoing without using up the nonce would leave its signature good for a message.
+    unreachable = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)
+    callback = _callback(runtime, fake_wechat, http, budget=1.0, redis=unreachable)
+    query, _ = _signed("")
+    try:
+        with pytest.raises(CallbackUnavailableError):
+            await callback.verify_url(query, "42")
+    finally:
+        await unreachable.aclose()
+
+
 async def test_late_answers_are_bounded_by_the_window(
     runtime: Runtime, fake_wechat: RunningFakeWeChat, http: httpx.AsyncClient
 ) -> None:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from bot.channels.wechat.config import WeChatConfig, WeChatConfigError
-from candor.settings import Settings
+from candor.settings import Settings, WeChatMessageMode
 from tests.conftest import TEST_SECRET
 from tests.wechat_support import AES_KEY, PREVIOUS_AES_KEY
 
@@ -28,7 +28,9 @@ def test_token_id_and_secret_configure_plaintext_mode() -> None:
     )
 
     assert config is not None
+    assert config.mode is WeChatMessageMode.PLAINTEXT
     assert not config.accepts_encrypted
+    assert config.accepts_plaintext
     assert config.api_base == "http://127.0.0.1:1"
     assert config.reply_budget_seconds == 3.5
 
@@ -46,6 +48,40 @@ def test_keys_are_kept_current_first() -> None:
 
     assert config is not None
     assert config.aes_keys == (AES_KEY, PREVIOUS_AES_KEY)
+
+
+CONFIGURED = {"wechat_token": "t", "wechat_app_id": "wx1", "wechat_app_secret": "s"}
+
+
+def test_a_key_without_a_chosen_mode_means_safe_mode_encrypted_only() -> None:
+    config = WeChatConfig.from_settings(_settings(**CONFIGURED, wechat_aes_key=AES_KEY))
+
+    assert config is not None
+    assert config.mode is WeChatMessageMode.SAFE
+    assert config.accepts_encrypted
+    assert not config.accepts_plaintext
+
+
+def test_compatible_mode_is_what_was_chosen() -> None:
+    config = WeChatConfig.from_settings(
+        _settings(**CONFIGURED, wechat_aes_key=AES_KEY, wechat_message_mode="compatible")
+    )
+
+    assert config is not None
+    assert config.mode is WeChatMessageMode.COMPATIBLE
+    assert config.accepts_encrypted
+    assert config.accepts_plaintext
+
+
+def test_the_mode_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CANDOR_WECHAT_MESSAGE_MODE", "compatible")
+
+    assert _settings().wechat_message_mode is WeChatMessageMode.COMPATIBLE
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        _settings(**CONFIGURED, wechat_message_mode="lenient")
 
 
 @pytest.mark.parametrize(
@@ -79,6 +115,12 @@ def test_keys_are_kept_current_first() -> None:
                 "wechat_previous_aes_key": AES_KEY,
             },
             "needs the current",
+        ),
+        ({**CONFIGURED, "wechat_message_mode": "safe"}, "needs CANDOR_WECHAT_AES_KEY"),
+        ({**CONFIGURED, "wechat_message_mode": "compatible"}, "needs CANDOR_WECHAT_AES_KEY"),
+        (
+            {**CONFIGURED, "wechat_message_mode": "plaintext", "wechat_aes_key": AES_KEY},
+            "takes no EncodingAESKey",
         ),
     ],
 )
