@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import candor
 from api.console import install_console
 from api.errors import install_error_handlers
-from api.middleware import RequestLogMiddleware
+from api.middleware import RequestLogMiddleware, StrictTransportSecurityMiddleware
 from api.routers import (
     approval_rules,
     ats,
@@ -35,7 +36,7 @@ from candor.bootstrap import ensure_reference_data
 from candor.delivery.ports import close_senders
 from candor.logging import configure_logging
 from candor.runtime import Runtime
-from candor.settings import Settings, get_settings
+from candor.settings import Environment, Settings, get_settings
 from candor.worker import run_worker_loops
 
 
@@ -94,13 +95,25 @@ def create_app(
             if owned:
                 await app.state.runtime.aclose()
 
+    development = settings.env is Environment.DEVELOPMENT
     app = FastAPI(
         title="Candor",
         version=candor.__version__,
         summary="Every candidate hears back: result outreach, candidate chat and HR control.",
         lifespan=lifespan,
+        # The interactive docs and the schema map every route for a stranger: development only.
+        docs_url="/docs" if development else None,
+        redoc_url="/redoc" if development else None,
+        openapi_url="/openapi.json" if development else None,
     )
     app.add_middleware(RequestLogMiddleware)
+    if not development:
+        app.add_middleware(StrictTransportSecurityMiddleware)
+    # Added last, so it runs first: every later reader of the client address or scheme
+    # (login throttling, secure cookies) sees the one a trusted proxy vouches for.
+    app.add_middleware(
+        ProxyHeadersMiddleware, trusted_hosts=[str(proxy) for proxy in settings.trusted_proxies]
+    )
     install_error_handlers(app)
     # The chat webhooks first: routes are matched in order, and these take the most requests
     # (matching a WeChat callback past every console route cost ~5 % of its CPU).

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from api.errors import ApiError
+from candor.ids import parse_row_id
 from candor.kpis import drilldown
 from candor.kpis.filters import KpiFilter
 from candor.kpis.promise import Promise, Timeliness
@@ -23,13 +24,13 @@ from candor.sla.service import business_today
 DEFAULT_DAYS = 90
 
 
-def optional_int(value: str | None, name: str) -> int | None:
+def optional_id(value: str | None, name: str) -> int | None:
     if value is None or not value.strip():
         return None
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ApiError(422, "invalid_filter", f"{name} must be a whole number") from exc
+    row_id = parse_row_id(value)
+    if row_id is None:
+        raise ApiError(422, "invalid_filter", f"{name} must be an id (a positive whole number)")
+    return row_id
 
 
 def optional_date(value: str | None, name: str) -> date | None:
@@ -57,13 +58,13 @@ def kpi_filter(
 ) -> KpiFilter:
     last = optional_date(end, "to") or business_today()
     first = optional_date(start, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
-    teams = [optional_int(t, "team_id") for t in team_id or ()]
+    teams = [optional_id(t, "team_id") for t in team_id or ()]
     return KpiFilter(
         start=first,
         end=last,
         team_ids=tuple(dict.fromkeys(t for t in teams if t is not None)),
-        recruiter_id=optional_int(recruiter_id, "recruiter_id"),
-        job_id=optional_int(job_id, "job_id"),
+        recruiter_id=optional_id(recruiter_id, "recruiter_id"),
+        job_id=optional_id(job_id, "job_id"),
     )
 
 

@@ -52,3 +52,28 @@ class RequestLogMiddleware:
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 )
+
+
+# A year, the minimum the browsers' preload lists accept; subdomains too, as none of them
+# should be reachable over plain HTTP either.
+HSTS_HEADER = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class StrictTransportSecurityMiddleware:
+    """Tells browsers to use HTTPS only, on every response (outside development, where the
+    server is reached over plain HTTP)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), HSTS_HEADER]
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)

@@ -88,7 +88,7 @@ def serve(
             host=host,
             port=port,
             log_level=settings.log_level.lower(),
-            proxy_headers=True,
+            proxy_headers=False,  # the app applies CANDOR_TRUSTED_PROXIES itself
         )
         return
     uvicorn.run(
@@ -97,7 +97,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        proxy_headers=False,
     )
 
 

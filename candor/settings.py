@@ -10,10 +10,10 @@ from datetime import time
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Any, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - refused outside development
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/candor.sqlite3"
@@ -223,10 +223,24 @@ class Settings(BaseSettings):
         description="The one-time subscription (一次性订阅消息) template the bot offers when a "
         "consenting WeChat candidate asks about a result that is still pending; unset: no offer.",
     )
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses or networks (10.0.0.5, 10.0.0.0/8) of the "
+        "reverse proxies in front of Candor. Only a request from one of them has its "
+        "X-Forwarded-For and X-Forwarded-Proto believed; by default none is, so a client "
+        "cannot choose the address that login throttling counts.",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: LogFormat = Field(
         default=LogFormat.CONSOLE, description="console for people, json for log shippers."
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxy_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> Self:

@@ -24,6 +24,7 @@ from candor.access import users as user_service
 from candor.access.errors import AccessInputError, AccessNotFoundError
 from candor.auth.passwords import MIN_LENGTH
 from candor.auth.tokens import KNOWN_SCOPES, Scope
+from candor.ids import RowId, parse_row_id
 from candor.models.enums import Role
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
@@ -45,8 +46,9 @@ DONE = {
 def _ids(form: FormData, name: str, problems: dict[str, str]) -> list[int]:
     ids: list[int] = []
     for value in form.getlist(name):
-        if isinstance(value, str) and value.strip().isdigit():
-            ids.append(int(value))
+        row_id = parse_row_id(value) if isinstance(value, str) else None
+        if row_id is not None:
+            ids.append(row_id)
         elif value != "":
             problems[name] = f"not an id: {value!r}"
     return ids
@@ -56,10 +58,10 @@ def _optional_id(form: FormData, name: str, problems: dict[str, str]) -> int | N
     value = form_text(form, name).strip()
     if not value:
         return None
-    if not value.isdigit():
+    row_id = parse_row_id(value)
+    if row_id is None:
         problems[name] = f"not an id: {value!r}"
-        return None
-    return int(value)
+    return row_id
 
 
 def _not_found(exc: AccessNotFoundError) -> ConsoleHTTPError:
@@ -148,7 +150,7 @@ async def _user_page(
     user: ConsoleUser,
     session: SessionDep,
     redis: RedisDep,
-    user_id: int,
+    user_id: RowId,
     *,
     form: dict[str, Any] | None = None,
     problems: dict[str, str] | None = None,
@@ -184,14 +186,14 @@ async def _user_page(
 
 @router.get("/users/{user_id}", response_class=HTMLResponse)
 async def user_page(
-    user_id: int, request: Request, user: ConsoleAdmin, session: SessionDep, redis: RedisDep
+    user_id: RowId, request: Request, user: ConsoleAdmin, session: SessionDep, redis: RedisDep
 ) -> Response:
     return await _user_page(request, user, session, redis, user_id)
 
 
 @router.post("/users/{user_id}")
 async def update_user(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     user: ConsoleAdmin,
     form: CheckedForm,
@@ -226,7 +228,7 @@ async def _user_action(
     user: ConsoleUser,
     session: SessionDep,
     redis: RedisDep,
-    user_id: int,
+    user_id: RowId,
     done: str,
     action: Awaitable[object],
     form: dict[str, Any] | None = None,
@@ -254,7 +256,7 @@ async def _user_action(
 
 @router.post("/users/{user_id}/deactivate")
 async def deactivate_user(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     user: ConsoleAdmin,
     _form: CheckedForm,
@@ -267,7 +269,7 @@ async def deactivate_user(
 
 @router.post("/users/{user_id}/reactivate")
 async def reactivate_user(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     user: ConsoleAdmin,
     _form: CheckedForm,
@@ -280,7 +282,7 @@ async def reactivate_user(
 
 @router.post("/users/{user_id}/password")
 async def reset_password(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     user: ConsoleAdmin,
     form: CheckedForm,
@@ -300,7 +302,7 @@ async def reset_password(
 
 @router.post("/users/{user_id}/unlock")
 async def clear_lockout(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     user: ConsoleAdmin,
     _form: CheckedForm,
@@ -384,7 +386,7 @@ async def create_token(
 
 @router.post("/tokens/{token_id}/revoke")
 async def revoke_token(
-    token_id: int,
+    token_id: RowId,
     request: Request,
     user: ConsoleAdmin,
     _form: CheckedForm,
@@ -452,7 +454,7 @@ async def create_team(
 
 @router.post("/teams/{team_id}")
 async def rename_team(
-    team_id: int, request: Request, user: ConsoleAdmin, form: CheckedForm, session: SessionDep
+    team_id: RowId, request: Request, user: ConsoleAdmin, form: CheckedForm, session: SessionDep
 ) -> Response:
     try:
         await team_service.rename_team(

@@ -22,6 +22,7 @@ from api.console.deps import (
 from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
 from candor.console.inbox import draft_card, draft_cards, line_diff
+from candor.ids import RowId, parse_row_id
 from candor.models.outreach import OutreachMessage
 from candor.outreach import queries, service
 from candor.outreach.context import outreach_context
@@ -52,7 +53,7 @@ async def inbox(
 
 
 async def _visible(
-    session: SessionDep, user: CurrentConsoleUser, message_id: int, *, for_update: bool = False
+    session: SessionDep, user: CurrentConsoleUser, message_id: RowId, *, for_update: bool = False
 ) -> OutreachMessage:
     message = await queries.visible_message(
         session, user.principal, message_id, for_update=for_update
@@ -64,7 +65,7 @@ async def _visible(
 
 @router.get("/messages/{message_id}", response_class=HTMLResponse)
 async def message_page(
-    message_id: int, request: Request, user: CurrentConsoleUser, session: SessionDep
+    message_id: RowId, request: Request, user: CurrentConsoleUser, session: SessionDep
 ) -> Response:
     message = await _visible(session, user, message_id)
     return await _message_page(request, user, session, message)
@@ -123,7 +124,7 @@ async def _decide(
 
 @router.post("/messages/{message_id}/approve")
 async def approve(
-    message_id: int,
+    message_id: RowId,
     request: Request,
     user: CurrentConsoleUser,
     form: CheckedForm,
@@ -141,7 +142,7 @@ async def approve(
 
 @router.post("/messages/{message_id}/edit-and-approve")
 async def edit_and_approve(
-    message_id: int,
+    message_id: RowId,
     request: Request,
     user: CurrentConsoleUser,
     form: CheckedForm,
@@ -191,7 +192,7 @@ async def edit_and_approve(
 
 @router.post("/messages/{message_id}/reject")
 async def reject(
-    message_id: int,
+    message_id: RowId,
     request: Request,
     user: CurrentConsoleUser,
     form: CheckedForm,
@@ -223,11 +224,8 @@ async def bulk_approve(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    requested = [
-        int(value)
-        for value in form.getlist("message_id")
-        if isinstance(value, str) and value.isdigit()
-    ]
+    parsed = [parse_row_id(value) for value in form.getlist("message_id") if isinstance(value, str)]
+    requested = [message_id for message_id in parsed if message_id is not None]
     if len(requested) > MAX_BULK:
         raise ConsoleHTTPError(422, f"approve at most {MAX_BULK} messages at a time")
     messages = [

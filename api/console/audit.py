@@ -13,7 +13,7 @@ from api.console.deps import ConsoleAdmin, ConsoleHTTPError
 from api.console.rendering import page
 from api.deps import SessionDep
 from api.errors import ApiError
-from api.kpi_params import optional_date, optional_int
+from api.kpi_params import optional_date, optional_id
 from candor.audit.service import ACTIONS, AuditFilter, list_entries
 from candor.clock import BUSINESS_TZ
 
@@ -42,8 +42,8 @@ async def audit_page(
     try:
         start = optional_date(start_text, "from")
         end = optional_date(end_text, "to")
-        team = optional_int(team_id, "team_id")
-        before = optional_int(before_id, "before_id")
+        team = optional_id(team_id, "team_id")
+        before = optional_id(before_id, "before_id")
     except ApiError as exc:
         raise ConsoleHTTPError(422, exc.message) from exc
     filters = AuditFilter(

@@ -39,6 +39,7 @@ from candor.dialogue.hr import (
     visible_tasks,
 )
 from candor.dialogue.service import DialogueError, JobQuestionClosedError, NotHandedOffError
+from candor.ids import RowId
 from candor.models import Candidate, Conversation, HrTask, JobQuestion
 from candor.models.dialogue import JobQuestionState
 from candor.outreach.queries import visible_application
@@ -181,7 +182,7 @@ async def find_candidate(user: CurrentConsoleUser, session: SessionDep, code: st
 
 @router.get("/candidates/{candidate_id}", response_class=HTMLResponse)
 async def candidate_page(
-    candidate_id: int,
+    candidate_id: RowId,
     request: Request,
     user: CurrentConsoleUser,
     session: SessionDep,
@@ -197,7 +198,7 @@ async def candidate_page(
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 async def conversation_page(
-    conversation_id: int,
+    conversation_id: RowId,
     request: Request,
     user: CurrentConsoleUser,
     session: SessionDep,
@@ -237,7 +238,7 @@ async def _rerender(
 
 @router.post("/conversations/{conversation_id}/reply")
 async def reply(
-    conversation_id: int,
+    conversation_id: RowId,
     request: Request,
     user: CurrentConsoleUser,
     form: CheckedForm,
@@ -258,7 +259,7 @@ async def reply(
 
 @router.post("/conversations/{conversation_id}/handback")
 async def handback(
-    conversation_id: int,
+    conversation_id: RowId,
     request: Request,
     user: CurrentConsoleUser,
     form: CheckedForm,
@@ -278,7 +279,7 @@ async def handback(
 
 @router.post("/identities/{identity_id}/unbind")
 async def unbind(
-    identity_id: int,
+    identity_id: RowId,
     request: Request,
     user: CurrentConsoleUser,
     form: CheckedForm,
@@ -347,7 +348,7 @@ async def _questions_page(
 
 @router.post("/job-questions/{question_id}/approve")
 async def approve_question(
-    question_id: int,
+    question_id: RowId,
     request: Request,
     user: CurrentConsoleUser,
     form: CheckedForm,
@@ -376,7 +377,7 @@ async def approve_question(
 
 @router.post("/job-questions/{question_id}/reject")
 async def reject_question(
-    question_id: int,
+    question_id: RowId,
     request: Request,
     user: CurrentConsoleUser,
     form: CheckedForm,
@@ -420,7 +421,7 @@ async def tasks_page(
 
 @router.post("/hr-tasks/{task_id}/done")
 async def task_done(
-    task_id: int, user: CurrentConsoleUser, form: CheckedForm, session: SessionDep
+    task_id: RowId, user: CurrentConsoleUser, form: CheckedForm, session: SessionDep
 ) -> Response:
     task = await visible_task(session, user.principal, task_id)
     if task is None:

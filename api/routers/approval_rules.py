@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from api.deps import CurrentAdmin, SessionDep
+from candor.ids import RowId
 from candor.outreach import rules
 from candor.outreach.schemas import ApprovalRuleIn, ApprovalRuleOut
 
@@ -48,6 +49,6 @@ async def set_rule(
     status_code=204,
     responses={**ADMIN_ONLY, 404: {"description": "No such rule"}},
 )
-async def delete_rule(rule_id: int, session: SessionDep, admin: CurrentAdmin) -> Response:
+async def delete_rule(rule_id: RowId, session: SessionDep, admin: CurrentAdmin) -> Response:
     await rules.delete_rule(session, rule_id, actor=admin.actor)
     return Response(status_code=204)

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from api.deps import CurrentAdmin, SessionDep
 from candor.audit.service import AuditFilter, list_entries
+from candor.ids import RowCursor, RowId
 
 
 class AuditEntryOut(BaseModel):
@@ -43,11 +44,11 @@ async def audit_log(
     action: str | None = None,
     object_type: str | None = None,
     object_id: str | None = None,
-    team_id: int | None = None,
+    team_id: RowId | None = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before_id: int | None = None,
+    before_id: RowCursor | None = None,
 ) -> list[AuditEntryOut]:
     entries = await list_entries(
         session,

@@ -31,6 +31,7 @@ from candor.dialogue.hr import (
     visible_task,
     visible_tasks,
 )
+from candor.ids import RowId
 from candor.models.dialogue import JobQuestionState
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
@@ -63,7 +64,7 @@ async def list_handoffs(session: SessionDep, principal: CurrentHR) -> list[Hando
     summary="Send HR's message to the candidate on their channel",
 )
 async def reply(
-    conversation_id: int,
+    conversation_id: RowId,
     body: ReplyIn,
     post: IdempotentPostDep,
     session: SessionDep,
@@ -91,7 +92,7 @@ async def reply(
     summary="Give the conversation back to the bot",
 )
 async def handback(
-    conversation_id: int,
+    conversation_id: RowId,
     post: IdempotentPostDep,
     session: SessionDep,
     principal: CurrentHR,
@@ -132,7 +133,7 @@ async def list_job_questions(
     summary="Approve an answer: it is sent to the candidate, and may join the knowledge base",
 )
 async def answer(
-    question_id: int,
+    question_id: RowId,
     body: JobAnswerIn,
     post: IdempotentPostDep,
     session: SessionDep,
@@ -163,7 +164,7 @@ async def answer(
     summary="Reject the drafted answer: nothing is sent",
 )
 async def reject(
-    question_id: int,
+    question_id: RowId,
     body: JobRejectIn,
     post: IdempotentPostDep,
     session: SessionDep,
@@ -199,7 +200,7 @@ async def list_tasks(
     summary="Mark a task done",
 )
 async def task_done(
-    task_id: int, post: IdempotentPostDep, session: SessionDep, principal: CurrentHR
+    task_id: RowId, post: IdempotentPostDep, session: SessionDep, principal: CurrentHR
 ) -> JSONResponse:
     async def action() -> Any:
         task = _found(await visible_task(session, principal, task_id), f"task {task_id}")

@@ -12,6 +12,7 @@ from api.deps import CurrentHR, RuntimeDep, SessionDep
 from api.errors import ApiError
 from api.idempotent import IdempotentPostDep
 from candor.clock import BUSINESS_TZ, utcnow
+from candor.ids import RowCursor, RowId
 from candor.models.outreach import MessageState, OutreachMessage
 from candor.outreach import queries, service, sla_watch
 from candor.outreach.context import outreach_context
@@ -33,8 +34,8 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such mess
 async def list_messages(
     session: SessionDep,
     principal: CurrentHR,
-    team_id: int | None = None,
-    job_id: int | None = None,
+    team_id: RowId | None = None,
+    job_id: RowId | None = None,
     state: Annotated[list[MessageState] | None, Query()] = None,
     due_within_working_days: Annotated[
         int | None,
@@ -46,7 +47,7 @@ async def list_messages(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    after_id: int | None = None,
+    after_id: RowCursor | None = None,
 ) -> list[MessageOut]:
     due_before: datetime | None = None
     if due_within_working_days is not None:
@@ -83,14 +84,14 @@ async def sla(session: SessionDep, principal: CurrentHR) -> SlaOverviewOut:
     responses=NOT_FOUND,
     summary="One message with its full history",
 )
-async def get_message(message_id: int, session: SessionDep, principal: CurrentHR) -> MessageOut:
+async def get_message(message_id: RowId, session: SessionDep, principal: CurrentHR) -> MessageOut:
     message = await _visible(session, principal, message_id)
     return MessageOut.of(message, await queries.message_history(session, message.id))
 
 
 @router.post("/messages/{message_id}/approve", response_model=MessageOut, responses=NOT_FOUND)
 async def approve(
-    message_id: int,
+    message_id: RowId,
     post: IdempotentPostDep,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -109,7 +110,7 @@ async def approve(
     "/messages/{message_id}/edit-and-approve", response_model=MessageOut, responses=NOT_FOUND
 )
 async def edit_and_approve(
-    message_id: int,
+    message_id: RowId,
     edit: EditAndApprove,
     post: IdempotentPostDep,
     session: SessionDep,
@@ -134,7 +135,7 @@ async def edit_and_approve(
 
 @router.post("/messages/{message_id}/reject", response_model=MessageOut, responses=NOT_FOUND)
 async def reject(
-    message_id: int,
+    message_id: RowId,
     rejection: Reject,
     post: IdempotentPostDep,
     session: SessionDep,
@@ -180,7 +181,7 @@ async def bulk_approve(
 
 
 async def _visible(
-    session: SessionDep, principal: CurrentHR, message_id: int, *, for_update: bool = False
+    session: SessionDep, principal: CurrentHR, message_id: RowId, *, for_update: bool = False
 ) -> OutreachMessage:
     message = await queries.visible_message(session, principal, message_id, for_update=for_update)
     if message is None:

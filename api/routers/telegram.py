@@ -44,7 +44,8 @@ async def _json_body(request: Request) -> dict[str, Any]:
             raise ApiError(413, "payload_too_large", "the update is larger than 1 MiB")
     try:
         data = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        # Nesting deeper than the parser's recursion limit is no update Telegram would send.
         raise ApiError(400, "invalid_json", "the body is not JSON") from exc
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise ApiError(400, "invalid_update", "an update object with an integer update_id")

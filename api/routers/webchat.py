@@ -23,7 +23,7 @@ from api.errors import ApiError
 from bot.conversation import ConversationBusyError
 from bot.gateway import Gateway
 from candor.chat import transcript
-from candor.chat.messages import InboundMessage
+from candor.chat.messages import MAX_TEXT_CHARS, InboundMessage
 from candor.clock import utcnow
 from candor.models.enums import Channel
 
@@ -62,7 +62,7 @@ class ChatAnswer(BaseModel):
 
 
 class ChatPost(BaseModel):
-    text: str | None = Field(default=None, min_length=1, max_length=2000)
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT_CHARS)
     event: Literal["start", "button"] | None = None
     event_key: str | None = Field(default=None, max_length=128)
 

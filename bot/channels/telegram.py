@@ -36,7 +36,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.ratelimit import RedisRateLimiter
 from bot.gateway import Gateway
-from candor.chat.messages import InboundMessage, Reply
+from candor.chat.messages import MAX_TEXT_CHARS, InboundMessage, Reply
 from candor.clock import utcnow
 from candor.delivery.ports import Delivery, Permanent, RetryAfter, SendResult, Sent
 from candor.logging import get_logger
@@ -69,7 +69,8 @@ def rate_limiter(redis: Redis) -> RedisRateLimiter:
 
 def inbound_from_update(update: Update) -> InboundMessage | None:
     """The channel-independent message in an update, or None for updates Candor ignores
-    (groups, edits, stickers, other bots)."""
+    (groups, edits, stickers, other bots, and malformed ones without a chat: redelivering
+    those would not give them one)."""
     if update.callback_query is not None:
         query = update.callback_query
         chat = query.message.chat if query.message is not None else None
@@ -86,18 +87,25 @@ def inbound_from_update(update: Update) -> InboundMessage | None:
     if update.my_chat_member is not None:
         return _membership(update.my_chat_member, update.update_id)
     message = update.message
-    if message is None or message.chat.type != "private" or message.text is None:
+    if (
+        message is None
+        or message.chat is None
+        or message.chat.type != "private"
+        or message.text is None
+    ):
         return None
-    text: str | None = message.text
+    # Telegram caps a text at 4,096 characters; the web chat's shorter limit applies here too,
+    # and since a webhook cannot refuse a message to its sender, the rest is dropped.
+    text: str | None = message.text[:MAX_TEXT_CHARS]
     event: str | None = None
     event_key: str | None = None
-    command, _, argument = message.text.partition(" ")
+    command, _, argument = message.text[:MAX_TEXT_CHARS].partition(" ")
     if command.split("@")[0] == "/start":
         event, event_key, text = "start", argument.strip() or None, None
     return InboundMessage(
         channel=Channel.TELEGRAM,
         external_user_id=str(message.chat.id),
-        received_at=message.date,
+        received_at=message.date or utcnow(),
         text=text,
         event=event,
         event_key=event_key,
@@ -106,13 +114,18 @@ def inbound_from_update(update: Update) -> InboundMessage | None:
 
 
 def _membership(change: ChatMemberUpdated, update_id: int) -> InboundMessage | None:
-    if change.chat.type != "private" or change.new_chat_member.status != "kicked":
+    if (
+        change.chat is None
+        or change.chat.type != "private"
+        or change.new_chat_member is None
+        or change.new_chat_member.status != "kicked"
+    ):
         return None
     # The user blocked the bot: nothing can reach them here any more.
     return InboundMessage(
         channel=Channel.TELEGRAM,
         external_user_id=str(change.chat.id),
-        received_at=change.date,
+        received_at=change.date or utcnow(),
         event="unsubscribe",
         provider_message_id=f"update:{update_id}",
     )

@@ -13,6 +13,10 @@ from datetime import datetime
 
 from candor.models.enums import Channel
 
+# The longest text a candidate's message may have on any channel: the web chat refuses more
+# (its page keeps the visitor's text), channels that cannot be refused keep the first part.
+MAX_TEXT_CHARS = 2000
+
 
 @dataclass(frozen=True, slots=True)
 class InboundMessage:

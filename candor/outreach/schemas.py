@@ -7,6 +7,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from candor.ids import RowId
 from candor.models.enums import Channel, Decision, Locale
 from candor.models.outreach import (
     ApprovalMode,
@@ -103,7 +104,7 @@ class Reject(BaseModel):
 class BulkApprove(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message_ids: list[int] = Field(min_length=1, max_length=200)
+    message_ids: list[RowId] = Field(min_length=1, max_length=200)
 
 
 class BulkApproveResult(BaseModel):
@@ -142,7 +143,7 @@ class PreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     application_code: str = Field(min_length=1, max_length=16)
-    template_id: int | None = None
+    template_id: RowId | None = None
     subject: str | None = Field(default=None, max_length=300)
     body: str | None = Field(default=None, min_length=1, max_length=MAX_TEMPLATE_CHARS)
     wechat_fields: dict[str, str] = Field(default_factory=dict)
@@ -183,8 +184,8 @@ class ApprovalRuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Decision
-    team_id: int | None = None
-    job_id: int | None = None
+    team_id: RowId | None = None
+    job_id: RowId | None = None
     mode: ApprovalMode
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit import service as audit
+from candor.ids import RowId
 from candor.models import Job, Team
 from candor.models.enums import Decision, Locale
 from candor.models.outreach import MessageTemplate
@@ -40,8 +41,8 @@ class TemplateIn(BaseModel):
     body: str = Field(min_length=1)
     wechat_template_id: str | None = None
     wechat_fields: dict[str, str] = Field(default_factory=dict)
-    team_id: int | None = None
-    job_id: int | None = None
+    team_id: RowId | None = None
+    job_id: RowId | None = None
 
     def sources(self) -> dict[str, str]:
         return TemplateSources(self.subject, self.body, self.wechat_fields).as_fields()

@@ -9,21 +9,26 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from api.errors import ApiError
-from api.kpi_params import DEFAULT_DAYS, kpi_filter, optional_date, optional_int
+from api.kpi_params import DEFAULT_DAYS, kpi_filter, optional_date, optional_id
 
 
-@given(st.text(max_size=30))
-def test_any_text_is_a_number_nothing_or_a_422(text: str) -> None:
+@given(st.one_of(st.text(max_size=30), st.integers().map(str)))
+def test_any_text_is_an_id_nothing_or_a_422(text: str) -> None:
     if not text.strip():
-        assert optional_int(text, "job_id") is None
+        assert optional_id(text, "job_id") is None
         return
-    try:
-        expected = int(text)
-    except ValueError:
-        with pytest.raises(ApiError, match="job_id must be a whole number"):
-            optional_int(text, "job_id")
+    stripped = text.strip()
+    if stripped.isascii() and stripped.isdigit() and 1 <= int(stripped) <= 2**63 - 1:
+        assert optional_id(text, "job_id") == int(stripped)
     else:
-        assert optional_int(text, "job_id") == expected
+        with pytest.raises(ApiError, match="job_id must be an id"):
+            optional_id(text, "job_id")
+
+
+@pytest.mark.parametrize("text", ["0", "-1", str(2**63), "1_000", "\uff11"])
+def test_what_is_not_a_database_id_is_a_422(text: str) -> None:
+    with pytest.raises(ApiError, match="job_id must be an id"):
+        optional_id(text, "job_id")
 
 
 @given(st.one_of(st.text(max_size=30), st.dates().map(date.isoformat)))

@@ -196,3 +196,18 @@ async def test_bulk_approve_takes_at_most_200(console: httpx.AsyncClient, world:
 
     assert answer.status_code == 422
     assert "at most 200" in answer.text
+
+
+async def test_an_id_past_the_64_bit_range_is_invalid_input_not_a_server_error(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    mine, csrf = await pending_and_logged_in(console, world)
+
+    page = await console.get(f"/console/messages/{2**63}")
+    bulk = await post_form(
+        console, "/console/messages/bulk-approve", csrf, message_id=[str(mine), str(2**63)]
+    )
+
+    assert page.status_code == 422
+    assert bulk.status_code == 303
+    assert (await message(world, mine)).state is MessageState.QUEUED

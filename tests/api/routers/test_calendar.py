@@ -6,6 +6,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from api.app import create_app
 from candor.auth.tokens import Scope
 from candor.models import CalendarChange, CalendarDay, CalendarYear
 from candor.runtime import Runtime
@@ -231,6 +232,6 @@ async def test_an_invalid_year_is_422_naming_entries_and_writes_nothing(
     assert await written(runtime) == (0, 0, 0)
 
 
-async def test_the_calendar_is_documented(client: httpx.AsyncClient) -> None:
-    paths = (await client.get("/openapi.json")).json()["paths"]
+async def test_the_calendar_is_documented(runtime: Runtime) -> None:
+    paths = create_app(runtime=runtime).openapi()["paths"]
     assert {"/api/v1/calendar/days", "/api/v1/calendar/years/{year}"} <= set(paths)

@@ -14,7 +14,7 @@ from api.app import create_app
 from bot.conversation import ConversationGateway
 from candor.chat import binding
 from candor.chat.engine import Turn
-from candor.chat.messages import Button, Reply
+from candor.chat.messages import MAX_TEXT_CHARS, Button, Reply
 from candor.clock import utcnow
 from candor.models import Application, ChatIdentity, ChatMessage
 from candor.models.enums import Channel
@@ -226,3 +226,73 @@ async def test_an_unreachable_bot_api_leaves_the_app_up_and_asks_for_redelivery(
 
     assert health.status_code == 200
     assert response.status_code == 503
+
+
+async def test_deeply_nested_json_is_refused_and_nothing_is_processed(telegram: Telegram) -> None:
+    depth = 100_000
+    body = b'{"update_id": 7, "x": ' + b"[" * depth + b"]" * depth + b"}"
+
+    response = await telegram.http.post(
+        "/telegram/webhook", content=body, headers={**HEADERS, "Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+    assert await telegram.messages() == 0
+    assert telegram.engine.turns == []
+
+
+def _without_chat(update: dict[str, Any]) -> dict[str, Any]:
+    for part in ("message", "callback_query"):
+        if part in update:
+            message = update[part] if part == "message" else update[part]["message"]
+            del message["chat"]
+    return update
+
+
+async def test_updates_without_a_chat_are_acknowledged_and_ignored(telegram: Telegram) -> None:
+    state = telegram.fake.state
+    user = {"id": 5, "is_bot": False, "first_name": "Lei"}
+    membership = {
+        "update_id": 99_001,
+        "my_chat_member": {
+            "from": user,
+            "date": 1_700_000_000,
+            "old_chat_member": {"status": "member", "user": user},
+            "new_chat_member": {"status": "kicked", "until_date": 0, "user": user},
+        },
+    }
+    updates = [
+        _without_chat(state.text_update(4242, "在吗")),
+        _without_chat(state.button_update(4242, "yes")),
+        membership,
+    ]
+
+    answers = [await telegram.post(update) for update in updates]
+    redelivered = await telegram.post(updates[0])
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert redelivered.json() == {"ok": True, "duplicate": True}
+    assert await telegram.messages() == 0
+    assert telegram.engine.turns == []
+
+
+async def test_a_text_longer_than_the_web_chats_limit_is_cut_to_it(
+    telegram: Telegram, world: World
+) -> None:
+    await world.applicant(1, bind=[Channel.TELEGRAM])
+    async with world.runtime.transaction() as session:
+        identity = await session.scalar(
+            select(ChatIdentity).where(ChatIdentity.external_user_id == "telegram-user-1")
+        )
+        assert identity is not None
+        identity.external_user_id = "4242"
+
+    response = await telegram.post(telegram.fake.state.text_update(4242, "长" * 300_000))
+
+    assert response.json() == {"ok": True}
+    [turn] = telegram.engine.turns
+    assert turn.text == "长" * MAX_TEXT_CHARS
+    async with world.runtime.sessionmaker() as session:
+        stored = (await session.scalars(select(ChatMessage.text))).all()
+    assert max(len(text or "") for text in stored) == MAX_TEXT_CHARS
