@@ -6,6 +6,8 @@ new version is for admins. Validation, preview and saving are the templates serv
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -83,7 +85,7 @@ async def _preview(
     application_code: str,
 ) -> dict[str, object]:
     """The preview's context: the rendered message, or the problems to show inline."""
-    problems = template_problems(sources.as_fields())
+    problems = await asyncio.to_thread(template_problems, sources.as_fields())
     if problems:
         return {"problems": problems, "rendered": None}
     application = await queries.visible_application(session, user.principal, application_code)
@@ -123,6 +125,8 @@ async def _editor(
     sources = _sources(form, shown) if form is not None else TemplateSources.of(shown)
     code = application_code or await _default_application(session, user)
     preview = await _preview(session, runtime, user, shown, sources, code)
+    if form is not None and preview["problems"]:
+        status_code = 422  # the sources just submitted cannot be used as written
     return page(
         request,
         "template_editor.html",
@@ -181,7 +185,14 @@ async def preview(
     if request.headers.get("X-Fragment") != "1":
         return await _editor(request, session, runtime, user, key, form=form, application_code=code)
     result = await _preview(session, runtime, user, current, _sources(form, current), code)
-    return page(request, "_preview.html", user, preview=result, application_code=code)
+    return page(
+        request,
+        "_preview.html",
+        user,
+        status_code=422 if result["problems"] else 200,
+        preview=result,
+        application_code=code,
+    )
 
 
 @router.post("/{key}")

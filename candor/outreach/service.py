@@ -8,6 +8,7 @@ committed outbox rows.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -41,7 +42,6 @@ from candor.outreach.templates import (
     RenderedMessage,
     TemplateSources,
     render_sources,
-    render_template,
     select_template,
 )
 from candor.outreach.templating import (
@@ -269,7 +269,8 @@ async def preview_message(
     without naming its interview. Raises TemplateValidationError for sources that could not
     be saved, and TemplateRenderError when rendering fails.
     """
-    validate_template(sources.as_fields())
+    # What an HR user just typed: validated and rendered off the event loop (see render()).
+    await asyncio.to_thread(validate_template, sources.as_fields())
     candidate = await session.get_one(Candidate, application.candidate_id)
     job = await session.get_one(Job, application.job_id)
     interview = await latest_completed_interview(session, application.id)
@@ -282,7 +283,8 @@ async def preview_message(
         context=context,
         now=now,
     )
-    return Preview(rendered=render_sources(sources, result.variables), variables=result.variables)
+    rendered = await asyncio.to_thread(render_sources, sources, result.variables)
+    return Preview(rendered=rendered, variables=result.variables)
 
 
 async def draft_result_message(
@@ -325,7 +327,9 @@ async def draft_result_message(
         now=now,
     )
     promise = result.promise
-    rendered = render_template(template, result.variables)
+    # Bounded by the render limits, and off the event loop, however the template was written.
+    sources = TemplateSources.of(template)  # read here: the ORM row stays on this thread
+    rendered = await asyncio.to_thread(render_sources, sources, result.variables)
     message = OutreachMessage(
         application_id=application.id,
         interview_id=interview.id if interview else None,

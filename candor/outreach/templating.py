@@ -7,14 +7,31 @@ broken message to a candidate. Rendering uses StrictUndefined as a second line o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import inspect
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
-from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2 import (
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    meta,
+    nodes,
+    pass_context,
+    pass_eval_context,
+)
+from jinja2.filters import FILTERS as DEFAULT_FILTERS
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from candor.errors import CandorError
 
@@ -61,13 +78,319 @@ class TemplateRenderError(CandorError, RuntimeError):
         return self.reason
 
 
-_environment = ImmutableSandboxedEnvironment(
-    undefined=StrictUndefined,
-    autoescape=False,  # plain text and WeChat fields, never HTML
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=False,
+# Limits on one render. An HR user's preview runs whatever they typed, so every way a template
+# can spend time or memory is bounded; real templates are a few hundred characters with loops
+# over at most three items, so they stay far below each limit.
+#: Characters a render may emit (at any depth: macros and `{% set %}` blocks count too), and
+#: the largest string or list one operation may build. A message is a few KiB at most.
+MAX_RENDERED_CHARS = 50_000
+#: Loop iterations, calls and output pieces in one render: nested loops multiply, so a cap on
+#: steps rather than on each loop is what keeps a render short.
+MAX_RENDER_STEPS = 200_000
+#: CPU time one render may use, for steps that are each expensive (sorting big lists in a loop).
+MAX_RENDER_CPU_SECONDS = 0.5
+#: Items a `range()` may have, and bits an integer may grow to: nothing in a message needs more.
+MAX_RANGE_ITEMS = 10_000
+MAX_INTEGER_BITS = 4_096
+# String methods whose result can be far longer than their inputs; their filters are bounded.
+_GROWING_STR_METHODS = frozenset(
+    {
+        "center",
+        "ljust",
+        "rjust",
+        "zfill",
+        "expandtabs",
+        "replace",
+        "join",
+        "format",
+        "format_map",
+        "translate",
+    }
 )
+# A %-conversion's width and precision: digits, or * to take them from the arguments.
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(\*|\d*)(?:\.(\*|\d*))?")
+
+
+def _over_limit(what: str) -> TemplateRenderError:
+    return TemplateRenderError(f"{what} would exceed {MAX_RENDERED_CHARS} characters")
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_RENDERED_CHARS:
+        raise _over_limit(what)
+
+
+@dataclass(slots=True)
+class _Budget:
+    steps_left: int
+    chars_left: int
+    cpu_deadline: float
+
+    def step(self) -> None:
+        self.steps_left -= 1
+        if self.steps_left < 0:
+            raise TemplateRenderError(
+                f"the template takes more than {MAX_RENDER_STEPS} steps (loops, calls, output)"
+            )
+        # Reading the thread's CPU clock is a system call: often enough, not on every step.
+        if self.steps_left % 64 == 0 and time.thread_time() > self.cpu_deadline:
+            raise TemplateRenderError(
+                f"the template takes more than {MAX_RENDER_CPU_SECONDS} s of CPU time"
+            )
+
+    def emit(self, text: str) -> None:
+        self.step()
+        self.chars_left -= len(text)
+        if self.chars_left < 0:
+            raise _over_limit("the rendered text")
+
+
+_budget: ContextVar[_Budget] = ContextVar("template_render_budget")
+
+
+def _spend_step() -> None:
+    try:
+        budget = _budget.get()
+    except LookupError:
+        raise TemplateRenderError("templates render only through render()") from None
+    budget.step()
+
+
+@pass_context
+def _counted_iteration(_context: Context, iterable: Iterable[Any]) -> Iterator[Any]:
+    """Every `{% for %}` iterates through here, so each iteration spends a step."""
+    budget = _budget.get()
+    for item in iterable:
+        budget.step()
+        yield item
+
+
+@pass_context
+def _emitted(_context: Context, value: Any) -> Any:
+    """Every piece of output, literal or computed, at any depth, is counted as it is made."""
+    _check_size(_weight(value), "the rendered text")
+    _budget.get().emit(str(value))
+    return value
+
+
+def _bounded_concat(parts: list[Any]) -> str:
+    _check_size(sum(map(_weight, parts)), "a ~ concatenation")
+    texts = [str(part) for part in parts]
+    _check_size(sum(map(len, texts)), "a ~ concatenation")
+    return "".join(texts)
+
+
+def _bounded_range(*args: int) -> range:
+    items = range(*args)
+    if len(items) > MAX_RANGE_ITEMS:
+        raise TemplateRenderError(f"range() of more than {MAX_RANGE_ITEMS} items")
+    return items
+
+
+def _check_percent_format(template: str) -> None:
+    """`%` formatting pads to any width it is given, so widths are bounded up front."""
+    padding = 0
+    for spec in _PERCENT_SPEC.finditer(template):
+        for number in spec.groups(default=""):
+            if number == "*":
+                raise TemplateRenderError("% formatting with a width taken from the arguments")
+            padding += min(int(number or 0), MAX_RENDERED_CHARS + 1)
+    _check_size(len(template) + padding, "% formatting")
+
+
+def _weight(value: Any) -> int:
+    """About how long `value` is as text, counting shared parts each time they appear
+    (`[a, a]` prints `a` twice); stops counting once past the limit, so it stays cheap."""
+    total, pending = 0, [value]
+    while pending and total <= MAX_RENDERED_CHARS:
+        item = pending.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 1
+            pending.extend(item)
+        elif isinstance(item, dict):
+            total += 1
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, int):
+            total += 1 + item.bit_length() // 3
+        else:
+            total += 1
+    return total
+
+
+def _bounded_value(value: Any) -> Any:
+    """List, tuple and dict literals: nesting one value twice per level doubles its size."""
+    _check_size(_weight(value), "a list or dict")
+    return value
+
+
+class _BoundedLoopsAndOutput(NodeTransformer):
+    """Routes every loop, `~` and piece of output through the budget before compiling."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:  # noqa: N802 - dispatched by node class name
+        self.generic_visit(node)
+        node.iter = _filter(node.iter, "_counted_iteration")
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:  # noqa: N802 - dispatched by node class name
+        self.generic_visit(node)
+        return _filter(nodes.List(node.nodes, lineno=node.lineno), "_bounded_concat")
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:  # noqa: N802 - dispatched by node class name
+        self.generic_visit(node)
+        node.nodes = [
+            _filter(nodes.Const(child.data, lineno=child.lineno), "_emitted")
+            if isinstance(child, nodes.TemplateData)
+            else _filter(child, "_emitted")
+            for child in node.nodes
+        ]
+        return node
+
+    def visit_List(self, node: nodes.List) -> nodes.Node:  # noqa: N802 - dispatched by node class name
+        self.generic_visit(node)
+        return _filter(node, "_bounded_value")
+
+    visit_Tuple = visit_List  # noqa: N815 - as above
+    visit_Dict = visit_List  # noqa: N815 - as above
+
+
+def _filter(node: nodes.Node, name: str) -> nodes.Filter:
+    return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
+
+
+def _bounded_filter(name: str, estimate: Callable[[dict[str, Any]], int]) -> Callable[..., Any]:
+    """Jinja's filter `name`, refused before it runs when its result would be too long."""
+    original = DEFAULT_FILTERS[name]
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(*args, **kwargs)
+        arguments.apply_defaults()
+        _check_size(estimate(arguments.arguments), f"the {name} filter")
+        return original(*args, **kwargs)
+
+    return bounded
+
+
+def _indent_size(a: dict[str, Any]) -> int:
+    text, width = str(a["s"]), a["width"]
+    return len(text) + (width if isinstance(width, int) else len(str(width))) * (
+        text.count("\n") + 1
+    )
+
+
+def _replace_size(a: dict[str, Any]) -> int:
+    text, old, count = str(a["s"]), str(a["old"]), a["count"]
+    occurrences = len(text) + 1 if old == "" else text.count(old)
+    if isinstance(count, int) and count >= 0:
+        occurrences = min(occurrences, count)
+    return len(text) + occurrences * len(str(a["new"]))
+
+
+def _format_size(a: dict[str, Any]) -> int:
+    _check_percent_format(str(a["value"]))
+    return len(str(a["value"])) + sum(len(str(arg)) for arg in a["args"])
+
+
+def _wordwrap_size(a: dict[str, Any]) -> int:
+    text, width = str(a["s"]), max(int(a["width"]), 1)
+    return len(text) + (len(text) // width + 1) * len(str(a["wrapstring"] or "\n"))
+
+
+def _numeric_start(a: dict[str, Any]) -> int:
+    if not isinstance(a["start"], int | float):
+        raise TemplateRenderError("sum() adds numbers only")
+    return 0
+
+
+@pass_eval_context
+def _bounded_join(
+    eval_ctx: EvalContext, value: Iterable[Any], d: str = "", attribute: str | int | None = None
+) -> str:
+    items = list(value)
+    if attribute is None:
+        _check_size(
+            sum(len(str(item)) for item in items) + len(str(d)) * len(items), "the join filter"
+        )
+    return str(DEFAULT_FILTERS["join"](eval_ctx, items, d, attribute))
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with every way to spend unbounded time or memory bounded or refused."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def __init__(self) -> None:
+        super().__init__(
+            undefined=StrictUndefined,
+            autoescape=False,  # plain text and WeChat fields, never HTML
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.globals.pop("lipsum")  # writes as much text as it is asked for
+        self.globals["range"] = _bounded_range
+        self.filters.update(
+            _counted_iteration=_counted_iteration,
+            _emitted=_emitted,
+            _bounded_concat=_bounded_concat,
+            join=_bounded_join,
+            center=_bounded_filter("center", lambda a: max(len(str(a["value"])), a["width"])),
+            indent=_bounded_filter("indent", _indent_size),
+            replace=_bounded_filter("replace", _replace_size),
+            format=_bounded_filter("format", _format_size),
+            wordwrap=_bounded_filter("wordwrap", _wordwrap_size),
+            _bounded_value=_bounded_value,
+            batch=_bounded_filter(
+                "batch", lambda a: int(a["linecount"]) * max(_weight(a["fill_with"]), 1)
+            ),
+            slice=_bounded_filter(
+                "slice", lambda a: int(a["slices"]) * max(_weight(a["fill_with"]), 1)
+            ),
+            sum=_bounded_filter("sum", _numeric_start),
+        )
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(times, int):
+                    _check_size(_weight(seq) * times, "a repetition with *")
+            if isinstance(left, int) and isinstance(right, int):
+                self._check_bits(left.bit_length() + right.bit_length())
+        elif operator == "**":
+            if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+                self._check_bits(left.bit_length() * right)
+        elif operator == "+":
+            if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
+                _check_size(_weight(left) + _weight(right), "a concatenation with +")
+        elif operator == "%" and isinstance(left, str):
+            _check_percent_format(left)
+        return super().call_binop(context, operator, left, right)
+
+    @staticmethod
+    def _check_bits(bits: int) -> None:
+        if bits > MAX_INTEGER_BITS:
+            raise TemplateRenderError(f"a number larger than {MAX_INTEGER_BITS} bits")
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        _spend_step()
+        method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
+        if isinstance(getattr(method, "__self__", None), str) and (
+            getattr(method, "__name__", "") in _GROWING_STR_METHODS
+        ):
+            raise TemplateRenderError(
+                f"str.{method.__name__}() is not available in templates; use its filter"
+            )
+        result = super().call(__context, __obj, *args, **kwargs)
+        if isinstance(result, list | tuple | dict):  # dict(a=x, b=x) nests like a literal
+            _check_size(_weight(result), "a list or dict")
+        return result
+
+
+_environment = _BoundedSandbox()
 
 
 def validate_source(source: str, *, field: str = "body") -> list[str]:
@@ -76,9 +399,12 @@ def validate_source(source: str, *, field: str = "body") -> list[str]:
         return [f"{field}: longer than {MAX_TEMPLATE_CHARS} characters"]
     try:
         parsed = _environment.parse(source)
+        # An unknown filter or test shows only when compiling (or walking the tree).
+        unknown = sorted(meta.find_undeclared_variables(parsed) - TEMPLATE_VARIABLES.keys())
+        if not unknown:
+            _compiled(source)
     except TemplateSyntaxError as exc:
         return [f"{field}: syntax error on line {exc.lineno}: {exc.message}"]
-    unknown = sorted(meta.find_undeclared_variables(parsed) - TEMPLATE_VARIABLES.keys())
     return [f"{field}: unknown variable {{{{ {name} }}}}" for name in unknown]
 
 
@@ -128,12 +454,41 @@ class TemplateContext:
 def _compiled(source: str) -> Template:
     """Compiling is most of a render's cost; a template's versions are immutable, so a
     source compiles once per process (bounded, as edited templates add new sources)."""
-    return _environment.from_string(source)
+    tree = _environment.parse(source)
+    _BoundedLoopsAndOutput().visit(tree)
+    return _environment.from_string(tree)
 
 
 def render(source: str, context: TemplateContext) -> str:
+    """Render one source within the limits above; TemplateRenderError for anything else.
+
+    CPU-bound for up to MAX_RENDER_CPU_SECONDS: callers on the event loop that render what an
+    HR user just typed go through `asyncio.to_thread`.
+    """
+    token = _budget.set(
+        _Budget(
+            steps_left=MAX_RENDER_STEPS,
+            chars_left=MAX_RENDERED_CHARS,
+            cpu_deadline=time.thread_time() + MAX_RENDER_CPU_SECONDS,
+        )
+    )
     try:
-        text = _compiled(source).render(context.as_variables())
-    except (UndefinedError, SecurityError, TemplateSyntaxError) as exc:
+        pieces: list[str] = []
+        length = 0
+        for piece in _compiled(source).generate(context.as_variables()):
+            pieces.append(piece)
+            length += len(piece)
+            if length > MAX_RENDERED_CHARS:
+                raise _over_limit("the rendered text")
+        text = "".join(pieces)
+    except TemplateRenderError:
+        raise
+    except TemplateError as exc:
         raise TemplateRenderError(str(exc)) from exc
+    except Exception as exc:
+        # A template is code an HR user wrote: whatever it raises (division by zero, an index
+        # past the end, a recursion too deep) is that template's failure, shown to its author.
+        raise TemplateRenderError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        _budget.reset(token)
     return "\n".join(line.rstrip() for line in text.strip().splitlines())

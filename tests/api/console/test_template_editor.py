@@ -114,3 +114,35 @@ async def test_a_recruiter_cannot_save(console: httpx.AsyncClient, world: World)
     answer = await post_form(console, f"/console/templates/{KEY}", csrf, subject="s", body="b")
 
     assert answer.status_code == 403
+
+
+async def test_a_preview_that_fails_or_exceeds_a_limit_is_422_with_the_reason_inline(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    await world.applicant(1)
+    csrf = await logged_in(console, world.runtime, world.recruiter.id)
+
+    async def preview(body: str) -> httpx.Response:
+        return await post_form(
+            console,
+            f"/console/templates/{KEY}/preview",
+            csrf,
+            headers={"X-Fragment": "1"},
+            subject="结果",
+            body=body,
+            application_code="AP-2026-000001",
+        )
+
+    zero = await preview("{{ 1 / 0 }}")
+    past_the_end = await preview("{{ strengths[7] }}")
+    huge = await preview("{{ 'x' * 40000000 }}")
+    loops = await preview(
+        "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
+    )
+
+    assert [r.status_code for r in (zero, past_the_end, huge, loops)] == [422] * 4
+    assert "division by zero" in zero.text
+    assert "no element 7" in past_the_end.text
+    assert "would exceed 50000 characters" in huge.text
+    assert len(huge.content) < 2000
+    assert "steps" in loops.text

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -356,3 +358,63 @@ async def test_a_preview_names_exactly_one_source(api: httpx.AsyncClient, world:
 
     assert [r.status_code for r in responses] == [422, 422, 422, 422]
     assert {r.json()["error"]["code"] for r in responses} == {"invalid_request"}
+
+
+async def preview_inline(
+    api: httpx.AsyncClient, world: World, body: str, key: str
+) -> httpx.Response:
+    await world.applicant(1)
+    code = (await world.application(1)).code
+    return await api.post(
+        f"{URL}/preview",
+        json={"application_code": code, "outcome": "advance", "body": body},
+        headers=hr(world.recruiter_token, key),
+    )
+
+
+async def test_a_runtime_error_in_a_preview_is_422_naming_it(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    response = await preview_inline(api, world, "{{ 1 / 0 }}", "zero")
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "template_render_failed"
+    assert "division by zero" in response.json()["error"]["message"]
+
+
+async def test_previews_that_would_run_or_write_without_bound_are_refused(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    nested = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
+
+    loops = await preview_inline(api, world, nested, "nested")
+    huge = await preview_inline(api, world, "{{ 'x' * 40000000 }}", "huge")
+
+    assert loops.status_code == huge.status_code == 422
+    assert "steps" in loops.json()["error"]["message"]
+    assert "characters" in huge.json()["error"]["message"]
+    assert len(huge.content) < 1000
+
+
+async def test_the_server_keeps_answering_while_a_heavy_preview_renders(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    # Cheap steps, each expensive: it renders until its CPU budget runs out.
+    heavy = (
+        "{% set numbers = range(10000) | list %}"
+        "{% for i in range(10000) %}{{ (numbers | join) | length }}{% endfor %}"
+    )
+    await world.applicant(1)
+    preview = asyncio.create_task(preview_inline(api, world, heavy, "heavy"))
+    slowest, answered = 0.0, 0
+    while not preview.done():
+        started = time.perf_counter()
+        health = await api.get("/healthz")
+        slowest = max(slowest, time.perf_counter() - started)
+        answered += health.status_code == 200
+        await asyncio.sleep(0.01)
+
+    assert (await preview).status_code == 422
+    assert "CPU time" in (await preview).json()["error"]["message"]
+    assert answered >= 5  # the preview ran for a while, and the server answered meanwhile
+    assert slowest < 0.25

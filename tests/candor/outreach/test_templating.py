@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from candor.models.outreach import MessageTemplate
 from candor.outreach.errors import TemplateVersionConflictError
 from candor.outreach.templates import DEFAULT_TEMPLATES_DIR, read_template_file, save_template
 from candor.outreach.templating import (
+    MAX_RENDER_CPU_SECONDS,
+    MAX_RENDERED_CHARS,
     TEMPLATE_VARIABLES,
     TemplateContext,
     TemplateRenderError,
@@ -106,6 +109,104 @@ def test_rendering_never_interprets_candidate_data_as_template(name: str, job: s
     )
     # Whatever the data holds (braces included), it comes out as text, minus outer spaces.
     assert rendered == f"{name} / {job}".strip()
+
+
+def refused(source: str) -> tuple[str, float]:
+    """The reason `source` is refused, and how long refusing it took."""
+    started = time.perf_counter()
+    with pytest.raises(TemplateRenderError) as info:
+        render(source, context())
+    return str(info.value), time.perf_counter() - started
+
+
+def test_nested_loops_of_a_hundred_million_steps_are_refused_within_a_second() -> None:
+    reason, seconds = refused(
+        "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
+    )
+
+    assert "steps" in reason
+    assert seconds < 1.0
+
+
+def test_a_range_of_a_billion_items_is_refused() -> None:
+    reason, _ = refused("{% for i in range(10**9) %}x{% endfor %}")
+
+    assert "range() of more than" in reason
+
+
+def test_a_forty_megabyte_repetition_is_refused_before_it_is_built() -> None:
+    reason, seconds = refused("{{ 'x' * 40000000 }}")
+
+    assert f"would exceed {MAX_RENDERED_CHARS} characters" in reason
+    assert seconds < 0.1
+
+
+def test_output_is_capped_wherever_it_is_written() -> None:
+    loop = "{% for i in range(1000) %}{{ 'y' * 1000 }}{% endfor %}"
+
+    assert "the rendered text" in refused(loop)[0]
+    assert "the rendered text" in refused("{% set kept %}" + loop + "{% endset %}")[0]
+    assert "the rendered text" in refused("{% macro m() %}" + loop + "{% endmacro %}{{ m() }}")[0]
+
+
+def test_a_render_stops_at_its_cpu_budget() -> None:
+    # Few steps, each expensive: only the CPU-time limit stops this one.
+    reason, seconds = refused(
+        "{% set numbers = range(10000) | list %}"
+        "{% for i in range(10000) %}{{ (numbers | join) | length }}{% endfor %}"
+    )
+
+    assert "CPU time" in reason
+    assert seconds < MAX_RENDER_CPU_SECONDS + 1.0
+
+
+def test_exponential_recursion_is_refused() -> None:
+    reason, seconds = refused(
+        "{% macro twice(n) %}{% if n %}{{ twice(n - 1) }}{{ twice(n - 1) }}{% endif %}"
+        "{% endmacro %}{{ twice(40) }}"
+    )
+
+    assert "steps" in reason or "CPU time" in reason
+    assert seconds < MAX_RENDER_CPU_SECONDS + 1.0
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% set a = 'x' * 40000 %}{% set b = a ~ a %}{{ b | length }}",
+        "{% set a = 'x' * 40000 %}{{ (a + a) | length }}",
+        "{% set a = ['x' * 30000] %}{% set b = [a, a] %}{{ b | length }}",
+        "{{ [[1] * 40000] * 40000 }}",
+        "{{ '%0999999999d' % 1 }}",
+        "{{ '%*d' % (999999999, 1) }}",
+        "{{ 'x' | center(10**9) }}",
+        "{{ 'x' | indent(10**9, true) }}",
+        "{{ ('x' * 40000) | replace('', 'y' * 40000) }}",
+        "{{ '%0999999999d' | format(1) }}",
+        "{{ range(10000) | join('y' * 10000) }}",
+        "{{ [1] | batch(100000, 'y' * 1000) | list }}",
+        "{{ 'x'.center(10**9) }}",
+        "{{ '{:>999999999}'.format(1) }}",
+        "{{ 9 ** 999999 }}",
+    ],
+)
+def test_every_way_to_build_a_huge_value_in_one_step_is_refused(source: str) -> None:
+    _, seconds = refused(source)
+
+    assert seconds < 0.5
+
+
+def test_a_runtime_error_is_a_render_error_naming_it() -> None:
+    reason, _ = refused("{{ 1 / 0 }}")
+
+    assert reason == "ZeroDivisionError: division by zero"
+
+
+def test_lipsum_and_unknown_filters_are_refused_when_saved() -> None:
+    assert validate_source("{{ candidate_name | no_such_filter }}") == [
+        "body: syntax error on line 1: No filter named 'no_such_filter'."
+    ]
+    assert validate_source("{{ lipsum(100000) }}") == ["body: unknown variable {{ lipsum }}"]
 
 
 def test_every_variable_is_documented_and_provided() -> None:
