@@ -89,6 +89,7 @@ def serve(
             port=port,
             log_level=settings.log_level.lower(),
             proxy_headers=True,
+            access_log=False,
         )
         return
     uvicorn.run(
@@ -98,6 +99,8 @@ def serve(
         workers=workers,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        # RequestLogMiddleware logs each request, masked; uvicorn's line has raw queries.
+        access_log=False,
     )
 
 
