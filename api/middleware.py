@@ -5,14 +5,47 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from urllib.parse import parse_qsl
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from candor.logging import get_logger
+from candor.logging import MAX_LOGGED_CHARS, PERSONAL_KEYS, get_logger
 
 log = get_logger("api.request")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+# Query parameters that carry credentials or identify a person: a bind link still works, and
+# a WeChat signature with its nonce and timestamp could sign a forged message.
+SECRET_QUERY_KEYS = PERSONAL_KEYS | {
+    "bind",
+    "code",
+    "echostr",
+    "msg_signature",
+    "nonce",
+    "reserved",
+    "signature",
+    "access_token",
+}
+
+
+def loggable_query(query_string: bytes) -> str:
+    """The decoded query with secret values replaced, so the structured log can mask the rest.
+
+    Only the first `MAX_LOGGED_CHARS` bytes are read: a cut value loses its tail, never its
+    key, so a secret cut short is still recognised and replaced.
+    """
+    pairs = parse_qsl(
+        query_string[:MAX_LOGGED_CHARS].decode("utf-8", "replace"),
+        keep_blank_values=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    shown = "&".join(
+        f"{key}={'***' if key.strip().lower() in SECRET_QUERY_KEYS else value}"
+        for key, value in pairs
+    )
+    return shown if len(query_string) <= MAX_LOGGED_CHARS else f"{shown}…[truncated]"
 
 
 class RequestLogMiddleware:
@@ -45,10 +78,13 @@ class RequestLogMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                # The only line per request (uvicorn's access log is off): the path and a
+                # query with its secrets replaced; the structured log masks and bounds both.
                 log.info(
                     "http.request",
                     method=scope["method"],
                     path=scope["path"],
+                    query=loggable_query(scope["query_string"]),
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 )

@@ -89,6 +89,8 @@ def serve(
             port=port,
             log_level=settings.log_level.lower(),
             proxy_headers=False,  # the app applies CANDOR_TRUSTED_PROXIES itself
+            # RequestLogMiddleware logs each request, masked; uvicorn's line has raw queries.
+            access_log=False,
         )
         return
     uvicorn.run(
@@ -98,6 +100,7 @@ def serve(
         workers=workers,
         log_level=settings.log_level.lower(),
         proxy_headers=False,
+        access_log=False,
     )
 
 

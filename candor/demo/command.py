@@ -63,6 +63,7 @@ def run_demo(settings: Settings, *, host: str, port: int, serve: bool) -> None:
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
+        access_log=False,
     )
 
 

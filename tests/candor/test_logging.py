@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
-from candor.logging import configure_logging, get_logger, mask_text, mask_value
+from candor.logging import (
+    MAX_LOGGED_CHARS,
+    configure_logging,
+    get_logger,
+    mask_bounded_text,
+    mask_text,
+    mask_value,
+)
 from candor.settings import Settings
 
 
@@ -70,3 +78,49 @@ def test_mask_value_keeps_short_values_distinguishable() -> None:
     assert mask_value("") == ""
     assert mask_value("李") == "李"
     assert mask_value("李雷") == "李*"
+
+
+ADVERSARIAL_64K = {
+    "word-run-then-at": "a" * 65536 + "@",
+    "digits": "1" * 65536,
+    "dot-dash": ".-" * 32768,
+    "at-then-labels": "a@" + "a." * 32767,
+    "labels-then-at": "a." * 32767 + "@",
+    "spaced-digits": "1 " * 32768,
+    "plus-86": "+86 " * 16384,
+}
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL_64K.values(), ids=ADVERSARIAL_64K.keys())
+def test_masking_takes_linear_time_on_adversarial_text(text: str) -> None:
+    started = time.perf_counter()
+    mask_text(text)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_long_logged_string_is_cut_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(Settings(log_format="json"))
+    get_logger("t").info("http.request", path="/" + "a" * 60_000)
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    structlog.reset_defaults()
+
+    assert line["path"] == "/" + "a" * (MAX_LOGGED_CHARS - 1) + "…[truncated, 60001 chars]"
+
+
+@pytest.mark.parametrize("straddling", ["13812345678", "zhang.wei@example.com"])
+def test_personal_data_cut_by_the_limit_is_masked_not_half_kept(straddling: str) -> None:
+    text = "x" * (MAX_LOGGED_CHARS - 6) + " " + straddling + " tail" * 1000
+
+    masked = mask_bounded_text(text)
+
+    assert masked.startswith("x" * (MAX_LOGGED_CHARS - 6) + " ")
+    assert straddling[:5] not in masked
+    assert masked.endswith(f"…[truncated, {len(text)} chars]")
+
+
+def test_many_addresses_before_the_cut_are_all_masked() -> None:
+    addresses = [f"{'u' * 63}{n}@example.com" for n in range(200)]
+    masked = mask_bounded_text(" ".join(addresses))
+
+    assert "u" * 5 not in masked
+    assert masked.count("***@example.com") > 100

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -120,3 +122,25 @@ def _outcome(model: type[BaseModel], data: dict[str, str]) -> str:
         return str(model.model_validate(data).model_dump()["email"])
     except ValidationError as exc:
         return f"error: {exc.errors()[0]['msg']}"
+
+
+# The worst cases for the address and phone patterns: long runs of the characters each part
+# accepts, with the separator that would make a backtracking pattern rescan them.
+ADVERSARIAL_64K = {
+    "word-run-then-at": "a" * 65536 + "@",
+    "at-then-word-run": "a@" + "a" * 65536,
+    "dotted-local": "a." * 32768 + "@example.com",
+    "dotted-domain": "a@" + "a." * 32767,
+    "dashed-domain": "a@" + "-." * 32767,
+    "digits": "1" * 65536,
+    "spaced-digits": "1 " * 32768,
+}
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL_64K.values(), ids=ADVERSARIAL_64K.keys())
+@pytest.mark.parametrize("field", ["email", "mobile"])
+def test_a_row_with_adversarial_text_is_refused_in_linear_time(field: str, text: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ValidationError):
+        CandidateRow.model_validate({"external_id": "C1", "name": "李雷", field: text})
+    assert time.perf_counter() - started < 0.5
