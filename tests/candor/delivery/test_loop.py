@@ -26,7 +26,8 @@ from tests.outreach_world import World
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+    # Longer than the slow provider's answer: the loop's own send timeout is what is tested.
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
         yield client
 
 
