@@ -145,6 +145,17 @@ class MetricSpec(Generic[R]):
         )
 
 
+def _scoped(
+    read: Callable[[AsyncSession, HRPrincipal, KpiFilter], Awaitable[list[R]]],
+) -> Callable[[Source], Awaitable[list[R]]]:
+    """A records function that needs only the scope, as a metric's `load`."""
+
+    async def load(source: Source) -> list[R]:
+        return await read(source.session, source.principal, source.filters)
+
+    return load
+
+
 def _t(moment: datetime | None) -> str:
     return moment.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M") if moment else ""
 
@@ -210,10 +221,6 @@ async def _open_breaches(source: Source) -> list[MessageRecord]:
     )
 
 
-async def _approvals(source: Source) -> list[MessageRecord]:
-    return await kpi_records.approval_records(source.session, source.principal, source.filters)
-
-
 def _message_row(m: MessageRecord) -> Row:
     return Row(
         [
@@ -245,10 +252,6 @@ MESSAGE_COLUMNS = (
 # --- Deliveries and the funnel -----------------------------------------------------------
 
 
-async def _deliveries(source: Source) -> list[DeliveryRecord]:
-    return await kpi_records.delivery_records(source.session, source.principal, source.filters)
-
-
 def _delivery_row(d: DeliveryRecord) -> Row:
     return Row(
         [
@@ -273,10 +276,6 @@ def _check_step(selection: Selection) -> None:
         raise KpiFilterError(f"unknown funnel step {selection.funnel_step!r}")
 
 
-async def _funnel(source: Source) -> list[FunnelRecord]:
-    return await kpi_records.funnel_records(source.session, source.principal, source.filters)
-
-
 def _funnel_row(r: FunnelRecord) -> Row:
     return Row(
         [
@@ -294,10 +293,6 @@ def _funnel_row(r: FunnelRecord) -> Row:
 # --- Conversations -----------------------------------------------------------------------
 
 
-async def _replies(source: Source) -> list[ReplyRecord]:
-    return await kpi_records.reply_records(source.session, source.principal, source.filters)
-
-
 def _reply_row(r: ReplyRecord) -> Row:
     return Row(
         [
@@ -312,10 +307,6 @@ def _reply_row(r: ReplyRecord) -> Row:
     )
 
 
-async def _conversations(source: Source) -> list[ConversationRecord]:
-    return await kpi_records.conversation_records(source.session, source.principal, source.filters)
-
-
 def _conversation_row(c: ConversationRecord) -> Row:
     return Row(
         [
@@ -328,10 +319,6 @@ def _conversation_row(c: ConversationRecord) -> Row:
         ],
         None,
     )
-
-
-async def _handoffs(source: Source) -> list[HandoffRecord]:
-    return await kpi_records.handoff_records(source.session, source.principal, source.filters)
 
 
 def _handoff_row(h: HandoffRecord) -> Row:
@@ -431,13 +418,13 @@ REGISTRY: Mapping[Metric, MetricSpec[Any]] = {
     Metric.APPROVALS: MetricSpec(
         title="HR decisions",
         columns=MESSAGE_COLUMNS,
-        load=_approvals,
+        load=_scoped(kpi_records.approval_records),
         render=_message_row,
     ),
     Metric.DELIVERIES: MetricSpec(
         title="Deliveries",
         columns=("Delivery", "Message", "Application", "Channel", "State", "Queued", "Error"),
-        load=_deliveries,
+        load=_scoped(kpi_records.delivery_records),
         render=_delivery_row,
         succeeded=lambda d: d.succeeded,
         keep=_of_channel,
@@ -445,7 +432,7 @@ REGISTRY: Mapping[Metric, MetricSpec[Any]] = {
     Metric.FUNNEL: MetricSpec(
         title=lambda selection: f"Funnel: {selection.funnel_step.replace('_', ' ')}",
         columns=("Application", "Candidate", "Applied", "Stage", "AI interview", "Result sent"),
-        load=_funnel,
+        load=_scoped(kpi_records.funnel_records),
         render=_funnel_row,
         week_moment=lambda r: r.applied_at,
         keep=lambda r, selection: r.reached(selection.funnel_step),
@@ -454,7 +441,7 @@ REGISTRY: Mapping[Metric, MetricSpec[Any]] = {
     Metric.REPLIES: MetricSpec(
         title="Result messages sent, and replies",
         columns=("Message", "Application", "Candidate", "Outcome", "Sent", "Replied"),
-        load=_replies,
+        load=_scoped(kpi_records.reply_records),
         render=_reply_row,
         week_moment=lambda r: r.sent_at,
         succeeded=lambda r: r.replied,
@@ -463,7 +450,7 @@ REGISTRY: Mapping[Metric, MetricSpec[Any]] = {
     Metric.CONVERSATIONS: MetricSpec(
         title="Conversations started",
         columns=("Conversation", "Application", "Candidate", "Channel", "Started", "Bot only"),
-        load=_conversations,
+        load=_scoped(kpi_records.conversation_records),
         render=_conversation_row,
         week_moment=lambda c: c.started_at,
         succeeded=lambda c: c.contained,
@@ -471,7 +458,7 @@ REGISTRY: Mapping[Metric, MetricSpec[Any]] = {
     Metric.HANDOFFS: MetricSpec(
         title="Hand-offs",
         columns=HANDOFF_COLUMNS,
-        load=_handoffs,
+        load=_scoped(kpi_records.handoff_records),
         render=_handoff_row,
         week_moment=lambda h: h.opened_at,
         succeeded=lambda h: h.answered,
@@ -479,7 +466,7 @@ REGISTRY: Mapping[Metric, MetricSpec[Any]] = {
     Metric.HR_FIRST_RESPONSE: MetricSpec(
         title="HR first response to hand-offs",
         columns=HANDOFF_COLUMNS,
-        load=_handoffs,
+        load=_scoped(kpi_records.handoff_records),
         render=_handoff_row,
         week_moment=lambda h: h.opened_at,
         succeeded=lambda h: h.answered,
