@@ -13,7 +13,11 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 import candor
 from api.console import install_console
 from api.errors import install_error_handlers
-from api.middleware import RequestLogMiddleware, StrictTransportSecurityMiddleware
+from api.middleware import (
+    BodySizeLimitMiddleware,
+    RequestLogMiddleware,
+    StrictTransportSecurityMiddleware,
+)
 from api.routers import (
     approval_rules,
     ats,
@@ -106,6 +110,7 @@ def create_app(
         redoc_url="/redoc" if development else None,
         openapi_url="/openapi.json" if development else None,
     )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestLogMiddleware)
     if not development:
         app.add_middleware(StrictTransportSecurityMiddleware)

@@ -155,6 +155,13 @@ class Settings(BaseSettings):
         description="Days an HR POST's Idempotency-Key and its stored answer are kept: a "
         "retry with the same key after that runs the request again.",
     )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=64 * 1024,
+        le=64 * 1024 * 1024,
+        description="The largest request body accepted; a larger one is refused with 413 "
+        "before it is held in memory.",
+    )
     binding_token_days: int = Field(
         default=30, ge=1, le=30, description="Days a binding link stays valid (WeChat's QR max)."
     )

@@ -3,15 +3,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 import structlog
 import uvicorn
+from asgi_lifespan import LifespanManager
+from sqlalchemy import func, select
 
 from api.app import create_app
 from api.middleware import loggable_query
 from candor.logging import configure_logging
+from candor.models import ChatMessage
 from candor.runtime import Runtime
 from candor.settings import Settings
 from tests.fakes import free_port
@@ -128,3 +132,75 @@ async def test_a_huge_path_is_logged_without_stalling_the_server(
     assert response.status_code == 404
     assert elapsed < 0.5
     assert "truncated, 60002 chars" in logged
+
+
+async def _served_on_uvloop(runtime: Runtime) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime=runtime),
+            host="127.0.0.1",
+            port=port,
+            loop="uvloop",
+            log_level="error",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no "started" event to await
+        await asyncio.sleep(0.01)
+    return server, task, port
+
+
+async def test_an_oversized_body_is_refused_before_it_is_read(runtime: Runtime) -> None:
+    limit = runtime.settings.max_request_bytes
+
+    async def streamed(size: int) -> AsyncIterator[bytes]:
+        # Chunked, with no Content-Length to refuse it by: counted as it arrives.
+        chunk = b'{"text": "' + b"x" * 65_536
+        for _ in range(size // len(chunk) + 1):
+            yield chunk
+
+    async with (
+        LifespanManager(create_app(runtime=runtime)) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://candor.test"
+        ) as http,
+    ):
+        await http.get("/chat")  # a web-chat session, so a body within the limit is taken
+        declared = await http.post(
+            "/chat/api/messages",
+            content=b"{}",
+            headers={"content-length": str(limit + 1), "content-type": "application/json"},
+        )
+        chunked = await http.post(
+            "/chat/api/messages",
+            content=streamed(limit + 1),
+            headers={"content-type": "application/json"},
+        )
+        within = await http.post("/chat/api/messages", json={"text": "你好" * 500})
+    async with runtime.sessionmaker() as session:
+        stored = await session.scalar(select(func.count()).select_from(ChatMessage))
+
+    assert declared.status_code == 413
+    assert chunked.status_code == 413
+    assert chunked.json()["error"]["code"] == "http_413"
+    assert within.status_code == 200
+    assert stored == 2  # the one message within the limit and its answer
+
+
+async def test_the_limit_holds_under_uvicorn_on_uvloop(runtime: Runtime) -> None:
+    server, task, port = await _served_on_uvloop(runtime)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            refused = await http.post(
+                "/api/v1/ats/events",
+                content=b"[" * (runtime.settings.max_request_bytes + 1),
+                headers={"content-type": "application/json", "authorization": "Bearer x"},
+            )
+            alive = await http.get("/healthz")
+    finally:
+        server.should_exit = True
+        await task
+
+    assert refused.status_code == 413
+    assert alive.status_code == 200
