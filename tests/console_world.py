@@ -10,7 +10,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from api.app import create_app
+from candor.auth import throttle
 from candor.auth.passwords import hash_password
+from candor.clock import utcnow
 from candor.models import HRUser
 from candor.runtime import Runtime
 from tests.outreach_world import World
@@ -26,6 +28,21 @@ async def set_password(runtime: Runtime, user_id: int, password: str = PASSWORD)
         user = await session.get_one(HRUser, user_id)
         user.password_hash = hash_password(password)
         return user.email
+
+
+async def use_up_login_rate(runtime: Runtime, address: str) -> None:
+    """Spend the address's login attempts for this minute (each for a different account, so
+    no account or pair is slowed down by them)."""
+    for n in range(throttle.ATTEMPTS_PER_MINUTE):
+        started = await throttle.begin(
+            runtime.redis,
+            email=f"rate-{n}@example.com",
+            address=address,
+            device_cookie=None,
+            secret=runtime.settings.secret_key.get_secret_value(),
+            now=utcnow(),
+        )
+        assert isinstance(started, throttle.Attempt), started
 
 
 def login_csrf(html: str) -> str:

@@ -36,7 +36,7 @@ DONE = {
     "deactivated": "Deactivated: their sessions ended and their personal tokens were revoked.",
     "reactivated": "Reactivated. Personal tokens revoked at deactivation stay revoked.",
     "password": "Password set; their sessions ended.",
-    "unlocked": "Lock-out cleared.",
+    "unlocked": "Login delays cleared.",
     "revoked": "Token revoked: requests with it are refused from now on.",
     "team_created": "Team created.",
     "team_renamed": "Team renamed.",

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.console.deps import SESSION_COOKIE, CheckedForm, CurrentConsoleUser
 from api.console.rendering import page
 from api.deps import RedisDep, RuntimeDep, SessionDep
-from candor.auth import sessions
+from candor.auth import sessions, throttle
 from candor.auth.login import LoginError, login
 from candor.settings import Environment
 
@@ -19,6 +19,9 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 # Before login there is no session to bind a CSRF token to, so the login form uses a
 # double-submit cookie: the form field must equal this cookie, which other sites cannot read.
 LOGIN_CSRF_COOKIE = "candor_login_csrf"
+# Marks a browser the user has logged in with, which failures elsewhere do not slow down
+# (candor/auth/throttle.py). Only the login form needs it.
+DEVICE_COOKIE = "candor_device"
 
 
 def _secure(runtime: RuntimeDep) -> bool:
@@ -91,7 +94,15 @@ async def login_submit(
         )
     address = request.client.host if request.client is not None else "unknown"
     try:
-        success = await login(session, redis, email=email, password=password, address=address)
+        success = await login(
+            session,
+            redis,
+            email=email,
+            password=password,
+            address=address,
+            device_cookie=request.cookies.get(DEVICE_COOKIE),
+            secret=runtime.settings.secret_key.get_secret_value(),
+        )
     except LoginError as exc:
         response = _login_form(
             request,
@@ -114,6 +125,15 @@ async def login_submit(
         secure=_secure(runtime),
         path="/",
         max_age=int(sessions.ABSOLUTE_TIMEOUT.total_seconds()),
+    )
+    redirect.set_cookie(
+        DEVICE_COOKIE,
+        success.device_cookie,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(runtime),
+        path="/console/login",
+        max_age=int(throttle.DEVICE_LIFETIME.total_seconds()),
     )
     redirect.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
     return redirect

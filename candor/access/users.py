@@ -1,4 +1,4 @@
-"""HR users: create, edit, deactivate and reactivate, reset passwords, lift lock-outs.
+"""HR users: create, edit, deactivate and reactivate, reset passwords, clear login delays.
 
 Every change writes an audit row (before/after, never a password or its hash) in the
 caller's transaction. Two rules hold across all of them:
@@ -45,7 +45,7 @@ class UserRow:
 
     user: HRUser
     teams: list[Team]
-    locked_for_seconds: int | None  # set while failed logins keep the account locked
+    delayed_for_seconds: int | None  # set while failed logins delay untrusted clients
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +172,7 @@ def _ensure_an_admin_remains(user: HRUser, admins: frozenset[int], field: str) -
 
 
 async def list_users(session: AsyncSession, redis: Redis) -> list[UserRow]:
-    """Every HR user, active ones first, with their teams and whether they are locked out."""
+    """Every HR user, active ones first, with their teams and whether their logins wait."""
     users = (
         await session.scalars(
             select(HRUser)
@@ -180,12 +180,12 @@ async def list_users(session: AsyncSession, redis: Redis) -> list[UserRow]:
             .order_by(HRUser.is_active.desc(), func.lower(HRUser.email))
         )
     ).all()
-    locked = await throttle.account_lockouts(redis, [u.email for u in users])
+    delayed = await throttle.account_delays(redis, [u.email for u in users], now=utcnow())
     return [
         UserRow(
             user=u,
             teams=sorted((m.team for m in u.memberships), key=lambda t: t.name),
-            locked_for_seconds=locked.get(u.email),
+            delayed_for_seconds=delayed.get(u.email),
         )
         for u in users
     ]
@@ -199,11 +199,11 @@ async def get_user_row(session: AsyncSession, redis: Redis, user_id: int) -> Use
     )
     if user is None:
         raise AccessNotFoundError(f"no HR user {user_id}")
-    locked = await throttle.account_lockouts(redis, [user.email])
+    delayed = await throttle.account_delays(redis, [user.email], now=utcnow())
     return UserRow(
         user=user,
         teams=sorted((m.team for m in user.memberships), key=lambda t: t.name),
-        locked_for_seconds=locked.get(user.email),
+        delayed_for_seconds=delayed.get(user.email),
     )
 
 
@@ -396,11 +396,12 @@ async def reset_password(
 
 
 async def clear_lockout(session: AsyncSession, redis: Redis, *, actor: str, user_id: int) -> None:
-    """Lift the lock-out that failed logins put on the account (not an address's lock)."""
+    """Lift the delay that failed logins put on the account, and forget its failures from
+    every address (an address's own count, over all accounts, stays)."""
     user = await _get_user(session, user_id)
-    locked = await throttle.account_lockouts(redis, [user.email])
-    if user.email not in locked:
-        raise AccessInputError({"lockout": "this account is not locked out"})
+    delayed = await throttle.account_delays(redis, [user.email], now=utcnow())
+    if user.email not in delayed:
+        raise AccessInputError({"lockout": "this account's logins are not delayed"})
     await throttle.clear_account(redis, email=user.email)
     record(
         session,
@@ -408,7 +409,7 @@ async def clear_lockout(session: AsyncSession, redis: Redis, *, actor: str, user
         action=Action.USER_LOCKOUT_CLEARED,
         object_type="hr_user",
         object_id=user.id,
-        before={"locked_for_seconds": locked[user.email]},
-        after={"locked_for_seconds": None},
+        before={"delayed_for_seconds": delayed[user.email]},
+        after={"delayed_for_seconds": None},
     )
     log.info("access.lockout_cleared", user_id=user.id, actor=actor)

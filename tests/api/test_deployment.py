@@ -13,10 +13,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from api.app import create_app
-from candor.auth import throttle
 from candor.runtime import Runtime
 from candor.settings import Environment
-from tests.console_world import login_csrf, set_password
+from tests.console_world import login_csrf, set_password, use_up_login_rate
 from tests.outreach_world import World
 
 DOCS = ("/docs", "/redoc", "/openapi.json")
@@ -72,7 +71,7 @@ async def _log_in(http: httpx.AsyncClient, email: str, forwarded_for: str) -> ht
 
 
 async def _rate_limit(world: World, address: str) -> None:
-    await world.runtime.redis.set(f"candor:login:rate:ip:{address}", throttle.ATTEMPTS_PER_MINUTE)
+    await use_up_login_rate(world.runtime, address)
 
 
 async def test_a_forged_forwarded_for_from_an_untrusted_peer_is_ignored(world: World) -> None:

@@ -14,6 +14,7 @@ from api.app import create_app
 from candor.auth import throttle
 from candor.auth.passwords import verify_password
 from candor.auth.principals import load_principal
+from candor.clock import utcnow
 from candor.models import ApiToken, AuditEntry, HRUser, Team, TeamMembership
 from candor.models.enums import Role
 from tests.console_world import PASSWORD, logged_in, login, post_form, set_password
@@ -54,8 +55,18 @@ def problem(html: str, field: str) -> str:
 
 
 async def lock_out(world: World, email: str) -> None:
-    for _ in range(throttle.USER_FAILURES_TO_LOCK):
-        await throttle.record_failure(world.runtime.redis, email=email, address="10.1.2.3")
+    """Wrong passwords from enough addresses that untrusted browsers must wait."""
+    for n in range(throttle.ACCOUNT_FAILURES_BEFORE_DELAY):
+        started = await throttle.begin(
+            world.runtime.redis,
+            email=email,
+            address=f"10.1.2.{n}",
+            device_cookie=None,
+            secret=world.runtime.settings.secret_key.get_secret_value(),
+            now=utcnow(),
+        )
+        assert isinstance(started, throttle.Attempt)
+        await throttle.failed(world.runtime.redis, started)
 
 
 # --- who may ---------------------------------------------------------------------------
@@ -147,7 +158,7 @@ async def test_the_users_page_lists_roles_teams_and_login_state(
     assert world.recruiter.email in row.group(0)
     assert "recruiter" in row.group(0)
     assert world.team.name in row.group(0)
-    assert "locked out" in row.group(0)
+    assert "logins delayed" in row.group(0)
     outsider = re.search(rf'<tr id="user-{world.outsider.id}".*?</tr>', page.text, re.S)
     assert outsider is not None
     assert "deactivated" in outsider.group(0)
@@ -448,22 +459,24 @@ async def test_an_admin_setting_their_own_password_stays_logged_in_here_only(
     assert (await console.get("/console/inbox")).status_code == 303
 
 
-async def test_an_admin_clears_a_lock_out(console: httpx.AsyncClient, world: World) -> None:
+async def test_an_admin_clears_an_accounts_login_delays(
+    console: httpx.AsyncClient, world: World
+) -> None:
     email = await set_password(world.runtime, world.recruiter.id)
     await lock_out(world, email)
     assert (await login(console, email)).status_code == 429
     _, csrf = await as_admin(console, world)
     page = await console.get(f"/console/admin/users/{world.recruiter.id}")
-    assert "Clear the lock-out" in page.text
+    assert "Clear the login delays" in page.text
 
     answer = await post_form(console, f"/console/admin/users/{world.recruiter.id}/unlock", csrf)
 
     assert answer.status_code == 303
     [entry] = await audit_rows(world, "user.lockout_cleared")
-    assert entry.after == {"locked_for_seconds": None}
+    assert entry.after == {"delayed_for_seconds": None}
     again = await post_form(console, f"/console/admin/users/{world.recruiter.id}/unlock", csrf)
     assert again.status_code == 422
-    assert "not locked out" in problem(again.text, "lockout")
+    assert "not delayed" in problem(again.text, "lockout")
     console.cookies.clear()
     assert (await login(console, email)).status_code == 303
 

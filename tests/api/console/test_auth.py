@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
+import pytest
+import structlog
+from asgi_lifespan import LifespanManager
 from fastapi import routing
 
 from api.app import create_app
 from candor.auth import throttle
+from candor.logging import configure_logging
 from candor.models import HRUser
 from candor.models.enums import Role
+from candor.settings import Settings
 from tests.console_world import (
     PASSWORD,
     logged_in,
@@ -18,6 +25,7 @@ from tests.console_world import (
     login_csrf,
     session_csrf,
     set_password,
+    use_up_login_rate,
 )
 from tests.outreach_world import World
 
@@ -80,35 +88,92 @@ async def test_wrong_password_and_unknown_user_get_the_same_answer(
     assert "candor_session" not in wrong.headers.get("set-cookie", "")
 
 
-async def test_repeated_failures_lock_the_account_even_for_the_right_password(
+@asynccontextmanager
+async def browser_at(world: World, address: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Another browser, at another client address, on the same Redis and database."""
+    app = create_app(runtime=world.runtime)
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=transport, base_url="https://candor.test") as http,
+    ):
+        yield http
+
+
+async def test_a_login_marks_the_browser_as_a_known_device(
     console: httpx.AsyncClient, world: World
 ) -> None:
     email = await set_password(world.runtime, world.recruiter.id)
-    for _ in range(throttle.USER_FAILURES_TO_LOCK - 1):
-        assert (await login(console, email, "guess")).status_code == 401
 
-    locked = await login(console, email, "guess")
-    assert locked.status_code == 429
-    assert "locked" in locked.text
-    assert int(locked.headers["retry-after"]) > 0
+    answer = await login(console, email)
 
-    right = await login(console, email, PASSWORD)
-    assert right.status_code == 429
-    # Another account from the same address is not locked by this one's failures.
-    other = await set_password(world.runtime, world.outsider.id)
-    assert (await login(console, other)).status_code == 303
+    [device] = [c for c in answer.headers.get_list("set-cookie") if c.startswith("candor_device=")]
+    assert "HttpOnly" in device
+    assert "SameSite=strict" in device
+    assert "Secure" in device  # CANDOR_ENV=test: not development
+    assert "Path=/console/login" in device
+    assert f"Max-Age={30 * 24 * 3600}" in device
+
+
+async def test_attackers_wrong_passwords_do_not_keep_the_user_out_of_their_known_browser(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    """The review's finding: five wrong passwords locked the account for everyone."""
+    email = await set_password(world.runtime, world.recruiter.id)
+    assert (await login(console, email)).status_code == 303
+    console.cookies.delete("candor_session")  # logged out; the device cookie stays
+
+    answers = []
+    for n in range(5):  # fifty guesses from five addresses
+        async with browser_at(world, f"203.0.113.{n}") as attacker:
+            answers += [(await login(attacker, email, f"guess {i}")).status_code for i in range(10)]
+    # Each address is slowed after its own failures, the account after all of theirs.
+    assert answers.count(401) == throttle.ACCOUNT_FAILURES_BEFORE_DELAY
+    assert answers.count(429) == 50 - throttle.ACCOUNT_FAILURES_BEFORE_DELAY
+
+    async with browser_at(world, "198.51.100.20") as second_browser:
+        slowed = await login(second_browser, email)
+    assert slowed.status_code == 429
+    assert "unknown devices" in slowed.text
+    assert 0 < int(slowed.headers["retry-after"]) <= throttle.MAX_DELAY.total_seconds()
+
+    known = await login(console, email)
+    assert known.status_code == 303
+    assert (await console.get("/console/inbox")).status_code == 200
+
+
+async def test_a_throttled_login_is_logged_masked_and_without_the_password(
+    console: httpx.AsyncClient, world: World, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    email = await set_password(world.runtime, world.recruiter.id)
+    configure_logging(settings)  # onto the stderr capsys captures
+    for n in range(throttle.PAIR_FAILURES_BEFORE_DELAY):
+        await login(console, email, f"secret guess {n}")
+
+    refused = await login(console, email, "secret guess 99")
+    logged = capsys.readouterr().err
+    structlog.reset_defaults()
+
+    assert refused.status_code == 429
+    assert "too many failed logins for this account from here" in refused.text
+    assert "console.login_throttled" in logged
+    assert "pair" in logged
+    assert email not in logged
+    assert email[:1] + "***@" in logged
+    assert "secret guess" not in logged
 
 
 async def test_login_attempts_are_rate_limited_per_address(
     console: httpx.AsyncClient, world: World
 ) -> None:
-    await world.runtime.redis.set("candor:login:rate:ip:127.0.0.1", throttle.ATTEMPTS_PER_MINUTE)
+    await use_up_login_rate(world.runtime, "127.0.0.1")
     email = await set_password(world.runtime, world.recruiter.id)
 
     answer = await login(console, email)
 
     assert answer.status_code == 429
     assert "too many login attempts" in answer.text
+    assert 0 < int(answer.headers["retry-after"]) <= 60
 
 
 async def test_login_form_refuses_a_post_without_its_csrf_cookie(

@@ -244,3 +244,33 @@ async def test_an_admin_creates_a_token_sees_it_once_and_revokes_it(
             headers=auth,
         )
     assert refused.status_code == 401
+
+
+async def submit_login(page: Page, server: ServerThread, email: str, password: str) -> None:
+    await page.goto(f"{server.url}/console/login")
+    await page.get_by_label("E-mail").fill(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Log in").click()
+
+
+async def test_a_known_browser_logs_in_while_another_is_slowed_down(
+    world: World, server: ServerThread, browser: Browser, request: pytest.FixtureRequest
+) -> None:
+    """Chromium keeps the device cookie (Secure, SameSite=Strict, its own path) and sends it
+    with the login form, so wrong passwords elsewhere do not keep its user out."""
+    page = await browser.new_page()
+    await log_in(page, server, world, world.recruiter.id)
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page).to_have_url(f"{server.url}/console/login")
+    email = world.recruiter.email
+    other = await browser.new_page()  # a new context: no cookies, same address
+    for n in range(5):
+        await submit_login(other, server, email, f"wrong guess {n}")
+        await expect(other.get_by_role("alert")).to_contain_text("wrong password")
+
+    await submit_login(other, server, email, "correct horse battery staple")
+    await expect(other.get_by_role("alert")).to_contain_text("try again in")
+    await screenshot(other, request, "slowed")
+
+    await submit_login(page, server, email, "correct horse battery staple")
+    await expect(page).to_have_url(f"{server.url}/console/inbox")
