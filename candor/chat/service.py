@@ -140,7 +140,7 @@ async def _decide(
             now=now,
         )
         if limited is not None:
-            say(Reply(text("slow_down", None, minutes=str(limited.retry_after_minutes))))
+            say(_slow_down(limited))
             return
     if message.event in BINDING_EVENTS:
         token = binding.token_from_event_key(message.event_key or "")
@@ -195,7 +195,7 @@ async def _decide(
                     now=now,
                 )
                 if limited is not None:
-                    say(Reply(text("slow_down", None, minutes=str(limited.retry_after_minutes))))
+                    say(_slow_down(limited))
                     return
                 await binding.request_code(  # queues the e-mail with the code's hash
                     session, identity, code, contact, redis=redis, secret=policy.secret, now=now
@@ -212,7 +212,7 @@ async def _decide(
                     now=now,
                 )
                 if limited is not None:
-                    say(Reply(text("slow_down", None, minutes=str(limited.retry_after_minutes))))
+                    say(_slow_down(limited))
                     return
                 result = await binding.verify_code(
                     session,
@@ -282,6 +282,11 @@ async def _limit(
     if limited is not None:
         log.warning("chat.rate_limited", limit=limited.limit.name)
     return limited
+
+
+def _slow_down(limited: limits.Limited) -> Reply:
+    # Both languages: only anonymous accounts are limited, and they have no locale yet.
+    return Reply(text("slow_down", None, minutes=str(limited.retry_after_minutes)))
 
 
 async def _bound_reply(session: AsyncSession, result: BindResult) -> Reply:
