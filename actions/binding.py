@@ -1,5 +1,7 @@
-"""The binding form: the chat side's manual binding (application code, phone or e-mail, then
-the 6-digit code e-mailed to the candidate) asked for as a Rasa form."""
+"""The binding form: the chat side's manual binding (the candidate's phone or e-mail, with or
+without an application code, then the 6-digit code e-mailed to the address on file) asked
+for as a Rasa form. A code goes out only when the contact is the candidate's own, and the
+form answers the same whether it did or not."""
 
 from __future__ import annotations
 
@@ -8,14 +10,14 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker  # type: ignore[import-untyped]
 from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
 from rasa_sdk.executor import CollectingDispatcher  # type: ignore[import-untyped]
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions import texts
 from actions.base import DomainDict, Events, party_of
 from actions.env import action_env
-from candor.chat import binding
-from candor.chat.commands import APPLICATION_CODE
+from candor.chat import binding, limits
+from candor.chat.commands import APPLICATION_CODE, normalise_contact
 from candor.chat.language import slot_locale
 from candor.clock import utcnow
 from candor.logging import get_logger
@@ -36,26 +38,50 @@ class ValidateBindForm(FormValidationAction):  # type: ignore[misc]
         domain: DomainDict,
     ) -> dict[str, Any]:
         locale = slot_locale(tracker.get_slot("language"))
-        identifier = str(slot_value or "").strip()
+        said = str(tracker.latest_message.get("text") or "")
+        contact = _contact(slot_value, tracker.latest_message.get("entities") or [])
+        if contact is None:
+            # An application code alone sends nothing: ask for the phone or e-mail too.
+            dispatcher.utter_message(text=texts.say("bind_needs_contact", locale))
+            return {"bind_identifier": None}
         async with action_env() as env:
             party = await party_of(env.session, tracker)
-            code = await _application_code(env.session, identifier)
-            to_send = (
+            if party is None:
+                return {"bind_identifier": None}
+            now = utcnow()
+            limited = await limits.hit(
+                env.redis,
+                (
+                    limits.CODE_REQUESTS_PER_ACCOUNT,
+                    limits.subject(party.identity.channel.value, party.identity.external_user_id),
+                ),
+                (limits.CODE_REQUESTS_OVERALL, limits.OVERALL),
+                now=now,
+            )
+            if limited is not None:
+                dispatcher.utter_message(
+                    text=texts.say("bind_slow_down", locale, minutes=limited.retry_after_minutes)
+                )
+                return {"bind_identifier": None}
+            named = APPLICATION_CODE.search(said)
+            code = (
+                named.group(0).upper()
+                if named is not None
+                else await _latest_application_code(env.session, contact)
+            )
+            if code is not None:
                 await binding.request_code(
                     env.session,
                     party.identity,
                     code,
+                    contact,
+                    redis=env.redis,
                     secret=env.settings.secret_key.get_secret_value(),
-                    now=utcnow(),
+                    now=now,
                     locale=locale,
                 )
-                if party is not None and code is not None
-                else None
-            )
-            if to_send is None:
-                dispatcher.utter_message(text=texts.say("bind_not_found", locale))
-                return {"bind_identifier": None}
-        return {"bind_identifier": to_send.application_code}
+        # Whatever happened, the form goes on to ask for the code: nothing is disclosed.
+        return {"bind_identifier": contact}
 
     async def validate_otp_code(
         self,
@@ -72,7 +98,8 @@ class ValidateBindForm(FormValidationAction):  # type: ignore[misc]
                     env.session,
                     party.identity,
                     str(slot_value or "").strip(),
-                    application_code=tracker.get_slot("bind_identifier"),
+                    application_code=None,  # the application this account asked a code for
+                    redis=env.redis,
                     secret=env.settings.secret_key.get_secret_value(),
                     now=utcnow(),
                 )
@@ -85,30 +112,36 @@ class ValidateBindForm(FormValidationAction):  # type: ignore[misc]
         return {"otp_code": "verified"}
 
 
-async def _application_code(session: AsyncSession, identifier: str) -> str | None:
-    """The application an identifier names: its code, or the only application of the
-    candidate with that mobile number or e-mail address."""
-    if APPLICATION_CODE.fullmatch(identifier):
-        return identifier.upper()
-    if not identifier:
-        return None
-    candidates = (
-        await session.scalars(
-            select(Candidate.id).where(
-                or_(Candidate.mobile == identifier, Candidate.email == identifier.lower())
-            )
-        )
-    ).all()
+def _contact(slot_value: Any, entities: list[dict[str, Any]]) -> str | None:
+    """The phone or e-mail the candidate gave: the slot's value, or an entity beside the
+    application code the slot took."""
+    offered = [
+        slot_value,
+        *(e.get("value") for e in entities if e.get("entity") != "application_code"),
+    ]
+    for value in offered:
+        contact = normalise_contact(str(value)) if value else None
+        if contact is not None:
+            return contact
+    return None
+
+
+async def _latest_application_code(session: AsyncSession, contact: str) -> str | None:
+    """The latest application of the only candidate with this e-mail or phone, if one."""
+    if "@" in contact:
+        found = select(Candidate.id).where(func.lower(Candidate.email) == contact)
+    else:
+        found = select(Candidate.id).where(Candidate.mobile.endswith(contact))
+    candidates = (await session.scalars(found.limit(2))).all()
     if len(candidates) != 1:
         return None
-    codes = (
-        await session.scalars(
-            select(Application.code)
-            .where(Application.candidate_id == candidates[0])
-            .order_by(Application.applied_at.desc())
-        )
-    ).all()
-    return str(codes[0]) if codes else None
+    code = await session.scalar(
+        select(Application.code)
+        .where(Application.candidate_id == candidates[0])
+        .order_by(Application.applied_at.desc())
+        .limit(1)
+    )
+    return str(code) if code is not None else None
 
 
 class ActionBindIdentity(Action):  # type: ignore[misc]

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.runtime import Runtime
@@ -24,6 +25,7 @@ from candor.settings import Settings, get_settings
 class ActionEnv:
     session: AsyncSession
     settings: Settings
+    redis: Redis
 
 
 _current: ContextVar[ActionEnv | None] = ContextVar("candor_action_env", default=None)
@@ -48,7 +50,7 @@ async def action_env() -> AsyncIterator[ActionEnv]:
         return
     runtime = await _runtime()
     async with runtime.transaction() as session:
-        yield ActionEnv(session, runtime.settings)
+        yield ActionEnv(session, runtime.settings, runtime.redis)
 
 
 async def _runtime() -> Runtime:

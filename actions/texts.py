@@ -62,9 +62,10 @@ INTENT_LABELS: dict[str, tuple[str, str]] = {
 
 _TEXTS: dict[str, tuple[str, str]] = {
     "not_bound": (
-        "请先绑定你的申请，我才能查询：发送“绑定 申请编号”（例如：绑定 AP-2026-000123）。",
-        'Please link your application first: send "bind <application code>" '
-        "(e.g. bind AP-2026-000123).",
+        "请先绑定你的申请，我才能查询：发送“绑定 申请编号 手机号或邮箱”"
+        "（例如：绑定 AP-2026-000123 name@example.com）。",
+        'Please link your application first: send "bind <application code> <phone or '
+        'e-mail>" (e.g. bind AP-2026-000123 name@example.com).',
     ),
     "no_application": ("我没有找到你的申请记录。", "I could not find an application of yours."),
     "not_yours": (
@@ -169,10 +170,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "谢谢你的评分（{rating} 分）！我们会继续改进。",
         "Thank you for rating us {rating}/5! We'll keep improving.",
     ),
-    "bind_not_found": (
-        "没有找到可以绑定的申请，或暂时无法发送验证码。请核对申请编号、手机号或邮箱后再试。",
-        "I couldn't find an application to link, or can't send a code right now. Please "
-        "check the code, phone or e-mail and try again.",
+    "bind_needs_contact": (
+        "请发送投递时留的手机号或邮箱（可以附上申请编号），信息一致时我们会发验证码到登记的邮箱。",
+        "Please send the phone number or e-mail you applied with (with the application code "
+        "if you like); if it matches, we will e-mail a code to the address on file.",
+    ),
+    "bind_slow_down": (
+        "请求太频繁了，请 {minutes} 分钟后再试。",
+        "That is too many requests in a short time; please try again in {minutes} min.",
     ),
     "bind_code_wrong": (
         "验证码不正确或已过期，请重新输入，或重新发送申请编号获取新验证码。",

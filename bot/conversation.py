@@ -14,6 +14,8 @@ delivery loop e-mails it once that has committed.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from datetime import datetime
 
 from redis.exceptions import LockError
 
@@ -43,8 +45,10 @@ class ConversationGateway:
         runtime: Runtime,
         *,
         engine: DialogueEngine | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.runtime = runtime
+        self.clock = clock  # moves rate-limit windows and code expiry; tests inject one
         self.engine: DialogueEngine = engine or PlaceholderEngine()
         self.policy = ChatPolicy(secret=runtime.settings.secret_key.get_secret_value())
 
@@ -66,7 +70,9 @@ class ConversationGateway:
 
     async def _handle(self, message: InboundMessage) -> list[Reply]:
         async with self.runtime.transaction() as session:
-            received = await receive(session, message, self.policy, now=utcnow())
+            received = await receive(
+                session, message, self.policy, redis=self.runtime.redis, now=self.clock()
+            )
         message_recorded()  # committed: the adapter may acknowledge before the answer
         turn = received.engine_turn
         if turn is None:
@@ -80,7 +86,7 @@ class ConversationGateway:
                 candidate_id=turn.candidate_id,
                 replies=[(r.text, [(b.title, b.payload) for b in r.buttons]) for r in replies],
                 author=f"engine:{self.engine.name}",
-                at=utcnow(),
+                at=self.clock(),
                 reply_to=turn.inbound_message_id,
             )
         return replies

@@ -143,6 +143,8 @@ async def chat_post(
         text=body.text,
         event=body.event,
         event_key=body.event_key,
+        # After ProxyHeadersMiddleware: a trusted proxy's X-Forwarded-For, else the peer.
+        client_address=request.client.host if request.client is not None else None,
     )
     try:
         replies = await _gateway(request).handle(message)

@@ -186,7 +186,7 @@ class EmbeddedEngine:
                 state.add({"event": "action", "name": ACTION_LISTEN})
                 log.info("dialogue.quiet_during_handoff", conversation_id=turn.conversation_id)
             else:
-                with use_env(ActionEnv(session, self.runtime.settings)):
+                with use_env(ActionEnv(session, self.runtime.settings, self.runtime.redis)):
                     await self._run_actions(str(turn.conversation_id), parse, state)
                 await _queue_misread(session, turn, parse, previous, now=now)
         await save_state(

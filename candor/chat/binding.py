@@ -4,10 +4,12 @@ Two ways in:
 - a binding link: a single-use, expiring token (192 random bits, 32 URL-safe characters,
   stored only as SHA-256) issued per application and channel, carried by a WeChat QR scene,
   a Telegram `/start` deep link or a web-chat link;
-- manual: the application code plus a 6-digit one-time code e-mailed to the candidate's
-  registered address. Five wrong codes lock the application for 15 minutes; an unknown
-  application, a wrong, expired or foreign code and a locked application all look the same
-  to the person typing.
+- manual: the application code and the candidate's own e-mail or phone as on file, then a
+  6-digit one-time code e-mailed to the candidate's registered address. An application code
+  alone sends nothing. Five wrong codes lock the application for 15 minutes, and
+  `limits.FAILED_CODES_PER_APPLICATION` wrong codes in a day lock it for `LONG_LOCK`; an
+  unknown application, a contact that does not match, a wrong, expired or foreign code, a
+  locked or rate-limited application all look the same to the person typing.
 
 Every binding, rebinding, unbinding and opt-out writes a `chat_identity_events` row.
 Everything runs in the caller's transaction and only flushes.
@@ -23,11 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.ats.repository import application_by_code
+from candor.chat import limits
+from candor.chat.commands import normalise_phone
 from candor.chat.texts import text
 from candor.delivery.direct import queue_direct
 from candor.logging import get_logger
@@ -53,6 +58,8 @@ CODE_TTL = timedelta(minutes=10)
 CODE_RESEND_INTERVAL = timedelta(seconds=60)
 MAX_FAILED_CODES = 5
 LOCK_DURATION = timedelta(minutes=15)
+# After a day's allowance of wrong codes (limits.FAILED_CODES_PER_APPLICATION).
+LONG_LOCK = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,23 +320,45 @@ def _audit(
     )
 
 
+def contact_matches(candidate: Candidate, contact: str) -> bool:
+    """Whether `contact` (normalised by `commands.normalise_contact`) is the candidate's
+    e-mail (case-insensitively) or phone (digits, +86 optional). Compares digests, so the
+    time taken tells nothing about how much of the contact was right."""
+
+    def digest(value: str) -> bytes:
+        return hashlib.sha256(value.encode()).digest()
+
+    typed = digest(contact)
+    email = (candidate.email or "").strip().casefold()
+    phone = normalise_phone(candidate.mobile or "")
+    by_email = hmac.compare_digest(typed, digest(email))
+    by_phone = hmac.compare_digest(typed, digest(phone))
+    return (by_email and bool(email)) | (by_phone and bool(phone))
+
+
 async def request_code(
     session: AsyncSession,
     identity: ChatIdentity,
     application_code: str,
+    contact: str,
     *,
+    redis: Redis,
     secret: str,
     now: datetime,
     locale: Locale | None = None,
 ) -> CodeToSend | None:
     """Store a new one-time code for the application and queue its e-mail (in `locale`, by
-    default the candidate's), sent by the delivery loop once this transaction commits; None
-    when there is nothing to send (unknown application, no e-mail on file, locked, or asked
-    again within a minute)."""
+    default the candidate's) to the address on file, sent by the delivery loop once this
+    transaction commits. None when there is nothing to send: unknown application, `contact`
+    not the candidate's own, no e-mail on file, locked, asked again within a minute, or the
+    application's daily e-mails spent."""
     application = await application_by_code(session, application_code.upper())
     if application is None:
         return None
     candidate = await session.get_one(Candidate, application.candidate_id)
+    if not contact_matches(candidate, contact):
+        log.info("chat.code_contact_mismatch", application_id=application.id)
+        return None
     if not candidate.email:
         return None
     state = await _manual_state(session, application.id)
@@ -340,6 +369,12 @@ async def request_code(
         and state.code_expires_at - CODE_TTL + CODE_RESEND_INTERVAL > now
     ):
         return None  # one e-mail a minute at most: the address is not ours to flood
+    limited = await limits.hit(
+        redis, (limits.CODE_EMAILS_PER_APPLICATION, limits.subject(application.id)), now=now
+    )
+    if limited is not None:
+        log.warning("chat.code_emails_limited", application_id=application.id)
+        return None
     code = f"{secrets.randbelow(1_000_000):06d}"
     state.code_hash = _hash_code(secret, application.id, code)
     state.code_expires_at = now + CODE_TTL
@@ -371,6 +406,7 @@ async def verify_code(
     code: str,
     *,
     application_code: str | None,
+    redis: Redis,
     secret: str,
     now: datetime,
 ) -> BindResult | None:
@@ -390,11 +426,16 @@ async def verify_code(
     state.updated_at = now
     if not valid:
         state.failed_attempts += 1
-        if state.failed_attempts >= MAX_FAILED_CODES:
-            state.locked_until = now + LOCK_DURATION
-            state.failed_attempts = 0
-            state.code_hash = state.code_expires_at = None
-            log.warning("chat.manual_binding_locked", application_id=state.application_id)
+        failures_today = await limits.count(
+            redis,
+            limits.FAILED_CODES_PER_APPLICATION,
+            limits.subject(state.application_id),
+            now=now,
+        )
+        if failures_today >= limits.FAILED_CODES_PER_APPLICATION.limit:
+            _lock(state, now + LONG_LOCK)
+        elif state.failed_attempts >= MAX_FAILED_CODES:
+            _lock(state, now + LOCK_DURATION)
         return None
     state.code_hash = state.code_expires_at = None
     state.failed_attempts, state.locked_until = 0, None
@@ -403,6 +444,15 @@ async def verify_code(
         session, identity, application, actor="candidate", via="manual_code", now=now
     )
     return BindResult(application, action)
+
+
+def _lock(state: ManualBinding, until: datetime) -> None:
+    state.locked_until = until
+    state.failed_attempts = 0
+    state.code_hash = state.code_expires_at = None
+    log.warning(
+        "chat.manual_binding_locked", application_id=state.application_id, until=until.isoformat()
+    )
 
 
 async def _manual_state(session: AsyncSession, application_id: int) -> ManualBinding:

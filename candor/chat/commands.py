@@ -18,7 +18,18 @@ OPT_IN_WORDS = frozenset({"订阅", "恢复订阅", "start", "subscribe"})
 UNBIND_WORDS = frozenset({"解绑", "解除绑定", "unbind", "/unbind"})
 
 APPLICATION_CODE = re.compile(r"\bAP-\d{4}-\d{6}\b", re.IGNORECASE)
-_BIND_REQUEST = re.compile(r"^(?:绑定|bind|/bind)?[\s:：]*(AP-\d{4}-\d{6})$", re.IGNORECASE)
+# "绑定 AP-2026-000123 name@example.com", "bind AP-2026-000123, phone: 138 0013 8000": the
+# application code, then the candidate's own e-mail or phone, optionally labelled. Matched
+# after `normalise`, so full-width spaces, colons and commas are plain ones by then.
+_BIND_REQUEST = re.compile(
+    r"^(?:绑定|bind|/bind)?[\s:]*(AP-\d{4}-\d{6})"
+    r"(?:[\s,;:、]+(?:with\s+|用\s*)?"
+    r"(?:手机号码|手机号|手机|电话|邮箱地址|邮箱|电子邮件|phone|mobile|tel|e-?mail)?[\s:]*(.+))?$",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+_PHONE = re.compile(r"^\+?[\d\s()-]+$")
+_PHONE_DIGITS = range(7, 16)
 _ONE_TIME_CODE = re.compile(r"^(?:(AP-\d{4}-\d{6})[\s,，:：]+)?(\d{6})$", re.IGNORECASE)
 
 # Words that name a channel, and phrases that make a sentence a request to use one.
@@ -53,6 +64,9 @@ class Unbind:
 @dataclass(frozen=True, slots=True)
 class BindRequest:
     application_code: str
+    # The candidate's e-mail (case-folded) or phone (digits, no +86) as typed; None when
+    # only the code was sent, which triggers nothing but a request for the contact.
+    contact: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +105,34 @@ def parse_command(text: str) -> Command | None:
         application = match.group(1)
         return OneTimeCode(match.group(2), application.upper() if application else None)
     if match := _BIND_REQUEST.match(plain):
-        return BindRequest(match.group(1).upper())
+        code, typed = match.group(1).upper(), match.group(2)
+        if typed is None:
+            return BindRequest(code)
+        contact = normalise_contact(typed)
+        return BindRequest(code, contact) if contact is not None else None
     channel = preferred_channel(plain)
     return PreferChannel(channel) if channel is not None else None
+
+
+def normalise_contact(typed: str) -> str | None:
+    """An e-mail address (trimmed, case-folded) or a phone number (its digits, without a
+    +86 or 0086 prefix) in the form contacts on file are compared in; None for neither."""
+    plain = unicodedata.normalize("NFKC", typed).strip().rstrip("。.!！?？~～ ")
+    if _EMAIL.match(plain):
+        return plain.casefold()
+    if _PHONE.match(plain):
+        return normalise_phone(plain) or None
+    return None
+
+
+def normalise_phone(number: str) -> str:
+    """ "+86 138-0013-8000" → "13800138000"; "" when it is not a phone number."""
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", number) if ch.isdigit())
+    if digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits if len(digits) in _PHONE_DIGITS else ""
 
 
 def preferred_channel(plain: str) -> Channel | None:

@@ -29,6 +29,9 @@ class InboundMessage:
     event: str | None = None
     event_key: str | None = None  # QR scene string, /start payload, button payload
     provider_message_id: str | None = None
+    # Where the web chat's request came from (as a trusted proxy vouches for it), for rate
+    # limits. None on WeChat and Telegram, whose requests all come from the provider.
+    client_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

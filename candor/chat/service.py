@@ -1,6 +1,10 @@
 """One inbound chat message, channel-independent: identity, transcript, binding, opt-out,
 preferences; everything else is the dialogue engine's (see `candor.chat.engine`).
 
+Messages of accounts not bound to a candidate, code requests and typed codes are rate-limited
+per chat account, per client address (web chat) and overall (`candor.chat.limits`); past a
+limit the answer is a polite "try again in N minutes" that says nothing about applications.
+
 `receive` runs in the caller's transaction and never commits or sends. It returns the
 replies it decided, or a `Turn` for the engine (`bot.conversation.ConversationGateway`
 commits, then asks the engine); a one-time code's e-mail is queued in the same transaction
@@ -12,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from candor.chat import binding, commands, consent, transcript
+from candor.chat import binding, commands, consent, limits, transcript
 from candor.chat.binding import BindResult
 from candor.chat.engine import Turn
 from candor.chat.messages import InboundMessage, Reply
@@ -48,7 +53,12 @@ class Received:
 
 
 async def receive(
-    session: AsyncSession, message: InboundMessage, policy: ChatPolicy, *, now: datetime
+    session: AsyncSession,
+    message: InboundMessage,
+    policy: ChatPolicy,
+    *,
+    redis: Redis,
+    now: datetime,
 ) -> Received:
     thread, inbound_id = await transcript.open_thread_with_inbound(
         session,
@@ -73,7 +83,9 @@ async def receive(
             return Received(conversation.id, duplicate=True)
         log.info("chat.unanswered_redelivery", channel=message.channel.value)
     outcome = Received(conversation.id, inbound_id=inbound_id)
-    await _decide(session, message, identity, thread.candidate, outcome, policy, now=now)
+    await _decide(
+        session, message, identity, thread.candidate, outcome, policy, redis=redis, now=now
+    )
     if outcome.engine_turn is None and outcome.replies:
         conversation.last_message_at = now
         for reply in outcome.replies:
@@ -107,6 +119,7 @@ async def _decide(
     outcome: Received,
     policy: ChatPolicy,
     *,
+    redis: Redis,
     now: datetime,
 ) -> None:
     locale = candidate.locale if candidate is not None else None
@@ -116,6 +129,19 @@ async def _decide(
         # The account unfollowed: it cannot be reached, and is not told so.
         binding.set_opt_out(session, identity, opted_out=True, via="unsubscribe", now=now)
         return
+    clients = _clients(message)
+    if candidate is None:
+        limited = await _limit(
+            redis,
+            clients,
+            limits.ANON_MESSAGES_PER_ACCOUNT,
+            limits.ANON_MESSAGES_PER_ADDRESS,
+            limits.ANON_MESSAGES_OVERALL,
+            now=now,
+        )
+        if limited is not None:
+            say(_slow_down(limited))
+            return
     if message.event in BINDING_EVENTS:
         token = binding.token_from_event_key(message.event_key or "")
         if token is not None:
@@ -157,17 +183,43 @@ async def _decide(
 
     if candidate is None:
         match command:
-            case commands.BindRequest(application_code=code):
-                await binding.request_code(  # queues the e-mail with the code's hash
-                    session, identity, code, secret=policy.secret, now=now
+            case commands.BindRequest(contact=None):
+                say(Reply(text("bind_needs_contact", None)))
+            case commands.BindRequest(application_code=code, contact=str(contact)):
+                limited = await _limit(
+                    redis,
+                    clients,
+                    limits.CODE_REQUESTS_PER_ACCOUNT,
+                    limits.CODE_REQUESTS_PER_ADDRESS,
+                    limits.CODE_REQUESTS_OVERALL,
+                    now=now,
                 )
+                if limited is not None:
+                    say(_slow_down(limited))
+                    return
+                await binding.request_code(  # queues the e-mail with the code's hash
+                    session, identity, code, contact, redis=redis, secret=policy.secret, now=now
+                )
+                # The same answer whatever happened: nobody learns whether the code exists.
                 say(Reply(text("code_sent", None)))
             case commands.OneTimeCode(code=code, application_code=application_code):
+                limited = await _limit(
+                    redis,
+                    clients,
+                    limits.CODE_GUESSES_PER_ACCOUNT,
+                    limits.CODE_GUESSES_PER_ADDRESS,
+                    limits.CODE_GUESSES_OVERALL,
+                    now=now,
+                )
+                if limited is not None:
+                    say(_slow_down(limited))
+                    return
                 result = await binding.verify_code(
                     session,
                     identity,
                     code,
                     application_code=application_code,
+                    redis=redis,
                     secret=policy.secret,
                     now=now,
                 )
@@ -197,6 +249,44 @@ async def _decide(
         event=message.event,
         event_key=message.event_key,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Clients:
+    """Who a message counts against: its chat account, and its address if it has one."""
+
+    account: str
+    address: str | None
+
+
+def _clients(message: InboundMessage) -> _Clients:
+    account = limits.subject(message.channel.value, message.external_user_id)
+    address = message.client_address
+    return _Clients(account, limits.subject("address", address) if address else None)
+
+
+async def _limit(
+    redis: Redis,
+    clients: _Clients,
+    per_account: limits.Limit,
+    per_address: limits.Limit,
+    overall: limits.Limit,
+    *,
+    now: datetime,
+) -> limits.Limited | None:
+    checks = [(per_account, clients.account)]
+    if clients.address is not None:
+        checks.append((per_address, clients.address))
+    checks.append((overall, limits.OVERALL))
+    limited = await limits.hit(redis, *checks, now=now)
+    if limited is not None:
+        log.warning("chat.rate_limited", limit=limited.limit.name)
+    return limited
+
+
+def _slow_down(limited: limits.Limited) -> Reply:
+    # Both languages: only anonymous accounts are limited, and they have no locale yet.
+    return Reply(text("slow_down", None, minutes=str(limited.retry_after_minutes)))
 
 
 async def _bound_reply(session: AsyncSession, result: BindResult) -> Reply:

@@ -26,41 +26,62 @@ _TEXTS: dict[str, dict[Locale, str]] = {
     "bind_instructions": {
         Locale.ZH_CN: (
             "您好！为保护您的隐私，请先绑定您的申请：打开面试邀请里的绑定链接（或扫描二维码）；"
-            "或发送“绑定 申请编号”（例如：绑定 AP-2026-000123），"
-            "我们会把 6 位验证码发到您登记的邮箱。"
+            "或发送“绑定 申请编号 手机号或邮箱”（例如：绑定 AP-2026-000123 name@example.com），"
+            "信息与登记的一致时，我们会把 6 位验证码发到您登记的邮箱。"
         ),
         Locale.EN: (
             "Hello! To protect your privacy, please link your application first: open the "
             "link (or scan the QR code) in your interview invitation, or send "
-            '"bind <application code>" (e.g. bind AP-2026-000123) and we will e-mail a '
+            '"bind <application code> <phone or e-mail>" (e.g. bind AP-2026-000123 '
+            "name@example.com); if they match what you applied with, we will e-mail a "
             "6-digit code to the address you applied with."
         ),
     },
+    "bind_needs_contact": {
+        Locale.ZH_CN: (
+            "请在申请编号后附上您投递时留的手机号或邮箱，例如：绑定 AP-2026-000123 "
+            "name@example.com 或 绑定 AP-2026-000123 13800138000。"
+        ),
+        Locale.EN: (
+            "Please add the phone number or e-mail you applied with after the application "
+            "code, e.g. bind AP-2026-000123 name@example.com or bind AP-2026-000123 "
+            "13800138000."
+        ),
+    },
     "bind_link_invalid": {
-        Locale.ZH_CN: "这个绑定链接无效或已过期。请使用最新的邀请链接，或发送“绑定 申请编号”。",
+        Locale.ZH_CN: (
+            "这个绑定链接无效或已过期。请使用最新的邀请链接，或发送“绑定 申请编号 手机号或邮箱”。"
+        ),
         Locale.EN: (
             "This link is invalid or has expired. Use the latest invitation link, or send "
-            '"bind <application code>".'
+            '"bind <application code> <phone or e-mail>".'
         ),
     },
     "code_sent": {
         Locale.ZH_CN: (
-            "如果该申请编号存在，我们已向登记的邮箱发送了 6 位验证码（10 分钟内有效）。"
-            "请直接回复这 6 位数字。"
+            "如果申请编号与手机号或邮箱和我们登记的一致，我们已向登记的邮箱发送了 6 位验证码"
+            "（10 分钟内有效）。请直接回复这 6 位数字。"
         ),
         Locale.EN: (
-            "If this application exists, we have e-mailed a 6-digit code to the registered "
-            "address (valid for 10 minutes). Reply with the 6 digits."
+            "If the application code and the phone or e-mail match our records, we have "
+            "e-mailed a 6-digit code to the registered address (valid for 10 minutes). "
+            "Reply with the 6 digits."
         ),
     },
     "code_rejected": {
         Locale.ZH_CN: (
-            "验证码不正确或已过期，或该申请因多次尝试失败已暂时锁定（15 分钟）。请核对后再试。"
+            "验证码不正确或已过期，或该申请因多次尝试失败已暂时锁定。请核对后再试，"
+            "或使用邀请里的绑定链接。"
         ),
         Locale.EN: (
-            "The code is wrong or has expired, or the application is locked for 15 minutes "
-            "after too many tries. Please check and try again."
+            "The code is wrong or has expired, or the application is locked for a while "
+            "after too many tries. Please check and try again, or use the link in your "
+            "invitation."
         ),
+    },
+    "slow_down": {
+        Locale.ZH_CN: "您的请求太频繁了，请 {minutes} 分钟后再试。",
+        Locale.EN: "That is too many requests in a short time; please try again in {minutes} min.",
     },
     "bound": {
         Locale.ZH_CN: (

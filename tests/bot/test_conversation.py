@@ -98,6 +98,9 @@ async def events(world: World) -> list[IdentityEvent]:
         return list((await session.scalars(select(IdentityEvent).order_by(IdentityEvent.id))).all())
 
 
+CONTACT = "lilei@example.com"  # the factory candidate's e-mail
+
+
 def joined(replies: list[Reply]) -> str:
     return "\n".join(reply.text for reply in replies)
 
@@ -227,8 +230,8 @@ async def test_manual_binding_by_emailed_code(
     await world.applicant(1, email="hanmeimei@example.com")
     app = await world.application(1)
 
-    asked = await gateway.handle(says("tg-7", f"绑定 {app.code}"))
-    unknown = await gateway.handle(says("tg-8", "绑定 AP-2026-999999"))
+    asked = await gateway.handle(says("tg-7", f"绑定 {app.code} HanMeimei@Example.com"))
+    unknown = await gateway.handle(says("tg-8", "绑定 AP-2026-999999 hanmeimei@example.com"))
 
     assert joined(asked) == joined(unknown)  # existence is not disclosed
     assert smtp.handler.messages == []  # queued with the code's hash, sent by the loop
@@ -254,11 +257,14 @@ async def test_five_wrong_codes_lock_the_application(world: World) -> None:
     await world.applicant(1)
     app = await world.application(1)
     secret, start = "s" * 40, datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
+    redis = world.runtime.redis
     async with world.runtime.transaction() as session:
         attacker = ChatIdentity(channel=Channel.TELEGRAM, external_user_id="tg-x")
         session.add(attacker)
         await session.flush()
-        sent = await binding.request_code(session, attacker, app.code, secret=secret, now=start)
+        sent = await binding.request_code(
+            session, attacker, app.code, CONTACT, redis=redis, secret=secret, now=start
+        )
         assert sent is not None
         wrong = "000000" if sent.code != "000000" else "111111"
         for attempt in range(5):
@@ -268,6 +274,7 @@ async def test_five_wrong_codes_lock_the_application(world: World) -> None:
                     attacker,
                     wrong,
                     application_code=None if attempt < 4 else app.code,
+                    redis=redis,
                     secret=secret,
                     now=start + timedelta(seconds=attempt),
                 )
@@ -282,6 +289,7 @@ async def test_five_wrong_codes_lock_the_application(world: World) -> None:
                 attacker,
                 sent.code,
                 application_code=app.code,
+                redis=redis,
                 secret=secret,
                 now=start + timedelta(minutes=5),
             )
@@ -289,16 +297,30 @@ async def test_five_wrong_codes_lock_the_application(world: World) -> None:
         )
         assert (
             await binding.request_code(
-                session, attacker, app.code, secret=secret, now=start + timedelta(minutes=5)
+                session,
+                attacker,
+                app.code,
+                CONTACT,
+                redis=redis,
+                secret=secret,
+                now=start + timedelta(minutes=5),
             )
             is None
         )
         # After the lock, a fresh code works.
         later = start + timedelta(minutes=20)
-        fresh = await binding.request_code(session, attacker, app.code, secret=secret, now=later)
+        fresh = await binding.request_code(
+            session, attacker, app.code, CONTACT, redis=redis, secret=secret, now=later
+        )
         assert fresh is not None
         result = await binding.verify_code(
-            session, attacker, fresh.code, application_code=None, secret=secret, now=later
+            session,
+            attacker,
+            fresh.code,
+            application_code=None,
+            redis=redis,
+            secret=secret,
+            now=later,
         )
         assert result is not None
         assert result.application.id == app.id

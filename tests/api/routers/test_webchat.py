@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -8,10 +9,15 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 
 from api.app import create_app
+from bot.conversation import ConversationGateway
+from candor.chat import limits
 from candor.chat.cli import issue_link
-from candor.models import ChatMessage
+from candor.models import ChatDelivery, ChatMessage
 from candor.models.enums import Channel
 from tests.outreach_world import World
+
+# An attack takes two seconds; the limits' windows are not what it straddles.
+ATTACK_TIME = datetime(2026, 3, 6, 10, 0, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -22,6 +28,32 @@ async def browser(world: World) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
     ):
         yield http
+
+
+@pytest.fixture
+async def attacked(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    """The web chat, its gateway's clock stopped at `ATTACK_TIME`."""
+    app = create_app(
+        runtime=world.runtime,
+        gateway_factory=lambda runtime: ConversationGateway(runtime, clock=lambda: ATTACK_TIME),
+    )
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        yield http
+
+
+async def _emails_queued(world: World) -> int:
+    async with world.runtime.sessionmaker() as session:
+        found = select(func.count()).where(ChatDelivery.channel == Channel.EMAIL)
+        return int(await session.scalar(found) or 0)
+
+
+async def _say(http: httpx.AsyncClient, text: str) -> str:
+    response = await http.post("/chat/api/messages", json={"text": text})
+    assert response.status_code == 200
+    return "\n".join(reply["text"] for reply in response.json()["replies"])
 
 
 async def _messages(world: World) -> int:
@@ -108,3 +140,57 @@ async def test_a_bind_link_binds_the_browser_and_the_transcript_is_its_own(
     stranger = await browser.post("/chat/api/messages", json={"text": "我的面试结果出来了吗？"})
     assert application.code not in stranger.json()["replies"][0]["text"]
     assert "绑定" in stranger.json()["replies"][0]["text"]
+
+
+async def test_one_session_naming_forty_applications_mails_no_code_and_discloses_nothing(
+    attacked: httpx.AsyncClient, world: World
+) -> None:
+    for n in range(1, 21):
+        await world.applicant(n, email=f"c{n}@example.com")
+    real = [(await world.application(n)).code for n in range(1, 21)]
+    unknown = [f"AP-2026-{900000 + n:06d}" for n in range(1, 21)]
+    await attacked.get("/chat")
+
+    answers = [
+        (await _say(attacked, f"绑定 {code}"), await _say(attacked, f"绑定 {other}"))
+        for code, other in zip(real, unknown, strict=True)
+    ]
+
+    assert await _emails_queued(world) == 0  # an application code alone sends nothing
+    assert all(to_real == to_unknown for to_real, to_unknown in answers)
+
+
+async def test_one_session_knowing_the_contacts_gets_a_handful_of_codes_then_waits(
+    attacked: httpx.AsyncClient, world: World
+) -> None:
+    for n in range(1, 9):
+        await world.applicant(n, email=f"c{n}@example.com")
+    real = [(await world.application(n)).code for n in range(1, 9)]
+    await attacked.get("/chat")
+
+    answers = []
+    for n, code in enumerate(real, start=1):
+        answers.append(await _say(attacked, f"绑定 {code} c{n}@example.com"))
+        answers.append(await _say(attacked, f"绑定 AP-2026-{900000 + n:06d} c{n}@example.com"))
+
+    allowed = limits.CODE_REQUESTS_PER_ACCOUNT.limit
+    assert await _emails_queued(world) == len(real[: (allowed + 1) // 2])
+    # One answer up to the limit and one after, whichever codes exist.
+    assert len(set(answers[:allowed])) == 1
+    assert len(set(answers[allowed:])) == 1
+    assert "分钟后再试" in answers[-1]
+    assert "分钟后再试" not in answers[0]
+
+
+async def test_fresh_sessions_from_one_address_share_its_limit(
+    attacked: httpx.AsyncClient, world: World
+) -> None:
+    answers = []
+    for _ in range(limits.CODE_REQUESTS_PER_ADDRESS.limit + 1):
+        attacked.cookies.clear()
+        await attacked.get("/chat")  # a new visitor, as far as cookies go
+        answers.append(await _say(attacked, "绑定 AP-2026-000001 c1@example.com"))
+
+    assert len(set(answers[:-1])) == 1
+    assert "分钟后再试" not in answers[0]
+    assert "分钟后再试" in answers[-1]

@@ -45,8 +45,30 @@ def test_unbind_words(text: str) -> None:
         ("AP-2026-000123", "AP-2026-000123"),
     ],
 )
-def test_bind_requests(text: str, code: str) -> None:
+def test_a_bind_request_without_a_contact_names_only_the_code(text: str, code: str) -> None:
     assert parse_command(text) == BindRequest(code)
+
+
+@pytest.mark.parametrize(
+    ("text", "contact"),
+    [
+        ("绑定 AP-2026-000123 Name@Example.com", "name@example.com"),
+        ("绑定：AP-2026-000123，邮箱：a.b@x.cn。", "a.b@x.cn"),
+        ("bind ap-2026-000123 with +86 138 0013 8000", "13800138000"),
+        ("bind AP-2026-000123, phone: (0086) 138-0013-8000", "13800138000"),
+        ("绑定　ＡＰ－２０２６－０００１２３　手机号１３８００１３８０００", "13800138000"),
+        ("AP-2026-000123 13800138000", "13800138000"),
+    ],
+)
+def test_bind_requests_with_the_candidates_contact(text: str, contact: str) -> None:
+    assert parse_command(text) == BindRequest("AP-2026-000123", contact)
+
+
+@pytest.mark.parametrize(
+    "text", ["AP-2026-000123 我是这个", "绑定 AP-2026-000123 name@", "绑定 AP-2026-000123 12-34"]
+)
+def test_a_bind_request_with_something_else_than_a_contact_is_no_command(text: str) -> None:
+    assert parse_command(text) is None
 
 
 @pytest.mark.parametrize(

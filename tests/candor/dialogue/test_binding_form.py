@@ -6,14 +6,14 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.channels.registry import build_senders
 from bot.conversation import ConversationGateway
 from bot.dialogue.engine import EmbeddedEngine
 from candor.delivery.direct import deliver_due
 from candor.delivery.ports import close_senders
-from candor.models import Candidate, ChatIdentity
+from candor.models import Candidate, ChatDelivery, ChatIdentity
 from nlu.model import NluModel
 from tests.dialogue_world import actions_of, bound_chat, texts_of
 from tests.outreach_world import World
@@ -32,11 +32,14 @@ async def test_the_form_asks_mails_a_code_after_commit_and_binds(
         chat = await bound_chat(world, gateway, 1)
         await world.applicant(2, email="second@example.com")
 
-        asked = await chat.say("绑定一下，我的编号是AP-2026-000002")
+        code_only = await chat.say("绑定一下，我的编号是AP-2026-000002")
         events = await chat.new_events()
         assert actions_of(events) == ["bind_form"]
         assert {"event": "active_loop", "name": "bind_form"} in events
+        assert "手机号或邮箱" in texts_of(code_only)  # a code alone sends nothing
+        asked = await chat.say("我的邮箱是 Second@Example.com")
         assert "验证码" in texts_of(asked)
+        assert actions_of(await chat.new_events()) == ["bind_form"]
         assert smtp.handler.messages == []  # queued with the code's hash, sent by the loop
         senders = build_senders(settings)
         try:
@@ -64,13 +67,18 @@ async def test_the_form_asks_mails_a_code_after_commit_and_binds(
     assert identity.candidate_id == second.id
 
 
-async def test_an_unknown_code_is_asked_again_and_nothing_is_mailed(
+async def test_an_unknown_contact_gets_the_same_answer_and_nothing_is_mailed(
     world: World, gateway: ConversationGateway
 ) -> None:
     chat = await bound_chat(world, gateway, 1)
-    replies = await chat.say("绑定一下，我的编号是AP-2025-000777")
-    assert "没有找到" in texts_of(replies)
-    assert "申请编号" in texts_of(replies)  # utter_ask_bind_identifier again
-    # Talking about something else leaves the form.
-    await chat.say("我的面试结果出来了吗")
+    await world.applicant(2, email="second@example.com")
+
+    unknown = await chat.say("绑定一下，AP-2025-000777 nobody@example.com")
+    await chat.say("我的面试结果出来了吗")  # talking about something else leaves the form
     assert actions_of(await chat.new_events())[-1] == "action_check_progress"
+    mismatch = await chat.say("绑定一下，AP-2026-000002 third@example.com")
+
+    assert texts_of(unknown) == texts_of(mismatch)
+    assert "验证码" in texts_of(unknown)
+    async with world.runtime.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(ChatDelivery)) == 0
