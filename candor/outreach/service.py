@@ -512,7 +512,11 @@ def _log_render_failure(
     template: MessageTemplate,
     exc: TemplateRenderError,
 ) -> None:
-    # The reason can quote the candidate's data: it is kept for HR, not written to the log.
+    # The reason can quote the candidate's data: it is kept for HR, not written to the log;
+    # the log names what was raised inside the template (ZeroDivisionError, UndefinedError).
+    cause: BaseException = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
     log.warning(
         "outreach.draft_needs_attention",
         message_id=message.id,
@@ -520,7 +524,7 @@ def _log_render_failure(
         template_key=template.key,
         template_version=template.version,
         field=exc.field,
-        error_type=type(exc.__cause__).__name__ if exc.__cause__ else "TemplateRenderError",
+        error_type=type(cause).__name__,
     )
 
 
