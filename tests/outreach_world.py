@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.app import create_app
 from candor.ats.intake import accept_event
@@ -19,6 +19,7 @@ from candor.ats.schemas import ATS_EVENT
 from candor.bootstrap import ensure_reference_data
 from candor.models import Application, Candidate, ChatIdentity, HRUser, Team
 from candor.models.enums import Channel, Role
+from candor.models.outreach import MessageTemplate
 from candor.outreach.context import ResultDrafter, outreach_context
 from candor.outreach.service import OutreachContext
 from candor.runtime import Runtime
@@ -130,6 +131,41 @@ class World:
             )
             assert found is not None
             return found
+
+
+async def install_unchecked_template(runtime: Runtime, key: str, **changes: Any) -> int:
+    """A new current version of `key` written straight to the database, as a template saved
+    before the save-time sample rendering existed (or one that fails only on real data)
+    would be; returns its version."""
+    async with runtime.transaction() as session:
+        current = await session.scalar(
+            select(MessageTemplate).where(
+                MessageTemplate.key == key, MessageTemplate.is_current.is_(True)
+            )
+        )
+        assert current is not None
+        await session.execute(
+            update(MessageTemplate).where(MessageTemplate.key == key).values(is_current=False)
+        )
+        fields = {
+            "subject": current.subject,
+            "body": current.body,
+            "wechat_fields": dict(current.wechat_fields),
+            **changes,
+        }
+        session.add(
+            MessageTemplate(
+                key=key,
+                version=current.version + 1,
+                outcome=current.outcome,
+                locale=current.locale,
+                wechat_template_id=current.wechat_template_id,
+                is_current=True,
+                created_by="test:unchecked",
+                **fields,
+            )
+        )
+        return current.version + 1
 
 
 def hr(token: str, key: str | None = None) -> dict[str, str]:

@@ -26,8 +26,8 @@ from candor.ids import RowId, parse_row_id
 from candor.models.outreach import OutreachMessage
 from candor.outreach import queries, service
 from candor.outreach.context import outreach_context
-from candor.outreach.errors import InvalidMessageTransitionError
-from candor.outreach.templating import TemplateValidationError
+from candor.outreach.errors import InvalidMessageTransitionError, NoTemplateError
+from candor.outreach.templating import TemplateRenderError, TemplateValidationError
 from candor.sla.service import business_today, current_calendar
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -187,6 +187,36 @@ async def edit_and_approve(
             status_code=422,
             problems=exc.problems,
             edit=(subject, body),
+        )
+
+
+@router.post("/messages/{message_id}/redraft")
+async def redraft(
+    message_id: RowId,
+    request: Request,
+    user: CurrentConsoleUser,
+    form: CheckedForm,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """Draft a message that needs attention again, with the (fixed) current template."""
+    message = await _visible(session, user, message_id, for_update=True)
+
+    async def decision() -> None:
+        context = await outreach_context(session, runtime.settings)
+        await service.redraft(session, message, context, actor=user.actor)
+
+    try:
+        return await _decide(request, user, session, message, decision, done="redrafted")
+    except (TemplateRenderError, NoTemplateError) as exc:
+        # Raised before anything changed: the message still needs attention.
+        return await _message_page(
+            request,
+            user,
+            session,
+            message,
+            status_code=exc.http_status,
+            problems=[f"still cannot draft it: {exc.message}"],
         )
 
 

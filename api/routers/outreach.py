@@ -133,6 +133,32 @@ async def edit_and_approve(
     return await post.run(edit.model_dump(mode="json"), action)
 
 
+@router.post(
+    "/messages/{message_id}/redraft",
+    response_model=MessageOut,
+    responses={
+        **NOT_FOUND,
+        409: {"description": "The message does not need attention"},
+        422: {"description": "The current template still fails to render; nothing changed"},
+    },
+    summary="Draft a message that needs attention again, with the current template",
+)
+async def redraft(
+    message_id: RowId,
+    post: IdempotentPostDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: CurrentHR,
+) -> JSONResponse:
+    async def action() -> Any:
+        message = await _visible(session, principal, message_id, for_update=True)
+        context = await outreach_context(session, runtime.settings)
+        await service.redraft(session, message, context, actor=principal.actor)
+        return MessageOut.of(message).model_dump(mode="json")
+
+    return await post.run({}, action)
+
+
 @router.post("/messages/{message_id}/reject", response_model=MessageOut, responses=NOT_FOUND)
 async def reject(
     message_id: RowId,

@@ -4,7 +4,8 @@ The API, the demo and the chat's withdrawal all call `accept_event` with a typed
 runs inside the caller's transaction and never commits, so an event is applied together with
 its idempotency record or not at all. What happens downstream of a decided result (drafting
 the candidate's message) is not the ATS's business: the caller passes a listener, and
-`candor.outreach.context.ResultDrafter` is the one that drafts.
+`candor.outreach.context.ResultDrafter` is the one that drafts; a template that fails to
+render never rejects the event (the draft waits for HR instead).
 """
 
 from __future__ import annotations

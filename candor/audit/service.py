@@ -31,6 +31,7 @@ class Action:
     MESSAGE_APPROVED = "message.approved"
     MESSAGE_EDITED_AND_APPROVED = "message.edited_and_approved"
     MESSAGE_REJECTED = "message.rejected"
+    MESSAGE_REDRAFTED = "message.redrafted"
     TEMPLATE_SAVED = "template.saved"
     APPROVAL_RULE_SET = "approval_rule.set"
     APPROVAL_RULE_DELETED = "approval_rule.deleted"

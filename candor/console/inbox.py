@@ -1,4 +1,5 @@
-"""The approval inbox: pending drafts, most urgent first, with what HR needs to decide."""
+"""The approval inbox: pending drafts, and drafts whose template failed to render (they need
+attention), most urgent first, with what HR needs to decide."""
 
 from __future__ import annotations
 
@@ -70,14 +71,15 @@ async def draft_cards(
     team_id: int | None = None,
     job_id: int | None = None,
 ) -> list[DraftCard]:
-    """Pending drafts in the principal's teams, ordered by the promise deadline."""
+    """Pending drafts and drafts needing attention in the principal's teams, ordered by the
+    promise deadline."""
     messages = await queries.list_messages(
         session,
         principal,
         queries.MessageFilter(
             team_id=team_id,
             job_id=job_id,
-            states=(MessageState.PENDING_APPROVAL,),
+            states=(MessageState.NEEDS_ATTENTION, MessageState.PENDING_APPROVAL),
             limit=INBOX_LIMIT,
         ),
     )
@@ -105,7 +107,10 @@ async def draft_card(
         team_name=team.name,
         interview=interview,
         due_in_working_days=due,
-        renderings=renderings(message, channels),
+        # A draft that never rendered has no text to show on any channel.
+        renderings=[]
+        if message.state is MessageState.NEEDS_ATTENTION
+        else renderings(message, channels),
     )
 
 

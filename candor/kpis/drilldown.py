@@ -42,6 +42,7 @@ class Metric(StrEnum):
     INTERVIEWS = "interviews"
     TIME_TO_FEEDBACK = "time_to_feedback"
     BREACHES = "breaches"
+    NEEDS_ATTENTION = "needs_attention"
     APPROVALS = "approvals"
     DELIVERIES = "deliveries"
     FUNNEL = "funnel"
@@ -413,6 +414,12 @@ REGISTRY: Mapping[Metric, MetricSpec[Any]] = {
         title="SLA breaches open now",
         columns=MESSAGE_COLUMNS,
         load=_open_breaches,
+        render=_message_row,
+    ),
+    Metric.NEEDS_ATTENTION: MetricSpec(
+        title="Drafts needing attention now",
+        columns=MESSAGE_COLUMNS,
+        load=_scoped(kpi_records.needs_attention_records),
         render=_message_row,
     ),
     Metric.APPROVALS: MetricSpec(

@@ -68,6 +68,7 @@ def _summary_rows(scope: str, figures: Figures) -> list[list[str]]:
         [scope, "time_to_feedback_median_working_days", _number(figures.time_to_feedback_median)],
         [scope, "time_to_feedback_p90_working_days", _number(figures.time_to_feedback_p90)],
         [scope, "sla_breaches_open", _number(figures.breaches_open)],
+        [scope, "drafts_needing_attention", _number(figures.drafts_needing_attention)],
         [scope, "hr_decisions", _number(figures.approvals)],
         [scope, "hr_approval_latency_median_hours", _number(figures.approval_latency_median_hours)],
         [scope, "hr_approval_latency_p90_hours", _number(figures.approval_latency_p90_hours)],

@@ -39,6 +39,7 @@ from candor.kpis.records import (
     OFFER_STAGES,
     breach_conditions,
     messages_in_scope,
+    needs_attention_conditions,
 )
 from candor.models.enums import Channel, Decision
 from candor.models.kpis import (
@@ -111,6 +112,7 @@ class Figures:
     time_to_feedback_median: float | None
     time_to_feedback_p90: float | None
     breaches_open: int
+    drafts_needing_attention: int
     approvals: int
     approval_latency_median_hours: float | None
     approval_latency_p90_hours: float | None
@@ -475,6 +477,15 @@ async def _open_breaches(
     return int(await session.scalar(query) or 0)
 
 
+async def _drafts_needing_attention(
+    session: AsyncSession, principal: HRPrincipal, filters: KpiFilter
+) -> int:
+    query = messages_in_scope(
+        select(func.count()).select_from(OutreachMessage), principal, filters
+    ).where(*needs_attention_conditions())
+    return int(await session.scalar(query) or 0)
+
+
 # --- Reading in parallel -----------------------------------------------------------------
 
 
@@ -560,6 +571,7 @@ async def figures(
     reads = ParallelReads(session)
     feedback_read = reads.add(lambda s: _feedback_facts(s, principal, filters))
     breaches_read = reads.add(lambda s: _open_breaches(s, principal, filters, now))
+    attention_read = reads.add(lambda s: _drafts_needing_attention(s, principal, filters))
     latencies_read = reads.add(lambda s: _approval_latencies(s, principal, filters))
     funnel_read = reads.add(lambda s: _funnel_counts(s, principal, filters))
     replies_read = reads.add(lambda s: _reply_counts(s, principal, filters))
@@ -624,6 +636,7 @@ async def figures(
         time_to_feedback_median=_weighted_percentile(overall.working_days, 0.5),
         time_to_feedback_p90=_weighted_percentile(overall.working_days, 0.9),
         breaches_open=breaches_read.value,
+        drafts_needing_attention=attention_read.value,
         approvals=latencies.count,
         approval_latency_median_hours=latencies.median,
         approval_latency_p90_hours=latencies.p90,

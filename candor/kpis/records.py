@@ -41,6 +41,7 @@ from candor.sla.calendar import WorkingCalendar
 
 UNSENT_STATES = (
     MessageState.PENDING_APPROVAL,
+    MessageState.NEEDS_ATTENTION,
     MessageState.APPROVED,
     MessageState.EDITED_AND_APPROVED,
     MessageState.QUEUED,
@@ -182,6 +183,11 @@ def breach_conditions(now: datetime) -> list[ColumnElement[bool]]:
     return [OutreachMessage.state.in_(UNSENT_STATES), OutreachMessage.due_at < now]
 
 
+def needs_attention_conditions() -> list[ColumnElement[bool]]:
+    """Drafts whose template failed to render, waiting for HR: open now."""
+    return [OutreachMessage.state == MessageState.NEEDS_ATTENTION]
+
+
 def _approval_conditions(filters: KpiFilter) -> list[ColumnElement[bool]]:
     return [
         OutreachMessage.decided_by.like("user:%"),
@@ -251,6 +257,20 @@ async def open_breach_records(
         principal,
         filters,
         *breach_conditions(now),
+        order_by=(OutreachMessage.due_at, OutreachMessage.id),
+    )
+
+
+async def needs_attention_records(
+    session: AsyncSession, principal: HRPrincipal, filters: KpiFilter
+) -> list[MessageRecord]:
+    """Drafts needing attention now, whatever the date range (the team, recruiter and job
+    filters apply), the most urgent promise first."""
+    return await _message_records(
+        session,
+        principal,
+        filters,
+        *needs_attention_conditions(),
         order_by=(OutreachMessage.due_at, OutreachMessage.id),
     )
 

@@ -63,6 +63,7 @@ class FiguresOut(BaseModel):
     time_to_feedback_median: float | None
     time_to_feedback_p90: float | None
     breaches_open: int
+    drafts_needing_attention: int
     approvals: int
     approval_latency_median_hours: float | None
     approval_latency_p90_hours: float | None

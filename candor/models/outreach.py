@@ -17,6 +17,8 @@ from candor.models.enums import Channel, Decision, Locale
 
 class MessageState(StrEnum):
     PENDING_APPROVAL = "pending_approval"
+    # The template failed to render for this result: HR re-drafts, writes it or rejects it.
+    NEEDS_ATTENTION = "needs_attention"
     APPROVED = "approved"
     EDITED_AND_APPROVED = "edited_and_approved"
     REJECTED = "rejected"
@@ -116,6 +118,9 @@ class OutreachMessage(IdMixin, TimestampMixin, Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # KPIs
     rejection_reason: Mapped[str | None] = mapped_column(Text)
+    # Why drafting failed, while the message needs attention: the template's key and version,
+    # the field and the render error (no traceback), for HR to fix the template.
+    render_error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     channel: Mapped[Channel | None] = mapped_column(enum_column(Channel, "delivered_channel"))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -27,7 +27,10 @@ async def outreach_context(session: AsyncSession, settings: Settings) -> Outreac
 class ResultDrafter:
     """Drafts the candidate's message for each result an ATS event decides: the listener
     `candor.ats.intake.accept_event` calls. The context is built on the first result and kept,
-    so one drafter serves a batch of events with one calendar."""
+    so one drafter serves a batch of events with one calendar.
+
+    A template that fails to render does not reject the event: the draft needs attention
+    instead (see `draft_result_message`). Only a missing template does (503, retried)."""
 
     settings: Settings
     context: OutreachContext | None = None

@@ -33,6 +33,16 @@ class TransitionOut(BaseModel):
     after_text: str | None
 
 
+class RenderErrorOut(BaseModel):
+    """Why a message needs attention: its template failed to render for this result."""
+
+    template_id: int
+    template_key: str
+    template_version: int
+    field: str | None = Field(description="body, subject or wechat_fields.<name>")
+    error: str = Field(description="The render error, one line (no traceback)")
+
+
 class MessageOut(BaseModel):
     id: int
     application_code: str
@@ -49,6 +59,10 @@ class MessageOut(BaseModel):
     decided_by: str | None
     decided_at: datetime | None
     rejection_reason: str | None
+    render_error: RenderErrorOut | None = Field(
+        description="Set while the message needs attention: re-draft it once the template is "
+        "fixed, write it by hand (edit-and-approve with subject and body), or reject it"
+    )
     channel: Channel | None
     sent_at: datetime | None
     delivered_at: datetime | None
@@ -76,6 +90,11 @@ class MessageOut(BaseModel):
             decided_by=message.decided_by,
             decided_at=message.decided_at,
             rejection_reason=message.rejection_reason,
+            render_error=(
+                RenderErrorOut.model_validate(message.render_error)
+                if message.render_error is not None
+                else None
+            ),
             channel=message.channel,
             sent_at=message.sent_at,
             delivered_at=message.delivered_at,

@@ -28,6 +28,7 @@ from candor.models.outreach import (
     ApprovalMode,
     ApprovalRule,
     MessageState,
+    MessageTemplate,
     MessageTransition,
     OutboxItem,
     OutboxState,
@@ -46,6 +47,7 @@ from candor.outreach.templates import (
 )
 from candor.outreach.templating import (
     TemplateContext,
+    TemplateRenderError,
     TemplateValidationError,
     validate_template,
 )
@@ -60,10 +62,17 @@ DEFAULT_APPROVAL: dict[Decision, ApprovalMode] = {
 # When a candidate states no preference, WeChat first and e-mail as the last resort.
 DEFAULT_CHANNEL_ORDER = (Channel.WECHAT, Channel.TELEGRAM, Channel.EMAIL)
 SYSTEM_AUTO = "system:auto-approval"
+SYSTEM_DRAFTING = "system:drafting"
+MAX_RENDER_ERROR_CHARS = 500  # what HR reads in the queue; a render error is one line
 
 TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
     MessageState.PENDING_APPROVAL: frozenset(
         {MessageState.APPROVED, MessageState.EDITED_AND_APPROVED, MessageState.REJECTED}
+    ),
+    # Nothing rendered, so nothing to approve as drafted: HR re-drafts once the template is
+    # fixed, writes the message by hand (edit and approve), or rejects it.
+    MessageState.NEEDS_ATTENTION: frozenset(
+        {MessageState.PENDING_APPROVAL, MessageState.EDITED_AND_APPROVED, MessageState.REJECTED}
     ),
     MessageState.APPROVED: frozenset({MessageState.QUEUED, MessageState.UNDELIVERABLE}),
     MessageState.EDITED_AND_APPROVED: frozenset({MessageState.QUEUED, MessageState.UNDELIVERABLE}),
@@ -296,7 +305,12 @@ async def draft_result_message(
     *,
     now: datetime | None = None,
 ) -> OutreachMessage:
-    """Create the message for the application's current result, once per result version."""
+    """Create the message for the application's current result, once per result version.
+
+    A template that fails to render for this result does not fail the caller (the ATS event
+    is accepted whatever the template does): the message is created needing attention, with
+    the error, for HR to re-draft, write or reject. It has its promise like any other.
+    """
     now = now or utcnow()
     existing = await session.scalar(
         select(OutreachMessage).where(
@@ -310,12 +324,7 @@ async def draft_result_message(
     job = await session.get_one(Job, application.job_id)
     await _supersede_pending(session, application, now)
 
-    template = await select_template(
-        session, outcome=outcome, locale=candidate.locale, team_id=job.team_id, job_id=job.id
-    )
-    if template is None:
-        raise NoTemplateError(f"no current template for outcome {outcome.value}")
-
+    template = await _current_template(session, outcome, candidate, job)
     completed_at = interview.completed_at if interview is not None else None
     result = result_context(
         application=application,
@@ -327,23 +336,42 @@ async def draft_result_message(
         now=now,
     )
     promise = result.promise
-    # Bounded by the render limits, and off the event loop, however the template was written.
-    sources = TemplateSources.of(template)  # read here: the ORM row stays on this thread
-    rendered = await asyncio.to_thread(render_sources, sources, result.variables)
     message = OutreachMessage(
         application_id=application.id,
         interview_id=interview.id if interview else None,
         result_version=application.result_version,
         outcome=outcome,
         template_id=template.id,
-        state=MessageState.PENDING_APPROVAL,
-        subject=rendered.subject,
-        body=rendered.body,
-        wechat_data=rendered.wechat_data,
+        subject="",
+        body="",
+        wechat_data={},
         interview_completed_at=completed_at,
         due_at=promise.due_at,
         due_estimated=promise.estimated,
     )
+    try:
+        rendered = await _render(template, result.variables)
+    except TemplateRenderError as exc:
+        message.state = MessageState.NEEDS_ATTENTION
+        message.render_error = _render_error(template, exc)
+        session.add(message)
+        await session.flush()
+        session.add(
+            MessageTransition(
+                message_id=message.id,
+                from_state=None,
+                to_state=MessageState.NEEDS_ATTENTION,
+                actor=SYSTEM_DRAFTING,
+                at=now,
+                reason=_render_error_text(message.render_error),
+                details=_template_details(template),
+            )
+        )
+        _log_render_failure(message, application, template, exc)
+        return message
+    message.state = MessageState.PENDING_APPROVAL
+    message.subject, message.body = rendered.subject, rendered.body
+    message.wechat_data = rendered.wechat_data
     session.add(message)
     await session.flush()
     session.add(
@@ -351,10 +379,10 @@ async def draft_result_message(
             message_id=message.id,
             from_state=None,
             to_state=MessageState.PENDING_APPROVAL,
-            actor="system:drafting",
+            actor=SYSTEM_DRAFTING,
             at=now,
             after_text=message.body,
-            details={"template_id": template.id, "template_version": template.version},
+            details=_template_details(template),
         )
     )
     log.info(
@@ -364,6 +392,153 @@ async def draft_result_message(
         outcome=outcome.value,
         due_at=promise.due_at.isoformat(),
     )
+    await _route_draft(session, message, candidate, job, context, now=now)
+    return message
+
+
+async def redraft(
+    session: AsyncSession,
+    message: OutreachMessage,
+    context: OutreachContext,
+    *,
+    actor: str,
+) -> OutreachMessage:
+    """Draft a message that needed attention again, with the current template (HR fixed it).
+
+    On success it becomes a normal draft, routed as drafting would have (approval rules,
+    consent); if the template still fails, TemplateRenderError and nothing changes.
+    """
+    if message.state is not MessageState.NEEDS_ATTENTION:
+        raise InvalidMessageTransitionError(
+            f"message {message.id} is {message.state.value}; only a message that needs "
+            "attention can be drafted again"
+        )
+    now = utcnow()
+    application = await session.get_one(Application, message.application_id)
+    candidate = await session.get_one(Candidate, application.candidate_id)
+    job = await session.get_one(Job, application.job_id)
+    interview = (
+        await session.get(Interview, message.interview_id)
+        if message.interview_id is not None
+        else None
+    )
+    template = await _current_template(session, message.outcome, candidate, job)
+    result = result_context(
+        application=application,
+        candidate=candidate,
+        job=job,
+        interview=interview,
+        outcome=message.outcome,
+        context=context,
+        now=now,
+    )
+    rendered = await _render(template, result.variables)  # still failing: 422, no change
+    before = _audited_fields(message)
+    message.template_id = template.id
+    message.subject, message.body = rendered.subject, rendered.body
+    message.wechat_data = rendered.wechat_data
+    message.render_error = None
+    # The promise stays: it runs from the interview, however long the template took to fix.
+    transition(
+        session,
+        message,
+        MessageState.PENDING_APPROVAL,
+        actor=actor,
+        reason="drafted again",
+        after_text=message.body,
+        at=now,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.Action.MESSAGE_REDRAFTED,
+        object_type="message",
+        object_id=message.id,
+        team_id=job.team_id,
+        before=before,
+        after=_audited_fields(message),
+        details=_template_details(template),
+        at=now,
+    )
+    log.info("outreach.redrafted", message_id=message.id, actor=actor)
+    await _route_draft(session, message, candidate, job, context, now=now)
+    return message
+
+
+async def _current_template(
+    session: AsyncSession, outcome: Decision, candidate: Candidate, job: Job
+) -> MessageTemplate:
+    template = await select_template(
+        session, outcome=outcome, locale=candidate.locale, team_id=job.team_id, job_id=job.id
+    )
+    if template is None:
+        raise NoTemplateError(f"no current template for outcome {outcome.value}")
+    return template
+
+
+async def _render(template: MessageTemplate, variables: TemplateContext) -> RenderedMessage:
+    # Bounded by the render limits, and off the event loop, however the template was written.
+    sources = TemplateSources.of(template)  # read here: the ORM row stays on this thread
+    return await asyncio.to_thread(render_sources, sources, variables)
+
+
+def _template_details(template: MessageTemplate) -> dict[str, object]:
+    return {"template_id": template.id, "template_version": template.version}
+
+
+def _render_error(template: MessageTemplate, exc: TemplateRenderError) -> dict[str, object]:
+    """What HR needs to fix the template: which one, which field, and the error's one line
+    (the reason render() gives, never a traceback)."""
+    return {
+        "template_id": template.id,
+        "template_key": template.key,
+        "template_version": template.version,
+        "field": exc.field,
+        "error": exc.reason[:MAX_RENDER_ERROR_CHARS],
+    }
+
+
+def _render_error_text(error: dict[str, object]) -> str:
+    field = f", {error['field']}" if error.get("field") else ""
+    return (
+        f"template {error['template_key']} v{error['template_version']}{field} "
+        f"did not render: {error['error']}"
+    )
+
+
+def _log_render_failure(
+    message: OutreachMessage,
+    application: Application,
+    template: MessageTemplate,
+    exc: TemplateRenderError,
+) -> None:
+    # The reason can quote the candidate's data: it is kept for HR, not written to the log;
+    # the log names what was raised inside the template (ZeroDivisionError, UndefinedError).
+    cause: BaseException = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    log.warning(
+        "outreach.draft_needs_attention",
+        message_id=message.id,
+        application_code=application.code,
+        template_key=template.key,
+        template_version=template.version,
+        field=exc.field,
+        error_type=type(cause).__name__,
+    )
+
+
+async def _route_draft(
+    session: AsyncSession,
+    message: OutreachMessage,
+    candidate: Candidate,
+    job: Job,
+    context: OutreachContext,
+    *,
+    now: datetime,
+) -> None:
+    """A fresh draft: undeliverable without consent, queued at once under an automatic
+    rule, otherwise left pending for HR."""
     if not candidate.consent_contact:
         transition(session, message, MessageState.APPROVED, actor="system:consent", at=now)
         transition(
@@ -376,24 +551,26 @@ async def draft_result_message(
         )
         await session.flush()  # the message's id, for HR's notice
         await notify_undeliverable(session, message, reason="no consent to contact", now=now)
-        return message
-    mode = await approval_mode(session, outcome=outcome, team_id=job.team_id, job_id=job.id)
+        return
+    mode = await approval_mode(session, outcome=message.outcome, team_id=job.team_id, job_id=job.id)
     if mode is ApprovalMode.AUTO:
         transition(session, message, MessageState.APPROVED, actor=SYSTEM_AUTO, at=now)
         message.decided_by, message.decided_at = SYSTEM_AUTO, now
         await _queue(session, message, candidate, context, actor=SYSTEM_AUTO, now=now)
-    return message
 
 
 async def _supersede_pending(
     session: AsyncSession, application: Application, now: datetime
 ) -> None:
-    """A newer result replaces a draft nobody approved yet, so HR never sends a stale one."""
+    """A newer result replaces a draft nobody approved yet (or one that never rendered), so
+    HR never sends a stale one."""
     stale = (
         await session.scalars(
             select(OutreachMessage).where(
                 OutreachMessage.application_id == application.id,
-                OutreachMessage.state == MessageState.PENDING_APPROVAL,
+                OutreachMessage.state.in_(
+                    (MessageState.PENDING_APPROVAL, MessageState.NEEDS_ATTENTION)
+                ),
             )
         )
     ).all()
@@ -402,7 +579,7 @@ async def _supersede_pending(
             session,
             message,
             MessageState.REJECTED,
-            actor="system:drafting",
+            actor=SYSTEM_DRAFTING,
             reason=f"superseded by result version {application.result_version}",
             at=now,
         )
@@ -483,6 +660,9 @@ async def approve(
         new_body = edited_body if edited_body is not None else message.body
         new_subject = edited_subject if edited_subject is not None else message.subject
         _refuse_template_syntax(new_body, new_subject)
+        if not new_body.strip() or not new_subject.strip():
+            # A draft that never rendered has neither: HR writes both.
+            raise TemplateValidationError(["write both the subject and the message"])
         transition(
             session,
             message,

@@ -51,6 +51,7 @@ log = get_logger(__name__)
 # Messages the candidate has not received yet; the promise is still open for these.
 UNSENT_STATES: tuple[MessageState, ...] = (
     MessageState.PENDING_APPROVAL,
+    MessageState.NEEDS_ATTENTION,
     MessageState.APPROVED,
     MessageState.EDITED_AND_APPROVED,
     MessageState.QUEUED,

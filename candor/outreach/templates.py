@@ -22,9 +22,10 @@ from candor.models.outreach import MessageTemplate
 from candor.outreach.errors import TemplateVersionConflictError
 from candor.outreach.templating import (
     TemplateContext,
+    TemplateRenderError,
     TemplateValidationError,
     render,
-    template_problems,
+    saving_problems,
 )
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "data" / "templates"
@@ -81,10 +82,11 @@ async def save_template(session: AsyncSession, data: TemplateIn, *, actor: str) 
     """Validate and store a new version of `data.key`; the previous version stops being current.
 
     Raises TemplateValidationError listing every problem (sources and scope), before
-    anything is written.
+    anything is written. A template that fails to render for any sample context (see
+    `candor.outreach.templating.sample_contexts`) is refused naming the first such sample.
     """
-    # Compiling an 8,000-character source takes milliseconds: not on the event loop.
-    problems = await asyncio.to_thread(template_problems, data.sources())
+    # Compiling and rendering the sample matrix take tens of milliseconds: off the event loop.
+    problems = await asyncio.to_thread(saving_problems, data.sources())
     problems += await _scope_problems(session, data)
     if problems:
         raise TemplateValidationError(problems)
@@ -190,10 +192,17 @@ async def _scope_problems(session: AsyncSession, data: TemplateIn) -> list[str]:
 
 
 def render_sources(sources: TemplateSources, context: TemplateContext) -> RenderedMessage:
+    """Every field rendered; TemplateRenderError names the field that failed."""
+    rendered: dict[str, str] = {}
+    for field, source in sources.as_fields().items():
+        try:
+            rendered[field] = render(source, context)
+        except TemplateRenderError as exc:
+            raise exc.in_field(field) from exc
     return RenderedMessage(
-        subject=render(sources.subject, context),
-        body=render(sources.body, context),
-        wechat_data={name: render(src, context) for name, src in sources.wechat_fields.items()},
+        subject=rendered["subject"],
+        body=rendered["body"],
+        wechat_data={name: rendered[f"wechat_fields.{name}"] for name in sources.wechat_fields},
     )
 
 

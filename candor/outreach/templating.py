@@ -70,9 +70,15 @@ class TemplateRenderError(CandorError, RuntimeError):
     code = "template_render_failed"
     http_status = 422
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"the template did not render: {reason}")
+    def __init__(self, reason: str, *, field: str | None = None) -> None:
+        where = f"{field}: " if field is not None else ""
+        super().__init__(f"the template did not render: {where}{reason}")
         self.reason = reason
+        self.field = field
+
+    def in_field(self, field: str) -> TemplateRenderError:
+        """The same failure, naming the template field (body, subject, ...) it happened in."""
+        return TemplateRenderError(self.reason, field=field)
 
     def __str__(self) -> str:
         return self.reason
@@ -459,17 +465,19 @@ def _compiled(source: str) -> Template:
     return _environment.from_string(tree)
 
 
-def render(source: str, context: TemplateContext) -> str:
+def render(source: str, context: TemplateContext, *, cpu_deadline: float | None = None) -> str:
     """Render one source within the limits above; TemplateRenderError for anything else.
 
-    CPU-bound for up to MAX_RENDER_CPU_SECONDS: callers on the event loop that render what an
-    HR user just typed go through `asyncio.to_thread`.
+    CPU-bound for up to MAX_RENDER_CPU_SECONDS (or until `cpu_deadline`, a `thread_time()`,
+    if sooner): callers on the event loop that render what an HR user just typed go through
+    `asyncio.to_thread`.
     """
+    deadline = time.thread_time() + MAX_RENDER_CPU_SECONDS
     token = _budget.set(
         _Budget(
             steps_left=MAX_RENDER_STEPS,
             chars_left=MAX_RENDERED_CHARS,
-            cpu_deadline=time.thread_time() + MAX_RENDER_CPU_SECONDS,
+            cpu_deadline=deadline if cpu_deadline is None else min(deadline, cpu_deadline),
         )
     )
     try:
@@ -492,3 +500,106 @@ def render(source: str, context: TemplateContext) -> str:
     finally:
         _budget.reset(token)
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+# --- Save-time rendering against sample contexts ------------------------------------------
+#
+# A template that only fails on some data (`{{ strengths[2] }}` with one strength, a division
+# by `improvements|length`) passes the checks above. Before it is saved it is rendered against
+# every shape of context drafting can produce, so such a template is refused with the sample
+# it failed on instead of failing later on a candidate's result.
+
+#: CPU time the whole sample matrix may take. A real template renders the matrix in a few tens
+#: of milliseconds; one that spends a render's full budget on each sample is refused.
+MAX_SAMPLE_MATRIX_CPU_SECONDS = 2 * MAX_RENDER_CPU_SECONDS
+SAMPLE_ITEM_COUNTS = (0, 1, 2, 3)  # result_context keeps at most three of each
+
+
+@dataclass(frozen=True, slots=True)
+class SampleContext:
+    description: str
+    context: TemplateContext
+
+
+# locale -> what a sample candidate in that locale looks like.
+_SAMPLE_TEXT: Mapping[str, Mapping[str, Any]] = {
+    "zh-CN": {
+        "candidate_name": "张伟",
+        "job_title": "后端开发工程师",
+        "company_name": "示例科技",
+        "next_steps": "3月12日 14:00 现场面试",
+        "strengths": ("沟通清晰", "逻辑严谨", "学习能力强"),
+        "improvements": ("系统设计", "测试意识", "时间管理"),
+    },
+    "en": {
+        "candidate_name": "Alex Smith",
+        "job_title": "Backend Engineer",
+        "company_name": "Example Ltd",
+        "next_steps": "Onsite interview on 12 March at 14:00",
+        "strengths": ("clear communication", "structured reasoning", "quick learning"),
+        "improvements": ("system design", "testing", "time management"),
+    },
+}
+
+
+@lru_cache(maxsize=1)
+def sample_contexts() -> tuple[SampleContext, ...]:
+    """Every outcome × both locales × 0-3 strengths × 0-3 improvement points × the optional
+    fields empty or present (`next_steps`, and `talent_pool_invite` where the outcome can
+    set it). Outcomes only change `deadline` and `talent_pool_invite`, but listing them keeps
+    the failing sample's description in HR's terms."""
+    samples = []
+    for outcome in ("reject", "advance", "hold"):
+        for locale, text in _SAMPLE_TEXT.items():
+            for strengths in SAMPLE_ITEM_COUNTS:
+                for improvements in SAMPLE_ITEM_COUNTS:
+                    for optional_present in (False, True):
+                        invite = optional_present and outcome == "reject"
+                        context = TemplateContext(
+                            candidate_name=text["candidate_name"],
+                            job_title=text["job_title"],
+                            company_name=text["company_name"],
+                            application_code="AP-2026-000123",
+                            interview_date="2026-03-03",
+                            next_steps=text["next_steps"] if optional_present else "",
+                            deadline="2026-03-10",
+                            strengths=text["strengths"][:strengths],
+                            improvements=text["improvements"][:improvements],
+                            talent_pool_invite=invite,
+                        )
+                        description = (
+                            f"outcome {outcome}, locale {locale}, {strengths} strengths, "
+                            f"{improvements} improvement points, next_steps "
+                            f"{'present' if optional_present else 'empty'}, "
+                            f"talent_pool_invite {'true' if invite else 'false'}"
+                        )
+                        samples.append(SampleContext(description, context))
+    return tuple(samples)
+
+
+def sample_render_problems(sources: Mapping[str, str]) -> list[str]:
+    """The first sample context any field fails to render with, and why; empty when every
+    field renders for every sample. CPU-bound (tens of milliseconds, at most
+    MAX_SAMPLE_MATRIX_CPU_SECONDS): call it off the event loop."""
+    deadline = time.thread_time() + MAX_SAMPLE_MATRIX_CPU_SECONDS
+    too_slow = (
+        f"rendering the template for every sample context takes more than "
+        f"{MAX_SAMPLE_MATRIX_CPU_SECONDS} s of CPU time; simplify it"
+    )
+    for sample in sample_contexts():
+        for field, source in sources.items():
+            try:
+                render(source, sample.context, cpu_deadline=deadline)
+            except TemplateRenderError as exc:
+                if time.thread_time() > deadline:
+                    return [too_slow]
+                return [f"{field}: fails for the sample with {sample.description}: {exc.reason}"]
+        if time.thread_time() > deadline:
+            return [too_slow]
+    return []
+
+
+def saving_problems(sources: Mapping[str, str]) -> list[str]:
+    """Everything that stops a template being saved: unknown variables and syntax first, then
+    a runtime error on any sample context. CPU-bound: call it off the event loop."""
+    return template_problems(sources) or sample_render_problems(sources)

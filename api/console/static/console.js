@@ -26,7 +26,7 @@
       switch (event.key) {
         case "j": focus(current + 1); break;
         case "k": focus(current - 1); break;
-        case "x": var box = draft.querySelector("input[type=checkbox]"); box.checked = !box.checked; break;
+        case "x": var box = draft.querySelector("input[type=checkbox]"); if (box) { box.checked = !box.checked; } break;
         case "a": draft.querySelector("button.approve").closest("form").submit(); break;
         case "e": window.location = draft.querySelector("a.edit").href; break;
         case "r": draft.querySelector("form.reject input[name=reason]").focus(); event.preventDefault(); break;

@@ -9,7 +9,7 @@ from candor.models import AuditEntry
 from candor.models.enums import Channel
 from candor.models.outreach import MessageState, OutboxItem, OutreachMessage
 from tests.console_world import logged_in, post_form
-from tests.outreach_world import World
+from tests.outreach_world import World, install_unchecked_template
 
 
 async def pending(world: World, n: int, *, team: str = "team-a", decision: str = "reject") -> int:
@@ -211,3 +211,35 @@ async def test_an_id_past_the_64_bit_range_is_invalid_input_not_a_server_error(
     assert page.status_code == 422
     assert bulk.status_code == 303
     assert (await message(world, mine)).state is MessageState.QUEUED
+
+
+async def test_a_draft_needing_attention_shows_its_error_and_is_drafted_again_once_fixed(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    version = await install_unchecked_template(
+        world.runtime, "reject.zh-CN", body="{{ 100 // (improvements | length - 1) }}"
+    )
+    message_id = await pending(world, 1)  # one improvement point: a division by zero
+    csrf = await logged_in(console, world.runtime, world.recruiter.id)
+
+    inbox = await console.get("/console/inbox")
+    page = await console.get(f"/console/messages/{message_id}")
+    still_failing = await post_form(console, f"/console/messages/{message_id}/redraft", csrf)
+    await install_unchecked_template(world.runtime, "reject.zh-CN", body="{{ candidate_name }}")
+    redrafted = await post_form(console, f"/console/messages/{message_id}/redraft", csrf)
+
+    assert f'id="draft-{message_id}"' in inbox.text
+    assert "Needs attention" in inbox.text
+    assert f"/console/messages/{message_id}/redraft" in inbox.text
+    assert page.status_code == 200
+    assert f"<code>reject.zh-CN</code> v{version} (body)" in page.text
+    assert "ZeroDivisionError" in page.text
+    assert f"/console/messages/{message_id}/approve" not in page.text  # nothing to approve
+    assert still_failing.status_code == 422
+    assert "still cannot draft it" in still_failing.text
+    assert redrafted.status_code == 303
+    assert redrafted.headers["location"] == f"/console/inbox?done=redrafted:{message_id}"
+    drafted = await message(world, message_id)
+    assert drafted.state is MessageState.PENDING_APPROVAL
+    assert drafted.body != ""
+    assert drafted.render_error is None

@@ -9,9 +9,18 @@ import pytest
 from sqlalchemy import func, select
 
 from candor.auth.tokens import issue_token, revoke_token
-from candor.models import Application, AtsEvent, Candidate, Interview, StageChange
+from candor.models import Application, AtsEvent, Candidate, Interview, StageChange, Team
+from candor.models.enums import Role
+from candor.models.outreach import OutboxItem
 from candor.runtime import Runtime
-from tests.factories import application_created, make_ats_token, make_team
+from tests.factories import (
+    application_created,
+    make_ats_token,
+    make_hr_token,
+    make_hr_user,
+    make_team,
+)
+from tests.outreach_world import install_unchecked_template
 
 EVENTS_URL = "/api/v1/ats/events"
 
@@ -449,3 +458,82 @@ async def test_concurrent_deliveries_of_one_event_apply_it_once(
     assert len({r.json()["application_code"] for r in responses}) == 1
     assert await count(runtime, Application) == 1
     assert await count(runtime, StageChange) == 1
+
+
+# A template fails only at render time for this result: the report below has two strengths
+# and one improvement point. (Saving either through the API is refused since the save-time
+# sample rendering; a template stored before it, or failing only on real data, still can.)
+FAILING_BODIES = [
+    pytest.param("{{ 100 // (improvements | length - 1) }}", "division", id="division-by-zero"),
+    pytest.param("{{ strengths[2] }}", "no element 2", id="index-past-the-end"),
+]
+
+
+DECIDED = event(
+    "e3",
+    "result_decided",
+    interview_external_id="iv-1",
+    decision="reject",
+    decided_at="2026-03-05T18:00:00+08:00",
+)
+
+
+async def decide_with(client: httpx.AsyncClient, auth: dict[str, str]) -> httpx.Response:
+    await post(client, auth, application_created(event_id="e1"))
+    await post(
+        client,
+        auth,
+        event(
+            "e2",
+            "interview_completed",
+            interview_external_id="iv-1",
+            kind="ai_video",
+            completed_at="2026-03-03T10:40:00+08:00",
+            report={"strengths": ["沟通", "逻辑"], "improvements": ["系统设计"]},
+        ),
+    )
+    return await post(client, auth, DECIDED)
+
+
+@pytest.mark.parametrize(("body", "error"), FAILING_BODIES)
+async def test_a_template_failing_at_render_time_never_blocks_the_result(
+    client: httpx.AsyncClient, runtime: Runtime, auth: dict[str, str], body: str, error: str
+) -> None:
+    version = await install_unchecked_template(runtime, "reject.zh-CN", body=body)
+    async with runtime.transaction() as session:
+        team = await session.scalar(select(Team).where(Team.external_id == "team-a"))
+        assert team is not None
+        recruiter = await make_hr_user(session, team=team, role=Role.RECRUITER)
+        hr_auth = {"Authorization": f"Bearer {await make_hr_token(session, recruiter)}"}
+
+    answer = await decide_with(client, auth)
+    replay = await post(client, auth, DECIDED)
+    queue = await client.get(
+        "/api/v1/outreach/messages", params={"state": "needs_attention"}, headers=hr_auth
+    )
+    kpis = await client.get(
+        "/api/v1/kpis", params={"from": "2026-03-01", "to": "2026-03-31"}, headers=hr_auth
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["status"], answer.json()["result_version"]) == ("rejected", 1)
+    assert replay.status_code == 200
+    assert replay.json() == answer.json()
+    stored = await application(runtime)
+    assert (stored.status, stored.result_version) == ("rejected", 1)
+    async with runtime.sessionmaker() as session:
+        recorded = await session.get_one(AtsEvent, "e3")
+        assert recorded.response_status == 200
+        assert await session.scalar(select(func.count()).select_from(OutboxItem)) == 0
+    assert queue.status_code == 200
+    [draft] = queue.json()
+    assert draft["state"] == "needs_attention"
+    assert (draft["subject"], draft["body"]) == ("", "")
+    problem = draft["render_error"]
+    assert (problem["template_key"], problem["template_version"]) == ("reject.zh-CN", version)
+    assert problem["field"] == "body"
+    assert error in problem["error"]
+    assert "Traceback" not in problem["error"]
+    assert draft["due_at"] is not None  # the promise runs as for any result
+    assert kpis.json()["figures"]["drafts_needing_attention"] == 1
+    assert kpis.json()["figures"]["breaches_open"] == 1  # due 03-10: long past, unsent

@@ -9,9 +9,10 @@ from sqlalchemy import func, select, update
 from candor.clock import utcnow
 from candor.idempotency import request_fingerprint
 from candor.models import IdempotencyKey
+from candor.models.enums import Role
 from candor.models.outreach import MessageState, OutboxItem, OutreachMessage
 from candor.outreach.sla_watch import check_deadlines
-from tests.outreach_world import World, hr
+from tests.outreach_world import World, hr, install_unchecked_template
 
 URL = "/api/v1/outreach/messages"
 
@@ -305,3 +306,114 @@ async def test_an_integration_token_is_not_an_hr_login(
     response = await api.get(URL, headers=hr(ats_token))
 
     assert response.status_code == 403
+
+
+async def needing_attention(world: World, n: int = 1) -> int:
+    """A rejection drafted with a template that fails for it: the applicant has three
+    strengths, the template reads a fourth."""
+    await install_unchecked_template(world.runtime, "reject.zh-CN", body="{{ strengths[3] }}")
+    return await pending_rejection(world, n)
+
+
+async def test_a_draft_needing_attention_is_drafted_again_once_the_template_is_fixed(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    message_id = await needing_attention(world)
+    _, admin = await world.member(Role.ADMIN)
+
+    as_drafted = await api.post(
+        f"{URL}/{message_id}/approve", headers=hr(world.recruiter_token, "approve")
+    )
+    still_failing = await api.post(
+        f"{URL}/{message_id}/redraft", headers=hr(world.recruiter_token, "redraft-1")
+    )
+    unchanged = await api.get(f"{URL}/{message_id}", headers=hr(world.recruiter_token))
+    fixed = await api.post(
+        "/api/v1/templates",
+        json={
+            "key": "reject.zh-CN",
+            "outcome": "reject",
+            "locale": "zh-CN",
+            "subject": "{{ company_name }} 面试结果",
+            "body": "{{ candidate_name }} 您好。{% if strengths %}{{ strengths[-1] }}{% endif %}",
+        },
+        headers=hr(admin, "fix"),
+    )
+    redrafted = await api.post(
+        f"{URL}/{message_id}/redraft", headers=hr(world.recruiter_token, "redraft-2")
+    )
+    approved = await api.post(
+        f"{URL}/{message_id}/approve", headers=hr(world.recruiter_token, "approve-2")
+    )
+    history = await api.get(f"{URL}/{message_id}", headers=hr(world.recruiter_token))
+
+    assert as_drafted.status_code == 409  # nothing was drafted to approve
+    assert still_failing.status_code == 422
+    assert still_failing.json()["error"]["code"] == "template_render_failed"
+    assert unchanged.json()["state"] == "needs_attention"
+    assert "no element 3" in unchanged.json()["render_error"]["error"]
+    assert fixed.status_code == 200, fixed.text
+    assert redrafted.status_code == 200, redrafted.text
+    assert redrafted.json()["state"] == "pending_approval"
+    assert redrafted.json()["render_error"] is None
+    assert redrafted.json()["body"].startswith(redrafted.json()["candidate_name"])
+    assert redrafted.json()["subject"].endswith("面试结果")
+    assert approved.json()["state"] == "queued"
+    assert await count_outbox(world) == 1
+    assert [(t["from_state"], t["to_state"]) for t in history.json()["transitions"]] == [
+        (None, "needs_attention"),
+        ("needs_attention", "pending_approval"),
+        ("pending_approval", "approved"),
+        ("approved", "queued"),
+    ]
+
+
+async def test_a_draft_needing_attention_is_written_by_hand_or_rejected(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    written = await needing_attention(world, 1)
+    rejected = await pending_rejection(world, 2)
+
+    body_only = await api.post(
+        f"{URL}/{written}/edit-and-approve",
+        json={"body": "李雷您好,感谢您的时间。"},
+        headers=hr(world.recruiter_token, "body-only"),
+    )
+    bulk = await api.post(
+        f"{URL}/bulk-approve",
+        json={"message_ids": [written, rejected]},
+        headers=hr(world.recruiter_token, "bulk"),
+    )
+    by_hand = await api.post(
+        f"{URL}/{written}/edit-and-approve",
+        json={"subject": "面试结果", "body": "李雷您好,感谢您的时间。"},
+        headers=hr(world.recruiter_token, "by-hand"),
+    )
+    rejection = await api.post(
+        f"{URL}/{rejected}/reject",
+        json={"reason": "will call the candidate"},
+        headers=hr(world.recruiter_token, "reject"),
+    )
+
+    assert body_only.status_code == 422  # the draft has no subject to keep
+    assert bulk.json()["conflicts"] == {
+        str(written): "message is needs_attention",
+        str(rejected): "message is needs_attention",
+    }
+    assert by_hand.status_code == 200, by_hand.text
+    assert by_hand.json()["state"] == "queued"
+    assert by_hand.json()["body"] == "李雷您好,感谢您的时间。"
+    assert rejection.json()["state"] == "rejected"
+    assert await count_outbox(world) == 1
+
+
+async def test_a_newer_result_replaces_a_draft_needing_attention(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    first = await needing_attention(world)
+
+    await world.decide(1, "hold", version=2)
+    old = await api.get(f"{URL}/{first}", headers=hr(world.recruiter_token))
+
+    assert old.json()["state"] == "rejected"
+    assert old.json()["rejection_reason"] == "superseded by a newer result"

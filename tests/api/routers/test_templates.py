@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from candor.models.enums import Role
@@ -418,3 +419,45 @@ async def test_the_server_keeps_answering_while_a_heavy_preview_renders(
     assert "CPU time" in (await preview).json()["error"]["message"]
     assert answered >= 5  # the preview ran for a while, and the server answered meanwhile
     assert slowest < 0.25
+
+
+@pytest.mark.parametrize(
+    ("body", "failing_sample", "error"),
+    [
+        ("{{ strengths[0] }}", "0 strengths", "no element 0"),
+        ("{{ 1 // (improvements | length) }}", "0 improvement points", "ZeroDivisionError"),
+        ("{{ next_steps[0] }}", "next_steps empty", "no element 0"),
+    ],
+)
+async def test_a_template_failing_for_a_sample_context_is_refused_and_nothing_is_saved(
+    api: httpx.AsyncClient, world: World, body: str, failing_sample: str, error: str
+) -> None:
+    rows = await template_rows(world)
+
+    response = await api.post(
+        URL, json=reject_template(body=body), headers=hr(await admin_token(world), "bad")
+    )
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_template"
+    [problem] = response.json()["error"]["details"]
+    assert problem.startswith("body: fails for the sample with outcome ")
+    assert failing_sample in problem
+    assert error in problem
+    assert await template_rows(world) == rows
+
+
+async def test_a_template_guarding_its_optional_parts_is_saved(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    guarded = (
+        "{{ candidate_name }}{% if strengths %} · {{ strengths[0] }}{% endif %}"
+        "{% if improvements %} · {{ 100 // (improvements | length) }}{% endif %}"
+    )
+
+    response = await api.post(
+        URL, json=reject_template(body=guarded), headers=hr(await admin_token(world), "ok")
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 2

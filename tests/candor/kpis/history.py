@@ -8,7 +8,7 @@ Promise: 5 working days (March 2026 has no holidays). `NOW` is Friday 2026-03-20
 | 2 | A    | Tue 03-03         | Tue 03-10   | Thu 03-12   | 7            | late    |
 | 3 | A    | Wed 03-04         | Wed 03-11   | — (pending approval: an open breach) | missed |
 | 4 | B    | Mon 03-09         | Mon 03-16   | Mon 03-09   | 0            | in time |
-| 5 | B    | Thu 03-19         | Thu 03-26   | —           |              | pending |
+| 5 | B    | Thu 03-19         | Thu 03-26   | — (its template failed: needs attention) | pending |
 | 6 | A    | Fri 03-06         | Fri 03-13   | Mon 03-09   | 1            | in time |
 
 Application 7 applied without an interview yet; application 8 applied before the range.
@@ -256,7 +256,10 @@ async def write_history(session: AsyncSession) -> History:
     delivery(m4, Channel.TELEGRAM, OutboxState.SENT, local("03-09", "12:00"))
 
     app5 = await application(5, job_b, local("03-10"), Stage.AI_INTERVIEW)
-    await interview(app5, 5, local("03-19"))
+    iv5 = await interview(app5, 5, local("03-19"))
+    await message(
+        app5, iv5, due_at=due("03-26"), created=local("03-19"), state=MessageState.NEEDS_ATTENTION
+    )
 
     app6 = await application(6, job_a, local("03-02"), Stage.HIRED)
     iv6 = await interview(app6, 6, local("03-06"))

@@ -56,6 +56,7 @@ async def test_each_figure_counts_exactly_its_records(runtime: Runtime, history:
         selection = drilldown.Selection("interviews", week=week.week)
         assert week.completed == await count(selection)
     assert figures.breaches_open == await count(drilldown.Selection("breaches"))
+    assert figures.drafts_needing_attention == await count(drilldown.Selection("needs_attention"))
     assert figures.approvals == await count(drilldown.Selection("approvals"))
     for channel in figures.delivery:
         selection = drilldown.Selection("deliveries", channel=channel.channel)
@@ -121,7 +122,8 @@ async def test_unknown_metrics_steps_and_ratings_are_refused_clearly(
     with pytest.raises(KpiFilterError) as metric:
         await records(runtime, history, drilldown.Selection("nonsense"))
     assert metric.value.message == (
-        "unknown metric 'nonsense'; one of interviews, time_to_feedback, breaches, approvals, "
+        "unknown metric 'nonsense'; one of interviews, time_to_feedback, breaches, "
+        "needs_attention, approvals, "
         "deliveries, funnel, replies, conversations, handoffs, hr_first_response, csat"
     )
     assert metric.value.http_status == 422

@@ -23,6 +23,7 @@ async def test_the_figures_of_the_whole_company(runtime: Runtime, history: Histo
     assert figures.time_to_feedback_median == 1
     assert figures.time_to_feedback_p90 == 7
     assert figures.breaches_open == 1  # 3, pending approval past 03-11
+    assert figures.drafts_needing_attention == 1  # 5, its template failed to render
     assert figures.approvals == 3  # the automatic approval of 4 is not HR's
     assert figures.approval_latency_median_hours == pytest.approx(10)
     assert figures.approval_latency_p90_hours == pytest.approx(64)
@@ -75,6 +76,8 @@ async def test_filters_and_team_comparison(runtime: Runtime, history: History) -
     assert teams[history.team_a.id].breaches_open == 1
     assert teams[history.team_b.id].timeliness_rate == 1.0
     assert teams[history.team_b.id].breaches_open == 0
+    assert teams[history.team_a.id].drafts_needing_attention == 0
+    assert teams[history.team_b.id].drafts_needing_attention == 1
 
 
 async def test_the_conversation_figures(runtime: Runtime, history: History) -> None:

@@ -20,7 +20,7 @@ from candor.models.outreach import (
 from candor.outreach.dispatcher import Dispatcher, backoff, record_receipt
 from tests.candor.outreach.conftest import webhook_dispatcher as dispatcher
 from tests.fakes import RunningFakeChannel
-from tests.outreach_world import World
+from tests.outreach_world import World, install_unchecked_template
 
 
 async def make_due_now(world: World) -> None:
@@ -63,6 +63,22 @@ async def test_a_queued_message_is_sent_once_and_marked_sent(
     assert message.channel is Channel.WECHAT
     assert item.state is OutboxState.SENT
     assert item.provider_message_id == delivery["id"]
+
+
+async def test_a_template_broken_after_drafting_does_not_stop_the_send(
+    world: World, fake: RunningFakeChannel, http: httpx.AsyncClient
+) -> None:
+    """The dispatcher sends the text drafted (or written) when the message was approved; it
+    never renders the template again, so a template changed since cannot fail the send."""
+    await queued_advance(world)
+    drafted = (await the_message(world)).body
+    await install_unchecked_template(world.runtime, "advance.zh-CN", body="{{ 1 // 0 }}")
+
+    assert await (await dispatcher(world, fake, http)).run_once() == 1
+
+    [delivery] = fake.state.deliveries
+    assert delivery["body"] == drafted
+    assert (await the_message(world)).state is MessageState.SENT
 
 
 async def test_the_wechat_template_of_the_message_goes_with_it(
