@@ -22,6 +22,10 @@ from candor.models.outreach import (
     OutreachMessage,
 )
 
+# The most templates (or versions of one) one read returns; the console's library shows
+# the first this many.
+MAX_TEMPLATE_PAGE = 500
+
 
 @dataclass(frozen=True, slots=True)
 class MessageFilter:
@@ -92,8 +96,11 @@ async def list_templates(
     *,
     outcome: Decision | None = None,
     locale: Locale | None = None,
+    limit: int = MAX_TEMPLATE_PAGE,
+    after_key: str | None = None,
 ) -> list[MessageTemplate]:
-    """The current version of every visible template, by key."""
+    """The current version of every visible template, by key (a key has one current
+    version, so the last key of a page is the next page's cursor)."""
     query = select(MessageTemplate).where(
         MessageTemplate.is_current.is_(True), _template_visible(principal)
     )
@@ -101,18 +108,26 @@ async def list_templates(
         query = query.where(MessageTemplate.outcome == outcome)
     if locale is not None:
         query = query.where(MessageTemplate.locale == locale)
-    return list((await session.scalars(query.order_by(MessageTemplate.key))).all())
+    if after_key is not None:
+        query = query.where(MessageTemplate.key > after_key)
+    query = query.order_by(MessageTemplate.key).limit(min(limit, MAX_TEMPLATE_PAGE))
+    return list((await session.scalars(query)).all())
 
 
 async def template_versions(
-    session: AsyncSession, principal: HRPrincipal, key: str
+    session: AsyncSession,
+    principal: HRPrincipal,
+    key: str,
+    *,
+    limit: int = MAX_TEMPLATE_PAGE,
+    before_version: int | None = None,
 ) -> list[MessageTemplate]:
-    """Every visible version of `key`, newest first; empty when there is none to see."""
-    query = (
-        select(MessageTemplate)
-        .where(MessageTemplate.key == key, _template_visible(principal))
-        .order_by(MessageTemplate.version.desc())
-    )
+    """The visible versions of `key`, newest first, older than `before_version` if given
+    (a page's last version is the next page's cursor); empty when there is none to see."""
+    query = select(MessageTemplate).where(MessageTemplate.key == key, _template_visible(principal))
+    if before_version is not None:
+        query = query.where(MessageTemplate.version < before_version)
+    query = query.order_by(MessageTemplate.version.desc()).limit(min(limit, MAX_TEMPLATE_PAGE))
     return list((await session.scalars(query)).all())
 
 
