@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, select, true
+from sqlalchemy import ColumnElement, Select, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -64,9 +64,29 @@ async def list_messages(
     if filters.due_before is not None:
         query = query.where(OutreachMessage.due_at <= filters.due_before)
     if filters.after_id is not None:
-        query = query.where(OutreachMessage.id > filters.after_id)
+        query = query.where(await _after_in_queue_order(session, filters.after_id))
     query = query.order_by(OutreachMessage.due_at.asc().nulls_last(), OutreachMessage.id)
     return list((await session.scalars(query.limit(filters.limit))).unique().all())
+
+
+async def _after_in_queue_order(session: AsyncSession, after_id: int) -> ColumnElement[bool]:
+    """The messages after `after_id` in the queue's order (deadline, no deadline last, then
+    id): a keyset on both, since the cursor's neighbours by id are not its neighbours here.
+    An id that names no message (0: from the start) falls back to the ids after it."""
+    cursor = (
+        await session.execute(select(OutreachMessage.due_at).where(OutreachMessage.id == after_id))
+    ).first()
+    if cursor is None:
+        return OutreachMessage.id > after_id
+    (due_at,) = cursor
+    later_id = OutreachMessage.id > after_id
+    if due_at is None:
+        return and_(OutreachMessage.due_at.is_(None), later_id)
+    return or_(
+        OutreachMessage.due_at > due_at,
+        and_(OutreachMessage.due_at == due_at, later_id),
+        OutreachMessage.due_at.is_(None),
+    )
 
 
 async def visible_message(
