@@ -31,6 +31,7 @@ from bot.gateway import Gateway
 from candor.chat import transcript
 from candor.chat.messages import MAX_TEXT_CHARS, InboundMessage
 from candor.clock import utcnow
+from candor.ids import RowCursor
 from candor.models.enums import Channel
 
 router = APIRouter(tags=["channels"])
@@ -199,7 +200,7 @@ async def chat_post(
 async def chat_history(
     request: Request,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[RowCursor, Query()] = 0,
     candor_chat: Annotated[str | None, Cookie()] = None,
 ) -> JSONResponse:
     external_id = _external_id(request, _session(candor_chat))

@@ -108,3 +108,18 @@ async def test_a_bind_link_binds_the_browser_and_the_transcript_is_its_own(
     stranger = await browser.post("/chat/api/messages", json={"text": "我的面试结果出来了吗？"})
     assert application.code not in stranger.json()["replies"][0]["text"]
     assert "绑定" in stranger.json()["replies"][0]["text"]
+
+
+@pytest.mark.parametrize("after", [-1, 2**63, "x"])
+async def test_a_transcript_cursor_no_database_holds_is_422(
+    browser: httpx.AsyncClient, after: object
+) -> None:
+    # Found by the OpenAPI fuzz test: past 2**63 - 1 SQLite could not bind it (a 500).
+    await browser.get("/chat")
+    said = await browser.post("/chat/api/messages", json={"text": "你好"})
+    assert said.status_code == 200
+
+    response = await browser.get("/chat/api/messages", params={"after": after})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_request"
