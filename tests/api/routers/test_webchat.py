@@ -112,7 +112,7 @@ async def test_a_bind_link_binds_the_browser_and_the_transcript_is_its_own(
 
 @pytest.mark.parametrize("after", [-1, 2**63, "x"])
 async def test_a_transcript_cursor_no_database_holds_is_422(
-    browser: httpx.AsyncClient, after: object
+    browser: httpx.AsyncClient, after: int | str
 ) -> None:
     # Found by the OpenAPI fuzz test: past 2**63 - 1 SQLite could not bind it (a 500).
     await browser.get("/chat")
