@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,24 +52,26 @@ async def get_redis(runtime: RuntimeDep) -> Redis:
 RedisDep = Annotated[Redis, Depends(get_redis)]
 
 
-def _bearer(authorization: str | None) -> str | None:
-    if authorization is None:
+# The schema names the token as an HTTP bearer security scheme (not a free header), and
+# routes answer a missing or malformed one with our own 401 (`auto_error=False`).
+BEARER = HTTPBearer(
+    auto_error=False, description="An integration token, or an HR user's personal token"
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+def _bearer(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    if credentials is None or not credentials.credentials.strip():
         return None
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
+    return credentials.credentials.strip()
 
 
 def require_scope(scope: str, *alternatives: str) -> object:
     """A dependency that admits a live integration token holding `scope` or an alternative."""
     accepted = (scope, *alternatives)
 
-    async def dependency(
-        session: SessionDep,
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> ApiToken:
-        plaintext = _bearer(authorization)
+    async def dependency(session: SessionDep, credentials: BearerDep) -> ApiToken:
+        plaintext = _bearer(credentials)
         if plaintext is None:
             raise ApiError(401, "unauthenticated", "send an integration token as Bearer")
         token = await tokens.authenticate(session, plaintext)
@@ -90,12 +93,9 @@ CalendarReader = Annotated[
 CalendarWriter = Annotated[ApiToken, require_scope(tokens.Scope.CALENDAR_WRITE)]
 
 
-async def get_hr_principal(
-    session: SessionDep,
-    authorization: Annotated[str | None, Header()] = None,
-) -> HRPrincipal:
+async def get_hr_principal(session: SessionDep, credentials: BearerDep) -> HRPrincipal:
     """The HR user behind a personal `hr` token. (Console sessions come with the console.)"""
-    plaintext = _bearer(authorization)
+    plaintext = _bearer(credentials)
     if plaintext is None:
         raise ApiError(401, "unauthenticated", "send your personal HR token as Bearer")
     token = await tokens.authenticate(session, plaintext)

@@ -5,11 +5,13 @@ or let through, and map nothing by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -29,6 +31,53 @@ class ApiError(CandorError):
     def status_code(self) -> int:
         # The name pages that turn an API error into an HTML one still read.
         return self.http_status
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable and machine-readable: clients branch on it")
+    message: str = Field(description="For people")
+    details: Any = Field(default=None, description="Optional structure: a list of problems")
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
+
+
+Documented = dict[int | str, dict[str, Any]]
+
+INVALID_REQUEST = {422: "`invalid_request`: the request does not match the schema"}
+DATABASE_UNAVAILABLE = {503: "`database_unavailable`: the connection was lost; retry"}
+HR_TOKEN = {
+    401: "Missing, unknown or revoked token, or a deactivated HR user",
+    403: "Not an HR user's personal token (`insufficient_scope`)",
+    **INVALID_REQUEST,
+    **DATABASE_UNAVAILABLE,
+}
+INTEGRATION_TOKEN = {
+    401: "Missing, unknown or revoked integration token",
+    403: "The token lacks the needed scope (`insufficient_scope`)",
+    **INVALID_REQUEST,
+    **DATABASE_UNAVAILABLE,
+}
+# A body that is not even text (not UTF-8) fails before validation, in FastAPI itself.
+UNREADABLE_BODY = {400: "The body cannot be read as JSON (`http_400`)"}
+IDEMPOTENT_POST = {
+    400: "No `Idempotency-Key` header, or a malformed one (`idempotency_key_invalid`), or "
+    "a body that cannot be read as JSON (`http_400`)",
+    409: "The key was used with another request, or that request is still running "
+    "(`idempotency_conflict`)",
+}
+
+
+def error_responses(*documented: Mapping[int, str]) -> Documented:
+    """OpenAPI `responses` for error answers: each status with its description and the
+    error body's schema. Later mappings win, so a route can say more about a status."""
+    merged: dict[int, str] = {}
+    for statuses in documented:
+        merged.update(statuses)
+    return {status: {"model": ErrorOut, "description": text} for status, text in merged.items()}
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

@@ -6,20 +6,22 @@ holds wait for HR and advances go at once.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
 from api.deps import CurrentAdmin, SessionDep
+from api.errors import HR_TOKEN, UNREADABLE_BODY, error_responses
 from candor.ids import RowId
 from candor.outreach import rules
 from candor.outreach.schemas import ApprovalRuleIn, ApprovalRuleOut
 
-router = APIRouter(prefix="/api/v1/approval-rules", tags=["approval rules"])
-ADMIN_ONLY: dict[int | str, dict[str, Any]] = {403: {"description": "Admins only"}}
+router = APIRouter(
+    prefix="/api/v1/approval-rules",
+    tags=["approval rules"],
+    responses=error_responses(HR_TOKEN, {403: "Admins only (`forbidden`), or not an HR token"}),
+)
 
 
-@router.get("", response_model=list[ApprovalRuleOut], responses=ADMIN_ONLY)
+@router.get("", response_model=list[ApprovalRuleOut])
 async def list_rules(session: SessionDep, _admin: CurrentAdmin) -> list[ApprovalRuleOut]:
     return [ApprovalRuleOut.model_validate(rule) for rule in await rules.list_rules(session)]
 
@@ -27,7 +29,9 @@ async def list_rules(session: SessionDep, _admin: CurrentAdmin) -> list[Approval
 @router.put(
     "",
     response_model=ApprovalRuleOut,
-    responses={**ADMIN_ONLY, 422: {"description": "Unknown team or job, or a job of another team"}},
+    responses=error_responses(
+        UNREADABLE_BODY, {422: "Invalid body, an unknown team or job, or another team's job"}
+    ),
     summary="Set the rule at one scope (created, or its mode changed)",
 )
 async def set_rule(
@@ -47,7 +51,7 @@ async def set_rule(
 @router.delete(
     "/{rule_id}",
     status_code=204,
-    responses={**ADMIN_ONLY, 404: {"description": "No such rule"}},
+    responses=error_responses({404: "No such rule"}),
 )
 async def delete_rule(rule_id: RowId, session: SessionDep, admin: CurrentAdmin) -> Response:
     await rules.delete_rule(session, rule_id, actor=admin.actor)

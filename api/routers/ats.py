@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
 from api.deps import AtsIntegration, RuntimeDep, SessionDep
+from api.errors import INTEGRATION_TOKEN, UNREADABLE_BODY, error_responses
 from candor.ats.intake import accept_event
 from candor.ats.schemas import AtsEventIn, EventAccepted
 from candor.outreach.context import ResultDrafter
@@ -19,12 +20,16 @@ router = APIRouter(prefix="/api/v1/ats", tags=["ats"])
     "/events",
     summary="Ingest one ATS event (idempotent by event_id)",
     response_model=EventAccepted,
-    responses={
-        401: {"description": "Missing, unknown or revoked integration token"},
-        409: {"description": "Same event_id with another body, or an impossible transition"},
-        422: {"description": "Invalid event, or it refers to an unknown team/application"},
-        503: {"description": "No message template fits a decided result; retry later"},
-    },
+    responses=error_responses(
+        INTEGRATION_TOKEN,
+        UNREADABLE_BODY,
+        {
+            409: "Same event_id with another body, or an impossible transition",
+            422: "Invalid event, or it refers to an unknown team/application",
+            503: "No message template fits a decided result, or the database connection "
+            "was lost; retry later",
+        },
+    ),
 )
 async def post_event(
     event: Annotated[AtsEventIn, Body()],

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from api.deps import CurrentAdmin, SessionDep
+from api.errors import HR_TOKEN, error_responses
 from candor.audit.service import AuditFilter, list_entries
 from candor.ids import RowCursor, RowId
 
@@ -34,7 +35,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 @router.get(
     "",
     response_model=list[AuditEntryOut],
-    responses={403: {"description": "Admins only"}},
+    responses=error_responses(HR_TOKEN, {403: "Admins only (`forbidden`), or not an HR token"}),
     summary="The audit trail, newest first (admin)",
 )
 async def audit_log(

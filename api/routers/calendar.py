@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
 from api.deps import CalendarReader, CalendarWriter, SessionDep
+from api.errors import INTEGRATION_TOKEN, UNREADABLE_BODY, error_responses
 from candor.models import ApiToken
 from candor.sla import service
 from candor.sla.calendar import COVERAGE_HORIZON_DAYS, package_data
@@ -22,15 +23,12 @@ from candor.sla.schemas import (
     YearLoadedOut,
 )
 
-router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
-
-_AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, unknown or revoked integration token"},
-    403: {"description": "The token lacks the needed scope"},
-}
-_INVALID: dict[int | str, dict[str, Any]] = {
-    422: {"description": "Invalid input; nothing was written"}
-}
+router = APIRouter(
+    prefix="/api/v1/calendar",
+    tags=["calendar"],
+    responses=error_responses(INTEGRATION_TOKEN),
+)
+_INVALID = error_responses(UNREADABLE_BODY, {422: "Invalid input; nothing was written"})
 DateParam = Annotated[dt.date, Path(description="YYYY-MM-DD")]
 YearParam = Annotated[int, Path(ge=1990, le=2100)]
 
@@ -43,7 +41,7 @@ def _source(token: ApiToken) -> str:
     "/days",
     summary="Each day in a range: working or not, why, and whether it is estimated",
     response_model=DaysOut,
-    responses={**_AUTH, **_INVALID},
+    responses=_INVALID,
 )
 async def list_days(
     session: SessionDep,
@@ -73,7 +71,7 @@ async def list_days(
     "/days/{date}",
     summary="Declare one date a holiday or a working day (wins over package data)",
     response_model=DayOut,
-    responses={**_AUTH, **_INVALID},
+    responses=_INVALID,
 )
 async def put_day(
     date: DateParam,
@@ -91,7 +89,7 @@ async def put_day(
     "/days/{date}",
     summary="Remove an admin override; the date falls back to package data or the rule",
     response_model=DayOut,
-    responses={**_AUTH, 404: {"description": "The date has no admin override"}},
+    responses=error_responses({404: "The date has no admin override"}),
 )
 async def delete_day(date: DateParam, session: SessionDep, token: CalendarWriter) -> DayOut:
     return DayOut.of(await service.delete_day(session, date, source=_source(token)))
@@ -101,7 +99,6 @@ async def delete_day(date: DateParam, session: SessionDep, token: CalendarWriter
     "/years",
     summary="Which years the calendar knows, and until when",
     response_model=CoverageOut,
-    responses=_AUTH,
 )
 async def list_years(session: SessionDep, _token: CalendarReader) -> CoverageOut:
     calendar = await service.current_calendar(session)
@@ -126,7 +123,7 @@ async def list_years(session: SessionDep, _token: CalendarReader) -> CoverageOut
     "The whole document is checked first; any problem is a 422 naming the entry, and "
     "nothing is written.",
     response_model=YearLoadedOut,
-    responses={**_AUTH, **_INVALID},
+    responses=_INVALID,
 )
 async def post_year(
     year: YearParam,
@@ -149,7 +146,7 @@ async def post_year(
     "/years/{year}",
     summary="Forget a loaded year's schedule and its admin entries",
     status_code=204,
-    responses={**_AUTH, 404: {"description": "No schedule was loaded for that year"}},
+    responses=error_responses({404: "No schedule was loaded for that year"}),
 )
 async def delete_year(year: YearParam, session: SessionDep, token: CalendarWriter) -> Response:
     await service.delete_year(session, year, source=_source(token))

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentHR, SessionDep
-from api.errors import ApiError
+from api.errors import HR_TOKEN, IDEMPOTENT_POST, ApiError, error_responses
 from api.idempotent import IdempotentPostDep
+from api.paging import DEFAULT_PAGE_SIZE, AfterId, PageLimit
 from candor.clock import utcnow
 from candor.dialogue import hr_actions
 from candor.dialogue.hr import (
@@ -34,10 +35,9 @@ from candor.dialogue.hr import (
 from candor.ids import RowId
 from candor.models.dialogue import JobQuestionState
 
-router = APIRouter(prefix="/api/v1", tags=["conversations"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such conversation (or question) in your teams"}
-}
+router = APIRouter(prefix="/api/v1", tags=["conversations"], responses=error_responses(HR_TOKEN))
+NOT_FOUND = {404: "No such conversation (or question, or task) in your teams"}
+ALREADY_DECIDED = {409: "Already answered or dismissed (`already_decided`)"}
 Found = TypeVar("Found")
 
 
@@ -51,16 +51,21 @@ def _found(row: Found | None, what: str) -> Found:
 @router.get(
     "/conversations/handoffs",
     response_model=list[HandoffOut],
-    summary="Conversations waiting for a person",
+    summary="Conversations waiting for a person, oldest first (paged by `id`)",
 )
-async def list_handoffs(session: SessionDep, principal: CurrentHR) -> list[HandoffOut]:
-    return await open_handoffs(session, principal)
+async def list_handoffs(
+    session: SessionDep,
+    principal: CurrentHR,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    after_id: AfterId = None,
+) -> list[HandoffOut]:
+    return await open_handoffs(session, principal, limit=limit, after_id=after_id)
 
 
 @router.post(
     "/conversations/{conversation_id}/replies",
     response_model=ReplyOut,
-    responses=NOT_FOUND,
+    responses=error_responses(IDEMPOTENT_POST, NOT_FOUND),
     summary="Send HR's message to the candidate on their channel",
 )
 async def reply(
@@ -88,7 +93,11 @@ async def reply(
 @router.post(
     "/conversations/{conversation_id}/handback",
     response_model=HandbackOut,
-    responses={**NOT_FOUND, 409: {"description": "The conversation is not with HR"}},
+    responses=error_responses(
+        IDEMPOTENT_POST,
+        NOT_FOUND,
+        {409: "The conversation is not with HR, or the Idempotency-Key was used otherwise"},
+    ),
     summary="Give the conversation back to the bot",
 )
 async def handback(
@@ -116,20 +125,25 @@ async def handback(
 @router.get(
     "/job-questions",
     response_model=list[JobQuestionOut],
-    summary="Job questions waiting for an approved answer",
+    summary="Job questions in one state (waiting for an answer by default), oldest first",
 )
 async def list_job_questions(
     session: SessionDep,
     principal: CurrentHR,
     state: JobQuestionState = Query(default=JobQuestionState.PENDING),  # noqa: B008
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    after_id: AfterId = None,
 ) -> list[JobQuestionOut]:
-    return [JobQuestionOut.of(q) for q in await visible_job_questions(session, principal, state)]
+    questions = await visible_job_questions(
+        session, principal, state, limit=limit, after_id=after_id
+    )
+    return [JobQuestionOut.of(q) for q in questions]
 
 
 @router.post(
     "/job-questions/{question_id}/answer",
     response_model=JobQuestionOut,
-    responses={**NOT_FOUND, 409: {"description": "Already answered or dismissed"}},
+    responses=error_responses(IDEMPOTENT_POST, NOT_FOUND, ALREADY_DECIDED),
     summary="Approve an answer: it is sent to the candidate, and may join the knowledge base",
 )
 async def answer(
@@ -160,7 +174,7 @@ async def answer(
 @router.post(
     "/job-questions/{question_id}/reject",
     response_model=JobQuestionOut,
-    responses={**NOT_FOUND, 409: {"description": "Already answered or dismissed"}},
+    responses=error_responses(IDEMPOTENT_POST, NOT_FOUND, ALREADY_DECIDED),
     summary="Reject the drafted answer: nothing is sent",
 )
 async def reject(
@@ -183,20 +197,27 @@ async def reject(
     return await post.run(body.model_dump(mode="json"), action)
 
 
-@router.get("/hr-tasks", response_model=list[HrTaskOut], summary="What chats asked HR to do")
+@router.get(
+    "/hr-tasks", response_model=list[HrTaskOut], summary="What chats asked HR to do, oldest first"
+)
 async def list_tasks(
     session: SessionDep,
     principal: CurrentHR,
     open_only: bool = Query(default=True, alias="open"),
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    after_id: AfterId = None,
 ) -> list[HrTaskOut]:
     """Reschedule requests, withdrawals and hand-offs from the chat, in the caller's teams."""
-    return [HrTaskOut.of(t) for t in await visible_tasks(session, principal, open_only=open_only)]
+    tasks = await visible_tasks(
+        session, principal, open_only=open_only, limit=limit, after_id=after_id
+    )
+    return [HrTaskOut.of(t) for t in tasks]
 
 
 @router.post(
     "/hr-tasks/{task_id}/done",
     response_model=HrTaskOut,
-    responses=NOT_FOUND,
+    responses=error_responses(IDEMPOTENT_POST, NOT_FOUND),
     summary="Mark a task done",
 )
 async def task_done(

@@ -19,6 +19,7 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness: the database and Redis answer (calendar coverage is a warning only)",
+    responses={503: {"description": "Not ready: the report names what failed"}},
 )
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     report = await check_readiness(runtime)

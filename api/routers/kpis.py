@@ -6,12 +6,11 @@ every team.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api.deps import CurrentHR, RuntimeDep, SessionDep
+from api.errors import HR_TOKEN, error_responses
 from api.kpi_params import DrilldownQueryDep, KpiFilterDep, RecordsPageDep
 from candor.auth.principals import HRPrincipal
 from candor.clock import utcnow
@@ -21,8 +20,18 @@ from candor.kpis.filters import KpiFilter
 from candor.kpis.schemas import KpiReportOut, RecordsOut
 from candor.sla.service import current_calendar
 
-router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "A team not in yours"}}
+router = APIRouter(
+    prefix="/api/v1/kpis",
+    tags=["kpis"],
+    responses=error_responses(
+        HR_TOKEN,
+        {
+            404: "A team not in yours",
+            422: "A filter or parameter does not match the schema (`invalid_request`, "
+            "`invalid_filter`)",
+        },
+    ),
+)
 
 
 async def build_report(
@@ -43,7 +52,7 @@ async def build_report(
     )
 
 
-@router.get("", response_model=KpiReportOut, responses=NOT_FOUND, summary="The response KPIs")
+@router.get("", response_model=KpiReportOut, summary="The response KPIs")
 async def kpis(
     filters: KpiFilterDep,
     session: SessionDep,
@@ -58,7 +67,6 @@ async def kpis(
 @router.get(
     "/records",
     response_model=RecordsOut,
-    responses=NOT_FOUND,
     summary="The records behind one figure",
 )
 async def records(
@@ -120,7 +128,7 @@ async def export_csv(
     )
 
 
-@router.get("/export.csv", responses=NOT_FOUND, summary="The report as CSV (audited)")
+@router.get("/export.csv", summary="The report as CSV (audited)")
 async def export(
     filters: KpiFilterDep, session: SessionDep, runtime: RuntimeDep, principal: CurrentHR
 ) -> Response:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentHR, RuntimeDep, SessionDep
-from api.errors import ApiError
+from api.errors import HR_TOKEN, IDEMPOTENT_POST, ApiError, error_responses
 from api.idempotent import IdempotentPostDep
 from candor.clock import BUSINESS_TZ, utcnow
 from candor.ids import RowCursor, RowId
@@ -26,8 +26,19 @@ from candor.outreach.schemas import (
 )
 from candor.sla.service import current_calendar
 
-router = APIRouter(prefix="/api/v1/outreach", tags=["outreach"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such message in your teams"}}
+router = APIRouter(
+    prefix="/api/v1/outreach", tags=["outreach"], responses=error_responses(HR_TOKEN)
+)
+NOT_FOUND = error_responses({404: "No such message in your teams"})
+DECISION = error_responses(
+    IDEMPOTENT_POST,
+    {
+        404: "No such message in your teams",
+        409: "The message is no longer waiting for HR (`invalid_transition`), or the "
+        "Idempotency-Key was used otherwise",
+        422: "Invalid body, or the (edited) text is no valid message (`invalid_template`)",
+    },
+)
 
 
 @router.get("/messages", response_model=list[MessageOut], summary="The approval queue")
@@ -89,7 +100,7 @@ async def get_message(message_id: RowId, session: SessionDep, principal: Current
     return MessageOut.of(message, await queries.message_history(session, message.id))
 
 
-@router.post("/messages/{message_id}/approve", response_model=MessageOut, responses=NOT_FOUND)
+@router.post("/messages/{message_id}/approve", response_model=MessageOut, responses=DECISION)
 async def approve(
     message_id: RowId,
     post: IdempotentPostDep,
@@ -107,7 +118,7 @@ async def approve(
 
 
 @router.post(
-    "/messages/{message_id}/edit-and-approve", response_model=MessageOut, responses=NOT_FOUND
+    "/messages/{message_id}/edit-and-approve", response_model=MessageOut, responses=DECISION
 )
 async def edit_and_approve(
     message_id: RowId,
@@ -136,11 +147,16 @@ async def edit_and_approve(
 @router.post(
     "/messages/{message_id}/redraft",
     response_model=MessageOut,
-    responses={
-        **NOT_FOUND,
-        409: {"description": "The message does not need attention"},
-        422: {"description": "The current template still fails to render; nothing changed"},
-    },
+    responses=error_responses(
+        IDEMPOTENT_POST,
+        {
+            404: "No such message in your teams",
+            409: "The message does not need attention (`invalid_transition`), or the "
+            "Idempotency-Key was used otherwise",
+            422: "The current template still fails to render (`template_render_failed`); "
+            "nothing changed",
+        },
+    ),
     summary="Draft a message that needs attention again, with the current template",
 )
 async def redraft(
@@ -159,7 +175,7 @@ async def redraft(
     return await post.run({}, action)
 
 
-@router.post("/messages/{message_id}/reject", response_model=MessageOut, responses=NOT_FOUND)
+@router.post("/messages/{message_id}/reject", response_model=MessageOut, responses=DECISION)
 async def reject(
     message_id: RowId,
     rejection: Reject,
@@ -176,7 +192,11 @@ async def reject(
     return await post.run(rejection.model_dump(mode="json"), action)
 
 
-@router.post("/messages/bulk-approve", response_model=BulkApproveResult)
+@router.post(
+    "/messages/bulk-approve",
+    response_model=BulkApproveResult,
+    responses=error_responses(IDEMPOTENT_POST),
+)
 async def bulk_approve(
     selection: BulkApprove,
     post: IdempotentPostDep,

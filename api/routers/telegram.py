@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from telegram import Update
 
 from api.deps import RuntimeDep
-from api.errors import ApiError, error_body
+from api.errors import ApiError, error_body, error_responses
 from bot.channels.telegram import TelegramBot
 from bot.lifespan import ChatChannels
 from candor.logging import get_logger
@@ -52,7 +52,20 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-@router.post("/telegram/webhook", summary="Updates from Telegram (setWebhook with secret_token)")
+@router.post(
+    "/telegram/webhook",
+    summary="Updates from Telegram (setWebhook with secret_token)",
+    responses=error_responses(
+        {
+            400: "Not JSON, or not a Telegram update",
+            403: "Missing or wrong X-Telegram-Bot-Api-Secret-Token",
+            404: "Telegram is not configured on this server",
+            413: "The update is larger than 1 MiB",
+            422: "`invalid_request`: the request does not match the schema",
+            503: "The bot could not start, or handling failed: redeliver later",
+        }
+    ),
+)
 async def telegram_webhook(
     request: Request,
     runtime: RuntimeDep,

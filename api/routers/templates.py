@@ -6,14 +6,15 @@ takes an `Idempotency-Key`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentAdmin, CurrentHR, RuntimeDep, SessionDep
-from api.errors import ApiError
+from api.errors import HR_TOKEN, IDEMPOTENT_POST, ApiError, error_responses
 from api.idempotent import IdempotentPostDep
+from api.paging import DEFAULT_PAGE_SIZE, PageLimit
 from candor.clock import utcnow
 from candor.models.enums import Decision, Locale
 from candor.outreach import queries, service
@@ -22,24 +23,38 @@ from candor.outreach.schemas import PreviewIn, PreviewOut, TemplateOut, Template
 from candor.outreach.templates import TemplateIn, TemplateSources, save_template
 from candor.outreach.templating import TEMPLATE_VARIABLES
 
-router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such template or application in your teams"}
-}
-ADMIN_ONLY: dict[int | str, dict[str, Any]] = {403: {"description": "Admins only"}}
-INVALID: dict[int | str, dict[str, Any]] = {
-    422: {"description": "`invalid_template`: `details` lists every problem"}
+router = APIRouter(
+    prefix="/api/v1/templates", tags=["templates"], responses=error_responses(HR_TOKEN)
+)
+NOT_FOUND = {404: "No such template or application in your teams"}
+ADMIN_ONLY = {403: "Admins only (`forbidden`), or not an HR token"}
+INVALID = {
+    422: "Invalid body, or `invalid_template` / `template_render_failed`: `details` lists "
+    "every problem"
 }
 
 
-@router.get("", response_model=list[TemplateOut], summary="Current template versions")
+@router.get(
+    "", response_model=list[TemplateOut], summary="Current template versions, by key (paged)"
+)
 async def list_templates(
     session: SessionDep,
     principal: CurrentHR,
     outcome: Decision | None = None,
     locale: Locale | None = None,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    after_key: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="The last `key` of the previous page: the next page starts after it",
+        ),
+    ] = None,
 ) -> list[TemplateOut]:
-    templates = await queries.list_templates(session, principal, outcome=outcome, locale=locale)
+    templates = await queries.list_templates(
+        session, principal, outcome=outcome, locale=locale, limit=limit, after_key=after_key
+    )
     return [TemplateOut.model_validate(t) for t in templates]
 
 
@@ -58,14 +73,31 @@ async def template_variables(_principal: CurrentHR) -> list[TemplateVariableOut]
 @router.get(
     "/{key}/versions",
     response_model=list[TemplateOut],
-    responses=NOT_FOUND,
-    summary="Every version of one template, newest first",
+    responses=error_responses(NOT_FOUND),
+    summary="The versions of one template, newest first (paged)",
 )
 async def template_versions(
-    key: str, session: SessionDep, principal: CurrentHR
+    key: str,
+    session: SessionDep,
+    principal: CurrentHR,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    before_version: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**31 - 1,
+            description="The last `version` of the previous page: the next page is older",
+        ),
+    ] = None,
 ) -> list[TemplateOut]:
-    versions = await queries.template_versions(session, principal, key)
-    if not versions:
+    versions = await queries.template_versions(
+        session, principal, key, limit=limit, before_version=before_version
+    )
+    # An empty page past the last version is a page; only a template never seen is a 404.
+    if not versions and (
+        before_version is None
+        or not await queries.template_versions(session, principal, key, limit=1)
+    ):
         raise ApiError(404, "not_found", f"no template {key!r}")
     return [TemplateOut.model_validate(t) for t in versions]
 
@@ -73,7 +105,15 @@ async def template_versions(
 @router.post(
     "",
     response_model=TemplateOut,
-    responses={**ADMIN_ONLY, **INVALID},
+    responses=error_responses(
+        IDEMPOTENT_POST,
+        ADMIN_ONLY,
+        INVALID,
+        {
+            409: "Another version was saved meanwhile (`template_conflict`), or the "
+            "Idempotency-Key was used otherwise"
+        },
+    ),
     summary="Save a new version of a template (admin)",
 )
 async def save(
@@ -92,7 +132,7 @@ async def save(
 @router.post(
     "/preview",
     response_model=PreviewOut,
-    responses={**NOT_FOUND, **INVALID},
+    responses=error_responses(IDEMPOTENT_POST, NOT_FOUND, INVALID),
     summary="Render a template against a real application, writing nothing",
 )
 async def preview(

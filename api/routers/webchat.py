@@ -19,12 +19,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, model_validator
 
 from api.deps import RuntimeDep, SessionDep
-from api.errors import ApiError
+from api.errors import (
+    DATABASE_UNAVAILABLE,
+    INVALID_REQUEST,
+    UNREADABLE_BODY,
+    ApiError,
+    error_responses,
+)
 from bot.conversation import ConversationBusyError
 from bot.gateway import Gateway
 from candor.chat import transcript
 from candor.chat.messages import MAX_TEXT_CHARS, InboundMessage
 from candor.clock import utcnow
+from candor.ids import RowCursor
 from candor.models.enums import Channel
 
 router = APIRouter(tags=["channels"])
@@ -103,7 +110,12 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
-@router.get("/chat", response_class=HTMLResponse, summary="The web-chat page")
+@router.get(
+    "/chat",
+    response_class=HTMLResponse,
+    summary="The web-chat page",
+    responses=error_responses(INVALID_REQUEST),
+)
 async def chat_page(
     request: Request, candor_chat: Annotated[str | None, Cookie()] = None
 ) -> Response:
@@ -128,7 +140,23 @@ async def chat_asset(name: str) -> Response:
     return Response(_asset(name), media_type=_STATIC[name], headers=SECURITY_HEADERS)
 
 
-@router.post("/chat/api/messages", response_model=ChatAnswer, summary="Say something in chat")
+NO_CHAT_SESSION = {401: "No chat session cookie: open /chat first (`no_chat_session`)"}
+
+
+@router.post(
+    "/chat/api/messages",
+    response_model=ChatAnswer,
+    summary="Say something in chat",
+    responses=error_responses(
+        NO_CHAT_SESSION,
+        INVALID_REQUEST,
+        UNREADABLE_BODY,
+        {
+            409: "The previous message is still being answered (`chat_busy`)",
+            503: "No conversation gateway is running, or the database connection was lost",
+        },
+    ),
+)
 async def chat_post(
     request: Request,
     body: ChatPost,
@@ -165,11 +193,16 @@ async def chat_post(
     )
 
 
-@router.get("/chat/api/messages", response_model=TranscriptOut, summary="This session's transcript")
+@router.get(
+    "/chat/api/messages",
+    response_model=TranscriptOut,
+    summary="This session's transcript",
+    responses=error_responses(NO_CHAT_SESSION, INVALID_REQUEST, DATABASE_UNAVAILABLE),
+)
 async def chat_history(
     request: Request,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[RowCursor, Query()] = 0,
     candor_chat: Annotated[str | None, Cookie()] = None,
 ) -> JSONResponse:
     external_id = _external_id(request, _session(candor_chat))

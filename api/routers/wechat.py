@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from api.deps import SessionDep
-from api.errors import ApiError, error_body
+from api.errors import ApiError, error_body, error_responses
 from bot.channels.wechat.callback import MAX_BODY_BYTES, CallbackUnavailableError
 from bot.channels.wechat.envelope import (
     BadSignatureError,
@@ -22,6 +22,17 @@ from bot.gateway import Gateway
 from candor.chat.subscription_prompt import MAX_SCENE
 
 router = APIRouter(prefix="/wechat", tags=["wechat"])
+NOT_CONFIGURED = {404: "The WeChat channel is not configured (`wechat_not_configured`)"}
+CALLBACK = error_responses(
+    NOT_CONFIGURED,
+    {
+        400: "A malformed or unsupported callback",
+        403: "A bad signature, a stale timestamp, a replayed nonce, or plaintext where "
+        "encryption is required",
+        413: "The body is larger than 64 KiB",
+        503: "WeChat or the conversation gateway is unavailable; WeChat retries",
+    },
+)
 
 
 # Dependencies are `async def`: FastAPI runs a plain `def` one in its thread pool, a thread
@@ -78,7 +89,11 @@ async def _read_limited(request: Request) -> bytes:
     return bytes(body)
 
 
-@router.get("/callback", summary="URL verification: echoes echostr when the signature is right")
+@router.get(
+    "/callback",
+    summary="URL verification: echoes echostr when the signature is right",
+    responses=CALLBACK,
+)
 async def verify_callback(request: Request, wechat: WeChatDep) -> Response:
     try:
         echo = await wechat.callback.verify_url(
@@ -94,6 +109,7 @@ async def verify_callback(request: Request, wechat: WeChatDep) -> Response:
 @router.post(
     "/callback",
     summary="Messages and events from WeChat (plaintext, compatible or safe mode)",
+    responses=CALLBACK,
 )
 async def receive_callback(request: Request, wechat: WeChatDep, gateway: GatewayDep) -> Response:
     try:
@@ -120,6 +136,11 @@ ANSWER_PAGE = (
     "/subscribe",
     summary="Where WeChat sends a user's answer to a one-time subscription prompt",
     response_class=HTMLResponse,
+    responses=error_responses(
+        NOT_CONFIGURED,
+        {422: "`invalid_request`: the request does not match the schema"},
+        {503: "`database_unavailable`: the connection was lost; retry"},
+    ),
 )
 async def subscription_answer(
     wechat: WeChatDep,

@@ -32,7 +32,12 @@ class HandbackOut(BaseModel):
     handed_back_at: datetime
 
 
+# The most rows one read returns (the console's queues show the oldest this many).
+MAX_PAGE = 500
+
+
 class HandoffOut(BaseModel):
+    id: int = Field(description="The hand-off's id: the paging cursor")
     conversation_id: int
     candidate_id: int | None
     reason: str
@@ -109,13 +114,21 @@ class HrTaskOut(BaseModel):
 
 
 async def visible_tasks(
-    session: AsyncSession, principal: HRPrincipal, *, open_only: bool
+    session: AsyncSession,
+    principal: HRPrincipal,
+    *,
+    open_only: bool,
+    limit: int = MAX_PAGE,
+    after_id: int | None = None,
 ) -> list[HrTask]:
+    """Oldest first (by id, so a page's last id is the next page's cursor)."""
     query = select(HrTask)
     if open_only:
         query = query.where(HrTask.done_at.is_(None))
+    if after_id is not None:
+        query = query.where(HrTask.id > after_id)
     query = scoped(query, HrTask.team_id, visible_teams(principal))
-    rows = await session.scalars(query.order_by(HrTask.created_at, HrTask.id).limit(500))
+    rows = await session.scalars(query.order_by(HrTask.id).limit(min(limit, MAX_PAGE)))
     return list(rows.all())
 
 
@@ -143,35 +156,56 @@ async def visible_conversation(
     return conversation if visible.can_see(team_id) else None
 
 
-async def open_handoffs(session: AsyncSession, principal: HRPrincipal) -> list[HandoffOut]:
-    """The oldest 500 open hand-offs of the principal's teams: scoped before the limit, so
-    other teams' hand-offs never crowd out the principal's own."""
+async def open_handoffs(
+    session: AsyncSession,
+    principal: HRPrincipal,
+    *,
+    limit: int = MAX_PAGE,
+    after_id: int | None = None,
+) -> list[HandoffOut]:
+    """The oldest open hand-offs of the principal's teams (by id, the paging cursor):
+    scoped before the limit, so other teams' hand-offs never crowd out the principal's own."""
     query = (
         select(
-            Handoff.conversation_id, Conversation.candidate_id, Handoff.reason, Handoff.opened_at
+            Handoff.id,
+            Handoff.conversation_id,
+            Conversation.candidate_id,
+            Handoff.reason,
+            Handoff.opened_at,
         )
         .join(Conversation, Conversation.id == Handoff.conversation_id)
         .where(Handoff.closed_at.is_(None))
     )
+    if after_id is not None:
+        query = query.where(Handoff.id > after_id)
     query = scoped(query, conversation_team(), visible_teams(principal))
-    rows = await session.execute(query.order_by(Handoff.opened_at, Handoff.id).limit(500))
+    rows = await session.execute(query.order_by(Handoff.id).limit(min(limit, MAX_PAGE)))
     return [
         HandoffOut(
+            id=handoff_id,
             conversation_id=conversation_id,
             candidate_id=candidate_id,
             reason=reason,
             opened_at=opened_at,
         )
-        for conversation_id, candidate_id, reason, opened_at in rows.all()
+        for handoff_id, conversation_id, candidate_id, reason, opened_at in rows.all()
     ]
 
 
 async def visible_job_questions(
-    session: AsyncSession, principal: HRPrincipal, state: JobQuestionState
+    session: AsyncSession,
+    principal: HRPrincipal,
+    state: JobQuestionState,
+    *,
+    limit: int = MAX_PAGE,
+    after_id: int | None = None,
 ) -> list[JobQuestion]:
+    """Oldest first (by id, so a page's last id is the next page's cursor)."""
     query = select(JobQuestion).where(JobQuestion.state == state)
+    if after_id is not None:
+        query = query.where(JobQuestion.id > after_id)
     query = scoped(query, JobQuestion.team_id, visible_teams(principal))
-    rows = await session.scalars(query.order_by(JobQuestion.asked_at).limit(500))
+    rows = await session.scalars(query.order_by(JobQuestion.id).limit(min(limit, MAX_PAGE)))
     return list(rows.all())
 
 

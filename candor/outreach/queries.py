@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, select, true
+from sqlalchemy import ColumnElement, Select, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -21,6 +21,10 @@ from candor.models.outreach import (
     MessageTransition,
     OutreachMessage,
 )
+
+# The most templates (or versions of one) one read returns; the console's library shows
+# the first this many.
+MAX_TEMPLATE_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +64,29 @@ async def list_messages(
     if filters.due_before is not None:
         query = query.where(OutreachMessage.due_at <= filters.due_before)
     if filters.after_id is not None:
-        query = query.where(OutreachMessage.id > filters.after_id)
+        query = query.where(await _after_in_queue_order(session, filters.after_id))
     query = query.order_by(OutreachMessage.due_at.asc().nulls_last(), OutreachMessage.id)
     return list((await session.scalars(query.limit(filters.limit))).unique().all())
+
+
+async def _after_in_queue_order(session: AsyncSession, after_id: int) -> ColumnElement[bool]:
+    """The messages after `after_id` in the queue's order (deadline, no deadline last, then
+    id): a keyset on both, since the cursor's neighbours by id are not its neighbours here.
+    An id that names no message (0: from the start) falls back to the ids after it."""
+    cursor = (
+        await session.execute(select(OutreachMessage.due_at).where(OutreachMessage.id == after_id))
+    ).first()
+    if cursor is None:
+        return OutreachMessage.id > after_id
+    (due_at,) = cursor
+    later_id = OutreachMessage.id > after_id
+    if due_at is None:
+        return and_(OutreachMessage.due_at.is_(None), later_id)
+    return or_(
+        OutreachMessage.due_at > due_at,
+        and_(OutreachMessage.due_at == due_at, later_id),
+        OutreachMessage.due_at.is_(None),
+    )
 
 
 async def visible_message(
@@ -92,8 +116,11 @@ async def list_templates(
     *,
     outcome: Decision | None = None,
     locale: Locale | None = None,
+    limit: int = MAX_TEMPLATE_PAGE,
+    after_key: str | None = None,
 ) -> list[MessageTemplate]:
-    """The current version of every visible template, by key."""
+    """The current version of every visible template, by key (a key has one current
+    version, so the last key of a page is the next page's cursor)."""
     query = select(MessageTemplate).where(
         MessageTemplate.is_current.is_(True), _template_visible(principal)
     )
@@ -101,18 +128,26 @@ async def list_templates(
         query = query.where(MessageTemplate.outcome == outcome)
     if locale is not None:
         query = query.where(MessageTemplate.locale == locale)
-    return list((await session.scalars(query.order_by(MessageTemplate.key))).all())
+    if after_key is not None:
+        query = query.where(MessageTemplate.key > after_key)
+    query = query.order_by(MessageTemplate.key).limit(min(limit, MAX_TEMPLATE_PAGE))
+    return list((await session.scalars(query)).all())
 
 
 async def template_versions(
-    session: AsyncSession, principal: HRPrincipal, key: str
+    session: AsyncSession,
+    principal: HRPrincipal,
+    key: str,
+    *,
+    limit: int = MAX_TEMPLATE_PAGE,
+    before_version: int | None = None,
 ) -> list[MessageTemplate]:
-    """Every visible version of `key`, newest first; empty when there is none to see."""
-    query = (
-        select(MessageTemplate)
-        .where(MessageTemplate.key == key, _template_visible(principal))
-        .order_by(MessageTemplate.version.desc())
-    )
+    """The visible versions of `key`, newest first, older than `before_version` if given
+    (a page's last version is the next page's cursor); empty when there is none to see."""
+    query = select(MessageTemplate).where(MessageTemplate.key == key, _template_visible(principal))
+    if before_version is not None:
+        query = query.where(MessageTemplate.version < before_version)
+    query = query.order_by(MessageTemplate.version.desc()).limit(min(limit, MAX_TEMPLATE_PAGE))
     return list((await session.scalars(query)).all())
 
 

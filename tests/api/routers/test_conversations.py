@@ -11,9 +11,19 @@ from bot.conversation import ConversationGateway
 from bot.dialogue.engine import EmbeddedEngine
 from candor.delivery.direct import deliver_due
 from candor.delivery.ports import ChannelSender, close_senders
-from candor.models import AuditEntry, ChatDelivery, ChatMessage, JobAnswer, JobQuestion
-from candor.models.dialogue import ChatDeliveryState, JobQuestionState
-from candor.models.enums import Channel
+from candor.models import (
+    AuditEntry,
+    ChatDelivery,
+    ChatIdentity,
+    ChatMessage,
+    Conversation,
+    Handoff,
+    HrTask,
+    JobAnswer,
+    JobQuestion,
+)
+from candor.models.dialogue import ChatDeliveryState, HrTaskKind, JobQuestionState
+from candor.models.enums import Channel, Locale
 from nlu.model import NluModel
 from tests.dialogue_world import Chat, nlu_model
 from tests.fakes import RunningFakeChannel, running_fake_channel
@@ -214,3 +224,91 @@ async def test_a_rejected_job_question_sends_nothing_and_is_audited(
         ).all()
     assert entry.details == {"reason": "问题已电话答复"}
     assert (await api.get("/api/v1/job-questions", headers=hr(world.recruiter_token))).json() == []
+
+
+async def hr_queues(world: World, per_team: int) -> dict[str, list[int]]:
+    """`per_team` open hand-offs, pending job questions and open tasks in each team, the
+    teams' rows interleaved; returns the ids of team A's, by list path."""
+    ids: dict[str, list[int]] = {HANDOFFS: [], QUESTIONS: [], TASKS: []}
+    await world.applicant(1, team="team-a")
+    await world.applicant(2, team="team-b")
+    candidates = {
+        world.team.id: (await world.application(1)).candidate_id,
+        world.other_team.id: (await world.application(2)).candidate_id,
+    }
+    async with world.runtime.transaction() as session:
+        for i in range(per_team):
+            for team in (world.team, world.other_team):
+                identity = ChatIdentity(
+                    channel=Channel.WEB,
+                    external_user_id=f"web-{team.id}-{i}",
+                    candidate_id=candidates[team.id],
+                )
+                session.add(identity)
+                await session.flush()
+                conversation = Conversation(
+                    chat_identity_id=identity.id,
+                    channel=Channel.WEB,
+                    candidate_id=identity.candidate_id,
+                )
+                session.add(conversation)
+                await session.flush()
+                handoff = Handoff(conversation_id=conversation.id, reason="asked")
+                question = JobQuestion(
+                    conversation_id=conversation.id,
+                    candidate_id=identity.candidate_id,
+                    team_id=team.id,
+                    locale=Locale.ZH_CN,
+                    question="每周上几天班？",
+                    state=JobQuestionState.PENDING,
+                )
+                task = HrTask(
+                    kind=HrTaskKind.RESCHEDULE,
+                    team_id=team.id,
+                    candidate_id=identity.candidate_id,
+                    conversation_id=conversation.id,
+                    details={},
+                )
+                session.add_all([handoff, question, task])
+                await session.flush()
+                if team is world.team:
+                    ids[HANDOFFS].append(handoff.id)
+                    ids[QUESTIONS].append(question.id)
+                    ids[TASKS].append(task.id)
+    return ids
+
+
+HANDOFFS = "/api/v1/conversations/handoffs"
+QUESTIONS = "/api/v1/job-questions"
+TASKS = "/api/v1/hr-tasks"
+
+
+@pytest.mark.parametrize("path", [HANDOFFS, QUESTIONS, TASKS])
+async def test_hr_lists_are_paged_by_id_within_the_callers_teams(
+    world: World, api: httpx.AsyncClient, path: str
+) -> None:
+    own = (await hr_queues(world, per_team=5))[path]
+
+    async def page(**params: int) -> list[int]:
+        answer = await api.get(path, params=params, headers=hr(world.recruiter_token))
+        assert answer.status_code == 200, answer.text
+        return [row["id"] for row in answer.json()]
+
+    first = await page(limit=2)
+    second = await page(limit=2, after_id=first[-1])
+    last = await page(limit=2, after_id=second[-1])
+    assert first + second + last == own  # oldest first, no other team's row, none twice
+    assert len(last) == 1
+    assert await page(limit=2, after_id=last[-1]) == []
+    assert await page() == own  # the default page holds them all
+    assert await page(limit=2) == first  # the same page again: a stable order
+
+
+@pytest.mark.parametrize("path", [HANDOFFS, QUESTIONS, TASKS])
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"after_id": -1}])
+async def test_hr_list_paging_out_of_bounds_is_a_422(
+    world: World, api: httpx.AsyncClient, path: str, params: dict[str, int]
+) -> None:
+    answer = await api.get(path, params=params, headers=hr(world.recruiter_token))
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "invalid_request"

@@ -417,3 +417,33 @@ async def test_a_newer_result_replaces_a_draft_needing_attention(
 
     assert old.json()["state"] == "rejected"
     assert old.json()["rejection_reason"] == "superseded by a newer result"
+
+
+async def test_the_queue_pages_in_its_urgency_order_without_losing_a_message(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    ids = [await pending_rejection(world, n) for n in (1, 2, 3, 4)]
+    # Urgency is not id order: the newest draft is the most urgent, one has no deadline.
+    due = dict(zip(ids, [5, 1, None, 1], strict=True))
+    start = utcnow()
+    async with world.runtime.transaction() as session:
+        for message_id, days in due.items():
+            await session.execute(
+                update(OutreachMessage)
+                .where(OutreachMessage.id == message_id)
+                .values(due_at=None if days is None else start + timedelta(days=days))
+            )
+    queue_order = [ids[1], ids[3], ids[0], ids[2]]
+
+    async def page(**params: int) -> list[int]:
+        answer = await api.get(URL, params=params, headers=hr(world.recruiter_token))
+        assert answer.status_code == 200, answer.text
+        return [m["id"] for m in answer.json()]
+
+    assert await page() == queue_order
+    first = await page(limit=2)
+    second = await page(limit=2, after_id=first[-1])
+    third = await page(limit=2, after_id=second[-1])
+    assert first + second == queue_order
+    assert third == []
+    assert await page(limit=1, after_id=queue_order[2]) == [queue_order[3]]  # past a null due

@@ -8,8 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from candor.models.enums import Role
+from candor.models.enums import Decision, Locale, Role
 from candor.models.outreach import MessageTemplate, MessageTransition, OutreachMessage
+from candor.outreach.templates import TemplateIn, save_template
 from candor.outreach.templating import TEMPLATE_VARIABLES
 from tests.outreach_world import World, hr
 
@@ -461,3 +462,92 @@ async def test_a_template_guarding_its_optional_parts_is_saved(
 
     assert response.status_code == 200, response.text
     assert response.json()["version"] == 2
+
+
+async def test_templates_are_paged_by_key_within_the_callers_teams(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    async with world.runtime.transaction() as session:
+        # Sorted between the company-wide keys, and invisible to team A's recruiter.
+        await save_template(
+            session,
+            TemplateIn(
+                key="hold.zh-CN.team-b",
+                outcome=Decision.HOLD,
+                locale=Locale.ZH_CN,
+                subject="面试结果",
+                body="{{ candidate_name }}，您好",
+                team_id=world.other_team.id,
+            ),
+            actor="test",
+        )
+
+    async def page(**params: str | int) -> list[str]:
+        answer = await api.get(URL, params=params, headers=hr(world.recruiter_token))
+        assert answer.status_code == 200, answer.text
+        return [t["key"] for t in answer.json()]
+
+    first = await page(limit=4)
+    rest = await page(limit=4, after_key=first[-1])
+    assert first == ["advance.en", "advance.zh-CN", "hold.en", "hold.zh-CN"]
+    assert rest == ["reject.en", "reject.zh-CN"]
+    assert await page(limit=4, after_key=rest[-1]) == []
+    assert await page(limit=2, outcome="reject") == ["reject.en", "reject.zh-CN"]
+    assert "hold.zh-CN.team-b" not in first + rest
+    outsider = await api.get(
+        URL, params={"after_key": "hold.zh-CN", "limit": 1}, headers=hr(world.outsider_token)
+    )
+    assert [t["key"] for t in outsider.json()] == ["hold.zh-CN.team-b"]
+
+
+async def test_template_versions_are_paged_newest_first(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    async with world.runtime.transaction() as session:
+        for n in (2, 3):
+            await save_template(
+                session,
+                TemplateIn(
+                    key="reject.zh-CN",
+                    outcome=Decision.REJECT,
+                    locale=Locale.ZH_CN,
+                    subject=f"面试结果 {n}",
+                    body="{{ candidate_name }}，您好",
+                ),
+                actor="test",
+            )
+    path = f"{URL}/reject.zh-CN/versions"
+
+    async def page(**params: int) -> list[int]:
+        answer = await api.get(path, params=params, headers=hr(world.recruiter_token))
+        assert answer.status_code == 200, answer.text
+        return [t["version"] for t in answer.json()]
+
+    assert await page(limit=2) == [3, 2]
+    assert await page(limit=2, before_version=2) == [1]
+    assert await page(limit=2, before_version=1) == []  # past the last page: empty, not 404
+    assert await page() == [3, 2, 1]
+    unknown = await api.get(
+        f"{URL}/no.such.key/versions",
+        params={"before_version": 5},
+        headers=hr(world.recruiter_token),
+    )
+    assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        (URL, {"limit": 0}),
+        (URL, {"limit": 501}),
+        (URL, {"after_key": ""}),
+        (f"{URL}/reject.zh-CN/versions", {"limit": 501}),
+        (f"{URL}/reject.zh-CN/versions", {"before_version": 0}),
+    ],
+)
+async def test_template_paging_out_of_bounds_is_a_422(
+    api: httpx.AsyncClient, world: World, path: str, params: dict[str, str | int]
+) -> None:
+    answer = await api.get(path, params=params, headers=hr(world.recruiter_token))
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "invalid_request"

@@ -194,3 +194,18 @@ async def test_fresh_sessions_from_one_address_share_its_limit(
     assert len(set(answers[:-1])) == 1
     assert "分钟后再试" not in answers[0]
     assert "分钟后再试" in answers[-1]
+
+
+@pytest.mark.parametrize("after", [-1, 2**63, "x"])
+async def test_a_transcript_cursor_no_database_holds_is_422(
+    browser: httpx.AsyncClient, after: int | str
+) -> None:
+    # Found by the OpenAPI fuzz test: past 2**63 - 1 SQLite could not bind it (a 500).
+    await browser.get("/chat")
+    said = await browser.post("/chat/api/messages", json={"text": "你好"})
+    assert said.status_code == 200
+
+    response = await browser.get("/chat/api/messages", params={"after": after})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_request"
