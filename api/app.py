@@ -12,7 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import candor
 from api.console import install_console
-from api.errors import install_error_handlers
+from api.errors import document_body_limit, install_error_handlers
 from api.middleware import (
     BodySizeLimitMiddleware,
     RequestLogMiddleware,
@@ -135,4 +135,5 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(conversations.router)
     install_console(app)
+    document_body_limit(app)
     return app

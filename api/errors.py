@@ -80,6 +80,28 @@ def error_responses(*documented: Mapping[int, str]) -> Documented:
     return {status: {"model": ErrorOut, "description": text} for status, text in merged.items()}
 
 
+def document_body_limit(app: FastAPI) -> None:
+    """Document the 413 that `BodySizeLimitMiddleware` can answer on every operation with a
+    request body, in one place rather than on each route."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        too_large = {
+            "description": "The body is larger than `CANDOR_MAX_REQUEST_BYTES` (`http_413`)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if "requestBody" in operation:
+                    operation["responses"].setdefault("413", too_large)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:

@@ -204,3 +204,17 @@ async def test_the_limit_holds_under_uvicorn_on_uvloop(runtime: Runtime) -> None
 
     assert refused.status_code == 413
     assert alive.status_code == 200
+
+
+def test_every_operation_with_a_body_documents_the_413(settings: Settings) -> None:
+    schema = create_app(settings).openapi()
+    with_body = [
+        (path, method, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    ]
+
+    assert {path for path, _, _ in with_body} >= {"/api/v1/ats/events", "/chat/api/messages"}
+    for path, method, operation in with_body:
+        assert "413" in operation["responses"], (method, path)
