@@ -38,7 +38,13 @@ from candor.models import (
 )
 from candor.models.dialogue import HrTask, HrTaskKind, JobQuestionState
 from candor.models.enums import Channel, Decision, Locale, Role
-from candor.models.outreach import ApprovalMode, MessageState, OutreachMessage
+from candor.models.outreach import (
+    ApprovalMode,
+    MessageState,
+    OutboxItem,
+    OutboxState,
+    OutreachMessage,
+)
 from candor.outreach.rules import set_rule
 from candor.outreach.templates import TemplateIn, save_template
 from nlu.model import NluModel
@@ -301,6 +307,20 @@ async def shared_candidate(world: World, nlu_model: NluModel) -> Chat:
     and chats on the web."""
     await world.applicant(1, team="team-a", bind=[Channel.WEB])
     await result_sent(world, 1, "reject")
+    async with world.runtime.transaction() as session:
+        # The result went out by e-mail too: a line of the candidate's transcript.
+        message_id = await session.scalar(select(func.max(OutreachMessage.id)))
+        assert message_id is not None
+        session.add(
+            OutboxItem(
+                message_id=message_id,
+                channel=Channel.EMAIL,
+                idempotency_key="result-email-1",
+                state=OutboxState.SENT,
+                next_attempt_at=utcnow(),
+                sent_at=utcnow(),
+            )
+        )
     await world.post(
         application_created(
             event_id="c-1-team-b",
@@ -344,6 +364,7 @@ async def test_a_handoff_about_an_older_application_goes_to_that_applications_te
         assert page.status_code == 200
         assert CODE_A in page.text
         assert CODE_B not in page.text
+        assert 'data-author="result"' in page.text
         for metric in ("handoffs", "conversations"):
             records = await team_a.get(kpi_records(metric))
             assert CODE_A in records.text, metric
@@ -373,6 +394,7 @@ async def test_a_handoff_about_an_older_application_goes_to_that_applications_te
             assert shown.status_code == 200, (path, shown.status_code)
             assert CODE_A not in shown.text, path
             assert "未通过" not in shown.text, path
+            assert 'data-author="result"' not in shown.text, path
 
     # Admins see everything; team A answers and hands back, audited under team A.
     [seen] = await handoffs(api, admin_token)
