@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
 
 from actions import texts
 from actions.base import CandorAction, Context, Events
+from candor.chat import teams
 from candor.chat.subscription_prompt import MAX_SCENE, PROMPT_URL, prompt_link
 from candor.dialogue import service
 from candor.dialogue.queries import (
@@ -39,7 +40,8 @@ def _forget_code() -> Events:
 
 
 async def _application(context: Context, intent: str) -> Application | None:
-    """The application asked about; None after replying (not found, or which one)."""
+    """The application asked about; None after replying (not found, or which one). Once
+    settled, the conversation is about it: its team reads it and answers its hand-offs."""
     applications = await own_applications(context.session, context.candidate.id)
     if not applications:
         context.say("no_application")
@@ -60,6 +62,7 @@ async def _application(context: Context, intent: str) -> Application | None:
             ],
         )
         return None
+    await teams.concern(context.session, context.party.conversation.id, chosen, now=context.now)
     return chosen
 
 
@@ -307,6 +310,9 @@ class ActionConfirmNextRound(CandorAction):
             context.say("acknowledged")
             return []
         application = await context.session.get_one(Application, message.application_id)
+        await teams.concern(
+            context.session, context.party.conversation.id, application, now=context.now
+        )
         await service.confirm_next_round(
             context.session,
             application=application,

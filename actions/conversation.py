@@ -9,12 +9,13 @@ from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
 
 from actions import texts
 from actions.base import CandorAction, Context, Events
-from candor.chat import binding, consent
+from candor.chat import binding, consent, teams
 from candor.chat.commands import named_channels
 from candor.chat.texts import text as chat_text
 from candor.clock import BUSINESS_TZ
 from candor.dialogue import service
 from candor.dialogue.queries import own_applications, pick_application
+from candor.models import Application
 from candor.models.enums import Locale
 from candor.sla.service import current_calendar
 
@@ -164,7 +165,20 @@ class ActionJobInfo(CandorAction):
         topic = str(topics[0]) if topics else None
         applications = await own_applications(context.session, context.candidate.id)
         chosen = pick_application(applications, tracker.get_slot("application_code"))
-        application = chosen if not isinstance(chosen, list) else chosen[0]
+        if isinstance(chosen, list):
+            # Several to choose from: the one the conversation is about already, if open.
+            current = await teams.application_of_conversation(
+                context.session, context.party.conversation.id
+            )
+            application: Application | None = next(
+                (a for a in chosen if a.id == current), chosen[0]
+            )
+        else:
+            application = chosen
+            if application is not None:
+                await teams.concern(
+                    context.session, context.party.conversation.id, application, now=context.now
+                )
         confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0)
         job_id = application.job_id if application is not None else None
         answer = (

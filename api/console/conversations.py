@@ -26,6 +26,7 @@ from api.console.deps import (
 )
 from api.console.rendering import page
 from api.deps import SessionDep
+from candor.auth.scope import visible_teams
 from candor.chat.teams import team_of_candidate
 from candor.clock import utcnow
 from candor.console import conversations as views
@@ -129,16 +130,19 @@ async def _transcript_page(
     done: str | None = None,
 ) -> Response:
     history: list[views.AccountEvent] = []
+    visible = visible_teams(user.principal)
     if candidate is not None:
-        accounts = await views.bound_accounts(session, candidate.id)
-        history = await views.account_history(session, candidate.id)
+        accounts = await views.bound_accounts(session, visible, candidate.id)
+        history = await views.account_history(session, visible, candidate.id)
         conversation_ids = [a.conversation_id for a in accounts if a.conversation_id is not None]
-        lines = await views.transcript(session, candidate_id=candidate.id)
+        lines = await views.transcript(session, visible, candidate_id=candidate.id)
     else:
         assert conversation is not None
         accounts = []
         conversation_ids = [conversation.id]
-        lines = await views.transcript(session, candidate_id=None, conversation_id=conversation.id)
+        lines = await views.transcript(
+            session, visible, candidate_id=None, conversation_id=conversation.id
+        )
     with_hr = await views.open_handoff_ids(session, conversation_ids)
     names = await views.actor_names(session, lines)
     questions = [

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.ats.repository import application_by_code
-from candor.chat import limits
+from candor.chat import limits, teams
 from candor.chat.commands import normalise_phone
 from candor.chat.texts import text
 from candor.delivery.direct import queue_direct
@@ -194,6 +194,13 @@ async def bind(
         await _unbind(session, other, IdentityAction.REPLACED, actor=actor, via=via, now=now)
     identity.candidate_id, identity.bound_at = candidate_id, now
     await _follow_candidate(session, identity)
+    conversation_id = await session.scalar(
+        select(Conversation.id).where(Conversation.chat_identity_id == identity.id)
+    )
+    if conversation_id is not None:
+        # Bound through this application: the conversation is about it until the candidate
+        # asks about another (`candor.chat.teams`).
+        await teams.concern(session, conversation_id, application, now=now)
     action = (
         IdentityAction.REBOUND
         if previous is not None and previous != candidate_id

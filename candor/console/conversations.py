@@ -1,9 +1,12 @@
 """What the console shows of conversations: the handoff queue, recent conversations, one
 candidate's transcript across channels, their bound chat accounts, and escalations.
 
-Reads only. Visibility has the chat side's one definition: a conversation (and its
-candidate) belongs to the team of the candidate's latest application (`candor.chat.teams`);
-another team's is absent.
+Reads only. Visibility has the chat side's one definition (`candor.chat.teams`): a
+conversation is seen by the team of the application it is about and by the team of its open
+hand-off's; a candidate's page by a team that sees one of their conversations or has their
+latest application; another team's is absent. On a candidate's page a team sees only its
+own applications of the candidate: the messages of the conversations it sees, the results
+of its own applications, and the codes of its own applications.
 """
 
 from __future__ import annotations
@@ -12,13 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from candor.auth.principals import HRPrincipal
-from candor.auth.scope import scoped, visible_teams
-from candor.chat.teams import conversation_team, team_of_candidate
+from candor.auth.scope import VisibleTeams, scoped, visible_teams
+from candor.chat.teams import (
+    application_of_conversation,
+    can_see_candidate,
+    conversation_condition,
+    scoped_conversations,
+    team_of_candidate,
+    visible_application_ids,
+)
 from candor.dialogue.hr import open_handoffs
 from candor.dialogue.service import active_handoff
 from candor.models import (
@@ -77,13 +87,12 @@ class Line:
 async def visible_candidate(
     session: AsyncSession, principal: HRPrincipal, candidate_id: int
 ) -> Candidate | None:
-    """The candidate if their latest application is in the principal's teams (the same rule
-    as their conversations'); None otherwise."""
+    """The candidate if the principal's teams see one of their conversations or have their
+    latest application (`candor.chat.teams`); None otherwise."""
     candidate = await session.get(Candidate, candidate_id)
     if candidate is None:
         return None
-    visible = visible_teams(principal)
-    if visible.can_see(await team_of_candidate(session, candidate_id)):
+    if await can_see_candidate(session, visible_teams(principal), candidate_id):
         return candidate
     return None
 
@@ -105,6 +114,7 @@ class QueueRow:
     conversation_id: int
     channel: Channel
     candidate: Candidate | None
+    application_code: str | None  # the application the hand-off is about: the reader's team's
     reason: str
     opened_at: datetime
     last_inbound: str | None
@@ -135,6 +145,7 @@ async def handoff_queue(session: AsyncSession, principal: HRPrincipal) -> list[Q
                 conversation.id,
                 conversation.channel,
                 candidate,
+                handoff.application_code,
                 handoff.reason,
                 handoff.opened_at,
                 last,
@@ -159,7 +170,7 @@ async def recent_conversations(
         .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
         .limit(limit)
     )
-    query = scoped(query, conversation_team(), visible_teams(principal))
+    query = scoped_conversations(query, visible_teams(principal))
     rows = (await session.execute(query)).all()
     open_ids = set(
         (
@@ -203,6 +214,7 @@ async def candidate_conversations(session: AsyncSession, candidate_id: int) -> l
 
 async def transcript(
     session: AsyncSession,
+    visible: VisibleTeams,
     *,
     candidate_id: int | None,
     conversation_id: int | None = None,
@@ -212,12 +224,29 @@ async def transcript(
     latest `limit`): chat messages recorded while the account was theirs, and their result
     messages as delivered on channels that do not keep a transcript (e-mail, WeChat,
     Telegram; the web chat's deliveries are chat messages already). Without a candidate
-    (an account nobody is bound to), the one conversation's messages."""
-    messages = select(ChatMessage)
+    (an account nobody is bound to), the one conversation's messages. Only what `visible`
+    may see: the messages of the conversations it sees and the results of its teams'
+    applications, never another team's."""
+    messages = select(ChatMessage).join(
+        Conversation, Conversation.id == ChatMessage.conversation_id
+    )
     if candidate_id is not None:
         messages = messages.where(ChatMessage.candidate_id == candidate_id)
     else:
         messages = messages.where(ChatMessage.conversation_id == conversation_id)
+    seen = conversation_condition(visible)
+    if seen is not None:
+        if candidate_id is not None and visible.can_see(
+            await team_of_candidate(session, candidate_id)
+        ):
+            # What they said on an account that is no longer theirs has no application any
+            # more: it stays with the team of their latest application, as it always did.
+            seen = or_(
+                seen,
+                Conversation.candidate_id.is_(None),
+                Conversation.candidate_id != candidate_id,
+            )
+        messages = messages.where(seen)
     chat_rows = (await session.scalars(messages.order_by(ChatMessage.id.desc()).limit(limit))).all()
     lines = [
         Line(
@@ -231,10 +260,11 @@ async def transcript(
         for row in chat_rows
     ]
     if candidate_id is not None:
-        results = await session.execute(
+        sent = (
             select(OutboxItem, OutreachMessage)
             .join(OutreachMessage, OutreachMessage.id == OutboxItem.message_id)
             .join(Application, Application.id == OutreachMessage.application_id)
+            .join(Job, Job.id == Application.job_id)
             .where(
                 Application.candidate_id == candidate_id,
                 OutboxItem.state == OutboxState.SENT,
@@ -244,6 +274,7 @@ async def transcript(
             .order_by(OutboxItem.sent_at.desc())
             .limit(limit)
         )
+        results = await session.execute(scoped(sent, Job.team_id, visible))
         for item, message in results.all():
             assert item.sent_at is not None
             text = (
@@ -274,11 +305,19 @@ async def actor_names(session: AsyncSession, lines: list[Line]) -> dict[str, str
 @dataclass(frozen=True, slots=True)
 class BoundAccount:
     identity: ChatIdentity
-    conversation_id: int | None
-    application_code: str | None  # the application the account was bound through, if known
+    conversation_id: int | None  # None when the reader does not see the conversation
+    # The application the account was bound through, if known and the reader's team's.
+    application_code: str | None
+    # The application the conversation is about now, if it is the reader's team's.
+    about: Application | None
 
 
-async def bound_accounts(session: AsyncSession, candidate_id: int) -> list[BoundAccount]:
+async def bound_accounts(
+    session: AsyncSession, visible: VisibleTeams, candidate_id: int
+) -> list[BoundAccount]:
+    """The candidate's bound chat accounts, each with its conversation if `visible` sees it
+    and with only the applications of `visible`'s teams."""
+    own = await visible_application_ids(session, visible, candidate_id)
     identities = (
         await session.scalars(
             select(ChatIdentity)
@@ -289,19 +328,30 @@ async def bound_accounts(session: AsyncSession, candidate_id: int) -> list[Bound
     accounts = []
     for identity in identities:
         conversation_id = await session.scalar(
-            select(Conversation.id).where(Conversation.chat_identity_id == identity.id)
-        )
-        code = await session.scalar(
-            select(Application.code)
-            .join(IdentityEvent, IdentityEvent.application_id == Application.id)
-            .where(
-                IdentityEvent.chat_identity_id == identity.id,
-                IdentityEvent.action.in_([IdentityAction.BOUND, IdentityAction.REBOUND]),
+            scoped_conversations(
+                select(Conversation.id).where(Conversation.chat_identity_id == identity.id),
+                visible,
             )
-            .order_by(IdentityEvent.id.desc())
-            .limit(1)
         )
-        accounts.append(BoundAccount(identity, conversation_id, code))
+        bound_through = (
+            await session.execute(
+                select(Application.id, Application.code)
+                .join(IdentityEvent, IdentityEvent.application_id == Application.id)
+                .where(
+                    IdentityEvent.chat_identity_id == identity.id,
+                    IdentityEvent.action.in_([IdentityAction.BOUND, IdentityAction.REBOUND]),
+                )
+                .order_by(IdentityEvent.id.desc())
+                .limit(1)
+            )
+        ).first()
+        code = bound_through.code if bound_through is not None and bound_through.id in own else None
+        about = None
+        if conversation_id is not None:
+            about_id = await application_of_conversation(session, conversation_id)
+            if about_id is not None and about_id in own:
+                about = await session.get(Application, about_id)
+        accounts.append(BoundAccount(identity, conversation_id, code, about))
     return accounts
 
 
@@ -313,10 +363,12 @@ class AccountEvent:
 
 
 async def account_history(
-    session: AsyncSession, candidate_id: int, *, limit: int = 50
+    session: AsyncSession, visible: VisibleTeams, candidate_id: int, *, limit: int = 50
 ) -> list[AccountEvent]:
     """The binding history of the candidate's chat accounts, newest first: bound, rebound,
-    unbound (by the candidate or HR), replaced, opt-outs and preferences."""
+    unbound (by the candidate or HR), replaced, opt-outs and preferences; an application's
+    code only when it is one of `visible`'s teams'."""
+    own = await visible_application_ids(session, visible, candidate_id)
     rows = await session.execute(
         select(IdentityEvent, ChatIdentity.channel, Application.code)
         .join(ChatIdentity, ChatIdentity.id == IdentityEvent.chat_identity_id)
@@ -328,7 +380,10 @@ async def account_history(
         .order_by(IdentityEvent.id.desc())
         .limit(limit)
     )
-    return [AccountEvent(event, channel, code) for event, channel, code in rows.all()]
+    return [
+        AccountEvent(event, channel, code if event.application_id in own else None)
+        for event, channel, code in rows.all()
+    ]
 
 
 async def open_handoff_ids(session: AsyncSession, conversation_ids: list[int]) -> set[int]:

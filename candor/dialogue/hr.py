@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.auth.principals import HRPrincipal
 from candor.auth.scope import scoped, visible_teams
-from candor.chat.teams import conversation_team, team_of_conversation
-from candor.models import Conversation, Handoff, HrTask, JobQuestion
+from candor.chat.teams import can_see_conversation, handoff_application, handoff_team
+from candor.models import Application, Conversation, Handoff, HrTask, JobQuestion
 from candor.models.dialogue import HrTaskKind, JobQuestionState
 
 
@@ -40,6 +40,9 @@ class HandoffOut(BaseModel):
     id: int = Field(description="The hand-off's id: the paging cursor")
     conversation_id: int
     candidate_id: int | None
+    # The application the hand-off is about: always one of the reader's teams'.
+    application_id: int | None
+    application_code: str | None
     reason: str
     opened_at: datetime
 
@@ -144,16 +147,15 @@ async def visible_task(
 async def visible_conversation(
     session: AsyncSession, principal: HRPrincipal, conversation_id: int
 ) -> Conversation | None:
-    """The conversation if its candidate's latest application is in one of the principal's
-    teams (an admin sees all); None otherwise, so others' conversations look absent."""
+    """The conversation if the principal's teams see it: the team of the application it is
+    about, or of an open hand-off's (`candor.chat.teams`; an admin sees all); None
+    otherwise, so others' conversations look absent."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         return None
-    visible = visible_teams(principal)
-    if visible.all_teams:
-        return conversation
-    team_id = await team_of_conversation(session, conversation)
-    return conversation if visible.can_see(team_id) else None
+    if not await can_see_conversation(session, visible_teams(principal), conversation_id):
+        return None
+    return conversation
 
 
 async def open_handoffs(
@@ -163,13 +165,16 @@ async def open_handoffs(
     limit: int = MAX_PAGE,
     after_id: int | None = None,
 ) -> list[HandoffOut]:
-    """The oldest open hand-offs of the principal's teams (by id, the paging cursor):
-    scoped before the limit, so other teams' hand-offs never crowd out the principal's own."""
+    """The oldest open hand-offs the principal's teams answer (those of their applications;
+    by id, the paging cursor): scoped before the limit, so other teams' hand-offs never crowd
+    out the principal's own."""
+    concerned = handoff_application().label("application_id")
     query = (
         select(
             Handoff.id,
             Handoff.conversation_id,
             Conversation.candidate_id,
+            concerned,
             Handoff.reason,
             Handoff.opened_at,
         )
@@ -178,17 +183,26 @@ async def open_handoffs(
     )
     if after_id is not None:
         query = query.where(Handoff.id > after_id)
-    query = scoped(query, conversation_team(), visible_teams(principal))
-    rows = await session.execute(query.order_by(Handoff.id).limit(min(limit, MAX_PAGE)))
+    query = scoped(query, handoff_team(), visible_teams(principal))
+    rows = (await session.execute(query.order_by(Handoff.id).limit(min(limit, MAX_PAGE)))).all()
+    application_ids = {row.application_id for row in rows if row.application_id is not None}
+    codes: dict[int, str] = {}
+    if application_ids:
+        found = await session.execute(
+            select(Application.id, Application.code).where(Application.id.in_(application_ids))
+        )
+        codes = {row.id: row.code for row in found.all()}
     return [
         HandoffOut(
             id=handoff_id,
             conversation_id=conversation_id,
             candidate_id=candidate_id,
+            application_id=application_id,
+            application_code=codes.get(application_id) if application_id is not None else None,
             reason=reason,
             opened_at=opened_at,
         )
-        for handoff_id, conversation_id, candidate_id, reason, opened_at in rows.all()
+        for handoff_id, conversation_id, candidate_id, application_id, reason, opened_at in rows
     ]
 
 

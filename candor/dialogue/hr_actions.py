@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
 from candor.chat import binding
-from candor.chat.teams import team_of_conversation
+from candor.chat.teams import team_of_conversation, team_of_handoff
 from candor.dialogue import service
 from candor.models import (
     ChatIdentity,
@@ -35,15 +35,21 @@ MAX_REASON = 2000
 async def reply(
     session: AsyncSession, conversation: Conversation, text: str, *, actor: str, now: datetime
 ) -> ChatMessage:
-    """HR's message to the candidate on the conversation's channel (sent after commit)."""
+    """HR's message to the candidate on the conversation's channel (sent after commit),
+    audited under the team of the open hand-off it answers, else of the conversation."""
     message = await service.reply_as_hr(session, conversation, text, actor=actor, now=now)
+    waiting = await service.active_handoff(session, conversation.id)
     record(
         session,
         actor=actor,
         action=Action.CONVERSATION_REPLIED,
         object_type="conversation",
         object_id=conversation.id,
-        team_id=await team_of_conversation(session, conversation),
+        team_id=(
+            await team_of_handoff(session, waiting)
+            if waiting is not None
+            else await team_of_conversation(session, conversation)
+        ),
         after={"message_id": message.id, "channel": message.channel.value, "text": message.text},
         at=now,
     )
@@ -53,7 +59,8 @@ async def reply(
 async def hand_back(
     session: AsyncSession, conversation: Conversation, *, actor: str, now: datetime
 ) -> Handoff:
-    """Give the conversation back to the bot; NotHandedOffError if it is not with HR."""
+    """Give the conversation back to the bot; NotHandedOffError if it is not with HR.
+    Audited under the team that answered the hand-off."""
     handoff = await service.hand_back(session, conversation.id, actor=actor, now=now)
     record(
         session,
@@ -61,7 +68,7 @@ async def hand_back(
         action=Action.CONVERSATION_HANDED_BACK,
         object_type="conversation",
         object_id=conversation.id,
-        team_id=await team_of_conversation(session, conversation),
+        team_id=await team_of_handoff(session, handoff),
         before={"with": "hr", "handoff_id": handoff.id, "reason": handoff.reason},
         after={"with": "bot"},
         at=now,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from candor.ats.intake import accept_event
 from candor.ats.schemas import ApplicationWithdrawn, ApplicationWithdrawnEvent
 from candor.audit.service import Action, record
-from candor.chat import transcript
+from candor.chat import teams, transcript
 from candor.delivery.direct import queue_direct
 from candor.errors import CandorError
 from candor.logging import get_logger
@@ -30,6 +30,7 @@ from candor.models import (
     Conversation,
     CsatRating,
     Handoff,
+    HandoffApplication,
     HrTask,
     Job,
     JobAnswer,
@@ -68,13 +69,20 @@ async def open_handoff(
     session: AsyncSession, conversation: Conversation, *, reason: str, now: datetime
 ) -> Handoff:
     """Hand the conversation to a person (once: an open hand-off is returned as it is), with
-    an HR task for the job's team."""
+    an HR task for the team of the application the conversation is about: the hand-off is
+    that application's, so that team answers it (`candor.chat.teams`)."""
     current = await active_handoff(session, conversation.id)
     if current is not None:
         return current
     handoff = Handoff(conversation_id=conversation.id, reason=reason, opened_at=now)
     session.add(handoff)
-    application = await _latest_application(session, conversation.candidate_id)
+    application_id = await teams.application_of_conversation(session, conversation.id)
+    application = (
+        await session.get_one(Application, application_id) if application_id is not None else None
+    )
+    if application is not None:
+        await session.flush()  # the hand-off's id
+        session.add(HandoffApplication(handoff_id=handoff.id, application_id=application.id))
     await add_task(
         session,
         HrTaskKind.HANDOFF,
@@ -305,20 +313,6 @@ async def withdraw(
         now=now,
     )
     return True
-
-
-async def _latest_application(
-    session: AsyncSession, candidate_id: int | None
-) -> Application | None:
-    if candidate_id is None:
-        return None
-    found: Application | None = await session.scalar(
-        select(Application)
-        .where(Application.candidate_id == candidate_id)
-        .order_by(Application.applied_at.desc(), Application.id.desc())
-        .limit(1)
-    )
-    return found
 
 
 # -- satisfaction ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from candor.auth.principals import HRPrincipal
-from candor.chat.teams import conversation_application
+from candor.chat.teams import conversation_application, handoff_application
 from candor.kpis.filters import Columns, KpiFilter, in_scope, local_day
 from candor.kpis.promise import FeedbackClock, Promise, Timeliness
 from candor.kpis.sql import local_date, plus_days
@@ -416,18 +416,23 @@ async def funnel_records(
 # --- Conversations: reply rate, containment, handoffs, CSAT ------------------------------
 
 # A conversation belongs to one chat account, not to an application: it counts for the job
-# (and so the team and recruiter) of its candidate's latest application, the same rule that
-# decides which team's HR may read it (`candor.chat.teams`).
-# Conversations not bound to a candidate belong to no team and are not counted.
+# (and so the team and recruiter) of the application it is about (its candidate's latest
+# unless the dialogue or the binding settled another), and a hand-off for the job of its own
+# application: the rule that decides which team's HR reads and answers them
+# (`candor.chat.teams`). Conversations not bound to a candidate belong to no team and are
+# not counted.
 
 
 def _conversations_in_scope(
-    query: Select[*Columns], principal: HRPrincipal, filters: KpiFilter
+    query: Select[*Columns],
+    principal: HRPrincipal,
+    filters: KpiFilter,
+    application: ColumnElement[int] | None = None,
 ) -> Select[*Columns]:
-    """`query`, which reaches the conversation, narrowed through its latest application."""
-    return in_scope(
-        query.join(Application, Application.id == conversation_application()), principal, filters
-    )
+    """`query`, which reaches the conversation, narrowed through the application it is about
+    (or `application`, such as a hand-off's)."""
+    concerned = conversation_application() if application is None else application
+    return in_scope(query.join(Application, Application.id == concerned), principal, filters)
 
 
 def _reply_conditions(filters: KpiFilter) -> list[ColumnElement[bool]]:
@@ -503,7 +508,7 @@ def _needed_a_person() -> ColumnElement[bool]:
 @dataclass(frozen=True, slots=True)
 class ConversationRecord:
     conversation_id: int
-    application_code: str  # the candidate's latest application
+    application_code: str  # the application the conversation is about
     candidate_name: str
     team_id: int
     channel: Channel
@@ -600,7 +605,7 @@ async def handoff_records(
         .join(Conversation, Conversation.id == Handoff.conversation_id)
     )
     query = (
-        _conversations_in_scope(query, principal, filters)
+        _conversations_in_scope(query, principal, filters, handoff_application())
         .where(*_handoff_conditions(filters))
         .join(Candidate, Candidate.id == Application.candidate_id)
         .order_by(Handoff.opened_at, Handoff.id)

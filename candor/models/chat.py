@@ -45,6 +45,23 @@ class Conversation(IdMixin, Base):
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class ConversationApplication(Base):
+    """The application a conversation is about now: the one its account was bound through,
+    or the one the dialogue last settled the candidate was asking about. It decides which
+    team sees the conversation (`candor.chat.teams`); without a row (or once the account is
+    someone else's) the candidate's latest application does."""
+
+    __tablename__ = "conversation_applications"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ChatMessage(Base):
     """One message in a transcript, either way, as the candidate or Candor wrote it."""
 

@@ -65,6 +65,21 @@ class Handoff(IdMixin, Base):
     closed_by: Mapped[str | None] = mapped_column(String(100))
 
 
+class HandoffApplication(Base):
+    """The application a hand-off is about (its conversation's when it was opened): the team
+    of that application's job answers it. A hand-off without a row (none was known) follows
+    its conversation's application."""
+
+    __tablename__ = "handoff_applications"
+
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), primary_key=True
+    )
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+
+
 class HrTask(IdMixin, Base):
     """Something a recruiter has to do because of a chat: shown to the job's team."""
 

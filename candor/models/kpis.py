@@ -82,8 +82,8 @@ class ReplyFacts(Base):
 
 
 class ConversationFacts(Base):
-    """A bound conversation, the job of its candidate's latest application, and whether a
-    person was needed."""
+    """A bound conversation, the job of the application it concerns (`candor.chat.teams`),
+    and whether a person was needed."""
 
     __tablename__ = "kpi_conversation_facts"
     __table_args__ = (
@@ -100,7 +100,7 @@ class ConversationFacts(Base):
 
 
 class HandoffFacts(Base):
-    """A hand-off, its conversation's job, and how long until a person first replied."""
+    """A hand-off, its application's job, and how long until a person first replied."""
 
     __tablename__ = "kpi_handoff_facts"
     __table_args__ = (

@@ -5,8 +5,9 @@ enters the queue when the NLU fell back on it, when it was handed off after bein
 or when a complaint followed it; the same inbound message is queued once, collecting its
 reasons. Its text is masked before it is stored (`candor.nlu_review.masking`).
 
-A reviewer sees the items of conversations of their teams (the chat side's one rule: the
-team of the candidate's latest application; admins see all) and gives each a verdict: the
+A reviewer sees the items of conversations of their teams (the chat side's one rule,
+`candor.chat.teams`: the team of the application the conversation is about, or of its open
+hand-off's; admins see all) and gives each a verdict: the
 right intent (one of `domain.yml`'s), "new intent needed", or dismissed. Each verdict is
 written with its audit row in the request's transaction; a second verdict is a 409 (a
 verdict is taken back with `reopen`, audited too).
@@ -28,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
 from candor.auth.principals import HRPrincipal
-from candor.auth.scope import scoped, visible_teams
-from candor.chat.teams import conversation_team, team_of_conversation
+from candor.auth.scope import visible_teams
+from candor.chat.teams import scoped_conversations, team_of_conversation
 from candor.dialogue.hr import visible_conversation
 from candor.errors import CandorError
 from candor.logging import get_logger
@@ -224,7 +225,7 @@ async def review_queue(
         .order_by(MisreadMessage.received_at.desc(), MisreadMessage.id.desc())
         .limit(limit)
     )
-    query = scoped(query, conversation_team(), visible_teams(principal))
+    query = scoped_conversations(query, visible_teams(principal))
     if reason is not None:
         # The JSON list as text, the same on both databases: ["fallback", ...].
         query = query.where(cast(MisreadMessage.reasons, String).contains(f'"{reason.value}"'))
@@ -238,7 +239,7 @@ async def queue_counts(session: AsyncSession, principal: HRPrincipal) -> dict[Re
         .join(Conversation, Conversation.id == MisreadMessage.conversation_id)
         .group_by(MisreadMessage.state)
     )
-    query = scoped(query, conversation_team(), visible_teams(principal))
+    query = scoped_conversations(query, visible_teams(principal))
     counts = dict.fromkeys(ReviewState, 0)
     for state, count in (await session.execute(query)).all():
         counts[state] = int(count)

@@ -7,10 +7,14 @@ for an object of team A to be named below.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
+from asgi_lifespan import LifespanManager
 from fastapi import routing
 from fastapi.dependencies.models import Dependant
 from sqlalchemy import func, select
@@ -18,14 +22,38 @@ from sqlalchemy import func, select
 from api.app import create_app
 from api.console.deps import get_console_admin
 from api.deps import get_admin
-from candor.models import ApiToken, AuditEntry, ChatIdentity, Conversation, HRUser, JobQuestion
+from bot.conversation import ConversationGateway
+from bot.dialogue.engine import EmbeddedEngine
+from candor.clock import BUSINESS_TZ, utcnow
+from candor.kpis.facts import differences
+from candor.models import (
+    ApiToken,
+    AuditEntry,
+    ChatIdentity,
+    Conversation,
+    ConversationFacts,
+    HandoffFacts,
+    HRUser,
+    JobQuestion,
+)
 from candor.models.dialogue import HrTask, HrTaskKind, JobQuestionState
-from candor.models.enums import Channel, Decision, Locale
-from candor.models.outreach import ApprovalMode, MessageState, OutreachMessage
+from candor.models.enums import Channel, Decision, Locale, Role
+from candor.models.outreach import (
+    ApprovalMode,
+    MessageState,
+    OutboxItem,
+    OutboxState,
+    OutreachMessage,
+)
 from candor.outreach.rules import set_rule
 from candor.outreach.templates import TemplateIn, save_template
+from nlu.model import NluModel
 from tests.console_world import logged_in
+from tests.dialogue_world import Chat, nlu_model, result_sent, texts_of
+from tests.factories import application_created
 from tests.outreach_world import World, hr
+
+__all__ = ["nlu_model"]
 
 # Path parameters that are not a team's object, with the reason.
 COMPANY_WIDE = {
@@ -239,3 +267,190 @@ async def test_every_id_taking_route_hides_another_teams_objects(
             .where(AuditEntry.actor == f"user:{world.outsider.id}")
         )
         assert outsider_rows == 0
+
+
+# -- a candidate of two teams ----------------------------------------------------------------
+
+CODE_A = "AP-2026-000001"  # team A's application: the older one, rejected
+CODE_B = "AP-2026-000002"  # team B's application: the candidate's latest
+
+
+@asynccontextmanager
+async def console_as(world: World, user_id: int) -> AsyncIterator[httpx.AsyncClient]:
+    """A console client logged in as the user."""
+    app = create_app(runtime=world.runtime)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="https://candor.test"
+        ) as client,
+    ):
+        await logged_in(client, world.runtime, user_id)
+        yield client
+
+
+async def handoffs(api: httpx.AsyncClient, token: str) -> list[dict[str, Any]]:
+    answer = await api.get("/api/v1/conversations/handoffs", headers=hr(token))
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()
+    return found
+
+
+def kpi_records(metric: str) -> str:
+    """The KPI drill-down of `metric` over the last week (the chat runs on today's clock)."""
+    today = utcnow().astimezone(BUSINESS_TZ).date()
+    return f"/console/kpis/records?from={today - timedelta(days=7)}&to={today}&metric={metric}"
+
+
+async def shared_candidate(world: World, nlu_model: NluModel) -> Chat:
+    """Candidate 1 applied in team A (rejected, the result sent), then in team B (latest),
+    and chats on the web."""
+    await world.applicant(1, team="team-a", bind=[Channel.WEB])
+    await result_sent(world, 1, "reject")
+    async with world.runtime.transaction() as session:
+        # The result went out by e-mail too: a line of the candidate's transcript.
+        message_id = await session.scalar(select(func.max(OutreachMessage.id)))
+        assert message_id is not None
+        session.add(
+            OutboxItem(
+                message_id=message_id,
+                channel=Channel.EMAIL,
+                idempotency_key="result-email-1",
+                state=OutboxState.SENT,
+                next_attempt_at=utcnow(),
+                sent_at=utcnow(),
+            )
+        )
+    await world.post(
+        application_created(
+            event_id="c-1-team-b",
+            application="app-1-team-b",
+            candidate="cand-1",
+            job="job-team-b",
+            team="team-b",
+            applied_at="2026-03-04T10:00:00+08:00",
+        )
+    )
+    gateway = ConversationGateway(
+        world.runtime, engine=EmbeddedEngine(world.runtime, model=nlu_model)
+    )
+    return Chat(world, gateway, "web-user-1")
+
+
+async def test_a_handoff_about_an_older_application_goes_to_that_applications_team(
+    api: httpx.AsyncClient, world: World, nlu_model: NluModel
+) -> None:
+    chat = await shared_candidate(world, nlu_model)
+    asked = await chat.say("我的面试结果出来了吗")
+    about_a = next(b for b in asked[-1].buttons if CODE_A in b.payload)
+    assert "未通过" in texts_of(await chat.press(about_a.payload))
+    await chat.say("帮我转一下人工吧")
+    conversation_id = await chat.conversation_id()
+    admin, admin_token = await world.member(Role.ADMIN)
+
+    # Team A, whose application the candidate asked about, has the hand-off and sees only
+    # its own application.
+    [handoff] = (
+        await api.get("/api/v1/conversations/handoffs", headers=hr(world.recruiter_token))
+    ).json()
+    assert (handoff["conversation_id"], handoff["application_code"]) == (conversation_id, CODE_A)
+    tasks = await api.get("/api/v1/hr-tasks", headers=hr(world.recruiter_token))
+    assert [t["kind"] for t in tasks.json()] == ["handoff"]
+    async with console_as(world, world.recruiter.id) as team_a:
+        queue = await team_a.get("/console/conversations")
+        assert CODE_A in queue.text
+        assert CODE_B not in queue.text
+        page = await team_a.get(f"/console/conversations/{conversation_id}", follow_redirects=True)
+        assert page.status_code == 200
+        assert CODE_A in page.text
+        assert CODE_B not in page.text
+        assert 'data-author="result"' in page.text
+        for metric in ("handoffs", "conversations"):
+            records = await team_a.get(kpi_records(metric))
+            assert CODE_A in records.text, metric
+            assert CODE_B not in records.text, metric
+
+    # Team B, of the latest application, never sees the hand-off nor team A's application.
+    assert await handoffs(api, world.outsider_token) == []
+    assert (await api.get("/api/v1/hr-tasks", headers=hr(world.outsider_token))).json() == []
+    for path, body in (
+        (f"/api/v1/conversations/{conversation_id}/replies", {"text": "您好"}),
+        (f"/api/v1/conversations/{conversation_id}/handback", None),
+    ):
+        refused = await api.post(path, headers=hr(world.outsider_token, key=path), json=body)
+        assert refused.status_code == 404, refused.text
+    async with console_as(world, world.outsider.id) as team_b:
+        assert (await team_b.get(f"/console/conversations/{conversation_id}")).status_code == 404
+        candidate = (await world.application(1)).candidate_id
+        for path in (
+            "/console/conversations",
+            "/console/hr-tasks",
+            f"/console/candidates/{candidate}",
+            kpi_records("handoffs"),
+            kpi_records("conversations"),
+            kpi_records("replies"),
+        ):
+            shown = await team_b.get(path)
+            assert shown.status_code == 200, (path, shown.status_code)
+            assert CODE_A not in shown.text, path
+            assert "未通过" not in shown.text, path
+            assert 'data-author="result"' not in shown.text, path
+
+    # Admins see everything; team A answers and hands back, audited under team A.
+    [seen] = await handoffs(api, admin_token)
+    assert seen["application_code"] == CODE_A
+    replied = await api.post(
+        f"/api/v1/conversations/{conversation_id}/replies",
+        headers=hr(world.recruiter_token, key="a-reply"),
+        json={"text": "您好，我来看一下"},
+    )
+    assert replied.status_code == 200, replied.text
+    handed = await api.post(
+        f"/api/v1/conversations/{conversation_id}/handback",
+        headers=hr(world.recruiter_token, key="a-handback"),
+    )
+    assert handed.status_code == 200, handed.text
+    job_a = (await world.application(1)).job_id
+    async with world.runtime.sessionmaker() as session:
+        teams = (
+            await session.scalars(
+                select(AuditEntry.team_id).where(
+                    AuditEntry.object_type == "conversation",
+                    AuditEntry.object_id == str(conversation_id),
+                )
+            )
+        ).all()
+        assert teams == [world.team.id, world.team.id]
+        # The KPI facts count the hand-off and the conversation for team A's job, and
+        # equal their definitions.
+        assert (await session.scalars(select(HandoffFacts.job_id))).all() == [job_a]
+        assert (await session.scalars(select(ConversationFacts.job_id))).all() == [job_a]
+        assert set((await differences(session)).values()) == {0}
+    assert admin.id != world.recruiter.id
+
+
+async def test_a_shared_candidate_who_names_no_application_is_handed_to_the_latest_ones_team(
+    api: httpx.AsyncClient, world: World, nlu_model: NluModel
+) -> None:
+    chat = await shared_candidate(world, nlu_model)
+    await chat.say("帮我转一下人工吧")
+    conversation_id = await chat.conversation_id()
+
+    [handoff] = (
+        await api.get("/api/v1/conversations/handoffs", headers=hr(world.outsider_token))
+    ).json()
+    assert (handoff["conversation_id"], handoff["application_code"]) == (conversation_id, CODE_B)
+    assert (
+        await api.get("/api/v1/conversations/handoffs", headers=hr(world.recruiter_token))
+    ).json() == []
+    refused = await api.post(
+        f"/api/v1/conversations/{conversation_id}/replies",
+        headers=hr(world.recruiter_token, key="a-reply"),
+        json={"text": "您好"},
+    )
+    assert refused.status_code == 404
+    async with console_as(world, world.outsider.id) as team_b:
+        page = await team_b.get(f"/console/conversations/{conversation_id}", follow_redirects=True)
+        assert page.status_code == 200
+        assert CODE_B in page.text
+        assert CODE_A not in page.text  # team A's result reached the candidate by e-mail
