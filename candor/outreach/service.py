@@ -352,38 +352,21 @@ async def draft_result_message(
     try:
         rendered = await _render(template, result.variables)
     except TemplateRenderError as exc:
-        message.state = MessageState.NEEDS_ATTENTION
         message.render_error = _render_error(template, exc)
-        session.add(message)
-        await session.flush()
-        session.add(
-            MessageTransition(
-                message_id=message.id,
-                from_state=None,
-                to_state=MessageState.NEEDS_ATTENTION,
-                actor=SYSTEM_DRAFTING,
-                at=now,
-                reason=_render_error_text(message.render_error),
-                details=_template_details(template),
-            )
+        await _add_draft(
+            session,
+            message,
+            template,
+            MessageState.NEEDS_ATTENTION,
+            now=now,
+            reason=_render_error_text(message.render_error),
         )
         _log_render_failure(message, application, template, exc)
         return message
-    message.state = MessageState.PENDING_APPROVAL
     message.subject, message.body = rendered.subject, rendered.body
     message.wechat_data = rendered.wechat_data
-    session.add(message)
-    await session.flush()
-    session.add(
-        MessageTransition(
-            message_id=message.id,
-            from_state=None,
-            to_state=MessageState.PENDING_APPROVAL,
-            actor=SYSTEM_DRAFTING,
-            at=now,
-            after_text=message.body,
-            details=_template_details(template),
-        )
+    await _add_draft(
+        session, message, template, MessageState.PENDING_APPROVAL, now=now, after_text=message.body
     )
     log.info(
         "outreach.drafted",
@@ -394,6 +377,34 @@ async def draft_result_message(
     )
     await _route_draft(session, message, candidate, job, context, now=now)
     return message
+
+
+async def _add_draft(
+    session: AsyncSession,
+    message: OutreachMessage,
+    template: MessageTemplate,
+    state: MessageState,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    after_text: str | None = None,
+) -> None:
+    """Store a new draft in its first state, with the transition that records its template."""
+    message.state = state
+    session.add(message)
+    await session.flush()
+    session.add(
+        MessageTransition(
+            message_id=message.id,
+            from_state=None,
+            to_state=state,
+            actor=SYSTEM_DRAFTING,
+            at=now,
+            reason=reason,
+            after_text=after_text,
+            details=_template_details(template),
+        )
+    )
 
 
 async def redraft(
