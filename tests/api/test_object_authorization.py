@@ -429,6 +429,57 @@ async def test_a_handoff_about_an_older_application_goes_to_that_applications_te
     assert admin.id != world.recruiter.id
 
 
+async def test_a_team_reads_only_its_own_applications_messages_of_a_shared_conversation(
+    api: httpx.AsyncClient, world: World, nlu_model: NluModel
+) -> None:
+    chat = await shared_candidate(world, nlu_model)
+    asked = await chat.say("我的面试结果出来了吗")
+    about_b = next(b for b in asked[-1].buttons if CODE_B in b.payload)
+    answer_b = texts_of(await chat.press(about_b.payload))
+    assert CODE_B in answer_b
+    assert "未通过" in texts_of(await chat.say(f"{CODE_A} 的结果出来了吗"))
+    await chat.say("帮我转一下人工吧")
+    conversation_id = await chat.conversation_id()
+    candidate_id = (await world.application(1)).candidate_id
+    admin, _ = await world.member(Role.ADMIN)
+    [handoff] = await handoffs(api, world.recruiter_token)
+    assert handoff["application_code"] == CODE_A
+
+    # Team A, whose application the hand-off is about, reads the conversation without the
+    # bot's answer about team B's application, and is told some messages are not shown.
+    async with console_as(world, world.recruiter.id) as team_a:
+        for path in (
+            f"/console/conversations/{conversation_id}",
+            f"/console/candidates/{candidate_id}",
+        ):
+            page = await team_a.get(path, follow_redirects=True)
+            assert page.status_code == 200, path
+            assert "未通过" in page.text, path
+            assert CODE_B not in page.text, path
+            assert answer_b not in page.text, path
+            assert "about another team's application" in page.text, path
+        queue = await team_a.get("/console/conversations")
+        assert CODE_B not in queue.text
+
+    # Team B no longer sees the conversation, and never team A's messages.
+    async with console_as(world, world.outsider.id) as team_b:
+        assert (await team_b.get(f"/console/conversations/{conversation_id}")).status_code == 404
+        shown = await team_b.get(f"/console/candidates/{candidate_id}")
+        assert shown.status_code == 200
+        assert CODE_A not in shown.text
+        assert "未通过" not in shown.text
+
+    # An admin reads every message, and nothing is said to be hidden.
+    async with console_as(world, admin.id) as everyone:
+        page = await everyone.get(
+            f"/console/conversations/{conversation_id}", follow_redirects=True
+        )
+        assert page.status_code == 200
+        assert CODE_A in page.text
+        assert CODE_B in page.text
+        assert "about another team's application" not in page.text
+
+
 async def test_a_shared_candidate_who_names_no_application_is_handed_to_the_latest_ones_team(
     api: httpx.AsyncClient, world: World, nlu_model: NluModel
 ) -> None:
