@@ -160,6 +160,16 @@ def message_condition(visible: VisibleTeams) -> ColumnElement[bool] | None:
     )
 
 
+def message_id_condition(message_id: Any, visible: VisibleTeams) -> ColumnElement[bool] | None:
+    """That the chat message `message_id` (a column; NULL for none) may be read by `visible`:
+    no message, or one `message_condition` admits. None when every team may."""
+    readable = message_condition(visible)
+    if readable is None:
+        return None
+    unreadable = exists(select(ChatMessage.id).where(ChatMessage.id == message_id, ~readable))
+    return ~unreadable
+
+
 def scoped_conversations(query: Query, visible: VisibleTeams) -> Query:
     """`query`, which reaches `Conversation`, narrowed to the conversations `visible` sees."""
     condition = conversation_condition(visible)

@@ -24,6 +24,7 @@ from api.console.deps import get_console_admin
 from api.deps import get_admin
 from bot.conversation import ConversationGateway
 from bot.dialogue.engine import EmbeddedEngine
+from candor.auth.principals import load_principal
 from candor.clock import BUSINESS_TZ, utcnow
 from candor.kpis.facts import differences
 from candor.models import (
@@ -38,6 +39,7 @@ from candor.models import (
 )
 from candor.models.dialogue import HrTask, HrTaskKind, JobQuestionState
 from candor.models.enums import Channel, Decision, Locale, Role
+from candor.models.nlu_review import ReviewState
 from candor.models.outreach import (
     ApprovalMode,
     MessageState,
@@ -45,9 +47,11 @@ from candor.models.outreach import (
     OutboxState,
     OutreachMessage,
 )
+from candor.nlu_review import service as nlu_review
 from candor.outreach.rules import set_rule
 from candor.outreach.templates import TemplateIn, save_template
 from nlu.model import NluModel
+from tests.candor.nlu_review.world import queue as queue_misread
 from tests.console_world import logged_in
 from tests.dialogue_world import Chat, nlu_model, result_sent, texts_of
 from tests.factories import application_created
@@ -446,7 +450,19 @@ async def test_a_team_reads_only_its_own_applications_messages_of_a_shared_conve
     assert handoff["application_code"] == CODE_A
 
     # Team A, whose application the hand-off is about, reads the conversation without the
-    # bot's answer about team B's application, and is told some messages are not shown.
+    # messages about team B's application, and is told some messages are not shown; its NLU
+    # review has only the misread message about its own application.
+    about_b_item = await queue_misread(world, conversation_id, "我的面试结果出来了吗")
+    about_a_item = await queue_misread(world, conversation_id, f"{CODE_A} 的结果出来了吗")
+    async with world.runtime.sessionmaker() as session:
+        recruiter = await load_principal(session, world.recruiter.id)
+        assert recruiter is not None
+        queued = [row.item.id for row in await nlu_review.review_queue(session, recruiter)]
+        assert queued == [about_a_item]
+        assert (await nlu_review.queue_counts(session, recruiter))[ReviewState.PENDING] == 1
+        assert await nlu_review.visible_item(session, recruiter, about_b_item) is None
+        assert await nlu_review.visible_item(session, recruiter, about_a_item) is not None
+
     async with console_as(world, world.recruiter.id) as team_a:
         for path in (
             f"/console/conversations/{conversation_id}",
