@@ -136,11 +136,15 @@ async def _transcript_page(
         history = await views.account_history(session, visible, candidate.id)
         conversation_ids = [a.conversation_id for a in accounts if a.conversation_id is not None]
         lines = await views.transcript(session, visible, candidate_id=candidate.id)
+        hidden = await views.hidden_message_count(session, visible, candidate_id=candidate.id)
     else:
         assert conversation is not None
         accounts = []
         conversation_ids = [conversation.id]
         lines = await views.transcript(
+            session, visible, candidate_id=None, conversation_id=conversation.id
+        )
+        hidden = await views.hidden_message_count(
             session, visible, candidate_id=None, conversation_id=conversation.id
         )
     with_hr = await views.open_handoff_ids(session, conversation_ids)
@@ -163,6 +167,7 @@ async def _transcript_page(
         conversation_ids=conversation_ids,
         with_hr=with_hr,
         lines=lines,
+        hidden=hidden,
         truncated=len(lines) >= views.TRANSCRIPT_LIMIT,
         names=names,
         questions=questions,

@@ -20,6 +20,10 @@ the candidate:
 - Whoever sees a conversation or a candidate sees only their own teams' applications of that
   candidate: codes, statuses and results of another team's applications stay hidden, and the
   messages of a conversation they do not see with them.
+- Each message records the application the conversation concerned when it was written (a
+  turn's question and answers: the one the dialogue settled in that turn). Of a conversation
+  they see, a team reads the messages of its own applications and the untagged ones (written
+  while it concerned no application, or before messages were tagged), never another team's.
 - A conversation of no candidate, or of a candidate with no application, belongs to no team;
   only an admin sees it. Admins see everything.
 
@@ -40,6 +44,7 @@ from sqlalchemy.orm import aliased
 from candor.auth.scope import Query, VisibleTeams, team_condition
 from candor.models import (
     Application,
+    ChatMessage,
     Conversation,
     ConversationApplication,
     Handoff,
@@ -140,6 +145,29 @@ def conversation_condition(visible: VisibleTeams) -> ColumnElement[bool] | None:
         .correlate(Conversation)
     )
     return or_(current, waiting)
+
+
+def message_condition(visible: VisibleTeams) -> ColumnElement[bool] | None:
+    """That a `ChatMessage` row may be read by `visible` (whose conversation is already
+    visible): untagged, or about one of its teams' applications. None when every team is."""
+    if visible.all_teams:
+        return None
+    ours = select(Application.id).join(Job, Job.id == Application.job_id)
+    condition = team_condition(Job.team_id, visible)
+    assert condition is not None
+    return or_(
+        ChatMessage.application_id.is_(None), ChatMessage.application_id.in_(ours.where(condition))
+    )
+
+
+def message_id_condition(message_id: Any, visible: VisibleTeams) -> ColumnElement[bool] | None:
+    """That the chat message `message_id` (a column; NULL for none) may be read by `visible`:
+    no message, or one `message_condition` admits. None when every team may."""
+    readable = message_condition(visible)
+    if readable is None:
+        return None
+    unreadable = exists(select(ChatMessage.id).where(ChatMessage.id == message_id, ~readable))
+    return ~unreadable
 
 
 def scoped_conversations(query: Query, visible: VisibleTeams) -> Query:

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from candor.chat.teams import conversation_application
 from candor.models import Candidate, ChatIdentity, ChatMessage, Conversation
 from candor.models.chat import Direction
 from candor.models.enums import Channel
@@ -41,6 +42,20 @@ from candor.models.enums import Channel
 # The tables, for the per-message statements: Core statements skip the ORM's bookkeeping.
 _MESSAGES: Table = ChatMessage.__table__  # type: ignore[assignment]
 _CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+
+
+def _concerned_by(conversation_id: Any) -> Any:
+    """The application the conversation concerns now, as a scalar subquery: what a message
+    written now is tagged with, in the statement that writes it (no extra round trip)."""
+    return (
+        select(conversation_application())
+        .where(Conversation.id == conversation_id)
+        .scalar_subquery()
+    )
+
+
+# Every message-writing statement below binds `p_conversation_id`.
+_CONCERNED = _concerned_by(bindparam("p_conversation_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,11 +203,12 @@ def _thread_with_inbound() -> Select[ChatIdentity, Conversation | None, Candidat
     added = (
         pg_insert(_MESSAGES)
         .from_select(
-            ["conversation_id", "candidate_id", "channel", *columns],
+            ["conversation_id", "candidate_id", "channel", "application_id", *columns],
             select(
                 conversation.c.id,
                 conversation.c.candidate_id,
                 conversation.c.channel,
+                _concerned_by(conversation.c.id),
                 *typed.values(),
             ),
         )
@@ -365,7 +381,9 @@ def _insert_once_statement(postgres: bool, extra: tuple[str, ...]) -> Insert | U
     columns += ("provider_message_id", "at", *extra)
     new_message = (
         (pg_insert if postgres else sqlite_insert)(_MESSAGES)
-        .values({name: bindparam(f"p_{name}") for name in columns})
+        .values(
+            {**{name: bindparam(f"p_{name}") for name in columns}, "application_id": _CONCERNED}
+        )
         .on_conflict_do_nothing(index_elements=["channel", "direction", "provider_message_id"])
     )
     if postgres:
@@ -432,6 +450,7 @@ def record_outbound(
         provider_message_id=provider_message_id,
         author=author,
         reply_to_id=reply_to,
+        application_id=_concerned_by(conversation_id),
         at=at,
     )
     session.add(message)
@@ -451,7 +470,11 @@ async def record_replies(
 ) -> None:
     """Outbound messages (text, buttons) answering `reply_to`, and the conversation's last
     message time moved to `at`: the rows of `record_outbound` and `touch`, without the ORM.
-    A single reply on PostgreSQL is one statement (a data-modifying CTE)."""
+    A single reply on PostgreSQL is one statement (a data-modifying CTE).
+
+    The replies and the message they answer are tagged with the application the
+    conversation concerns now, after the turn's actions: the one the dialogue settled the
+    candidate was asking about, so a question goes with its answer to that team."""
     if not replies:
         return
     rows = [
@@ -473,23 +496,33 @@ async def record_replies(
     touched = {"p_conversation_id": conversation_id, "p_at": at}
     if len(rows) == 1 and session.get_bind().dialect.name == "postgresql":
         only = {f"p_{key}": value for key, value in rows[0].items()}
-        await session.execute(_REPLY_AND_TOUCH, {**only, **touched})
+        statement = _REPLY_AND_TOUCH if reply_to is not None else _LONE_REPLY_AND_TOUCH
+        await session.execute(statement, {**only, **touched})
         return
-    await session.execute(_INSERT_MESSAGES, rows)
+    await session.execute(_INSERT_MESSAGES, [{f"p_{k}": v for k, v in row.items()} for row in rows])
+    if reply_to is not None:
+        await session.execute(_TAG_QUESTION, {"p_reply_to_id": reply_to, **touched})
     await session.execute(_TOUCH, touched)
 
 
-_INSERT_MESSAGES = insert(_MESSAGES)
 _REPLY_COLUMNS = (
     *("conversation_id", "candidate_id", "direction", "channel", "text", "payload"),
     *("author", "reply_to_id", "at"),
 )
-# One reply and the conversation's last message time in one statement (PostgreSQL). Several
-# replies go in as one executemany: a multi-row VALUES statement cannot be cached, and
-# compiling it costs more than the round trip it saves.
-_REPLY_AND_TOUCH = _TOUCH.add_cte(
-    insert(_MESSAGES).values({name: bindparam(f"p_{name}") for name in _REPLY_COLUMNS}).cte("reply")
+_INSERT_MESSAGES = insert(_MESSAGES).values(
+    {**{name: bindparam(f"p_{name}") for name in _REPLY_COLUMNS}, "application_id": _CONCERNED}
 )
+# The question a turn answered goes with its answer: tagged like the replies.
+_TAG_QUESTION = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("p_reply_to_id"))
+    .values(application_id=_CONCERNED)
+)
+# One reply (and its question's tag) and the conversation's last message time in one
+# statement (PostgreSQL). Several replies go in as one executemany: a multi-row VALUES
+# statement cannot be cached, and compiling it costs more than the round trip it saves.
+_LONE_REPLY_AND_TOUCH = _TOUCH.add_cte(_INSERT_MESSAGES.cte("reply"))
+_REPLY_AND_TOUCH = _LONE_REPLY_AND_TOUCH.add_cte(_TAG_QUESTION.cte("question"))
 
 
 async def touch(session: AsyncSession, conversation_id: int, at: datetime) -> None:

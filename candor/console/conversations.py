@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -25,6 +25,7 @@ from candor.chat.teams import (
     application_of_conversation,
     can_see_candidate,
     conversation_condition,
+    message_condition,
     scoped_conversations,
     team_of_candidate,
     visible_application_ids,
@@ -123,6 +124,7 @@ class QueueRow:
 async def handoff_queue(session: AsyncSession, principal: HRPrincipal) -> list[QueueRow]:
     """Conversations waiting for a person, longest waiting first, with what was said last."""
     rows = []
+    readable = message_condition(visible_teams(principal))
     for handoff in await open_handoffs(session, principal):
         conversation = await session.get_one(Conversation, handoff.conversation_id)
         candidate = (
@@ -130,16 +132,14 @@ async def handoff_queue(session: AsyncSession, principal: HRPrincipal) -> list[Q
             if handoff.candidate_id is not None
             else None
         )
-        last = await session.scalar(
-            select(ChatMessage.text)
-            .where(
-                ChatMessage.conversation_id == conversation.id,
-                ChatMessage.direction == Direction.INBOUND,
-                ChatMessage.text.is_not(None),
-            )
-            .order_by(ChatMessage.id.desc())
-            .limit(1)
+        said = select(ChatMessage.text).where(
+            ChatMessage.conversation_id == conversation.id,
+            ChatMessage.direction == Direction.INBOUND,
+            ChatMessage.text.is_not(None),
         )
+        if readable is not None:
+            said = said.where(readable)
+        last = await session.scalar(said.order_by(ChatMessage.id.desc()).limit(1))
         rows.append(
             QueueRow(
                 conversation.id,
@@ -225,28 +225,16 @@ async def transcript(
     messages as delivered on channels that do not keep a transcript (e-mail, WeChat,
     Telegram; the web chat's deliveries are chat messages already). Without a candidate
     (an account nobody is bound to), the one conversation's messages. Only what `visible`
-    may see: the messages of the conversations it sees and the results of its teams'
-    applications, never another team's."""
-    messages = select(ChatMessage).join(
-        Conversation, Conversation.id == ChatMessage.conversation_id
+    may see: of the conversations it sees, the messages about no application or one of its
+    teams' (`message_condition`), and the results of its teams' applications, never another
+    team's."""
+    messages = await _visible_chat_messages(
+        session, visible, candidate_id=candidate_id, conversation_id=conversation_id
     )
-    if candidate_id is not None:
-        messages = messages.where(ChatMessage.candidate_id == candidate_id)
-    else:
-        messages = messages.where(ChatMessage.conversation_id == conversation_id)
-    seen = conversation_condition(visible)
-    if seen is not None:
-        if candidate_id is not None and visible.can_see(
-            await team_of_candidate(session, candidate_id)
-        ):
-            # What they said on an account that is no longer theirs has no application any
-            # more: it stays with the team of their latest application, as it always did.
-            seen = or_(
-                seen,
-                Conversation.candidate_id.is_(None),
-                Conversation.candidate_id != candidate_id,
-            )
-        messages = messages.where(seen)
+    readable = message_condition(visible)
+    if readable is not None:
+        # Another team's application's messages are left out before the limit, in SQL.
+        messages = messages.where(readable)
     chat_rows = (await session.scalars(messages.order_by(ChatMessage.id.desc()).limit(limit))).all()
     lines = [
         Line(
@@ -285,6 +273,57 @@ async def transcript(
             lines.append(Line(item.sent_at, item.channel, Author.RESULT, "outreach", text, None))
     lines.sort(key=lambda line: line.at)
     return lines[-limit:]
+
+
+async def _visible_chat_messages(
+    session: AsyncSession,
+    visible: VisibleTeams,
+    *,
+    candidate_id: int | None,
+    conversation_id: int | None,
+) -> Select[ChatMessage]:
+    """The chat messages of the transcript's conversations that `visible` sees, whatever
+    application each is about."""
+    messages = select(ChatMessage).join(
+        Conversation, Conversation.id == ChatMessage.conversation_id
+    )
+    if candidate_id is not None:
+        messages = messages.where(ChatMessage.candidate_id == candidate_id)
+    else:
+        messages = messages.where(ChatMessage.conversation_id == conversation_id)
+    seen = conversation_condition(visible)
+    if seen is not None:
+        if candidate_id is not None and visible.can_see(
+            await team_of_candidate(session, candidate_id)
+        ):
+            # What they said on an account that is no longer theirs has no application any
+            # more: it stays with the team of their latest application, as it always did.
+            seen = or_(
+                seen,
+                Conversation.candidate_id.is_(None),
+                Conversation.candidate_id != candidate_id,
+            )
+        messages = messages.where(seen)
+    return messages
+
+
+async def hidden_message_count(
+    session: AsyncSession,
+    visible: VisibleTeams,
+    *,
+    candidate_id: int | None,
+    conversation_id: int | None = None,
+) -> int:
+    """How many messages of the transcript `visible` sees the conversation of but may not
+    read: those about another team's application. The page says so."""
+    readable = message_condition(visible)
+    if readable is None:
+        return 0
+    messages = await _visible_chat_messages(
+        session, visible, candidate_id=candidate_id, conversation_id=conversation_id
+    )
+    hidden = messages.where(not_(readable)).with_only_columns(func.count(ChatMessage.id))
+    return int(await session.scalar(hidden) or 0)
 
 
 async def actor_names(session: AsyncSession, lines: list[Line]) -> dict[str, str]:

@@ -97,6 +97,13 @@ class ChatMessage(Base):
     reply_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("chat_messages.id", ondelete="SET NULL"), index=True
     )
+    # The application the conversation concerned when the message was written (a turn's
+    # question and answers: the one the dialogue settled in that turn); NULL when it
+    # concerned none. A team reads only the messages of its own applications and the
+    # untagged ones (`candor.chat.teams.message_condition`). No foreign key: SQLite could
+    # not add one without rebuilding the table (migration 0015); a deleted application's id
+    # matches no team, so its messages are then an admin's only.
+    application_id: Mapped[int | None] = mapped_column(BigIntId, index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
 from candor.auth.principals import HRPrincipal
-from candor.auth.scope import visible_teams
-from candor.chat.teams import scoped_conversations, team_of_conversation
+from candor.auth.scope import Query, visible_teams
+from candor.chat.teams import message_id_condition, scoped_conversations, team_of_conversation
 from candor.dialogue.hr import visible_conversation
 from candor.errors import CandorError
 from candor.logging import get_logger
@@ -225,7 +225,7 @@ async def review_queue(
         .order_by(MisreadMessage.received_at.desc(), MisreadMessage.id.desc())
         .limit(limit)
     )
-    query = scoped_conversations(query, visible_teams(principal))
+    query = _readable(scoped_conversations(query, visible_teams(principal)), principal)
     if reason is not None:
         # The JSON list as text, the same on both databases: ["fallback", ...].
         query = query.where(cast(MisreadMessage.reasons, String).contains(f'"{reason.value}"'))
@@ -239,7 +239,7 @@ async def queue_counts(session: AsyncSession, principal: HRPrincipal) -> dict[Re
         .join(Conversation, Conversation.id == MisreadMessage.conversation_id)
         .group_by(MisreadMessage.state)
     )
-    query = scoped_conversations(query, visible_teams(principal))
+    query = _readable(scoped_conversations(query, visible_teams(principal)), principal)
     counts = dict.fromkeys(ReviewState, 0)
     for state, count in (await session.execute(query)).all():
         counts[state] = int(count)
@@ -255,7 +255,17 @@ async def visible_item(
         return None
     if await visible_conversation(session, principal, item.conversation_id) is None:
         return None
+    readable = message_id_condition(item.chat_message_id, visible_teams(principal))
+    if readable is not None and not await session.scalar(select(readable)):
+        return None
     return item
+
+
+def _readable(query: Query, principal: HRPrincipal) -> Query:
+    """`query` (over `MisreadMessage`) without the items whose message is about another
+    team's application: the chat side's rule for messages (`candor.chat.teams`)."""
+    condition = message_id_condition(MisreadMessage.chat_message_id, visible_teams(principal))
+    return query if condition is None else query.where(condition)
 
 
 # -- verdicts --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from api.console.deps import get_console_admin
 from api.deps import get_admin
 from bot.conversation import ConversationGateway
 from bot.dialogue.engine import EmbeddedEngine
+from candor.auth.principals import load_principal
 from candor.clock import BUSINESS_TZ, utcnow
 from candor.kpis.facts import differences
 from candor.models import (
@@ -38,6 +39,7 @@ from candor.models import (
 )
 from candor.models.dialogue import HrTask, HrTaskKind, JobQuestionState
 from candor.models.enums import Channel, Decision, Locale, Role
+from candor.models.nlu_review import ReviewState
 from candor.models.outreach import (
     ApprovalMode,
     MessageState,
@@ -45,9 +47,11 @@ from candor.models.outreach import (
     OutboxState,
     OutreachMessage,
 )
+from candor.nlu_review import service as nlu_review
 from candor.outreach.rules import set_rule
 from candor.outreach.templates import TemplateIn, save_template
 from nlu.model import NluModel
+from tests.candor.nlu_review.world import queue as queue_misread
 from tests.console_world import logged_in
 from tests.dialogue_world import Chat, nlu_model, result_sent, texts_of
 from tests.factories import application_created
@@ -427,6 +431,69 @@ async def test_a_handoff_about_an_older_application_goes_to_that_applications_te
         assert (await session.scalars(select(ConversationFacts.job_id))).all() == [job_a]
         assert set((await differences(session)).values()) == {0}
     assert admin.id != world.recruiter.id
+
+
+async def test_a_team_reads_only_its_own_applications_messages_of_a_shared_conversation(
+    api: httpx.AsyncClient, world: World, nlu_model: NluModel
+) -> None:
+    chat = await shared_candidate(world, nlu_model)
+    asked = await chat.say("我的面试结果出来了吗")
+    about_b = next(b for b in asked[-1].buttons if CODE_B in b.payload)
+    answer_b = texts_of(await chat.press(about_b.payload))
+    assert CODE_B in answer_b
+    assert "未通过" in texts_of(await chat.say(f"{CODE_A} 的结果出来了吗"))
+    await chat.say("帮我转一下人工吧")
+    conversation_id = await chat.conversation_id()
+    candidate_id = (await world.application(1)).candidate_id
+    admin, _ = await world.member(Role.ADMIN)
+    [handoff] = await handoffs(api, world.recruiter_token)
+    assert handoff["application_code"] == CODE_A
+
+    # Team A, whose application the hand-off is about, reads the conversation without the
+    # messages about team B's application, and is told some messages are not shown; its NLU
+    # review has only the misread message about its own application.
+    about_b_item = await queue_misread(world, conversation_id, "我的面试结果出来了吗")
+    about_a_item = await queue_misread(world, conversation_id, f"{CODE_A} 的结果出来了吗")
+    async with world.runtime.sessionmaker() as session:
+        recruiter = await load_principal(session, world.recruiter.id)
+        assert recruiter is not None
+        queued = [row.item.id for row in await nlu_review.review_queue(session, recruiter)]
+        assert queued == [about_a_item]
+        assert (await nlu_review.queue_counts(session, recruiter))[ReviewState.PENDING] == 1
+        assert await nlu_review.visible_item(session, recruiter, about_b_item) is None
+        assert await nlu_review.visible_item(session, recruiter, about_a_item) is not None
+
+    async with console_as(world, world.recruiter.id) as team_a:
+        for path in (
+            f"/console/conversations/{conversation_id}",
+            f"/console/candidates/{candidate_id}",
+        ):
+            page = await team_a.get(path, follow_redirects=True)
+            assert page.status_code == 200, path
+            assert "未通过" in page.text, path
+            assert CODE_B not in page.text, path
+            assert answer_b not in page.text, path
+            assert "about another team's application" in page.text, path
+        queue = await team_a.get("/console/conversations")
+        assert CODE_B not in queue.text
+
+    # Team B no longer sees the conversation, and never team A's messages.
+    async with console_as(world, world.outsider.id) as team_b:
+        assert (await team_b.get(f"/console/conversations/{conversation_id}")).status_code == 404
+        shown = await team_b.get(f"/console/candidates/{candidate_id}")
+        assert shown.status_code == 200
+        assert CODE_A not in shown.text
+        assert "未通过" not in shown.text
+
+    # An admin reads every message, and nothing is said to be hidden.
+    async with console_as(world, admin.id) as everyone:
+        page = await everyone.get(
+            f"/console/conversations/{conversation_id}", follow_redirects=True
+        )
+        assert page.status_code == 200
+        assert CODE_A in page.text
+        assert CODE_B in page.text
+        assert "about another team's application" not in page.text
 
 
 async def test_a_shared_candidate_who_names_no_application_is_handed_to_the_latest_ones_team(
