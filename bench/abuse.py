@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import re
 import statistics
@@ -39,15 +38,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from services import PrivateRedis, free_port, postgres_database, wait_until
+from services import (
+    free_port,
+    http_ok,
+    scratch_database,
+    wait_until,
+)
 from sqlalchemy import func, select
 
 from candor.auth.tokens import Scope, issue_token
@@ -330,36 +333,16 @@ async def run_phases(base: str, world: World, settings: Settings, seconds: float
     return phases
 
 
-@contextlib.contextmanager
-def database(mode: str) -> Iterator[tuple[str, str]]:
-    """(database URL, Redis URL) for the run."""
-    if mode == "embedded":
-        with tempfile.TemporaryDirectory() as directory:
-            yield f"sqlite+aiosqlite:///{directory}/abuse.sqlite3", "memory://"
-        return
-    with tempfile.TemporaryDirectory() as directory, postgres_database("candor_abuse") as url:
-        redis = PrivateRedis(Path(directory))
-        try:
-            yield url, redis.url
-        finally:
-            redis.stop()
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=["embedded", "scaled"], default="embedded")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     args = parser.parse_args()
 
-    with database(args.mode) as (database_url, redis_url), tempfile.TemporaryDirectory() as tmp:
+    with (
+        scratch_database(args.mode, "candor_abuse") as (database_url, redis_url),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         settings = Settings(
             env="test", secret_key=SECRET, database_url=database_url, redis_url=redis_url
         )

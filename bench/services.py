@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -174,3 +175,28 @@ class PrivateRedis:
             self._process = None
 
     close = stop
+
+
+@contextmanager
+def scratch_database(mode: str, prefix: str) -> Iterator[tuple[str, str]]:
+    """(database URL, Redis URL) for a benchmark run: a SQLite file and the in-process Redis
+    emulation (`embedded`), or a scratch PostgreSQL database and a private Redis (`scaled`)."""
+    if mode == "embedded":
+        with tempfile.TemporaryDirectory() as directory:
+            yield f"sqlite+aiosqlite:///{directory}/bench.sqlite3", "memory://"
+        return
+    with tempfile.TemporaryDirectory() as directory, postgres_database(prefix) as url:
+        redis = PrivateRedis(Path(directory))
+        try:
+            yield url, redis.url
+        finally:
+            redis.stop()
+
+
+def http_ok(url: str) -> bool:
+    """Whether `url` answers 200 within a second."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+            return bool(response.status == 200)
+    except OSError:
+        return False

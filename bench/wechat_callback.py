@@ -46,15 +46,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import FastAPI
-from services import PrivateRedis, free_port, postgres_database, wait_until
+from services import (
+    free_port,
+    http_ok,
+    scratch_database,
+    wait_until,
+)
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from wechatpy.crypto import WeChatCrypto  # type: ignore[import-untyped]
@@ -268,21 +271,6 @@ async def run_step(
     return result
 
 
-@contextlib.contextmanager
-def database(mode: str) -> Iterator[tuple[str, str]]:
-    """(database URL, Redis URL) for the run."""
-    if mode == "embedded":
-        with tempfile.TemporaryDirectory() as directory:
-            yield f"sqlite+aiosqlite:///{directory}/bench.sqlite3", "memory://"
-        return
-    with tempfile.TemporaryDirectory() as directory, postgres_database("candor_wechat") as url:
-        redis = PrivateRedis(Path(directory))
-        try:
-            yield url, redis.url
-        finally:
-            redis.stop()
-
-
 def gateway_description(settings: Settings) -> str:
     """Which gateway the app wires by default, named for the report."""
     from bot.lifespan import default_gateway
@@ -300,14 +288,6 @@ def gateway_description(settings: Settings) -> str:
 def start_process(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 async def count_inbound(database_url: str, first: int, last: int) -> list[int]:
@@ -433,7 +413,10 @@ def main() -> None:
         parser.error("embedded mode runs one API process (its Redis lives in that process)")
     rates = [int(r) for r in args.rates.split(",")]
 
-    with database(args.mode) as (database_url, redis_url), tempfile.TemporaryDirectory() as tmp:
+    with (
+        scratch_database(args.mode, "candor_wechat") as (database_url, redis_url),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         logs = Path(tmp)
         settings = Settings(
             env="test", secret_key=SECRET, database_url=database_url, redis_url=redis_url
