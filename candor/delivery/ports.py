@@ -29,6 +29,10 @@ class Delivery:
     # The WeChat template (MessageTemplate.wechat_template_id) for `wechat_data`, used when the
     # recipient's 48-hour customer-service window is closed.
     wechat_template_id: str | None = None
+    # SMS providers send only pre-approved templates: the provider's template code and its
+    # parameters (MessageTemplate's SMS form, rendered for this message).
+    sms_template_code: str | None = None
+    sms_params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,8 @@ class Candidate(IdMixin, TimestampMixin, Base):
     # results are then not pushed anywhere, and can still be asked for in chat. Unlike the
     # consents above it is the candidate's word, so an ATS update never clears it.
     proactive_opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the candidate replied "TD" / "退订" to an SMS: no more SMS, other channels stay.
+    sms_opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Channel names, most preferred first; the dispatcher falls back along this list.
     preferred_channels: Mapped[list[str]] = mapped_column(JSONType, default=list)
 

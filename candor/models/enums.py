@@ -26,6 +26,7 @@ class Channel(StrEnum):
     TELEGRAM = "telegram"
     EMAIL = "email"
     WEB = "web"
+    SMS = "sms"
 
 
 class Stage(StrEnum):

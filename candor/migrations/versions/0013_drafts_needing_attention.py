@@ -5,12 +5,13 @@ Revises: 0012
 Create Date: 2026-12-02 06:00:00
 """
 
-import re
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from candor.db.check_constraints import allow_values
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -40,54 +41,8 @@ STATE_CHECKS = {
 }
 
 
-def _listed(states: tuple[str, ...]) -> str:
-    return ", ".join(f"'{state}'" for state in states)
-
-
-def _allow(states: tuple[str, ...]) -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        _allow_on_sqlite(states)
-        return
-    for table, checks in STATE_CHECKS.items():
-        for column, constraint in checks:
-            op.drop_constraint(op.f(constraint), table, type_="check")
-            op.create_check_constraint(
-                op.f(constraint), table, sa.text(f"{column} IN ({_listed(states)})")
-            )
-
-
-def _allow_on_sqlite(states: tuple[str, ...]) -> None:
-    """Rewrite the CHECK constraints in the schema, as SQLite documents for changing one
-    (https://sqlite.org/lang_altertable.html#otheralter): batch mode would copy
-    outreach_messages, and dropping the original would cascade-delete its transitions,
-    outbox rows and notices, and take the KPI triggers and views with it. Only the list of
-    allowed values changes, and every stored value stays in it."""
-    connection = op.get_bind()
-    version = connection.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    connection.exec_driver_sql("PRAGMA writable_schema=ON")
-    try:
-        for table, checks in STATE_CHECKS.items():
-            sql = connection.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-            ).scalar_one()
-            for column, constraint in checks:
-                sql, replaced = re.subn(
-                    rf"(CONSTRAINT {constraint} CHECK \({column} IN \()[^)]*\)",
-                    lambda match: f"{match.group(1)}{_listed(states)})",
-                    sql,
-                )
-                if replaced != 1:
-                    raise RuntimeError(f"{table}: constraint {constraint} not found")
-            connection.exec_driver_sql(
-                "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (sql, table)
-            )
-        connection.exec_driver_sql(f"PRAGMA schema_version={int(version) + 1}")
-    finally:
-        connection.exec_driver_sql("PRAGMA writable_schema=OFF")
-
-
 def upgrade() -> None:
-    _allow(AFTER)
+    allow_values(STATE_CHECKS, AFTER)
     # A nullable column is added in place on SQLite too (no table copy).
     op.add_column(
         "outreach_messages",
@@ -113,4 +68,4 @@ def downgrade() -> None:
         op.execute("ALTER TABLE outreach_messages DROP COLUMN render_error")
     else:
         op.drop_column("outreach_messages", "render_error")
-    _allow(BEFORE)
+    allow_values(STATE_CHECKS, BEFORE)
