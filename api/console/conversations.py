@@ -147,6 +147,15 @@ async def _transcript_page(
         hidden = await views.hidden_message_count(
             session, visible, candidate_id=None, conversation_id=conversation.id
         )
+    await hr_actions.transcript_read(
+        session,
+        actor=user.principal.actor,
+        candidate_id=candidate.id if candidate is not None else None,
+        conversation=conversation,
+        lines=len(lines),
+        via="console",
+        now=utcnow(),
+    )
     with_hr = await views.open_handoff_ids(session, conversation_ids)
     names = await views.actor_names(session, lines)
     questions = [

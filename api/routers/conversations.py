@@ -5,7 +5,7 @@ decision is audited by `candor.dialogue.hr_actions`, as in the console."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -15,8 +15,10 @@ from api.errors import HR_TOKEN, IDEMPOTENT_POST, ApiError, error_responses
 from api.idempotent import IdempotentPostDep
 from api.paging import DEFAULT_PAGE_SIZE, AfterId, PageLimit
 from candor.clock import utcnow
+from candor.console import conversations as views
 from candor.dialogue import hr_actions
 from candor.dialogue.hr import (
+    ConversationOut,
     HandbackOut,
     HandoffOut,
     HrTaskOut,
@@ -25,6 +27,7 @@ from candor.dialogue.hr import (
     JobRejectIn,
     ReplyIn,
     ReplyOut,
+    TranscriptLineOut,
     open_handoffs,
     visible_conversation,
     visible_job_question,
@@ -32,8 +35,9 @@ from candor.dialogue.hr import (
     visible_task,
     visible_tasks,
 )
-from candor.ids import RowId
+from candor.ids import RowCursor, RowId
 from candor.models.dialogue import JobQuestionState
+from candor.outreach.queries import visible_application
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"], responses=error_responses(HR_TOKEN))
 NOT_FOUND = {404: "No such conversation (or question, or task) in your teams"}
@@ -52,6 +56,10 @@ def _found(row: Found | None, what: str) -> Found:
     "/conversations/handoffs",
     response_model=list[HandoffOut],
     summary="Conversations waiting for a person, oldest first (paged by `id`)",
+    description=(
+        "Each with how long it has been waiting and the conversation's last message you "
+        "may read (who wrote it and when)."
+    ),
 )
 async def list_handoffs(
     session: SessionDep,
@@ -60,6 +68,78 @@ async def list_handoffs(
     after_id: AfterId = None,
 ) -> list[HandoffOut]:
     return await open_handoffs(session, principal, limit=limit, after_id=after_id)
+
+
+@router.get(
+    "/conversations",
+    response_model=list[ConversationOut],
+    responses=error_responses(
+        {
+            404: "No such candidate or application in your teams",
+            422: "Give exactly one of `candidate_id` and `application_code` (`one_lookup`)",
+        }
+    ),
+    summary="A candidate's conversations (one per chat account), by candidate or application",
+)
+async def find_conversations(
+    session: SessionDep,
+    principal: CurrentHR,
+    candidate_id: Annotated[RowCursor | None, Query(description="The candidate's id")] = None,
+    application_code: Annotated[
+        str | None, Query(max_length=64, description="An application code, e.g. AP-2026-0001")
+    ] = None,
+) -> list[ConversationOut]:
+    if (candidate_id is None) == (application_code is None):
+        raise ApiError(422, "one_lookup", "give exactly one of candidate_id and application_code")
+    if application_code is not None:
+        code = application_code.strip().upper()
+        application = _found(
+            await visible_application(session, principal, code), f"application {code}"
+        )
+        candidate_id = application.candidate_id
+    assert candidate_id is not None
+    _found(
+        await views.visible_candidate(session, principal, candidate_id),
+        f"candidate {candidate_id}",
+    )
+    return await views.candidate_conversations_out(session, principal, candidate_id)
+
+
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    response_model=list[TranscriptLineOut],
+    responses=error_responses(
+        NOT_FOUND, {422: "`after` is not a cursor of this API (`bad_cursor`)"}
+    ),
+    summary="The transcript, oldest first: the candidate's on every channel (paged by `cursor`)",
+    description=(
+        "A bound conversation reads as its candidate's whole transcript: their chat messages "
+        "on every channel and their results as delivered by e-mail, WeChat or Telegram. "
+        "Only the messages about your teams' applications (or none) are listed. Every read "
+        "is audited (`transcript.read`)."
+    ),
+)
+async def conversation_messages(
+    conversation_id: RowId,
+    session: SessionDep,
+    principal: CurrentHR,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    after: Annotated[
+        str | None,
+        Query(max_length=64, description="The last `cursor` of the previous page"),
+    ] = None,
+) -> list[TranscriptLineOut]:
+    conversation = _found(
+        await visible_conversation(session, principal, conversation_id),
+        f"conversation {conversation_id}",
+    )
+    key = views.TRANSCRIPT_START if after is None else views.LineKey.parse(after)
+    if key is None:
+        raise ApiError(422, "bad_cursor", "`after` takes a `cursor` from a previous page")
+    lines = await hr_actions.read_transcript(
+        session, principal, conversation, after=key, limit=limit, now=utcnow()
+    )
+    return [views.line_out(line) for line in lines]
 
 
 @router.post(

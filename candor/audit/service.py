@@ -53,6 +53,8 @@ class Action:
     # HR in the conversation (candor.dialogue.hr_actions: console, API and CLI alike):
     CONVERSATION_REPLIED = "conversation.replied"
     CONVERSATION_HANDED_BACK = "conversation.handed_back"
+    # A person read a transcript (personal data), in the console or over the API.
+    TRANSCRIPT_READ = "transcript.read"
     JOB_QUESTION_APPROVED = "job_question.approved"
     JOB_QUESTION_EDITED_AND_APPROVED = "job_question.edited_and_approved"
     JOB_QUESTION_REJECTED = "job_question.rejected"

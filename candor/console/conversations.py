@@ -11,11 +11,13 @@ of its own applications, and the codes of its own applications.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+from typing import Any
 
-from sqlalchemy import Select, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -30,8 +32,15 @@ from candor.chat.teams import (
     team_of_candidate,
     visible_application_ids,
 )
-from candor.dialogue.hr import open_handoffs
+from candor.dialogue.hr import (
+    Author,
+    ConversationOut,
+    TranscriptLineOut,
+    author_of,
+    open_handoffs,
+)
 from candor.dialogue.service import active_handoff
+from candor.ids import MAX_ROW_ID
 from candor.models import (
     Application,
     Candidate,
@@ -56,23 +65,53 @@ RECENT_LIMIT = 50
 TRANSCRIPT_LIMIT = 500
 
 
-class Author(StrEnum):
-    """Who wrote a transcript line, as the console badges it."""
+class LineKind(IntEnum):
+    """What a transcript line is; at the same instant a chat message comes first."""
 
-    CANDIDATE = "candidate"  # inbound
-    BOT = "bot"  # the dialogue engine and the chat's own commands
-    HR = "hr"  # a person, through the console or the API
-    RESULT = "result"  # the result message, as delivered on that channel
+    CHAT = 0  # a chat message (its id is the chat message's)
+    RESULT = 1  # a result as delivered on a channel without a transcript (the outbox row's)
 
 
-def author_of(direction: Direction, author: str | None) -> Author:
-    if direction is Direction.INBOUND:
-        return Author.CANDIDATE
-    if author is not None and author.startswith(("user:", "hr:")):
-        return Author.HR
-    if author == "outreach":
-        return Author.RESULT
-    return Author.BOT
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"(\d{1,19})\.([01])\.(\d{1,19})")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class LineKey:
+    """Where a line sits in a transcript (time, kind, id): the order, and the paging cursor."""
+
+    at: datetime
+    kind: LineKind
+    id: int
+
+    @property
+    def cursor(self) -> str:
+        micros = (self.at - _EPOCH) // timedelta(microseconds=1)
+        return f"{micros}.{self.kind.value}.{self.id}"
+
+    @classmethod
+    def parse(cls, cursor: str) -> LineKey | None:
+        """The key a `cursor` names; None when it is not one."""
+        match = _CURSOR.fullmatch(cursor)
+        if match is None or int(match[3]) > MAX_ROW_ID:
+            return None
+        try:
+            at = _EPOCH + timedelta(microseconds=int(match[1]))
+        except OverflowError:
+            return None
+        return cls(at, LineKind(int(match[2])), int(match[3]))
+
+    def later(self, at: Any, kind: LineKind, row_id: Any) -> ColumnElement[bool]:
+        """The condition that a row of `kind` at `at` with `row_id` comes after this key."""
+        if kind > self.kind:
+            return at >= self.at  # type: ignore[no-any-return]
+        if kind < self.kind:
+            return at > self.at  # type: ignore[no-any-return]
+        return or_(at > self.at, and_(at == self.at, row_id > self.id))
+
+
+# Before every line: the API's first page of a transcript starts after it.
+TRANSCRIPT_START = LineKey(_EPOCH, LineKind.CHAT, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +122,7 @@ class Line:
     actor: str | None  # "user:12", "outreach", "engine:embedded", ...
     text: str
     conversation_id: int | None
+    key: LineKey
 
 
 async def visible_candidate(
@@ -219,15 +259,19 @@ async def transcript(
     candidate_id: int | None,
     conversation_id: int | None = None,
     limit: int = TRANSCRIPT_LIMIT,
+    after: LineKey | None = None,
 ) -> list[Line]:
-    """Every message the candidate wrote or received, on every channel, in time order (the
-    latest `limit`): chat messages recorded while the account was theirs, and their result
-    messages as delivered on channels that do not keep a transcript (e-mail, WeChat,
-    Telegram; the web chat's deliveries are chat messages already). Without a candidate
-    (an account nobody is bound to), the one conversation's messages. Only what `visible`
-    may see: of the conversations it sees, the messages about no application or one of its
-    teams' (`message_condition`), and the results of its teams' applications, never another
-    team's."""
+    """Every message the candidate wrote or received, on every channel, in time order: chat
+    messages recorded while the account was theirs, and their result messages as delivered
+    on channels that do not keep a transcript (e-mail, WeChat, Telegram; the web chat's
+    deliveries are chat messages already). Without a candidate (an account nobody is bound
+    to), the one conversation's messages. Only what `visible` may see: of the conversations
+    it sees, the messages about no application or one of its teams' (`message_condition`),
+    and the results of its teams' applications, never another team's.
+
+    Without `after`, the latest `limit` lines (the console's page); with it, the first
+    `limit` lines after that key (the API's pages, from `TRANSCRIPT_START` on)."""
+    forward = after is not None
     messages = await _visible_chat_messages(
         session, visible, candidate_id=candidate_id, conversation_id=conversation_id
     )
@@ -235,7 +279,10 @@ async def transcript(
     if readable is not None:
         # Another team's application's messages are left out before the limit, in SQL.
         messages = messages.where(readable)
-    chat_rows = (await session.scalars(messages.order_by(ChatMessage.id.desc()).limit(limit))).all()
+    if after is not None:
+        messages = messages.where(after.later(ChatMessage.at, LineKind.CHAT, ChatMessage.id))
+    in_order = (ChatMessage.at, ChatMessage.id) if forward else (ChatMessage.id.desc(),)
+    chat_rows = (await session.scalars(messages.order_by(*in_order).limit(limit))).all()
     lines = [
         Line(
             at=row.at,
@@ -244,6 +291,7 @@ async def transcript(
             actor=row.author,
             text=row.text if row.text is not None else f"[{row.event or 'event'}]",
             conversation_id=row.conversation_id,
+            key=LineKey(row.at, LineKind.CHAT, row.id),
         )
         for row in chat_rows
     ]
@@ -259,8 +307,12 @@ async def transcript(
                 OutboxItem.channel != Channel.WEB,
                 OutboxItem.sent_at.is_not(None),
             )
-            .order_by(OutboxItem.sent_at.desc())
             .limit(limit)
+        )
+        if after is not None:
+            sent = sent.where(after.later(OutboxItem.sent_at, LineKind.RESULT, OutboxItem.id))
+        sent = sent.order_by(
+            *((OutboxItem.sent_at, OutboxItem.id) if forward else (OutboxItem.sent_at.desc(),))
         )
         results = await session.execute(scoped(sent, Job.team_id, visible))
         for item, message in results.all():
@@ -270,9 +322,12 @@ async def transcript(
                 if item.channel is Channel.EMAIL
                 else (message.body)
             )
-            lines.append(Line(item.sent_at, item.channel, Author.RESULT, "outreach", text, None))
-    lines.sort(key=lambda line: line.at)
-    return lines[-limit:]
+            key = LineKey(item.sent_at, LineKind.RESULT, item.id)
+            lines.append(
+                Line(item.sent_at, item.channel, Author.RESULT, "outreach", text, None, key)
+            )
+    lines.sort(key=lambda line: line.key)
+    return lines[:limit] if forward else lines[-limit:]
 
 
 async def _visible_chat_messages(
@@ -392,6 +447,52 @@ async def bound_accounts(
                 about = await session.get(Application, about_id)
         accounts.append(BoundAccount(identity, conversation_id, code, about))
     return accounts
+
+
+async def candidate_conversations_out(
+    session: AsyncSession, principal: HRPrincipal, candidate_id: int
+) -> list[ConversationOut]:
+    """The candidate's conversations that the principal sees, latest first, each with the
+    application it concerns when that is one of the principal's teams'."""
+    visible = visible_teams(principal)
+    own = await visible_application_ids(session, visible, candidate_id)
+    query = scoped_conversations(
+        select(Conversation)
+        .where(Conversation.candidate_id == candidate_id)
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc()),
+        visible,
+    )
+    conversations = list((await session.scalars(query)).all())
+    with_hr = await open_handoff_ids(session, [c.id for c in conversations])
+    found = []
+    for conversation in conversations:
+        about_id = await application_of_conversation(session, conversation.id)
+        code = None
+        if about_id is not None and about_id in own:
+            code = await session.scalar(select(Application.code).where(Application.id == about_id))
+        found.append(
+            ConversationOut(
+                id=conversation.id,
+                channel=conversation.channel,
+                candidate_id=conversation.candidate_id,
+                application_code=code,
+                last_message_at=conversation.last_message_at,
+                with_hr=conversation.id in with_hr,
+            )
+        )
+    return found
+
+
+def line_out(line: Line) -> TranscriptLineOut:
+    return TranscriptLineOut(
+        cursor=line.key.cursor,
+        at=line.at,
+        channel=line.channel,
+        author=line.author,
+        actor=line.actor,
+        text=line.text,
+        conversation_id=line.conversation_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)

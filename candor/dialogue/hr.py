@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.auth.principals import HRPrincipal
 from candor.auth.scope import scoped, visible_teams
-from candor.chat.teams import can_see_conversation, handoff_application, handoff_team
-from candor.models import Application, Conversation, Handoff, HrTask, JobQuestion
+from candor.chat.teams import (
+    can_see_conversation,
+    handoff_application,
+    handoff_team,
+    message_condition,
+)
+from candor.clock import utcnow
+from candor.models import Application, ChatMessage, Conversation, Handoff, HrTask, JobQuestion
+from candor.models.chat import Direction
 from candor.models.dialogue import HrTaskKind, JobQuestionState
+from candor.models.enums import Channel
 
 
 class ReplyIn(BaseModel):
@@ -32,6 +41,25 @@ class HandbackOut(BaseModel):
     handed_back_at: datetime
 
 
+class Author(StrEnum):
+    """Who wrote a transcript line, as the console badges it."""
+
+    CANDIDATE = "candidate"  # inbound
+    BOT = "bot"  # the dialogue engine and the chat's own commands
+    HR = "hr"  # a person, through the console or the API
+    RESULT = "result"  # the result message, as delivered on that channel
+
+
+def author_of(direction: Direction, author: str | None) -> Author:
+    if direction is Direction.INBOUND:
+        return Author.CANDIDATE
+    if author is not None and author.startswith(("user:", "hr:")):
+        return Author.HR
+    if author == "outreach":
+        return Author.RESULT
+    return Author.BOT
+
+
 # The most rows one read returns (the console's queues show the oldest this many).
 MAX_PAGE = 500
 
@@ -45,6 +73,32 @@ class HandoffOut(BaseModel):
     application_code: str | None
     reason: str
     opened_at: datetime
+    waiting_seconds: int = Field(description="How long the hand-off has been open")
+    last_message_at: datetime | None = Field(
+        description="The conversation's last message the reader may read"
+    )
+    last_message_author: Author | None
+    last_message_text: str | None
+
+
+class TranscriptLineOut(BaseModel):
+    cursor: str = Field(description="Pass as `after` to read the lines after this one")
+    at: datetime
+    channel: Channel
+    author: Author
+    actor: str | None = Field(description='"user:<id>" for HR, "outreach" for a result, ...')
+    text: str
+    conversation_id: int | None = Field(description="None for a result sent by e-mail etc.")
+
+
+class ConversationOut(BaseModel):
+    id: int
+    channel: Channel
+    candidate_id: int | None
+    # The application the conversation concerns, when it is one of the reader's teams'.
+    application_code: str | None
+    last_message_at: datetime | None
+    with_hr: bool = Field(description="A hand-off is open: a person answers, not the bot")
 
 
 class JobAnswerIn(BaseModel):
@@ -164,6 +218,7 @@ async def open_handoffs(
     *,
     limit: int = MAX_PAGE,
     after_id: int | None = None,
+    now: datetime | None = None,
 ) -> list[HandoffOut]:
     """The oldest open hand-offs the principal's teams answer (those of their applications;
     by id, the paging cursor): scoped before the limit, so other teams' hand-offs never crowd
@@ -192,18 +247,49 @@ async def open_handoffs(
             select(Application.id, Application.code).where(Application.id.in_(application_ids))
         )
         codes = {row.id: row.code for row in found.all()}
-    return [
-        HandoffOut(
-            id=handoff_id,
-            conversation_id=conversation_id,
-            candidate_id=candidate_id,
-            application_id=application_id,
-            application_code=codes.get(application_id) if application_id is not None else None,
-            reason=reason,
-            opened_at=opened_at,
+    last = await _last_messages(session, principal, {row.conversation_id for row in rows})
+    now = now or utcnow()
+    handoffs = []
+    for handoff_id, conversation_id, candidate_id, application_id, reason, opened_at in rows:
+        message = last.get(conversation_id)
+        handoffs.append(
+            HandoffOut(
+                id=handoff_id,
+                conversation_id=conversation_id,
+                candidate_id=candidate_id,
+                application_id=application_id,
+                application_code=codes.get(application_id) if application_id is not None else None,
+                reason=reason,
+                opened_at=opened_at,
+                waiting_seconds=max(0, int((now - opened_at).total_seconds())),
+                last_message_at=message.at if message is not None else None,
+                last_message_author=(
+                    author_of(message.direction, message.author) if message is not None else None
+                ),
+                last_message_text=message.text if message is not None else None,
+            )
         )
-        for handoff_id, conversation_id, candidate_id, application_id, reason, opened_at in rows
-    ]
+    return handoffs
+
+
+async def _last_messages(
+    session: AsyncSession, principal: HRPrincipal, conversation_ids: set[int]
+) -> dict[int, ChatMessage]:
+    """Each conversation's latest message with text that the principal may read, in one query."""
+    if not conversation_ids:
+        return {}
+    latest = select(func.max(ChatMessage.id)).where(
+        ChatMessage.conversation_id.in_(conversation_ids), ChatMessage.text.is_not(None)
+    )
+    readable = message_condition(visible_teams(principal))
+    if readable is not None:
+        latest = latest.where(readable)
+    found = await session.scalars(
+        select(ChatMessage).where(
+            ChatMessage.id.in_(latest.group_by(ChatMessage.conversation_id).scalar_subquery())
+        )
+    )
+    return {message.conversation_id: message for message in found}
 
 
 async def visible_job_questions(

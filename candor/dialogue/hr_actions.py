@@ -16,8 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
+from candor.auth.principals import HRPrincipal
+from candor.auth.scope import visible_teams
 from candor.chat import binding
-from candor.chat.teams import team_of_conversation, team_of_handoff
+from candor.chat.teams import team_of_candidate, team_of_conversation, team_of_handoff
+from candor.console import conversations as views
+from candor.console.conversations import Line, LineKey
 from candor.dialogue import service
 from candor.models import (
     ChatIdentity,
@@ -74,6 +78,74 @@ async def hand_back(
         at=now,
     )
     return handoff
+
+
+async def read_transcript(
+    session: AsyncSession,
+    principal: HRPrincipal,
+    conversation: Conversation,
+    *,
+    after: LineKey,
+    limit: int,
+    now: datetime,
+) -> list[Line]:
+    """A page of the transcript of a conversation the principal sees, over the API: the
+    candidate's across channels when the conversation is bound, else the conversation's;
+    audited like the console's page."""
+    candidate_id = conversation.candidate_id
+    lines = await views.transcript(
+        session,
+        visible_teams(principal),
+        candidate_id=candidate_id,
+        conversation_id=None if candidate_id is not None else conversation.id,
+        limit=limit,
+        after=after,
+    )
+    await transcript_read(
+        session,
+        actor=principal.actor,
+        candidate_id=candidate_id,
+        conversation=conversation,
+        lines=len(lines),
+        via="api",
+        now=now,
+    )
+    return lines
+
+
+async def transcript_read(
+    session: AsyncSession,
+    *,
+    actor: str,
+    candidate_id: int | None,
+    conversation: Conversation | None,
+    lines: int,
+    via: str,
+    now: datetime,
+) -> None:
+    """A person read a transcript: the candidate's across channels or, of an account nobody
+    is bound to, the one conversation's. Audited under the team the candidate (or the
+    conversation) belongs to, with how many lines were shown and where (console or API)."""
+    if candidate_id is not None:
+        object_type, object_id = "candidate", candidate_id
+        team_id = await team_of_candidate(session, candidate_id)
+    else:
+        assert conversation is not None
+        object_type, object_id = "conversation", conversation.id
+        team_id = await team_of_conversation(session, conversation)
+    details: dict[str, object] = {"lines": lines, "via": via}
+    if conversation is not None:
+        details["conversation_id"] = conversation.id
+    record(
+        session,
+        actor=actor,
+        action=Action.TRANSCRIPT_READ,
+        object_type=object_type,
+        object_id=object_id,
+        team_id=team_id,
+        details=details,
+        at=now,
+    )
 
 
 def _question_state(question: JobQuestion) -> dict[str, object]:

@@ -253,6 +253,18 @@ async def test_the_transcript_merges_every_channel_in_time_order(
     assert "面试结果" in page.text  # the e-mail's subject
     # Both bound accounts are listed, each with its reply form and an unbind action.
     assert page.text.count('class="unbind"') == 2
+    # Reading a candidate's transcript is audited, as over the API.
+    async with world.runtime.sessionmaker() as session:
+        [read] = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "transcript.read"))
+        ).all()
+    assert (read.actor, read.object_type, read.object_id) == (
+        f"user:{world.recruiter.id}",
+        "candidate",
+        str(await candidate_id(world, 1)),
+    )
+    assert read.details == {"lines": len(channels), "via": "console"}
+    assert read.team_id == world.team.id
 
 
 async def test_find_a_candidate_by_application_code(

@@ -4,11 +4,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.channels.registry import build_senders
 from bot.conversation import ConversationGateway
 from bot.dialogue.engine import EmbeddedEngine
+from candor.clock import utcnow
 from candor.delivery.direct import deliver_due
 from candor.delivery.ports import ChannelSender, close_senders
 from candor.models import (
@@ -21,9 +22,11 @@ from candor.models import (
     HrTask,
     JobAnswer,
     JobQuestion,
+    OutboxItem,
 )
 from candor.models.dialogue import ChatDeliveryState, HrTaskKind, JobQuestionState
 from candor.models.enums import Channel, Locale
+from candor.outreach.dispatcher import Dispatcher
 from nlu.model import NluModel
 from tests.dialogue_world import Chat, nlu_model
 from tests.fakes import RunningFakeChannel, running_fake_channel
@@ -312,3 +315,146 @@ async def test_hr_list_paging_out_of_bounds_is_a_422(
     answer = await api.get(path, params=params, headers=hr(world.recruiter_token))
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "invalid_request"
+
+
+async def test_a_transcript_is_read_across_channels_in_pages_and_every_read_is_audited(
+    world: World,
+    api: httpx.AsyncClient,
+    nlu_model: NluModel,
+    senders: dict[Channel, ChannelSender],
+) -> None:
+    await world.applicant(1, bind=[Channel.TELEGRAM, Channel.WEB])
+    gateway = ConversationGateway(
+        world.runtime, engine=EmbeddedEngine(world.runtime, model=nlu_model)
+    )
+    telegram = Chat(world, gateway, "telegram-user-1", channel=Channel.TELEGRAM)
+    web = Chat(world, gateway, "web-user-1", channel=Channel.WEB)
+    await telegram.say("我的面试结果出来了吗")
+    await world.decide(1, "advance")  # approved at once and sent: a result line
+    async with world.runtime.transaction() as session:  # whatever the hour in Shanghai
+        await session.execute(update(OutboxItem).values(next_attempt_at=utcnow()))
+    await Dispatcher(world.runtime, senders, await world.context()).run_once()
+    await web.say("请问下一轮面试在哪里")
+    conversation_id = await telegram.conversation_id()
+    path = f"/api/v1/conversations/{conversation_id}/messages"
+
+    whole = await api.get(path, headers=hr(world.recruiter_token))
+    assert whole.status_code == 200, whole.text
+    lines = whole.json()
+    chat_channels = {line["channel"] for line in lines if line["author"] != "result"}
+    assert chat_channels == {"telegram", "web"}
+    [result] = [line for line in lines if line["author"] == "result"]
+    assert result["conversation_id"] is None
+    assert lines[0]["author"] == "candidate"
+    assert [line["at"] for line in lines] == sorted(line["at"] for line in lines)
+
+    paged: list[dict[str, object]] = []
+    params: dict[str, str | int] = {"limit": 2}
+    while page := (await api.get(path, params=params, headers=hr(world.recruiter_token))).json():
+        assert len(page) <= 2
+        paged += page
+        params = {"limit": 2, "after": page[-1]["cursor"]}
+    assert paged == lines  # no line skipped or repeated across pages
+
+    async with world.runtime.sessionmaker() as session:
+        reads = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "transcript.read"))
+        ).all()
+    reads_by_api = 1 + -(-len(lines) // 2) + 1  # the whole, the full pages, the empty one
+    assert len(reads) == reads_by_api
+    assert {(r.actor, r.object_type, r.details["via"]) for r in reads} == {
+        (f"user:{world.recruiter.id}", "candidate", "api")
+    }
+    assert reads[0].team_id == world.team.id
+    assert reads[0].details["lines"] == len(lines)
+
+
+async def test_a_transcript_is_another_teams_404_and_a_bad_cursor_422(
+    world: World, api: httpx.AsyncClient, nlu_model: NluModel
+) -> None:
+    chat = await telegram_chat(world, nlu_model)
+    await chat.say("我的面试结果出来了吗")
+    path = f"/api/v1/conversations/{await chat.conversation_id()}/messages"
+
+    assert (await api.get(path, headers=hr(world.outsider_token))).status_code == 404
+    missing = await api.get(
+        "/api/v1/conversations/999999/messages", headers=hr(world.recruiter_token)
+    )
+    assert missing.status_code == 404
+    for after in ("x", "1.2.3", "1.0.99999999999999999999", "-1.0.1", "99999999999999999999.0.1"):
+        bad = await api.get(path, params={"after": after}, headers=hr(world.recruiter_token))
+        assert bad.status_code == 422, after
+        assert bad.json()["error"]["code"] in {"bad_cursor", "invalid_request"}
+    too_many = await api.get(path, params={"limit": 501}, headers=hr(world.recruiter_token))
+    assert too_many.status_code == 422
+    async with world.runtime.sessionmaker() as session:
+        assert (
+            await session.scalar(select(AuditEntry).where(AuditEntry.action == "transcript.read"))
+            is None
+        )
+
+
+async def test_conversations_are_found_by_candidate_or_application_code_within_the_team(
+    world: World, api: httpx.AsyncClient, nlu_model: NluModel
+) -> None:
+    chat = await telegram_chat(world, nlu_model)
+    await chat.say("帮我转一下人工吧")
+    conversation_id = await chat.conversation_id()
+    candidate_id = (await world.application(1)).candidate_id
+
+    by_code = await api.get(
+        "/api/v1/conversations",
+        params={"application_code": "ap-2026-000001"},
+        headers=hr(world.recruiter_token),
+    )
+    assert by_code.status_code == 200, by_code.text
+    [found] = by_code.json()
+    assert found["id"] == conversation_id
+    assert found["channel"] == "telegram"
+    assert found["candidate_id"] == candidate_id
+    assert found["application_code"] == "AP-2026-000001"
+    assert found["with_hr"] is True
+    by_candidate = await api.get(
+        "/api/v1/conversations",
+        params={"candidate_id": candidate_id},
+        headers=hr(world.recruiter_token),
+    )
+    assert by_candidate.json() == by_code.json()
+
+    for params in ({"candidate_id": candidate_id}, {"application_code": "AP-2026-000001"}):
+        outsider = await api.get(
+            "/api/v1/conversations", params=params, headers=hr(world.outsider_token)
+        )
+        assert outsider.status_code == 404
+    for params in ({}, {"candidate_id": candidate_id, "application_code": "AP-2026-000001"}):
+        both = await api.get(
+            "/api/v1/conversations", params=params, headers=hr(world.recruiter_token)
+        )
+        assert both.status_code == 422
+        assert both.json()["error"]["code"] == "one_lookup"
+
+
+async def test_handoffs_are_listed_with_their_last_message_and_wait(
+    world: World, api: httpx.AsyncClient, nlu_model: NluModel
+) -> None:
+    chat = await telegram_chat(world, nlu_model)
+    await chat.say("帮我转一下人工吧")
+    await chat.say("我想问一下薪资范围")  # quiet while HR has it: the last word is theirs
+
+    [handoff] = (
+        await api.get("/api/v1/conversations/handoffs", headers=hr(world.recruiter_token))
+    ).json()
+    assert handoff["last_message_text"] == "我想问一下薪资范围"
+    assert handoff["last_message_author"] == "candidate"
+    assert handoff["last_message_at"] >= handoff["opened_at"]
+    assert handoff["waiting_seconds"] >= 0
+
+    path = f"/api/v1/conversations/{handoff['conversation_id']}/replies"
+    body = {"text": "您好，薪资面议，我稍后电话联系您。"}
+    assert (
+        await api.post(path, json=body, headers=hr(world.recruiter_token, "r"))
+    ).status_code == 200
+    [answered] = (
+        await api.get("/api/v1/conversations/handoffs", headers=hr(world.recruiter_token))
+    ).json()
+    assert (answered["last_message_author"], answered["last_message_text"]) == ("hr", body["text"])
