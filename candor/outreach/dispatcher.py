@@ -228,7 +228,9 @@ class Dispatcher:
                     OutreachMessage.subject,
                     OutreachMessage.body,
                     OutreachMessage.wechat_data,
+                    OutreachMessage.sms_params,
                     MessageTemplate.wechat_template_id,
+                    MessageTemplate.sms_template_code,
                     Candidate.id.label("candidate_id"),
                     Candidate.email,
                     Candidate.locale,
@@ -281,6 +283,9 @@ class Dispatcher:
                     wechat_data=dict(row.wechat_data),
                     # Outside the 48-hour window WeChat takes only a template message.
                     wechat_template_id=row.wechat_template_id,
+                    # SMS providers send only their approved template, filled in.
+                    sms_template_code=row.sms_template_code,
+                    sms_params=dict(row.sms_params),
                 )
             prepared.append(
                 Prepared(claimed=item, delivery=delivery, record_deadline=record_deadline)
