@@ -233,6 +233,8 @@ class Dispatcher:
                     MessageTemplate.sms_template_code,
                     Candidate.id.label("candidate_id"),
                     Candidate.email,
+                    Candidate.mobile,
+                    Candidate.sms_opted_out_at,
                     Candidate.locale,
                     Candidate.proactive_opted_out_at,
                 )
@@ -243,7 +245,9 @@ class Dispatcher:
                 .where(OutboxItem.id.in_([c.item_id for c in claimed]))
             )
         ).all()
-        chat_candidates = {row.candidate_id for row in rows if row.channel is not Channel.EMAIL}
+        chat_candidates = {
+            row.candidate_id for row in rows if row.channel not in (Channel.EMAIL, Channel.SMS)
+        }
         bound: dict[tuple[int | None, Channel], str] = {}
         if chat_candidates:
             identities = await session.execute(
@@ -269,6 +273,8 @@ class Dispatcher:
                 if row.proactive_opted_out_at is not None
                 else row.email
                 if channel is Channel.EMAIL
+                else (row.mobile if row.sms_opted_out_at is None else None)  # TD after queueing
+                if channel is Channel.SMS
                 else bound.get((row.candidate_id, channel))
             )
             delivery = None

@@ -208,9 +208,15 @@ async def deliverable_channels(session: AsyncSession, candidate: Candidate) -> l
         order.append(Channel.EMAIL)
     reachable = []
     for channel in order:
-        if (channel is Channel.EMAIL and candidate.email) or (
-            channel is not Channel.EMAIL and channel in bound
-        ):
+        if channel is Channel.EMAIL:
+            ok = bool(candidate.email)
+        elif channel is Channel.SMS:
+            # Only when the candidate's preferences name it (SMS is paid for, a segment at a
+            # time), to their mobile, until they reply TD / 退订.
+            ok = bool(candidate.mobile) and candidate.sms_opted_out_at is None
+        else:
+            ok = channel in bound
+        if ok:
             reachable.append(channel)
     return reachable
 

@@ -69,6 +69,11 @@ def form_problems(
         return problems
     if len(params) > MAX_SMS_PARAMS:
         problems.append(f"sms_params: at most {MAX_SMS_PARAMS} parameters")
+    problems += [
+        f"{field_name(name)}: no source; write it as {name} = {{{{ variable }}}}"
+        for name, source in params.items()
+        if not source.strip()
+    ]
     named = [name for name in params if NAMED_PARAM.match(name)]
     positional = [name for name in params if POSITIONAL_PARAM.match(name)]
     for name in params:
@@ -122,6 +127,21 @@ def rendered_value_problems(params: Mapping[str, str]) -> list[str]:
                     f"{sample.description}; an SMS variable takes at most {MAX_SMS_PARAM_CHARS}"
                 ]
     return []
+
+
+def parse_lines(text: str) -> dict[str, str]:
+    """The console's one-parameter-a-line form, `name = {{ source }}`, as parameters. A line
+    without `=` becomes a parameter without a source, which validation names."""
+    params = {}
+    for line in text.splitlines():
+        if line.strip():
+            name, _, source = line.partition("=")
+            params[name.strip()] = source.strip()
+    return params
+
+
+def as_lines(params: Mapping[str, str]) -> str:
+    return "\n".join(f"{name} = {source}" for name, source in params.items())
 
 
 def fill(preview_text: str, values: Mapping[str, str]) -> str:
