@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
@@ -70,16 +70,21 @@ def _record(
 async def stop_sms(
     session: AsyncSession, mobiles: Collection[str], *, provider: str, now: datetime
 ) -> list[int]:
-    """The number replied TD / 退订 to an SMS: every candidate with that mobile (written in
-    any of the forms `mobiles` lists) gets no more SMS; their other channels stay. Returns
-    the candidates opted out now: none for those who had already said so, so a replayed
-    reply changes nothing and is not audited twice (one statement, safe against a replay
-    handled at the same moment)."""
+    """The number replied TD / 退订 to an SMS: every candidate with that mobile gets no more
+    SMS; their other channels stay. `mobiles` are the number's digit-only forms (with and
+    without the country code), matched against `candidates.mobile` with its spaces, dashes
+    and `+` left out, however the ATS wrote it (a scan: replies are rare). Returns the
+    candidates opted out now: none for those who had already said so, so a replayed reply
+    changes nothing and is not audited twice (one statement, safe against a replay handled
+    at the same moment)."""
+    digits_only = func.replace(
+        func.replace(func.replace(Candidate.mobile, " ", ""), "-", ""), "+", ""
+    )
     opted_out = list(
         (
             await session.scalars(
                 update(Candidate)
-                .where(Candidate.mobile.in_(sorted(mobiles)), Candidate.sms_opted_out_at.is_(None))
+                .where(digits_only.in_(sorted(mobiles)), Candidate.sms_opted_out_at.is_(None))
                 .values(sms_opted_out_at=now)
                 .returning(Candidate.id)
                 .execution_options(synchronize_session=False)

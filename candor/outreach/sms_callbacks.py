@@ -31,6 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor.chat.commands import normalise_phone
 from candor.chat.consent import stop_sms
 from candor.clock import utcnow
 from candor.errors import CandorError
@@ -141,11 +142,12 @@ def _items(adapter: TypeAdapter[list[Any]], data: Any, what: str, *, single: boo
 def parse_replies(provider: SmsProvider, data: Any) -> list[SmsReply]:
     if provider is SmsProvider.ALIBABA:
         return [
-            SmsReply(*_alibaba_number(item.phone_number), item.content)
+            # Alibaba reports mainland numbers, usually without the country code.
+            SmsReply(CHINA, _national(CHINA, item.phone_number), item.content)
             for item in _items(_ALIBABA_UP, data, "SmsUp", single=False)
         ]
     return [
-        SmsReply(_digits(item.nationcode) or CHINA, _digits(item.mobile), item.text)
+        SmsReply(cc := _digits(item.nationcode) or CHINA, _national(cc, item.mobile), item.text)
         for item in _items(_TENCENT_REPLIES, data, "reply callback", single=True)
     ]
 
@@ -174,20 +176,19 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def _alibaba_number(phone_number: str) -> tuple[str, str]:
-    """Alibaba reports domestic numbers without the country code; accept it with one too."""
-    digits = _digits(phone_number)
-    if digits.startswith("0086"):
-        digits = digits[2:]
-    if len(digits) == 13 and digits.startswith(CHINA):
-        return CHINA, digits[2:]
-    return CHINA, digits
+def _national(country_code: str, number: str) -> str:
+    """A mainland number as the chat's phone matching writes it (no +86 / 0086); others as
+    digits."""
+    return normalise_phone(number) if country_code == CHINA else _digits(number)
 
 
 def mobile_forms(country_code: str, national_number: str) -> set[str]:
-    """The ways an ATS writes this number in `Candidate.mobile`, so the lookup uses its index."""
+    """The digit-only forms of the number an ATS may have written in `Candidate.mobile`."""
     cc, n = country_code, national_number
-    return {n, f"{cc}{n}", f"+{cc}{n}", f"00{cc}{n}", f"+{cc} {n}", f"+{cc}-{n}"}
+    forms = {f"{cc}{n}", f"00{cc}{n}"}
+    if cc == CHINA:
+        forms.add(n)  # mainland numbers are usually written without the country code
+    return forms
 
 
 def is_opt_out(text: str) -> bool:

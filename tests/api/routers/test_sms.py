@@ -13,12 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
 from api.app import create_app
 from candor.clock import utcnow
+from candor.logging import configure_logging
 from candor.models import AuditEntry, Candidate
 from candor.models.enums import Channel
 from candor.models.outreach import (
@@ -118,7 +120,7 @@ async def test_td_replied_through_alibaba_opts_the_number_out_of_sms_once(
     sms: httpx.AsyncClient, world: World
 ) -> None:
     await world.applicant(1, preferred_channels=["sms", "email"])
-    url = f"/sms/alibaba/replies/{TOKEN}"
+    url = f"/sms/alibaba/replies?token={TOKEN}"
 
     first = await sms.post(url, json=alibaba_up("13800138000", "TD"))
     replay = await sms.post(url, json=alibaba_up("13800138000", "TD"))
@@ -142,11 +144,11 @@ async def test_td_replied_through_alibaba_opts_the_number_out_of_sms_once(
 async def test_tuiding_replied_through_tencent_opts_out_whatever_form_the_ats_wrote_the_number_in(
     sms: httpx.AsyncClient, world: World
 ) -> None:
-    await world.applicant(1, mobile="+86 13800138000")
+    await world.applicant(1, mobile="+86 138-0013-8000")
     await world.applicant(2, mobile="13900139000")
 
     response = await sms.post(
-        f"/sms/tencent/replies/{TOKEN}", json=tencent_reply("13800138000", " 退订。")
+        f"/sms/tencent/replies?token={TOKEN}", json=tencent_reply("13800138000", " 退订。")
     )
 
     assert response.status_code == 200, response.text
@@ -159,7 +161,7 @@ async def test_any_other_reply_changes_nothing(sms: httpx.AsyncClient, world: Wo
     await world.applicant(1)
 
     response = await sms.post(
-        f"/sms/alibaba/replies/{TOKEN}", json=alibaba_up("13800138000", "TD是什么意思")
+        f"/sms/alibaba/replies?token={TOKEN}", json=alibaba_up("13800138000", "TD是什么意思")
     )
 
     assert response.status_code == 200
@@ -219,7 +221,7 @@ async def test_an_alibaba_receipt_marks_the_message_delivered_and_a_replay_chang
         "biz_id": biz_id,
         "out_id": "",
     }
-    url = f"/sms/alibaba/receipts/{TOKEN}"
+    url = f"/sms/alibaba/receipts?token={TOKEN}"
 
     first = await sms.post(url, json=[report])
     delivered_at = (await the_message(world, message_id)).delivered_at
@@ -246,8 +248,8 @@ async def test_a_failed_tencent_receipt_moves_the_message_to_the_next_channel(
         "sid": serial_no,
     }
 
-    response = await sms.post(f"/sms/tencent/receipts/{TOKEN}", json=[status])
-    replay = await sms.post(f"/sms/tencent/receipts/{TOKEN}", json=[status])
+    response = await sms.post(f"/sms/tencent/receipts?token={TOKEN}", json=[status])
+    replay = await sms.post(f"/sms/tencent/receipts?token={TOKEN}", json=[status])
 
     assert (response.status_code, replay.status_code) == (200, 200)
     assert response.json() == {"result": 0, "errmsg": "OK"}
@@ -267,7 +269,7 @@ async def test_a_failed_receipt_with_no_channel_left_fails_the_message(
         await session.execute(update(Candidate).values(email=None))
 
     response = await sms.post(
-        f"/sms/alibaba/receipts/{TOKEN}",
+        f"/sms/alibaba/receipts?token={TOKEN}",
         json=[{"biz_id": biz_id, "success": False, "err_code": "MK:0001", "err_msg": "失败"}],
     )
 
@@ -280,7 +282,7 @@ async def test_a_receipt_for_an_unknown_id_is_acknowledged_and_ignored(
     sms: httpx.AsyncClient, world: World
 ) -> None:
     response = await sms.post(
-        f"/sms/alibaba/receipts/{TOKEN}", json=[{"biz_id": "never-sent", "success": True}]
+        f"/sms/alibaba/receipts?token={TOKEN}", json=[{"biz_id": "never-sent", "success": True}]
     )
 
     assert response.status_code == 200
@@ -306,7 +308,7 @@ async def test_bodies_not_in_the_providers_shape_are_400_and_change_nothing(
     await world.applicant(1)
 
     response = await sms.post(
-        f"/sms/{path}/{TOKEN}", content=body, headers={"Content-Type": "application/json"}
+        f"/sms/{path}?token={TOKEN}", content=body, headers={"Content-Type": "application/json"}
     )
 
     assert response.status_code == 400, response.text
@@ -320,7 +322,7 @@ async def test_a_batch_with_one_bad_item_applies_none_of_it(
     await world.applicant(1)
 
     response = await sms.post(
-        f"/sms/alibaba/replies/{TOKEN}",
+        f"/sms/alibaba/replies?token={TOKEN}",
         json=[*alibaba_up("13800138000", "TD"), {"content": "TD"}],
     )
 
@@ -335,7 +337,7 @@ async def test_a_wrong_token_is_forbidden_and_changes_nothing(
     await world.applicant(1)
 
     response = await sms.post(
-        "/sms/alibaba/replies/wrong-token-0123456789", json=alibaba_up("13800138000", "TD")
+        "/sms/alibaba/replies?token=wrong-token-0123456789", json=alibaba_up("13800138000", "TD")
     )
 
     assert response.status_code == 403
@@ -346,7 +348,7 @@ async def test_a_wrong_token_is_forbidden_and_changes_nothing(
 async def test_without_a_configured_token_the_callbacks_are_disabled(
     api: httpx.AsyncClient, world: World
 ) -> None:
-    response = await api.post(f"/sms/tencent/receipts/{TOKEN}", json=[])
+    response = await api.post(f"/sms/tencent/receipts?token={TOKEN}", json=[])
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "sms_callbacks_disabled"
@@ -361,7 +363,7 @@ async def test_the_address_allow_list_refuses_other_callers(
 
     async with serving_app(runtime) as http:
         response = await http.post(
-            f"/sms/alibaba/replies/{TOKEN}", json=alibaba_up("13800138000", "TD")
+            f"/sms/alibaba/replies?token={TOKEN}", json=alibaba_up("13800138000", "TD")
         )
 
     assert response.status_code == status
@@ -372,7 +374,7 @@ async def test_the_same_reply_pushed_twice_at_once_is_audited_once(
     sms: httpx.AsyncClient, world: World
 ) -> None:
     await world.applicant(1)
-    url = f"/sms/alibaba/replies/{TOKEN}"
+    url = f"/sms/alibaba/replies?token={TOKEN}"
 
     answers = await asyncio.gather(
         *(sms.post(url, json=alibaba_up("13800138000", "退订")) for _ in range(3))
@@ -386,3 +388,23 @@ async def test_the_same_reply_pushed_twice_at_once_is_audited_once(
             .where(AuditEntry.action == "candidate.consent_changed")
         )
     assert rows == 1
+
+
+async def test_a_missing_token_is_forbidden(sms: httpx.AsyncClient, world: World) -> None:
+    response = await sms.post("/sms/alibaba/replies", json=alibaba_up("13800138000", "TD"))
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+
+
+async def test_the_token_never_reaches_the_request_log(
+    sms: httpx.AsyncClient, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(world.runtime.settings)  # onto the stderr capsys captures
+
+    await sms.post(f"/sms/tencent/receipts?token={TOKEN}", json=[])
+    logged = capsys.readouterr().err
+    structlog.reset_defaults()
+
+    assert "path=/sms/tencent/receipts" in logged
+    assert TOKEN not in logged
