@@ -426,9 +426,13 @@ async def test_conversations_are_found_by_candidate_or_application_code_within_t
             "/api/v1/conversations", params=params, headers=hr(world.outsider_token)
         )
         assert outsider.status_code == 404
-    for params in ({}, {"candidate_id": candidate_id, "application_code": "AP-2026-000001"}):
+    lookups: tuple[dict[str, int | str], ...] = (
+        {},
+        {"candidate_id": candidate_id, "application_code": "AP-2026-000001"},
+    )
+    for lookup in lookups:
         both = await api.get(
-            "/api/v1/conversations", params=params, headers=hr(world.recruiter_token)
+            "/api/v1/conversations", params=lookup, headers=hr(world.recruiter_token)
         )
         assert both.status_code == 422
         assert both.json()["error"]["code"] == "one_lookup"

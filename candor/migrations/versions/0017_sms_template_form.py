@@ -2,7 +2,7 @@
 code, a Jinja source per template variable and the approved text for previews; each message
 keeps its rendered SMS parameters
 
-Revision ID: 0019
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-02 12:40:00
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 from candor.db.types import JSONType
 
-revision: str = "0019"
+revision: str = "0017"
 # Written in parallel with 0017 and 0018: re-chained onto whichever lands last.
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
