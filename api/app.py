@@ -30,6 +30,7 @@ from api.routers import (
     telegram,
     templates,
     webchat,
+    webhooks,
     wechat,
 )
 from bot.channels.registry import build_senders
@@ -134,6 +135,7 @@ def create_app(
     app.include_router(kpis.router)
     app.include_router(audit.router)
     app.include_router(conversations.router)
+    app.include_router(webhooks.router)
     install_console(app)
     document_body_limit(app)
     return app

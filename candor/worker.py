@@ -8,8 +8,9 @@ everything around it, so no job swallows its own errors, hangs or holds up anoth
 - a timeout per run;
 - failures are logged with the exception and retried on the next tick with backoff;
 - a Redis lock makes a periodic job run on one worker at a time across machines.
-Beside the jobs runs the one delivery loop (`candor.delivery.loop`) over its queues: result
-messages, direct messages (chat replies, binding codes) and HR notices. The senders it uses
+Beside the jobs run the webhook outbox (`candor.webhooks.queue`) and the one delivery loop
+(`candor.delivery.loop`) over its queues: result messages, direct messages (chat replies,
+binding codes) and HR notices. The senders it uses
 are built once per process by the composition root (`candor worker`, `candor serve`) and
 passed in, so this module knows no concrete channel.
 """
@@ -46,6 +47,7 @@ from candor.outreach.service import OutreachContext
 from candor.outreach.sla_watch import check_deadlines
 from candor.runtime import Runtime, open_runtime
 from candor.settings import Settings
+from candor.webhooks.queue import WebhookQueue
 
 log = get_logger(__name__)
 
@@ -235,14 +237,21 @@ async def run_worker_loops(
     queues = delivery_queues(runtime, senders, context)
     sending = Sending(senders, concurrency=runtime.settings.dispatcher_concurrency)
     deliveries = DeliveryLoop(sending, queues)
-    if once:
-        await run_jobs(runtime, DEFAULT_JOBS, once=True, stop=stop)
-        await deliveries.drain()
-    else:
-        await asyncio.gather(
-            run_jobs(runtime, DEFAULT_JOBS, once=False, stop=stop),
-            deliveries.run_forever(stop),
-        )
+    webhooks = WebhookQueue(runtime)
+    try:
+        if once:
+            await run_jobs(runtime, DEFAULT_JOBS, once=True, stop=stop)
+            await deliveries.drain()
+            await webhooks.drain()
+            await deliveries.drain()  # the admins' mail about an endpoint just disabled
+        else:
+            await asyncio.gather(
+                run_jobs(runtime, DEFAULT_JOBS, once=False, stop=stop),
+                deliveries.run_forever(stop),
+                webhooks.run_forever(stop),
+            )
+    finally:
+        await webhooks.aclose()
 
 
 async def run_worker(

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from candor.audit.service import Action, record
 from candor.logging import get_logger
 from candor.models import Candidate, ChatIdentity
+from candor.models.webhooks import WebhookEventType
+from candor.webhooks import events as webhook_events
 
 log = get_logger(__name__)
 
@@ -44,11 +46,12 @@ def _audit(
     )
 
 
-def stop_all_proactive(
+async def stop_all_proactive(
     session: AsyncSession, candidate: Candidate, identity: ChatIdentity, *, now: datetime
 ) -> bool:
     """No result or notice is pushed to the candidate on any channel from now on; they can
-    still ask in chat. False if they had already said so."""
+    still ask in chat. False if they had already said so. Reported to the ATS
+    (`candidate.opted_out`, scope "all")."""
     if candidate.proactive_opted_out_at is not None:
         return False
     candidate.proactive_opted_out_at = now
@@ -56,6 +59,14 @@ def stop_all_proactive(
         session, candidate, identity, consent="proactive_messages", before=True, after=False,
         now=now,
     )  # fmt: skip
+    await webhook_events.record_for_candidate(
+        session,
+        WebhookEventType.CANDIDATE_OPTED_OUT,
+        candidate.id,
+        None,
+        {"scope": SCOPE_ALL, "channel": identity.channel.value, "via": "chat"},
+        now=now,
+    )
     log.info("chat.proactive_opt_out", candidate_id=candidate.id, scope=SCOPE_ALL)
     return True
 
