@@ -6,16 +6,20 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from candor.clock import utcnow
 from candor.devtools.fake_ats_webhooks import FakeAtsState, create_fake_ats_app
-from candor.models.webhooks import WebhookEndpoint, WebhookEventType
+from candor.models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventType
 from candor.runtime import Runtime
 from candor.webhooks import events, service
 from candor.webhooks.http import WebhookClient
 from candor.webhooks.queue import WebhookQueue
 from candor.webhooks.schemas import WebhookEndpointIn
+from tests.dialogue_world import engine, gateway, nlu_model
 from tests.fakes import serving
+
+__all__ = ["engine", "gateway", "nlu_model"]
 
 # The test receiver listens on loopback, which only an on-premise setting admits.
 ON_PREMISE = service.WebhookPolicy(allow_private_networks=True, secret_grace=timedelta(hours=24))
@@ -73,3 +77,14 @@ def queue(runtime: Runtime, **options: Any) -> WebhookQueue:
     options.setdefault("retry_delays", IMMEDIATE_RETRIES)
     options.setdefault("client", WebhookClient(timeout=5, allow_private=True))
     return WebhookQueue(runtime, **options)
+
+
+async def recorded(runtime: Runtime, event_type: WebhookEventType) -> list[dict[str, Any]]:
+    """The payloads of the committed events of one type, oldest first."""
+    async with runtime.sessionmaker() as session:
+        found = await session.scalars(
+            select(WebhookEvent.payload)
+            .where(WebhookEvent.type == event_type)
+            .order_by(WebhookEvent.id)
+        )
+        return list(found.all())
