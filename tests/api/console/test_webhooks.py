@@ -94,7 +94,7 @@ async def test_bad_input_is_shown_by_its_field_and_saves_nothing(
 ) -> None:
     csrf = await as_admin(console, world)
 
-    answer = await post_form(console, BASE, csrf, **fields)
+    answer = await console.post(BASE, data={"csrf_token": csrf, **fields})
 
     assert answer.status_code == 422
     assert problem in answer.text
