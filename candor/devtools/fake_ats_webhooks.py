@@ -3,8 +3,8 @@ signature with the `standardwebhooks` library (as an ATS following the specifica
 would).
 
 `POST /hooks` records each request (its headers, body, and which of the configured secrets
-verified it, if any). Answers can be scripted (`state.script`, a list of statuses taken
-one per request; a 3xx answers with a `Location`). Run it alone with
+verified it, if any); `GET /_stats` counts them. Answers can be scripted (`state.script`, a
+list of statuses taken one per request; a 3xx answers with a `Location`). Run it alone with
 `python -m candor.devtools.fake_ats_webhooks --port 8910 --secret whsec_...`.
 """
 
@@ -74,7 +74,22 @@ def create_fake_ats_app(state: FakeAtsState | None = None) -> Starlette:
             return JSONResponse({"error": "bad signature"}, status_code=401)
         return JSONResponse({"ok": status < 300}, status_code=status)
 
-    app = Starlette(routes=[Route("/hooks", hooks, methods=["POST"])])
+    async def stats(_request: Request) -> Response:
+        ids = [r.msg_id for r in state.received]
+        return JSONResponse(
+            {
+                "received": len(ids),
+                "verified": len(state.verified()),
+                "distinct_ids": len(set(ids)),
+            }
+        )
+
+    app = Starlette(
+        routes=[
+            Route("/hooks", hooks, methods=["POST"]),
+            Route("/_stats", stats, methods=["GET"]),
+        ]
+    )
     app.state.fake = state
     return app
 
