@@ -33,6 +33,7 @@ from api.routers import (
     webhooks,
     wechat,
 )
+from bot.channels.http11 import Http11Transport
 from bot.channels.registry import build_senders
 from bot.channels.wechat.service import build_wechat_endpoint
 from bot.gateway import Gateway
@@ -83,7 +84,11 @@ def create_app(
             else {}
         )
         worker = (
-            asyncio.create_task(run_worker_loops(app.state.runtime, senders, stop))
+            asyncio.create_task(
+                run_worker_loops(
+                    app.state.runtime, senders, stop, webhook_transport=Http11Transport()
+                )
+            )
             if with_worker
             else None
         )

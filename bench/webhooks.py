@@ -30,6 +30,7 @@ from pathlib import Path
 from services import free_port, http_ok, scratch_database, wait_until
 from sqlalchemy import select
 
+from bot.channels.http11 import Http11Transport
 from candor.clock import utcnow
 from candor.db.migrate import upgrade_async
 from candor.logging import configure_logging
@@ -82,9 +83,11 @@ async def record_and_deliver(
                     )
         recorded = time.perf_counter() - started
 
-        queue = WebhookQueue(
-            runtime, client=WebhookClient(timeout=10, allow_private=True), batch_size=batch
+        # As `candor worker` sends them: over bot's lean HTTP/1.1 transport.
+        client = WebhookClient(
+            timeout=10, allow_private=True, max_connections=batch, transport=Http11Transport()
         )
+        queue = WebhookQueue(runtime, client=client, batch_size=batch)
         started = time.perf_counter()
         await queue.drain()
         drained = time.perf_counter() - started

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from redis.asyncio import Redis
 from redis.exceptions import LockError
 from sqlalchemy import delete
@@ -227,9 +228,16 @@ def delivery_queues(
 
 
 async def run_worker_loops(
-    runtime: Runtime, senders: Senders, stop: asyncio.Event, *, once: bool = False
+    runtime: Runtime,
+    senders: Senders,
+    stop: asyncio.Event,
+    *,
+    once: bool = False,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> None:
-    """The periodic jobs and the delivery loop, until `stop` is set (or one pass)."""
+    """The periodic jobs, the delivery loop and the webhook outbox, until `stop` is set (or
+    one pass). `webhook_transport` is the HTTP transport of the webhooks (the composition
+    root's choice; httpx's own when None)."""
     context = await _outreach_context(runtime, stop, once=once)
     if context is None:
         return
@@ -237,7 +245,7 @@ async def run_worker_loops(
     queues = delivery_queues(runtime, senders, context)
     sending = Sending(senders, concurrency=runtime.settings.dispatcher_concurrency)
     deliveries = DeliveryLoop(sending, queues)
-    webhooks = WebhookQueue(runtime)
+    webhooks = WebhookQueue(runtime, transport=webhook_transport)
     try:
         if once:
             await run_jobs(runtime, DEFAULT_JOBS, once=True, stop=stop)
@@ -255,7 +263,11 @@ async def run_worker_loops(
 
 
 async def run_worker(
-    settings: Settings, build_senders: SendersFactory, *, once: bool = False
+    settings: Settings,
+    build_senders: SendersFactory,
+    *,
+    once: bool = False,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> None:
     """`candor worker`: run until SIGINT/SIGTERM, sending through the senders that
     `build_senders` makes once for this process."""
@@ -269,7 +281,9 @@ async def run_worker(
     async with open_runtime(settings) as runtime:
         senders = build_senders(settings, runtime.redis, runtime.sessionmaker)
         try:
-            await run_worker_loops(runtime, senders, stop, once=once)
+            await run_worker_loops(
+                runtime, senders, stop, once=once, webhook_transport=webhook_transport
+            )
         finally:
             await close_senders(senders)
     log.info("worker.stopped")

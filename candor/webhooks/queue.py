@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import httpx
 from sqlalchemy import and_, delete, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -115,6 +116,7 @@ class WebhookQueue:
         runtime: Runtime,
         *,
         client: WebhookClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         worker_id: str | None = None,
         batch_size: int = 50,
         lease: timedelta = timedelta(seconds=60),
@@ -126,6 +128,8 @@ class WebhookQueue:
         self.client = client or WebhookClient(
             timeout=settings.webhooks_timeout_seconds,
             allow_private=settings.webhooks_allow_private_networks,
+            max_connections=batch_size,
+            transport=transport,
         )
         self.worker_id = worker_id or default_worker_id()
         self.batch_size = batch_size
@@ -315,39 +319,69 @@ class WebhookQueue:
     # -- record ------------------------------------------------------------------------------
 
     async def record(self, outcomes: Sequence[tuple[ClaimedWebhook, AttemptOutcome]]) -> None:
-        """Every attempt, and each delivery's next state, guarded by this worker's claim."""
+        """Every attempt, and each delivery's next state, in one transaction, guarded by this
+        worker's claim."""
         if not outcomes:
             return
         now = utcnow()
+        ids = sorted(claimed.delivery_id for claimed, _ in outcomes)
         async with self.runtime.transaction() as session:
-            for claimed, outcome in sorted(outcomes, key=lambda pair: pair[0].delivery_id):
-                delivery = await session.get(
-                    WebhookDelivery, claimed.delivery_id, with_for_update=True
+            locked = (
+                await session.scalars(
+                    select(WebhookDelivery)
+                    .where(WebhookDelivery.id.in_(ids))
+                    .order_by(WebhookDelivery.id)
+                    .with_for_update()
                 )
-                if (
-                    delivery is None
-                    or delivery.state is not WebhookDeliveryState.IN_FLIGHT
-                    or delivery.claimed_by != self.worker_id
-                ):
-                    # Our lease ran out and another worker has the row now; it will record.
-                    self.stats.lost_claims += 1
-                    log.warning("webhooks.claim_lost", delivery_id=claimed.delivery_id)
-                    continue
-                session.add(
-                    WebhookAttempt(
-                        delivery_id=delivery.id,
-                        attempted_at=now,
-                        succeeded=outcome.succeeded,
-                        status_code=outcome.status_code,
-                        latency_ms=outcome.latency_ms,
-                        response_excerpt=outcome.response_excerpt,
-                        error=outcome.error,
+            ).all()
+            ours = {
+                d.id: d
+                for d in locked
+                if d.state is WebhookDeliveryState.IN_FLIGHT and d.claimed_by == self.worker_id
+            }
+            for delivery_id in sorted(set(ids) - ours.keys()):
+                # Our lease ran out and another worker has the row now; it will record.
+                self.stats.lost_claims += 1
+                log.warning("webhooks.claim_lost", delivery_id=delivery_id)
+            if not ours:
+                return
+            endpoints = {
+                e.id: e
+                for e in (
+                    await session.scalars(
+                        select(WebhookEndpoint)
+                        .where(
+                            WebhookEndpoint.id.in_(sorted({d.endpoint_id for d in ours.values()}))
+                        )
+                        .order_by(WebhookEndpoint.id)
+                        .with_for_update()
                     )
-                )
-                endpoint = await session.get_one(
-                    WebhookEndpoint, delivery.endpoint_id, with_for_update=True
-                )
+                ).all()
+            }
+            mine = sorted(
+                ((c, o) for c, o in outcomes if c.delivery_id in ours),
+                key=lambda pair: pair[0].delivery_id,
+            )
+            await session.execute(
+                insert(WebhookAttempt),
+                [
+                    {
+                        "delivery_id": claimed.delivery_id,
+                        "attempted_at": now,
+                        "succeeded": outcome.succeeded,
+                        "status_code": outcome.status_code,
+                        "latency_ms": outcome.latency_ms,
+                        "response_excerpt": outcome.response_excerpt,
+                        "error": outcome.error,
+                    }
+                    for claimed, outcome in mine
+                ],
+            )
+            for claimed, outcome in mine:
+                delivery = ours[claimed.delivery_id]
+                endpoint = endpoints[delivery.endpoint_id]
                 delivery.lease_until = None
+                delivery.updated_at = now
                 if outcome.succeeded:
                     delivery.state = WebhookDeliveryState.DELIVERED
                     delivery.delivered_at = now

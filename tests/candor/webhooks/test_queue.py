@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
+from bot.channels.http11 import Http11Transport
 from candor.clock import utcnow
 from candor.models import ChatDelivery, HRUser
 from candor.models.enums import Channel, Role
@@ -39,12 +41,17 @@ async def attempts(runtime: Runtime) -> list[WebhookAttempt]:
         return list(found.all())
 
 
+@pytest.mark.parametrize("lean", [False, True], ids=["httpx", "http11"])
 async def test_an_event_arrives_signed_and_verifies_with_the_endpoint_secret(
-    runtime: Runtime, receiver: Receiver
+    runtime: Runtime, receiver: Receiver, lean: bool
 ) -> None:
     await add_endpoint(runtime, receiver)
     event_id = await record(runtime, text="周四下午可以吗")
-    worker = queue(runtime)
+    # httpx's own transport, and the lean one `candor worker` passes in.
+    transport = Http11Transport() if lean else None
+    worker = queue(
+        runtime, client=WebhookClient(timeout=5, allow_private=True, transport=transport)
+    )
 
     await worker.drain()
     await worker.aclose()
