@@ -48,7 +48,7 @@ from candor.outreach.service import OutreachContext
 from candor.outreach.sla_watch import check_deadlines
 from candor.runtime import Runtime, open_runtime
 from candor.settings import Settings
-from candor.webhooks.queue import WebhookQueue
+from candor.webhooks.queue import WebhookQueue, prune_settled
 
 log = get_logger(__name__)
 
@@ -111,9 +111,26 @@ class SlaWatch(Job):
         return checked.handled
 
 
+class PruneWebhookEvents(Job):
+    """Forget settled webhook events (every delivery delivered or given up) after the
+    retention, with their deliveries and attempts: the admin's view of the attempts reaches
+    back that far."""
+
+    name = "prune_webhook_events"
+    interval = timedelta(hours=1)
+
+    def __init__(self, retention: timedelta = timedelta(days=30)) -> None:
+        self.retention = retention
+
+    async def run(self, runtime: Runtime) -> int:
+        async with runtime.transaction() as session:
+            return await prune_settled(session, before=utcnow() - self.retention)
+
+
 DEFAULT_JOBS: tuple[Job, ...] = (
     PruneAtsEvents(),
     PruneIdempotencyKeys(),
+    PruneWebhookEvents(),
     SlaWatch(),
 )
 

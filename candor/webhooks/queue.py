@@ -464,3 +464,21 @@ async def notify_admins_disabled(
             now=now,
         )
     return len(admins)
+
+
+async def prune_settled(session: AsyncSession, *, before: datetime) -> int:
+    """Forget events older than `before` whose every delivery is settled (delivered or given
+    up), with their deliveries and attempts; returns how many events went."""
+    undecided = exists().where(
+        WebhookDelivery.event_id == WebhookEvent.id, WebhookDelivery.state.in_(UNDECIDED)
+    )
+    result = await session.execute(
+        delete(WebhookEvent)
+        .where(
+            WebhookEvent.occurred_at < before,
+            WebhookEvent.fanned_out.is_(True),
+            ~undecided,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

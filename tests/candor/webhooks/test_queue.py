@@ -25,6 +25,7 @@ from candor.runtime import Runtime
 from candor.webhooks import service
 from candor.webhooks.http import WebhookClient
 from candor.webhooks.schemas import WebhookEndpointPatch
+from candor.worker import PruneWebhookEvents
 from tests.candor.webhooks.conftest import ON_PREMISE, Receiver, add_endpoint, queue, record
 from tests.factories import make_hr_user
 
@@ -331,3 +332,29 @@ async def test_an_event_nobody_subscribed_to_is_dropped_and_others_are_filtered(
     async with runtime.sessionmaker() as session:
         kept = (await session.scalars(select(WebhookEvent.public_id))).all()
     assert kept == [wanted]
+
+
+async def test_settled_events_past_the_retention_are_pruned_with_their_attempts(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    await add_endpoint(runtime, receiver)
+    delivered = await record(runtime, "application:1")
+    await record(runtime, "application:2")
+    receiver.state.script = [200, 500]  # the second keeps retrying (an hour away)
+    worker = queue(runtime, retry_delays=(timedelta(hours=1),))
+    await worker.drain()
+    await worker.aclose()
+    async with runtime.transaction() as session:
+        await session.execute(
+            update(WebhookEvent).values(occurred_at=utcnow() - timedelta(days=31))
+        )
+
+    pruned = await PruneWebhookEvents().run(runtime)
+
+    assert pruned == 1
+    async with runtime.sessionmaker() as session:
+        left = (await session.scalars(select(WebhookEvent.public_id))).all()
+    assert delivered not in left
+    assert len(left) == 1  # the one still being retried stays
+    assert len(await deliveries(runtime)) == 1
+    assert len(await attempts(runtime)) == 1
