@@ -73,6 +73,7 @@ async def receive(
         at=message.received_at,
     )
     identity, conversation = thread.identity, thread.conversation
+    redelivered = inbound_id is None
     if inbound_id is None:
         # Recorded before: a provider's redelivery. Answer it only if nothing did (the
         # engine failed after the message was recorded); otherwise it is a true duplicate.
@@ -88,7 +89,8 @@ async def receive(
     await _decide(
         session, message, identity, thread.candidate, outcome, policy, redis=redis, now=now
     )
-    if outcome.engine_turn is not None and message.text:
+    if outcome.engine_turn is not None and message.text and not redelivered:
+        # A redelivery answered again is the same message: the ATS heard of it already.
         await _record_reply(session, outcome.engine_turn, message)
     if outcome.engine_turn is None and outcome.replies:
         conversation.last_message_at = now

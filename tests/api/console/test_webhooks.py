@@ -165,3 +165,23 @@ async def test_the_admin_sees_attempts_replays_rotates_disables_and_deletes(
         "webhook_endpoint.updated",
         "webhook_endpoint.deleted",
     ]
+
+
+async def test_an_endpoint_disabled_after_failing_shows_why(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    csrf = await as_admin(console, world)
+    await post_form(
+        console, BASE, csrf, url=PUBLIC_URL, event_types=["csat.recorded"], enabled="on"
+    )
+    async with world.runtime.transaction() as session:
+        endpoint = (await session.scalars(select(WebhookEndpoint))).one()
+        endpoint.disabled_at = utcnow()
+        endpoint.disabled_reason = "every attempt failed since 2026-12-01 09:00; HTTP 503"
+
+    listed = await console.get(BASE)
+    detail = await console.get(f"{BASE}/{endpoint.id}")
+
+    assert "disabled" in listed.text
+    assert 'id="disabled"' in detail.text
+    assert "HTTP 503" in detail.text
