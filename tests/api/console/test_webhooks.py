@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from candor.clock import utcnow
-from candor.models import AuditEntry, WebhookEndpoint
+from candor.models import AuditEntry, WebhookDelivery, WebhookEndpoint
 from candor.models.enums import Role
 from candor.models.webhooks import WebhookEventType
 from candor.webhooks import events
@@ -127,7 +127,9 @@ async def test_the_admin_sees_attempts_replays_rotates_disables_and_deletes(
     assert event.public_id in detail.text
     assert "✗" in detail.text  # the failed attempt, with its error
 
-    replayed = await post_form(console, f"{one}/deliveries/1/replay", csrf)
+    async with world.runtime.sessionmaker() as session:
+        delivery_id = (await session.scalars(select(WebhookDelivery.id))).one()
+    replayed = await post_form(console, f"{one}/deliveries/{delivery_id}/replay", csrf)
     assert replayed.status_code == 303
     rotated = await post_form(console, f"{one}/rotate", csrf)
     match = _SECRET.search(rotated.text)

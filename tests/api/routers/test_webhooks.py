@@ -174,6 +174,6 @@ async def test_an_admin_sees_every_attempt_and_replays_a_delivery(
     assert replayed.json()["state"] == "pending"
     assert replayed.json()["attempts"] == 0
     assert replayed.json()["event_id"] == event.public_id
-    missing = await api.post(f"{one}/deliveries/999/replay", headers=hr(token, "k3"))
+    missing = await api.post(f"{one}/deliveries/{2**62}/replay", headers=hr(token, "k3"))
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
