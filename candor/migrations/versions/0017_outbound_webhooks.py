@@ -2,7 +2,7 @@
 deliveries and every attempt.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-02 12:11:17.936901
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import candor.db.types
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
