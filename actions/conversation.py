@@ -58,12 +58,12 @@ class ActionOptOut(CandorAction):
         identity = context.party.identity
         scope = _opt_out_scope(context)
         if scope == consent.SCOPE_ALL:
-            consent.stop_all_proactive(
+            await consent.stop_all_proactive(
                 context.session, context.candidate, identity, now=context.now
             )
             context.say("opted_out_all")
         elif scope == consent.SCOPE_CHANNEL:
-            binding.set_opt_out(
+            await binding.set_opt_out(
                 context.session, identity, opted_out=True, via="chat", now=context.now
             )
             context.dispatcher.utter_message(

@@ -31,8 +31,10 @@ from api.routers import (
     telegram,
     templates,
     webchat,
+    webhooks,
     wechat,
 )
+from bot.channels.http11 import Http11Transport
 from bot.channels.registry import build_senders
 from bot.channels.wechat.service import build_wechat_endpoint
 from bot.gateway import Gateway
@@ -83,7 +85,11 @@ def create_app(
             else {}
         )
         worker = (
-            asyncio.create_task(run_worker_loops(app.state.runtime, senders, stop))
+            asyncio.create_task(
+                run_worker_loops(
+                    app.state.runtime, senders, stop, webhook_transport=Http11Transport()
+                )
+            )
             if with_worker
             else None
         )
@@ -136,6 +142,7 @@ def create_app(
     app.include_router(kpis.router)
     app.include_router(audit.router)
     app.include_router(conversations.router)
+    app.include_router(webhooks.router)
     install_console(app)
     document_body_limit(app)
     return app

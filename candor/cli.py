@@ -109,10 +109,13 @@ def worker(
     once: Annotated[bool, typer.Option(help="Run every due job once, then exit.")] = False,
 ) -> None:
     """Run background jobs until interrupted."""
+    from bot.channels.http11 import Http11Transport
     from bot.channels.registry import build_senders
     from candor.worker import run_worker
 
-    asyncio.run(run_worker(_settings(), build_senders, once=once))
+    asyncio.run(
+        run_worker(_settings(), build_senders, once=once, webhook_transport=Http11Transport())
+    )
 
 
 @app.command("import")

@@ -144,6 +144,28 @@ class Settings(BaseSettings):
     dispatcher_max_attempts: int = Field(
         default=8, ge=1, le=50, description="Tries on one channel before falling back."
     )
+    webhooks_allow_private_networks: bool = Field(
+        default=False,
+        description="Let webhook endpoints be loopback, private, link-local or other "
+        "non-public addresses (an on-premise ATS). Off: such URLs are refused when saved "
+        "and when sent to.",
+    )
+    webhooks_secret_grace_hours: float = Field(
+        default=24,
+        ge=0,
+        le=24 * 30,
+        description="Hours a rotated webhook secret keeps signing beside the new one.",
+    )
+    webhooks_disable_after_hours: float = Field(
+        default=72,
+        gt=0,
+        le=24 * 30,
+        description="Hours an endpoint may fail every attempt before Candor stops sending "
+        "to it and tells the admins.",
+    )
+    webhooks_timeout_seconds: float = Field(
+        default=10, gt=0, le=60, description="How long one webhook request may take."
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Where candidates reach this server; web-chat binding links start here.",

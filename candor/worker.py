@@ -8,8 +8,9 @@ everything around it, so no job swallows its own errors, hangs or holds up anoth
 - a timeout per run;
 - failures are logged with the exception and retried on the next tick with backoff;
 - a Redis lock makes a periodic job run on one worker at a time across machines.
-Beside the jobs runs the one delivery loop (`candor.delivery.loop`) over its queues: result
-messages, direct messages (chat replies, binding codes) and HR notices. The senders it uses
+Beside the jobs run the webhook outbox (`candor.webhooks.queue`) and the one delivery loop
+(`candor.delivery.loop`) over its queues: result messages, direct messages (chat replies,
+binding codes) and HR notices. The senders it uses
 are built once per process by the composition root (`candor worker`, `candor serve`) and
 passed in, so this module knows no concrete channel.
 """
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from redis.asyncio import Redis
 from redis.exceptions import LockError
 from sqlalchemy import delete
@@ -46,6 +48,7 @@ from candor.outreach.service import OutreachContext
 from candor.outreach.sla_watch import check_deadlines
 from candor.runtime import Runtime, open_runtime
 from candor.settings import Settings
+from candor.webhooks.queue import WebhookQueue, prune_settled
 
 log = get_logger(__name__)
 
@@ -108,9 +111,26 @@ class SlaWatch(Job):
         return checked.handled
 
 
+class PruneWebhookEvents(Job):
+    """Forget settled webhook events (every delivery delivered or given up) after the
+    retention, with their deliveries and attempts: the admin's view of the attempts reaches
+    back that far."""
+
+    name = "prune_webhook_events"
+    interval = timedelta(hours=1)
+
+    def __init__(self, retention: timedelta = timedelta(days=30)) -> None:
+        self.retention = retention
+
+    async def run(self, runtime: Runtime) -> int:
+        async with runtime.transaction() as session:
+            return await prune_settled(session, before=utcnow() - self.retention)
+
+
 DEFAULT_JOBS: tuple[Job, ...] = (
     PruneAtsEvents(),
     PruneIdempotencyKeys(),
+    PruneWebhookEvents(),
     SlaWatch(),
 )
 
@@ -225,9 +245,16 @@ def delivery_queues(
 
 
 async def run_worker_loops(
-    runtime: Runtime, senders: Senders, stop: asyncio.Event, *, once: bool = False
+    runtime: Runtime,
+    senders: Senders,
+    stop: asyncio.Event,
+    *,
+    once: bool = False,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> None:
-    """The periodic jobs and the delivery loop, until `stop` is set (or one pass)."""
+    """The periodic jobs, the delivery loop and the webhook outbox, until `stop` is set (or
+    one pass). `webhook_transport` is the HTTP transport of the webhooks (the composition
+    root's choice; httpx's own when None)."""
     context = await _outreach_context(runtime, stop, once=once)
     if context is None:
         return
@@ -235,18 +262,29 @@ async def run_worker_loops(
     queues = delivery_queues(runtime, senders, context)
     sending = Sending(senders, concurrency=runtime.settings.dispatcher_concurrency)
     deliveries = DeliveryLoop(sending, queues)
-    if once:
-        await run_jobs(runtime, DEFAULT_JOBS, once=True, stop=stop)
-        await deliveries.drain()
-    else:
-        await asyncio.gather(
-            run_jobs(runtime, DEFAULT_JOBS, once=False, stop=stop),
-            deliveries.run_forever(stop),
-        )
+    webhooks = WebhookQueue(runtime, transport=webhook_transport)
+    try:
+        if once:
+            await run_jobs(runtime, DEFAULT_JOBS, once=True, stop=stop)
+            await deliveries.drain()
+            await webhooks.drain()
+            await deliveries.drain()  # the admins' mail about an endpoint just disabled
+        else:
+            await asyncio.gather(
+                run_jobs(runtime, DEFAULT_JOBS, once=False, stop=stop),
+                deliveries.run_forever(stop),
+                webhooks.run_forever(stop),
+            )
+    finally:
+        await webhooks.aclose()
 
 
 async def run_worker(
-    settings: Settings, build_senders: SendersFactory, *, once: bool = False
+    settings: Settings,
+    build_senders: SendersFactory,
+    *,
+    once: bool = False,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> None:
     """`candor worker`: run until SIGINT/SIGTERM, sending through the senders that
     `build_senders` makes once for this process."""
@@ -260,7 +298,9 @@ async def run_worker(
     async with open_runtime(settings) as runtime:
         senders = build_senders(settings, runtime.redis, runtime.sessionmaker)
         try:
-            await run_worker_loops(runtime, senders, stop, once=once)
+            await run_worker_loops(
+                runtime, senders, stop, once=once, webhook_transport=webhook_transport
+            )
         finally:
             await close_senders(senders)
     log.info("worker.stopped")

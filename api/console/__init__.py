@@ -17,6 +17,7 @@ from api.console import (
     kpis,
     nlu_review,
     template_editor,
+    webhooks,
 )
 from api.console.deps import ConsoleHTTPError, LoginRequiredError
 from api.console.rendering import STATIC_DIR, page
@@ -25,7 +26,17 @@ from api.console.rendering import STATIC_DIR, page
 def install_console(app: FastAPI) -> None:
     """Mount the console's pages, its static files and its HTML error pages on `app`."""
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
-    for module in (auth, approvals, conversations, template_editor, kpis, audit, admin, nlu_review):
+    for module in (
+        auth,
+        approvals,
+        conversations,
+        template_editor,
+        kpis,
+        audit,
+        admin,
+        webhooks,
+        nlu_review,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequiredError)

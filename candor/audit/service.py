@@ -47,6 +47,14 @@ class Action:
     API_TOKEN_REVOKED = "api_token.revoked"  # noqa: S105
     TEAM_CREATED = "team.created"
     TEAM_RENAMED = "team.renamed"
+    # Outbound webhooks to the ATS (candor.webhooks): admins' changes, and the worker's
+    # disabling of an endpoint that failed for too long.
+    WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"
+    WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated"
+    WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook_endpoint.secret_rotated"  # noqa: S105
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+    WEBHOOK_DELIVERY_REPLAYED = "webhook_delivery.replayed"
     # Written by the chat side once it exists (see docs/console.md):
     IDENTITY_BOUND = "identity.bound"
     CONVERSATION_HANDED_OFF = "conversation.handed_off"

@@ -47,6 +47,8 @@ from candor.models import (
 )
 from candor.models.chat import IdentityAction
 from candor.models.enums import Channel, Locale
+from candor.models.webhooks import WebhookEventType
+from candor.webhooks import events as webhook_events
 
 log = get_logger(__name__)
 
@@ -262,10 +264,11 @@ async def _follow_candidate(session: AsyncSession, identity: ChatIdentity) -> No
     )
 
 
-def set_opt_out(
+async def set_opt_out(
     session: AsyncSession, identity: ChatIdentity, *, opted_out: bool, via: str, now: datetime
 ) -> bool:
-    """Opt this account out of (or back into) notifications; False if nothing changed."""
+    """Opt this account out of (or back into) notifications; False if nothing changed. An
+    opt-out of a candidate's account is reported to the ATS (`candidate.opted_out`)."""
     if (identity.opted_out_at is not None) == opted_out:
         return False
     identity.opted_out_at = now if opted_out else None
@@ -277,6 +280,15 @@ def set_opt_out(
         via=via,
         now=now,
     )
+    if opted_out and identity.candidate_id is not None:
+        await webhook_events.record_for_candidate(
+            session,
+            WebhookEventType.CANDIDATE_OPTED_OUT,
+            identity.candidate_id,
+            None,
+            {"scope": "channel", "channel": identity.channel.value, "via": via},
+            now=now,
+        )
     log.info("chat.opt_out" if opted_out else "chat.opt_in", identity_id=identity.id, via=via)
     return True
 

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from candor.audit.service import Action, record
 from candor.logging import get_logger
 from candor.models import Candidate, ChatIdentity
+from candor.models.webhooks import WebhookEventType
+from candor.webhooks import events as webhook_events
 
 log = get_logger(__name__)
 
@@ -75,8 +77,9 @@ async def stop_sms(
     without the country code), matched against `candidates.mobile` with its spaces, dashes
     and `+` left out, however the ATS wrote it (a scan: replies are rare). Returns the
     candidates opted out now: none for those who had already said so, so a replayed reply
-    changes nothing and is not audited twice (one statement, safe against a replay handled
-    at the same moment)."""
+    changes nothing and is not audited or reported twice (one statement, safe against a
+    replay handled at the same moment). Reported to the ATS (`candidate.opted_out`, scope
+    "channel", channel "sms")."""
     digits_only = func.replace(
         func.replace(func.replace(Candidate.mobile, " ", ""), "-", ""), "+", ""
     )
@@ -101,15 +104,24 @@ async def stop_sms(
             details={"via": "sms_reply", "provider": provider},
             now=now,
         )
+        await webhook_events.record_for_candidate(
+            session,
+            WebhookEventType.CANDIDATE_OPTED_OUT,
+            candidate_id,
+            None,
+            {"scope": SCOPE_CHANNEL, "channel": "sms", "via": "sms_reply"},
+            now=now,
+        )
         log.info("chat.sms_opt_out", candidate_id=candidate_id, provider=provider)
     return sorted(opted_out)
 
 
-def stop_all_proactive(
+async def stop_all_proactive(
     session: AsyncSession, candidate: Candidate, identity: ChatIdentity, *, now: datetime
 ) -> bool:
     """No result or notice is pushed to the candidate on any channel from now on; they can
-    still ask in chat. False if they had already said so."""
+    still ask in chat. False if they had already said so. Reported to the ATS
+    (`candidate.opted_out`, scope "all")."""
     if candidate.proactive_opted_out_at is not None:
         return False
     candidate.proactive_opted_out_at = now
@@ -117,6 +129,14 @@ def stop_all_proactive(
         session, candidate, identity, consent="proactive_messages", before=True, after=False,
         now=now,
     )  # fmt: skip
+    await webhook_events.record_for_candidate(
+        session,
+        WebhookEventType.CANDIDATE_OPTED_OUT,
+        candidate.id,
+        None,
+        {"scope": SCOPE_ALL, "channel": identity.channel.value, "via": "chat"},
+        now=now,
+    )
     log.info("chat.proactive_opt_out", candidate_id=candidate.id, scope=SCOPE_ALL)
     return True
 

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from candor.chat import binding, commands, consent, limits, transcript
+from candor.chat import binding, commands, consent, limits, teams, transcript
 from candor.chat.binding import BindResult
 from candor.chat.engine import Turn
 from candor.chat.messages import InboundMessage, Reply
@@ -28,6 +28,8 @@ from candor.chat.texts import text
 from candor.logging import get_logger
 from candor.models import Candidate, ChatIdentity, Job
 from candor.models.enums import Channel, Locale
+from candor.models.webhooks import WebhookEventType
+from candor.webhooks import events as webhook_events
 
 log = get_logger(__name__)
 
@@ -71,6 +73,7 @@ async def receive(
         at=message.received_at,
     )
     identity, conversation = thread.identity, thread.conversation
+    redelivered = inbound_id is None
     if inbound_id is None:
         # Recorded before: a provider's redelivery. Answer it only if nothing did (the
         # engine failed after the message was recorded); otherwise it is a true duplicate.
@@ -86,6 +89,9 @@ async def receive(
     await _decide(
         session, message, identity, thread.candidate, outcome, policy, redis=redis, now=now
     )
+    if outcome.engine_turn is not None and message.text and not redelivered:
+        # A redelivery answered again is the same message: the ATS heard of it already.
+        await _record_reply(session, outcome.engine_turn, message)
     if outcome.engine_turn is None and outcome.replies:
         conversation.last_message_at = now
         for reply in outcome.replies:
@@ -102,6 +108,24 @@ async def receive(
                 buttons=[(b.title, b.payload) for b in reply.buttons],
             )
     return outcome
+
+
+async def _record_reply(session: AsyncSession, turn: Turn, message: InboundMessage) -> None:
+    """A bound candidate's message reaches the ATS (`candidate.replied`), with the
+    application the conversation concerns."""
+    await webhook_events.record_for_candidate(
+        session,
+        WebhookEventType.CANDIDATE_REPLIED,
+        turn.candidate_id,
+        await teams.application_of_conversation(session, turn.conversation_id),
+        {
+            "channel": turn.channel.value,
+            "chat_message_id": turn.inbound_message_id,
+            "text": message.text,
+            "received_at": webhook_events.iso_utc(message.received_at),
+        },
+        now=message.received_at,
+    )
 
 
 def _safe_key(message: InboundMessage) -> str | None:
@@ -127,7 +151,7 @@ async def _decide(
 
     if message.event == "unsubscribe":
         # The account unfollowed: it cannot be reached, and is not told so.
-        binding.set_opt_out(session, identity, opted_out=True, via="unsubscribe", now=now)
+        await binding.set_opt_out(session, identity, opted_out=True, via="unsubscribe", now=now)
         return
     clients = _clients(message)
     if candidate is None:
@@ -152,7 +176,7 @@ async def _decide(
                 say(await _bound_reply(session, result))
             return
         if message.event == "start" and identity.opted_out_at is not None:
-            binding.set_opt_out(session, identity, opted_out=False, via="start", now=now)
+            await binding.set_opt_out(session, identity, opted_out=False, via="start", now=now)
             say(Reply(text("opted_in", locale, channel=identity.channel)))
             return
         say(
@@ -167,11 +191,11 @@ async def _decide(
     command = commands.parse_command(message.text) if message.text else None
     match command:
         case commands.OptOut():
-            binding.set_opt_out(session, identity, opted_out=True, via="keyword", now=now)
+            await binding.set_opt_out(session, identity, opted_out=True, via="keyword", now=now)
             say(Reply(text("opted_out", locale, channel=identity.channel)))
             return
         case commands.OptIn():
-            binding.set_opt_out(session, identity, opted_out=False, via="keyword", now=now)
+            await binding.set_opt_out(session, identity, opted_out=False, via="keyword", now=now)
             if candidate is not None:
                 consent.resume_proactive(session, candidate, identity, now=now)
             say(Reply(text("opted_in", locale, channel=identity.channel)))

@@ -32,6 +32,7 @@ from candor.models import (
     Handoff,
     HandoffApplication,
     HrTask,
+    Interview,
     Job,
     JobAnswer,
     JobQuestion,
@@ -39,6 +40,8 @@ from candor.models import (
 )
 from candor.models.dialogue import ChatDeliveryState, HrTaskKind, JobQuestionState
 from candor.models.enums import ApplicationStatus, Channel, Locale
+from candor.models.webhooks import WebhookEventType
+from candor.webhooks import events as webhook_events
 
 log = get_logger(__name__)
 
@@ -92,8 +95,41 @@ async def open_handoff(
         now=now,
     )
     await session.flush()
+    await _record_handoff_event(
+        session,
+        WebhookEventType.HANDOFF_OPENED,
+        handoff,
+        conversation,
+        application.id if application is not None else None,
+        {"reason": reason},
+        now=now,
+    )
     log.info("dialogue.handoff_opened", conversation_id=conversation.id, reason=reason)
     return handoff
+
+
+async def _record_handoff_event(
+    session: AsyncSession,
+    event_type: WebhookEventType,
+    handoff: Handoff,
+    conversation: Conversation,
+    application_id: int | None,
+    details: dict[str, object],
+    *,
+    now: datetime,
+) -> None:
+    """The ATS hears of a hand-off to a person and of its end (when the conversation belongs
+    to a candidate: an anonymous chat is nobody the ATS knows)."""
+    if conversation.candidate_id is None:
+        return
+    await webhook_events.record_for_candidate(
+        session,
+        event_type,
+        conversation.candidate_id,
+        application_id,
+        {"handoff_id": handoff.id, "channel": conversation.channel.value, **details},
+        now=now,
+    )
 
 
 async def active_handoff(session: AsyncSession, conversation_id: int) -> Handoff | None:
@@ -123,6 +159,19 @@ async def hand_back(
     for task in tasks:
         task.done_at, task.done_by = now, actor
     await session.flush()
+    conversation = await session.get_one(Conversation, conversation_id)
+    application_id = await session.scalar(
+        select(HandoffApplication.application_id).where(HandoffApplication.handoff_id == handoff.id)
+    )
+    await _record_handoff_event(
+        session,
+        WebhookEventType.HANDOFF_CLOSED,
+        handoff,
+        conversation,
+        application_id,
+        {"closed_by": actor},
+        now=now,
+    )
     log.info("dialogue.handed_back", conversation_id=conversation_id, actor=actor)
     return handoff
 
@@ -274,13 +323,46 @@ async def request_reschedule(
             details={**details, "request": request},
             now=now,
         )
+        await _record_reschedule(session, application, task, request, follow_up=False, now=now)
         return task, True
     follow_ups = [*task.details.get("follow_ups", []), {"at": now.isoformat(), "text": request}]
     # A new dict, so the JSON column sees the change.
     task.details = {**task.details, **details, "follow_ups": follow_ups[-MAX_FOLLOW_UPS:]}
     await session.flush()
+    await _record_reschedule(session, application, task, request, follow_up=True, now=now)
     log.info("dialogue.hr_task_follow_up", kind=task.kind.value, task_id=task.id)
     return task, False
+
+
+async def _record_reschedule(
+    session: AsyncSession,
+    application: Application,
+    task: HrTask,
+    request: str,
+    *,
+    follow_up: bool,
+    now: datetime,
+) -> None:
+    """Every request (and follow-up) goes to the ATS, naming the interview it is most likely
+    about: the application's latest one."""
+    interview_external_id = await session.scalar(
+        select(Interview.external_id)
+        .where(Interview.application_id == application.id)
+        .order_by(Interview.id.desc())
+        .limit(1)
+    )
+    await webhook_events.record_for_application(
+        session,
+        WebhookEventType.INTERVIEW_RESCHEDULE_REQUESTED,
+        application.id,
+        {
+            "interview_external_id": interview_external_id,
+            "request": request,
+            "follow_up": follow_up,
+            "hr_task_id": task.id,
+        },
+        now=now,
+    )
 
 
 async def withdraw(
@@ -310,6 +392,13 @@ async def withdraw(
         conversation=conversation,
         application=application,
         details={"application_code": application.code},
+        now=now,
+    )
+    await webhook_events.record_for_application(
+        session,
+        WebhookEventType.CANDIDATE_WITHDREW,
+        application.id,
+        {"withdrawn_at": webhook_events.iso_utc(now), "via": "chat"},
         now=now,
     )
     return True
@@ -360,6 +449,17 @@ async def store_rating(
         return None
     row.rating, row.rated_at = rating, now
     await session.flush()
+    application_id = await session.scalar(
+        select(OutreachMessage.application_id).where(OutreachMessage.id == row.outreach_message_id)
+    )
+    assert application_id is not None  # the rated message's foreign key
+    await webhook_events.record_for_application(
+        session,
+        WebhookEventType.CSAT_RECORDED,
+        application_id,
+        {"rating": rating, "scale": 5, "message_id": row.outreach_message_id},
+        now=now,
+    )
     log.info("dialogue.csat", candidate_id=candidate_id, rating=rating)
     return row
 

@@ -50,6 +50,7 @@ from candor.models.outreach import (
     OutreachMessage,
     SlaNotification,
 )
+from candor.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "ActiveNluModel",
@@ -101,4 +102,8 @@ __all__ = [
     "StageChange",
     "Team",
     "TeamMembership",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -29,6 +29,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,7 +39,7 @@ from candor.delivery.loop import UNREACHABLE, Sending, run_round
 from candor.delivery.ports import ChannelSender, Delivery, Permanent, RetryAfter, SendResult, Sent
 from candor.logging import get_logger
 from candor.models import Application, Candidate, ChatIdentity
-from candor.models.enums import Channel
+from candor.models.enums import Channel, Decision
 from candor.models.outreach import (
     MessageState,
     MessageTemplate,
@@ -47,6 +48,7 @@ from candor.models.outreach import (
     OutboxState,
     OutreachMessage,
 )
+from candor.models.webhooks import WebhookEventType
 from candor.outreach.hr_notices import notify_undeliverable
 from candor.outreach.service import (
     TRANSITIONS,
@@ -57,6 +59,7 @@ from candor.outreach.service import (
     transition,
 )
 from candor.runtime import Runtime
+from candor.webhooks.events import record_message_events
 
 log = get_logger(__name__)
 
@@ -384,16 +387,22 @@ class Dispatcher:
         sent on that channel (one recorded transition each)."""
         now = utcnow()
         message_ids = sorted({message_id for message_id, _ in items.values()})
-        states = dict(
-            (
-                await session.execute(
-                    select(OutreachMessage.id, OutreachMessage.state)
-                    .where(OutreachMessage.id.in_(message_ids))
-                    .order_by(OutreachMessage.id)
-                    .with_for_update()
+        locked = (
+            await session.execute(
+                select(
+                    OutreachMessage.id,
+                    OutreachMessage.state,
+                    OutreachMessage.application_id,
+                    OutreachMessage.outcome,
+                    OutreachMessage.result_version,
                 )
-            ).all()
-        )
+                .where(OutreachMessage.id.in_(message_ids))
+                .order_by(OutreachMessage.id)
+                .with_for_update()
+            )
+        ).all()
+        states = {row.id: row.state for row in locked}
+        by_message = {row.id: row for row in locked}
         await session.execute(
             update(OutboxItem),
             [
@@ -439,6 +448,20 @@ class Dispatcher:
                     }
                     for message_id in sorted(newly_sent)
                 ],
+            )
+            # The ATS hears of it in this same transaction (candor.webhooks).
+            await record_message_events(
+                session,
+                WebhookEventType.MESSAGE_DELIVERED,
+                [
+                    (
+                        message_id,
+                        by_message[message_id].application_id,
+                        _message_details(by_message[message_id], channel, "channel"),
+                    )
+                    for message_id, channel in sorted(newly_sent.items())
+                ],
+                now=now,
             )
         self.stats.sent += len(items)
         for item_id, (_, channel) in items.items():
@@ -555,6 +578,18 @@ async def fall_back(
     )
     reason = f"no channel left; last error: {item.last_error}"
     transition(session, message, final, actor=SYSTEM_DISPATCHER, at=now, reason=reason)
+    await record_message_events(
+        session,
+        WebhookEventType.MESSAGE_UNDELIVERABLE,
+        [
+            (
+                message.id,
+                message.application_id,
+                {**_message_details(message, item.channel, None), "reason": reason},
+            )
+        ],
+        now=now,
+    )
     await notify_undeliverable(session, message, reason=reason, now=now)
     return Fallback(final_state=final)
 
@@ -591,8 +626,42 @@ async def record_receipt(
     if delivered:
         transition(session, message, MessageState.DELIVERED, actor=actor, at=now)
         message.delivered_at = now
+        await record_message_events(
+            session,
+            WebhookEventType.MESSAGE_DELIVERED,
+            [
+                (
+                    message.id,
+                    message.application_id,
+                    _message_details(message, item.channel, "receipt"),
+                )
+            ],
+            now=now,
+        )
         return message
     item.state = OutboxState.PERMANENT_FAILURE
     item.last_error = reason or "the provider reported a failed delivery"
     await fall_back(session, item, message, quiet_hours or QuietHours(), now, exhausted=True)
     return message
+
+
+class _MessageFacts(Protocol):
+    @property
+    def outcome(self) -> Decision: ...
+    @property
+    def result_version(self) -> int: ...
+
+
+def _message_details(
+    message: _MessageFacts, channel: Channel, confirmed_by: str | None
+) -> dict[str, Any]:
+    """What a message event says beside the application: which result, on which channel,
+    and (delivered) whether the channel took it or a receipt confirmed it."""
+    details: dict[str, Any] = {
+        "outcome": message.outcome.value,
+        "result_version": message.result_version,
+        "channel": channel.value,
+    }
+    if confirmed_by is not None:
+        details["confirmed_by"] = confirmed_by
+    return details
