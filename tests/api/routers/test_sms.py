@@ -30,6 +30,7 @@ from candor.models.outreach import (
     OutboxState,
     OutreachMessage,
 )
+from candor.models.webhooks import WebhookEvent
 from candor.outreach.service import deliverable_channels
 from candor.runtime import Runtime
 from tests.candor.outreach.conftest import webhook_dispatcher
@@ -116,6 +117,13 @@ async def consent_audits(world: World) -> list[AuditEntry]:
         )
 
 
+async def webhook_events(world: World) -> list[tuple[str, dict[str, Any]]]:
+    """What the ATS is told, in order: each event's type and payload data."""
+    async with world.runtime.sessionmaker() as session:
+        found = await session.scalars(select(WebhookEvent).order_by(WebhookEvent.id))
+        return [(event.type.value, event.payload["data"]) for event in found]
+
+
 async def test_td_replied_through_alibaba_opts_the_number_out_of_sms_once(
     sms: httpx.AsyncClient, world: World
 ) -> None:
@@ -139,6 +147,9 @@ async def test_td_replied_through_alibaba_opts_the_number_out_of_sms_once(
     assert entry.details == {"via": "sms_reply", "provider": "alibaba"}
     async with world.runtime.sessionmaker() as session:
         assert await deliverable_channels(session, opted_out) == [Channel.EMAIL]
+    [(_, data)] = [e for e in await webhook_events(world) if e[0] == "candidate.opted_out"]
+    assert (data["scope"], data["channel"], data["via"]) == ("channel", "sms", "sms_reply")
+    assert data["candidate_external_id"] == "cand-1"
 
 
 async def test_tuiding_replied_through_tencent_opts_out_whatever_form_the_ats_wrote_the_number_in(
@@ -232,6 +243,12 @@ async def test_an_alibaba_receipt_marks_the_message_delivered_and_a_replay_chang
     assert message.state is MessageState.DELIVERED
     assert isinstance(delivered_at, datetime)
     assert message.delivered_at == delivered_at
+    confirmed = [
+        data["confirmed_by"]
+        for kind, data in await webhook_events(world)
+        if kind == "message.delivered"
+    ]
+    assert confirmed == ["channel", "receipt"]  # the provider took it; its receipt, once
 
 
 async def test_a_failed_tencent_receipt_moves_the_message_to_the_next_channel(
@@ -276,6 +293,9 @@ async def test_a_failed_receipt_with_no_channel_left_fails_the_message(
     assert response.status_code == 200, response.text
     assert (await the_message(world, message_id)).state is MessageState.FAILED
     assert await outbox(world) == [(Channel.SMS, OutboxState.PERMANENT_FAILURE)]
+    [(_, data)] = [e for e in await webhook_events(world) if e[0] == "message.undeliverable"]
+    assert data["channel"] == "sms"
+    assert "MK:0001" in data["reason"]
 
 
 async def test_a_receipt_for_an_unknown_id_is_acknowledged_and_ignored(
