@@ -43,7 +43,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from candor.devtools.serve import fake_server_arguments, serve_fake
-from candor.sms import sms_length
 
 SERVER_ERROR = "HTTP500"  # a scripted pseudo-code: the provider answers 500
 ALIYUN_TIMESTAMP_SKEW = 15 * 60
@@ -140,8 +139,10 @@ def aliyun_signature(
     return hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
 
 
-def _aliyun_error(state: FakeSmsState, status: int, code: str, message: str) -> JSONResponse:
-    state.refused.append(code)
+def _aliyun_error(
+    state: FakeSmsState, status: int, code: str, message: str, *, recorded: str | None = None
+) -> JSONResponse:
+    state.refused.append(recorded or code)
     return JSONResponse(
         {
             "RequestId": _request_id(),
@@ -251,6 +252,7 @@ def create_fake_aliyun_sms_app(state: FakeSmsState | None = None) -> Starlette:
                 500,
                 "InternalError",
                 "The request processing has failed due to some unknown error.",
+                recorded=SERVER_ERROR,
             )
         if scripted is not None:
             return _aliyun_answer(state, scripted, f"scripted: {scripted}")
@@ -309,7 +311,6 @@ def _record(
         "template": template,
         "params": params,
         "text": f"【{sign}】{text}",
-        "segments": sms_length(text, sign_name=sign).segments,
         "id": provider_id,
         "reference": reference,
         "at": time.monotonic(),
@@ -494,7 +495,7 @@ def create_fake_tencent_sms_app(state: FakeSmsState | None = None) -> Starlette:
                 {
                     "SerialNo": serial,
                     "PhoneNumber": number,
-                    "Fee": record["segments"],
+                    "Fee": 1,
                     "SessionContext": params.get("SessionContext", ""),
                     "Code": "Ok",
                     "Message": "send success",

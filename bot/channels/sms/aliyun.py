@@ -29,7 +29,7 @@ from bot.channels.sms.provider import (
     ProviderUnavailable,
     Refused,
 )
-from candor.sms import is_mainland_mobile
+from candor.delivery.sms_numbers import is_mainland_mobile
 
 DEFAULT_REGION = "cn-hangzhou"
 

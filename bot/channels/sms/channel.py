@@ -25,11 +25,11 @@ from bot.channels.sms.limits import NumberLimits
 from bot.channels.sms.provider import Accepted, ProviderUnavailable, SmsProviderClient
 from candor.clock import utcnow
 from candor.delivery.ports import Delivery, Permanent, RetryAfter, SendResult, Sent
+from candor.delivery.sms_numbers import InvalidMobileNumberError, normalize_mobile
 from candor.logging import get_logger
 from candor.models.enums import Channel
 from candor.outreach.service import QuietHours
 from candor.settings import Settings, SmsProvider
-from candor.sms import InvalidMobileNumberError, normalize_mobile
 
 log = get_logger(__name__)
 

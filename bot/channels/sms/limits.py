@@ -11,6 +11,7 @@ does not use up the candidate's allowance.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -63,7 +64,8 @@ class NumberLimits:
         async with self.redis.pipeline(transaction=True) as pipe:
             for key, window in zip(keys, windows, strict=True):
                 pipe.incr(key)
-                pipe.expireat(key, int(window.end.timestamp()) + 60)
+                # Relative to `now`, so the window lives as long as it should by the same clock.
+                pipe.expire(key, math.ceil((window.end - now).total_seconds()) + 60)
             results = await pipe.execute()
         counts = [int(c) for c in results[::2]]
         full = [w for w, c in zip(windows, counts, strict=True) if c > w.limit]
