@@ -290,6 +290,26 @@ class Settings(BaseSettings):
         description="The one-time subscription (一次性订阅消息) template the bot offers when a "
         "consenting WeChat candidate asks about a result that is still pending; unset: no offer.",
     )
+    sms_sign_name: str | None = Field(
+        default=None,
+        max_length=20,
+        description="The approved SMS signature (签名, without 【】). Providers put it in front "
+        "of every SMS as 【sign】, so it counts toward the segments the console shows.",
+    )
+    sms_callback_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Secret path segment of the SMS provider callbacks (replies and delivery "
+        "receipts): /sms/<provider>/<kind>/<token>. Neither Alibaba nor Tencent signs these "
+        "callbacks, so this token is what tells them apart from anyone else's POST; unset, "
+        "the callbacks are disabled (404).",
+    )
+    sms_callback_allowed_ips: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=list,
+        description="Optional comma-separated addresses or networks the SMS providers call "
+        "from; when set, callbacks from anywhere else are refused (403). Behind a proxy, list "
+        "it in CANDOR_TRUSTED_PROXIES so the provider's own address is the one checked.",
+    )
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated addresses or networks (10.0.0.5, 10.0.0.0/8) of the "
@@ -302,7 +322,7 @@ class Settings(BaseSettings):
         default=LogFormat.CONSOLE, description="console for people, json for log shippers."
     )
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "sms_callback_allowed_ips", mode="before")
     @classmethod
     def _split_proxy_list(cls, value: Any) -> Any:
         if isinstance(value, str):

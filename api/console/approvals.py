@@ -28,11 +28,18 @@ from candor.outreach import queries, service
 from candor.outreach.context import outreach_context
 from candor.outreach.errors import InvalidMessageTransitionError, NoTemplateError
 from candor.outreach.templating import TemplateRenderError, TemplateValidationError
+from candor.runtime import Runtime
 from candor.sla.service import business_today, current_calendar
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 MAX_REASON = 2000
 MAX_BULK = 200  # as the API's bulk approval
+
+
+def _sms_sign_name(request: Request) -> str:
+    """The SMS signature, counted in the segments a card shows (see candor.console.inbox)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime.settings.sms_sign_name or ""
 
 
 @router.get("")
@@ -48,7 +55,13 @@ async def inbox(
     done: str | None = None,
 ) -> Response:
     calendar = await current_calendar(session)
-    cards = await draft_cards(session, user.principal, calendar, today=business_today())
+    cards = await draft_cards(
+        session,
+        user.principal,
+        calendar,
+        today=business_today(),
+        sms_sign_name=_sms_sign_name(request),
+    )
     return page(request, "inbox.html", user, cards=cards, done=done)
 
 
@@ -83,7 +96,13 @@ async def _message_page(
     edit: tuple[str, str] | None = None,
 ) -> Response:
     calendar = await current_calendar(session)
-    card = await draft_card(session, message, calendar, today=business_today())
+    card = await draft_card(
+        session,
+        message,
+        calendar,
+        today=business_today(),
+        sms_sign_name=_sms_sign_name(request),
+    )
     transitions = await queries.message_history(session, message.id)
     subject, body = edit if edit is not None else (message.subject, message.body)
     diff = line_diff(message.body, body) if edit is not None else None

@@ -26,7 +26,7 @@ from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
 from candor.clock import utcnow
 from candor.models.outreach import MessageTemplate
-from candor.outreach import queries, service
+from candor.outreach import queries, service, sms_form
 from candor.outreach.context import outreach_context
 from candor.outreach.errors import TemplateVersionConflictError
 from candor.outreach.templates import TemplateIn, TemplateSources, save_template
@@ -54,10 +54,18 @@ def _sources(form: FormData, current: MessageTemplate) -> TemplateSources:
         for name in current.wechat_fields
         if form.get(f"wechat.{name}") is not None
     }
+    # The SMS form as posted; a form without its fields keeps the version's.
+    sms_code = form_text(form, "sms_template_code", default=current.sms_template_code or "")
+    sms_preview = form_textarea(form, "sms_preview_text", default=current.sms_preview_text or "")
     return TemplateSources(
         subject=form_text(form, "subject", default=current.subject),
         body=form_textarea(form, "body", default=current.body),
         wechat_fields=wechat or dict(current.wechat_fields),
+        sms_template_code=sms_code.strip() or None,
+        sms_params=sms_form.parse_lines(
+            form_textarea(form, "sms_params", default=sms_form.as_lines(current.sms_params))
+        ),
+        sms_preview_text=sms_preview.strip() or None,
     )
 
 
@@ -86,6 +94,7 @@ async def _preview(
 ) -> dict[str, object]:
     """The preview's context: the rendered message, or the problems to show inline."""
     problems = await asyncio.to_thread(template_problems, sources.as_fields())
+    problems += sources.sms_problems()
     if problems:
         return {"problems": problems, "rendered": None}
     application = await queries.visible_application(session, user.principal, application_code)
@@ -103,7 +112,7 @@ async def _preview(
         return {"problems": exc.problems, "rendered": None}
     except TemplateRenderError as exc:
         return {"problems": [f"the template did not render: {exc}"], "rendered": None}
-    return {"problems": [], "rendered": result.rendered}
+    return {"problems": [], "rendered": result.rendered, "sms_segments": result.sms_segments}
 
 
 async def _editor(
@@ -143,6 +152,7 @@ async def _editor(
         save_problems=save_problems or [],
         saved=saved,
         variables=TEMPLATE_VARIABLES,
+        sms_params_lines=sms_form.as_lines(sources.sms_params),
     )
 
 
@@ -218,6 +228,9 @@ async def save(
             body=sources.body,
             wechat_template_id=current.wechat_template_id,
             wechat_fields=dict(sources.wechat_fields),
+            sms_template_code=sources.sms_template_code,
+            sms_params=dict(sources.sms_params),
+            sms_preview_text=sources.sms_preview_text,
             team_id=current.team_id,
             job_id=current.job_id,
         )

@@ -154,7 +154,14 @@ async def preview(
         else:
             assert body.body is not None  # PreviewIn checks
             assert body.outcome is not None
-            sources = TemplateSources(body.subject or "", body.body, body.wechat_fields)
+            sources = TemplateSources(
+                body.subject or "",
+                body.body,
+                body.wechat_fields,
+                sms_template_code=body.sms_template_code,
+                sms_params=body.sms_params,
+                sms_preview_text=body.sms_preview_text,
+            )
             outcome = body.outcome
         context = await outreach_context(session, runtime.settings)
         result = await service.preview_message(
@@ -167,6 +174,9 @@ async def preview(
             subject=result.rendered.subject,
             body=result.rendered.body,
             wechat_data=result.rendered.wechat_data,
+            sms_params=result.rendered.sms_params,
+            sms_text=result.rendered.sms_text,
+            sms_segments=result.sms_segments,
             variables=result.variables.as_variables(),
         ).model_dump(mode="json")
 

@@ -31,6 +31,8 @@ class WebhookChannel:
             "locale": delivery.locale,
             "wechat_data": delivery.wechat_data,
             "wechat_template_id": delivery.wechat_template_id,
+            "sms_template_code": delivery.sms_template_code,
+            "sms_params": delivery.sms_params,
         }
         try:
             response = await self._client.post(

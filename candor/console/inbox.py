@@ -12,11 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.auth.principals import HRPrincipal
 from candor.clock import BUSINESS_TZ
+from candor.delivery.sms_segments import segments
 from candor.models import Interview, Team
 from candor.models.enums import Channel
-from candor.models.outreach import MessageState, OutreachMessage
+from candor.models.outreach import MessageState, MessageTemplate, OutreachMessage
 from candor.outreach import queries
 from candor.outreach.service import deliverable_channels
+from candor.outreach.sms_form import fill
 from candor.sla.calendar import WorkingCalendar
 
 INBOX_LIMIT = 200
@@ -30,6 +32,8 @@ class ChannelRendering:
     subject: str | None
     body: str | None
     fields: dict[str, str]
+    # SMS only: the segments `body` costs (None when the provider's text is not known).
+    segments: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +52,37 @@ def due_in_working_days(calendar: WorkingCalendar, due_on: date, today: date) ->
     return -sum(1 for day in calendar.days(due_on, today) if day.working and day.day > due_on)
 
 
-def renderings(message: OutreachMessage, channels: list[Channel]) -> list[ChannelRendering]:
-    """Per reachable channel; e-mail is shown even when unreachable, as the fallback's text."""
+def renderings(
+    message: OutreachMessage,
+    channels: list[Channel],
+    *,
+    sms_preview_text: str | None = None,
+    sms_sign_name: str = "",
+) -> list[ChannelRendering]:
+    """Per reachable channel; e-mail is shown even when unreachable, as the fallback's text.
+
+    By SMS the candidate gets the provider's approved template filled with the drafted
+    parameters: its text (and cost in segments) is known when the template gives it."""
     shown = channels or [Channel.EMAIL]
     result = []
     for channel in shown:
         if channel is Channel.EMAIL:
             result.append(ChannelRendering(channel, message.subject, message.body, {}))
+        elif channel is Channel.SMS:
+            text = (
+                fill(sms_preview_text, message.sms_params)
+                if sms_preview_text and message.sms_params
+                else None
+            )
+            result.append(
+                ChannelRendering(
+                    channel,
+                    None,
+                    text,
+                    dict(message.sms_params),
+                    segments=segments(text, sms_sign_name) if text is not None else None,
+                )
+            )
         elif channel is Channel.WECHAT and message.wechat_data:
             result.append(ChannelRendering(channel, None, None, dict(message.wechat_data)))
         else:
@@ -70,6 +98,7 @@ async def draft_cards(
     today: date,
     team_id: int | None = None,
     job_id: int | None = None,
+    sms_sign_name: str = "",
 ) -> list[DraftCard]:
     """Pending drafts and drafts needing attention in the principal's teams, ordered by the
     promise deadline."""
@@ -83,11 +112,19 @@ async def draft_cards(
             limit=INBOX_LIMIT,
         ),
     )
-    return [await draft_card(session, message, calendar, today=today) for message in messages]
+    return [
+        await draft_card(session, message, calendar, today=today, sms_sign_name=sms_sign_name)
+        for message in messages
+    ]
 
 
 async def draft_card(
-    session: AsyncSession, message: OutreachMessage, calendar: WorkingCalendar, *, today: date
+    session: AsyncSession,
+    message: OutreachMessage,
+    calendar: WorkingCalendar,
+    *,
+    today: date,
+    sms_sign_name: str = "",
 ) -> DraftCard:
     application = message.application
     team = await session.get_one(Team, application.job.team_id)
@@ -102,6 +139,15 @@ async def draft_card(
         else None
     )
     channels = await deliverable_channels(session, application.candidate)
+    sms_preview_text = (
+        await session.scalar(
+            select(MessageTemplate.sms_preview_text).where(
+                MessageTemplate.id == message.template_id
+            )
+        )
+        if Channel.SMS in channels
+        else None
+    )
     return DraftCard(
         message=message,
         team_name=team.name,
@@ -110,7 +156,9 @@ async def draft_card(
         # A draft that never rendered has no text to show on any channel.
         renderings=[]
         if message.state is MessageState.NEEDS_ATTENTION
-        else renderings(message, channels),
+        else renderings(
+            message, channels, sms_preview_text=sms_preview_text, sms_sign_name=sms_sign_name
+        ),
     )
 
 

@@ -69,6 +69,13 @@ class MessageTemplate(IdMixin, Base):
     # Jinja source per keyword ("first", "keyword1", ..., "remark").
     wechat_template_id: Mapped[str | None] = mapped_column(String(128))
     wechat_fields: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    # SMS: providers send only their own pre-approved templates, so the SMS form is the
+    # provider's template code and a Jinja source per template variable (Alibaba: the variable
+    # name, Tencent: its position "1", "2", ...). `sms_preview_text` is the approved template's
+    # text (${name} / {1} placeholders), optional, for previews and segment counts only.
+    sms_template_code: Mapped[str | None] = mapped_column(String(64))
+    sms_params: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict, server_default="{}")
+    sms_preview_text: Mapped[str | None] = mapped_column(Text)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -111,6 +118,8 @@ class OutreachMessage(IdMixin, TimestampMixin, Base):
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     wechat_data: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    # The template's SMS parameters rendered for this message (empty: the template has no SMS form).
+    sms_params: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict, server_default="{}")
     # The promise: interview completion + N working days (China's calendar).
     interview_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

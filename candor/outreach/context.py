@@ -20,6 +20,7 @@ async def outreach_context(session: AsyncSession, settings: Settings) -> Outreac
         calendar=await current_calendar(session),
         promise_working_days=settings.promise_working_days,
         quiet_hours=QuietHours(start=settings.quiet_hours_start, end=settings.quiet_hours_end),
+        sms_sign_name=settings.sms_sign_name or "",
     )
 
 

@@ -228,9 +228,13 @@ class Dispatcher:
                     OutreachMessage.subject,
                     OutreachMessage.body,
                     OutreachMessage.wechat_data,
+                    OutreachMessage.sms_params,
                     MessageTemplate.wechat_template_id,
+                    MessageTemplate.sms_template_code,
                     Candidate.id.label("candidate_id"),
                     Candidate.email,
+                    Candidate.mobile,
+                    Candidate.sms_opted_out_at,
                     Candidate.locale,
                     Candidate.proactive_opted_out_at,
                 )
@@ -241,7 +245,9 @@ class Dispatcher:
                 .where(OutboxItem.id.in_([c.item_id for c in claimed]))
             )
         ).all()
-        chat_candidates = {row.candidate_id for row in rows if row.channel is not Channel.EMAIL}
+        chat_candidates = {
+            row.candidate_id for row in rows if row.channel not in (Channel.EMAIL, Channel.SMS)
+        }
         bound: dict[tuple[int | None, Channel], str] = {}
         if chat_candidates:
             identities = await session.execute(
@@ -267,6 +273,8 @@ class Dispatcher:
                 if row.proactive_opted_out_at is not None
                 else row.email
                 if channel is Channel.EMAIL
+                else (row.mobile if row.sms_opted_out_at is None else None)  # TD after queueing
+                if channel is Channel.SMS
                 else bound.get((row.candidate_id, channel))
             )
             delivery = None
@@ -281,6 +289,9 @@ class Dispatcher:
                     wechat_data=dict(row.wechat_data),
                     # Outside the 48-hour window WeChat takes only a template message.
                     wechat_template_id=row.wechat_template_id,
+                    # SMS providers send only their approved template, filled in.
+                    sms_template_code=row.sms_template_code,
+                    sms_params=dict(row.sms_params),
                 )
             prepared.append(
                 Prepared(claimed=item, delivery=delivery, record_deadline=record_deadline)

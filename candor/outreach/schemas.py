@@ -18,6 +18,7 @@ from candor.models.outreach import (
     SlaNotificationKind,
 )
 from candor.outreach.sla_watch import SlaOverview
+from candor.outreach.sms_form import MAX_PREVIEW_TEXT_CHARS
 from candor.outreach.templating import MAX_TEMPLATE_CHARS
 
 
@@ -54,6 +55,9 @@ class MessageOut(BaseModel):
     subject: str
     body: str
     wechat_data: dict[str, str]
+    sms_params: dict[str, str] = Field(
+        description="The template's SMS parameters rendered for this message (empty: no SMS form)"
+    )
     due_at: datetime | None
     due_estimated: bool
     decided_by: str | None
@@ -85,6 +89,7 @@ class MessageOut(BaseModel):
             subject=message.subject,
             body=message.body,
             wechat_data=message.wechat_data,
+            sms_params=message.sms_params,
             due_at=message.due_at,
             due_estimated=message.due_estimated,
             decided_by=message.decided_by,
@@ -146,6 +151,9 @@ class TemplateOut(BaseModel):
     body: str
     wechat_template_id: str | None
     wechat_fields: dict[str, str]
+    sms_template_code: str | None
+    sms_params: dict[str, str]
+    sms_preview_text: str | None
     is_current: bool
     created_by: str
     created_at: datetime
@@ -166,6 +174,9 @@ class PreviewIn(BaseModel):
     subject: str | None = Field(default=None, max_length=300)
     body: str | None = Field(default=None, min_length=1, max_length=MAX_TEMPLATE_CHARS)
     wechat_fields: dict[str, str] = Field(default_factory=dict)
+    sms_template_code: str | None = Field(default=None, max_length=64)
+    sms_params: dict[str, str] = Field(default_factory=dict)
+    sms_preview_text: str | None = Field(default=None, max_length=MAX_PREVIEW_TEXT_CHARS)
     outcome: Decision | None = Field(
         default=None,
         description="With inline sources: the result the template is for (it sets `deadline` "
@@ -174,7 +185,14 @@ class PreviewIn(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
-        inline = self.body is not None or self.subject is not None or bool(self.wechat_fields)
+        inline = (
+            self.body is not None
+            or self.subject is not None
+            or bool(self.wechat_fields)
+            or bool(self.sms_params)
+            or self.sms_template_code is not None
+            or self.sms_preview_text is not None
+        )
         if self.template_id is not None and inline:
             raise ValueError("give either template_id or inline sources, not both")
         if self.template_id is None:
@@ -194,6 +212,13 @@ class PreviewOut(BaseModel):
     subject: str
     body: str
     wechat_data: dict[str, str]
+    sms_params: dict[str, str]
+    sms_text: str | None = Field(
+        description="The template's sms_preview_text filled with sms_params; null without one"
+    )
+    sms_segments: int | None = Field(
+        description="SMS segments sms_text costs, the 【signature】 included; null without it"
+    )
     variables: dict[str, Any]
 
 

@@ -21,6 +21,7 @@ from candor.ats.repository import latest_completed_interview
 from candor.audit import service as audit
 from candor.chat.teams import team_of_application
 from candor.clock import BUSINESS_TZ, utcnow
+from candor.delivery.sms_segments import segments
 from candor.logging import get_logger
 from candor.models import Application, Candidate, ChatIdentity, Interview, Job
 from candor.models.enums import Channel, Decision
@@ -130,6 +131,8 @@ class OutreachContext:
     promise_working_days: int = 5
     reply_working_days: int = 3
     quiet_hours: QuietHours = QuietHours()
+    # The SMS signature providers prefix as 【sign】: it counts toward an SMS's segments.
+    sms_sign_name: str = ""
 
 
 def transition(
@@ -205,9 +208,15 @@ async def deliverable_channels(session: AsyncSession, candidate: Candidate) -> l
         order.append(Channel.EMAIL)
     reachable = []
     for channel in order:
-        if (channel is Channel.EMAIL and candidate.email) or (
-            channel is not Channel.EMAIL and channel in bound
-        ):
+        if channel is Channel.EMAIL:
+            ok = bool(candidate.email)
+        elif channel is Channel.SMS:
+            # Only when the candidate's preferences name it (SMS is paid for, a segment at a
+            # time), to their mobile, until they reply TD / 退订.
+            ok = bool(candidate.mobile) and candidate.sms_opted_out_at is None
+        else:
+            ok = channel in bound
+        if ok:
             reachable.append(channel)
     return reachable
 
@@ -261,6 +270,14 @@ def result_context(
 class Preview:
     rendered: RenderedMessage
     variables: TemplateContext
+    sms_sign_name: str = ""
+
+    @property
+    def sms_segments(self) -> int | None:
+        """What the SMS costs, when the template gives the provider's text to count."""
+        if self.rendered.sms_text is None:
+            return None
+        return segments(self.rendered.sms_text, self.sms_sign_name)
 
 
 async def preview_message(
@@ -280,6 +297,8 @@ async def preview_message(
     """
     # What an HR user just typed: validated and rendered off the event loop (see render()).
     await asyncio.to_thread(validate_template, sources.as_fields())
+    if sms_problems := sources.sms_problems():
+        raise TemplateValidationError(sms_problems)
     candidate = await session.get_one(Candidate, application.candidate_id)
     job = await session.get_one(Job, application.job_id)
     interview = await latest_completed_interview(session, application.id)
@@ -293,7 +312,9 @@ async def preview_message(
         now=now,
     )
     rendered = await asyncio.to_thread(render_sources, sources, result.variables)
-    return Preview(rendered=rendered, variables=result.variables)
+    return Preview(
+        rendered=rendered, variables=result.variables, sms_sign_name=context.sms_sign_name
+    )
 
 
 async def draft_result_message(
@@ -345,6 +366,7 @@ async def draft_result_message(
         subject="",
         body="",
         wechat_data={},
+        sms_params={},
         interview_completed_at=completed_at,
         due_at=promise.due_at,
         due_estimated=promise.estimated,
@@ -365,6 +387,7 @@ async def draft_result_message(
         return message
     message.subject, message.body = rendered.subject, rendered.body
     message.wechat_data = rendered.wechat_data
+    message.sms_params = rendered.sms_params
     await _add_draft(
         session, message, template, MessageState.PENDING_APPROVAL, now=now, after_text=message.body
     )
@@ -448,6 +471,7 @@ async def redraft(
     message.template_id = template.id
     message.subject, message.body = rendered.subject, rendered.body
     message.wechat_data = rendered.wechat_data
+    message.sms_params = rendered.sms_params
     message.render_error = None
     # The promise stays: it runs from the interview, however long the template took to fix.
     transition(

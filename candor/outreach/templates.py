@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from candor.ids import RowId
 from candor.models import Job, Team
 from candor.models.enums import Decision, Locale
 from candor.models.outreach import MessageTemplate
+from candor.outreach import sms_form
 from candor.outreach.errors import TemplateVersionConflictError
 from candor.outreach.templating import (
     TemplateContext,
@@ -43,11 +45,38 @@ class TemplateIn(BaseModel):
     body: str = Field(min_length=1)
     wechat_template_id: str | None = None
     wechat_fields: dict[str, str] = Field(default_factory=dict)
+    sms_template_code: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The SMS provider's pre-approved template code (Alibaba SMS_..., Tencent "
+        "template id); with `sms_params`, or neither",
+    )
+    sms_params: dict[str, str] = Field(
+        default_factory=dict,
+        description="Provider template variable -> Jinja source over the body's variables: "
+        'Alibaba\'s variable names, or Tencent\'s positions "1", "2", ...',
+    )
+    sms_preview_text: str | None = Field(
+        default=None,
+        max_length=sms_form.MAX_PREVIEW_TEXT_CHARS,
+        description="Optional: the approved template's text with ${name} / {1} placeholders, "
+        "for previews and SMS segment counts (never sent)",
+    )
     team_id: RowId | None = None
     job_id: RowId | None = None
 
+    def template_sources(self) -> TemplateSources:
+        return TemplateSources(
+            self.subject,
+            self.body,
+            self.wechat_fields,
+            sms_template_code=self.sms_template_code,
+            sms_params=self.sms_params,
+            sms_preview_text=self.sms_preview_text,
+        )
+
     def sources(self) -> dict[str, str]:
-        return TemplateSources(self.subject, self.body, self.wechat_fields).as_fields()
+        return self.template_sources().as_fields()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +86,21 @@ class TemplateSources:
     subject: str
     body: str
     wechat_fields: Mapping[str, str]
+    # The SMS form (see candor.outreach.sms_form): only the parameters are Jinja sources.
+    sms_template_code: str | None = None
+    sms_params: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    sms_preview_text: str | None = None
 
     @classmethod
     def of(cls, template: MessageTemplate) -> TemplateSources:
-        return cls(template.subject, template.body, template.wechat_fields)
+        return cls(
+            template.subject,
+            template.body,
+            template.wechat_fields,
+            sms_template_code=template.sms_template_code,
+            sms_params=template.sms_params,
+            sms_preview_text=template.sms_preview_text,
+        )
 
     def as_fields(self) -> dict[str, str]:
         """Field name -> source, the names that validation problems use."""
@@ -68,7 +108,21 @@ class TemplateSources:
             "subject": self.subject,
             "body": self.body,
             **{f"wechat_fields.{name}": src for name, src in self.wechat_fields.items()},
+            **{sms_form.field_name(name): src for name, src in self.sms_params.items()},
         }
+
+    def sms_problems(self) -> list[str]:
+        """The SMS form's shape; its rendered values are checked by `saving_problems`."""
+        return sms_form.form_problems(
+            self.sms_template_code, self.sms_params, self.sms_preview_text
+        )
+
+    def saving_problems(self) -> list[str]:
+        """Everything that stops these sources being saved (CPU-bound: off the event loop)."""
+        problems = saving_problems(self.as_fields()) + self.sms_problems()
+        if not problems and self.sms_params:
+            problems = sms_form.rendered_value_problems(self.sms_params)
+        return problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +130,9 @@ class RenderedMessage:
     subject: str
     body: str
     wechat_data: dict[str, str]
+    sms_params: dict[str, str] = dataclasses.field(default_factory=dict)
+    # The provider's approved text filled with `sms_params`, when the template gives it.
+    sms_text: str | None = None
 
 
 async def save_template(session: AsyncSession, data: TemplateIn, *, actor: str) -> MessageTemplate:
@@ -86,7 +143,7 @@ async def save_template(session: AsyncSession, data: TemplateIn, *, actor: str) 
     `candor.outreach.templating.sample_contexts`) is refused naming the first such sample.
     """
     # Compiling and rendering the sample matrix take tens of milliseconds: off the event loop.
-    problems = await asyncio.to_thread(saving_problems, data.sources())
+    problems = await asyncio.to_thread(data.template_sources().saving_problems)
     problems += await _scope_problems(session, data)
     if problems:
         raise TemplateValidationError(problems)
@@ -115,6 +172,9 @@ async def save_template(session: AsyncSession, data: TemplateIn, *, actor: str) 
         body=data.body,
         wechat_template_id=data.wechat_template_id,
         wechat_fields=dict(data.wechat_fields),
+        sms_template_code=data.sms_template_code,
+        sms_params=dict(data.sms_params),
+        sms_preview_text=data.sms_preview_text,
         is_current=True,
         created_by=actor,
     )
@@ -145,6 +205,9 @@ def _audited_fields(template: MessageTemplate) -> dict[str, Any]:
         "subject": template.subject,
         "body": template.body,
         "wechat_fields": dict(template.wechat_fields),
+        "sms_template_code": template.sms_template_code,
+        "sms_params": dict(template.sms_params),
+        "sms_preview_text": template.sms_preview_text,
     }
 
 
@@ -199,10 +262,17 @@ def render_sources(sources: TemplateSources, context: TemplateContext) -> Render
             rendered[field] = render(source, context)
         except TemplateRenderError as exc:
             raise exc.in_field(field) from exc
+    sms_params = {name: rendered[sms_form.field_name(name)] for name in sources.sms_params}
     return RenderedMessage(
         subject=rendered["subject"],
         body=rendered["body"],
         wechat_data={name: rendered[f"wechat_fields.{name}"] for name in sources.wechat_fields},
+        sms_params=sms_params,
+        sms_text=(
+            sms_form.fill(sources.sms_preview_text, sms_params)
+            if sources.sms_preview_text
+            else None
+        ),
     )
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from candor.models import AuditEntry
+from candor.clock import utcnow
+from candor.models import AuditEntry, Candidate
 from candor.models.enums import Channel
-from candor.models.outreach import MessageState, OutboxItem, OutreachMessage
+from candor.models.outreach import MessageState, MessageTemplate, OutboxItem, OutreachMessage
 from tests.console_world import logged_in, post_form
 from tests.outreach_world import World, install_unchecked_template
 
@@ -243,3 +244,36 @@ async def test_a_draft_needing_attention_shows_its_error_and_is_drafted_again_on
     assert drafted.state is MessageState.PENDING_APPROVAL
     assert drafted.body != ""
     assert drafted.render_error is None
+
+
+async def test_a_draft_going_by_sms_shows_the_filled_text_and_its_segments(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    async with world.runtime.transaction() as session:
+        await session.execute(
+            update(MessageTemplate)
+            .where(MessageTemplate.key == "reject.zh-CN")
+            .values(
+                sms_template_code="SMS_480215301",
+                sms_params={"name": "{{ candidate_name }}", "job": "{{ job_title }}"},
+                sms_preview_text="${name}您好,您应聘的${job}岗位结果已出,请查收邮件。" + "谢" * 44,
+            )
+        )
+    await world.applicant(1, preferred_channels=["sms", "email"])
+    await world.decide(1, "reject")
+    await world.applicant(2, preferred_channels=["sms", "email"])
+    await world.decide(2, "reject")
+    async with world.runtime.transaction() as session:
+        await session.execute(
+            update(Candidate)
+            .where(Candidate.external_id == "cand-2")
+            .values(sms_opted_out_at=utcnow())
+        )
+    await logged_in(console, world.runtime, world.recruiter.id)
+
+    inbox = await console.get("/console/inbox")
+
+    assert inbox.text.count('data-channel="sms"') == 1
+    assert "李雷您好,您应聘的后端工程师岗位结果已出" in inbox.text
+    # 27 + 44 = 71 characters: more than one UCS-2 segment's 70.
+    assert '<span class="segments">2 SMS segments</span>' in inbox.text

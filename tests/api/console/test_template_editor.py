@@ -103,6 +103,9 @@ async def test_an_admin_saves_a_new_version_and_it_is_audited(
         "subject": "面试结果",
         "body": "{{ candidate_name }}，您好",
         "wechat_fields": current.wechat_fields,
+        "sms_template_code": None,
+        "sms_params": {},
+        "sms_preview_text": None,
     }
     page = await console.get(saved.headers["location"])
     assert "Saved as version 2" in page.text
@@ -146,3 +149,80 @@ async def test_a_preview_that_fails_or_exceeds_a_limit_is_422_with_the_reason_in
     assert "would exceed 50000 characters" in huge.text
     assert len(huge.content) < 2000
     assert "steps" in loops.text
+
+
+SMS_PARAMS = "name = {{ candidate_name }}\r\njob = {{ job_title }}"
+SMS_TEXT = "${name}您好,您应聘的${job}岗位面试结果已出,请查收邮件。回TD退订"
+
+
+async def test_an_admin_saves_the_sms_form_and_the_editor_shows_it_again(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    admin, _ = await world.member(Role.ADMIN)
+    csrf = await logged_in(console, world.runtime, admin.id)
+
+    refused = await post_form(
+        console,
+        f"/console/templates/{KEY}",
+        csrf,
+        sms_template_code="SMS_480215301",
+        sms_params="name {{ candidate_name }}",
+    )
+    saved = await post_form(
+        console,
+        f"/console/templates/{KEY}",
+        csrf,
+        sms_template_code="SMS_480215301",
+        sms_params=SMS_PARAMS,
+        sms_preview_text=SMS_TEXT,
+    )
+    editor = await console.get(f"/console/templates/{KEY}")
+
+    assert refused.status_code == 422
+    assert "no source; write it as name {{ candidate_name }} = {{ variable }}" in refused.text
+    assert saved.status_code == 303, saved.text
+    async with world.runtime.sessionmaker() as session:
+        current = await session.scalar(
+            select(MessageTemplate).where(
+                MessageTemplate.key == KEY, MessageTemplate.is_current.is_(True)
+            )
+        )
+    assert current is not None
+    assert (current.version, current.sms_template_code, current.sms_preview_text) == (
+        2,
+        "SMS_480215301",
+        SMS_TEXT,
+    )
+    assert current.sms_params == {"name": "{{ candidate_name }}", "job": "{{ job_title }}"}
+    assert 'value="SMS_480215301"' in editor.text
+    assert "job = {{ job_title }}" in editor.text
+
+
+async def test_the_preview_shows_the_sms_and_its_segments(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    await world.applicant(1)
+    csrf = await logged_in(console, world.runtime, world.recruiter.id)
+
+    async def preview(text: str) -> httpx.Response:
+        return await post_form(
+            console,
+            f"/console/templates/{KEY}/preview",
+            csrf,
+            headers={"X-Fragment": "1"},
+            sms_template_code="SMS_480215301",
+            sms_params=SMS_PARAMS,
+            sms_preview_text=text,
+            application_code="AP-2026-000001",
+        )
+
+    short = await preview(SMS_TEXT)
+    long = await preview(SMS_TEXT + "。" * 40)
+    unmatched = await preview("${who}您好")
+
+    assert short.status_code == 200, short.text
+    assert "李雷您好,您应聘的后端工程师岗位面试结果已出" in short.text
+    assert '<span class="segments">1 segment</span>' in short.text
+    assert '<span class="segments">2 segments</span>' in long.text
+    assert unmatched.status_code == 422
+    assert "placeholder for &#39;who&#39; has no parameter" in unmatched.text

@@ -551,3 +551,140 @@ async def test_template_paging_out_of_bounds_is_a_422(
     answer = await api.get(path, params=params, headers=hr(world.recruiter_token))
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "invalid_request"
+
+
+SMS_FORM: dict[str, Any] = {
+    "sms_template_code": "SMS_480215301",
+    "sms_params": {"name": "{{ candidate_name }}", "job": "{{ job_title }}"},
+    "sms_preview_text": "${name}您好,您应聘的${job}岗位面试结果已出,请查收邮件。回TD退订",
+}
+
+
+async def test_a_template_saved_with_an_sms_form_drafts_its_parameters(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    token = await admin_token(world)
+
+    saved = await api.post(URL, json=reject_template(**SMS_FORM), headers=hr(token, "sms-1"))
+    message = await drafted_rejection(world)
+
+    assert saved.status_code == 200, saved.text
+    assert {k: saved.json()[k] for k in SMS_FORM} == SMS_FORM
+    assert message.sms_params == {"name": "李雷", "job": "后端工程师"}
+
+
+async def test_a_template_without_an_sms_form_drafts_no_parameters(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    message = await drafted_rejection(world)
+
+    assert message.sms_params == {}
+
+
+@pytest.mark.parametrize(
+    ("form", "problem"),
+    [
+        (
+            {"sms_template_code": "SMS_1"},
+            "sms_params: a provider template code needs its parameters",
+        ),
+        (
+            {"sms_params": {"name": "{{ candidate_name }}"}},
+            "sms_template_code: parameters are given, but no provider template code",
+        ),
+        (
+            {"sms_template_code": "SMS_1", "sms_params": {"name": "{{ salary }}"}},
+            "sms_params.name: unknown variable {{ salary }}",
+        ),
+        (
+            {"sms_template_code": "SMS_1", "sms_params": {"name": "{{ strengths[0] }}"}},
+            "sms_params.name: fails for the sample with outcome reject, locale zh-CN, 0 strengths",
+        ),
+        (
+            {"sms_template_code": "SMS_1", "sms_params": {"steps": "{{ next_steps }}"}},
+            "sms_params.steps: empty for the sample with outcome reject, locale zh-CN",
+        ),
+        (
+            {"sms_template_code": "SMS_1", "sms_params": {"job": "{{ job_title * 3 }}"}},
+            "sms_params.job: 48 characters for the sample with outcome reject, locale en",
+        ),
+        (
+            {"sms_template_code": "1234567", "sms_params": {"1": "{{ candidate_name }}", "3": "x"}},
+            "sms_params: positions must be 1, 2, ... without gaps",
+        ),
+        (
+            {
+                "sms_template_code": "SMS_1",
+                "sms_params": {"name": "{{ candidate_name }}", "2": "x"},
+            },
+            "sms_params: use variable names (Alibaba) or positions (Tencent), not both",
+        ),
+        (
+            {
+                "sms_template_code": "SMS_1",
+                "sms_params": {"name": "{{ candidate_name }}"},
+                "sms_preview_text": "${name} 您好, ${job}",
+            },
+            "sms_preview_text: placeholder for 'job' has no parameter",
+        ),
+        (
+            {"sms_template_code": "SMS 1!", "sms_params": {"name": "{{ candidate_name }}"}},
+            "sms_template_code: letters, digits",
+        ),
+    ],
+)
+async def test_an_sms_form_that_cannot_be_sent_is_refused_and_nothing_is_written(
+    api: httpx.AsyncClient, world: World, form: dict[str, Any], problem: str
+) -> None:
+    token = await admin_token(world)
+    before = await template_rows(world)
+
+    response = await api.post(URL, json=reject_template(**form), headers=hr(token, "sms-bad"))
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_template"
+    assert any(detail.startswith(problem) for detail in error["details"]), error["details"]
+    assert await template_rows(world) == before
+
+
+async def test_previewing_an_sms_form_fills_the_approved_text_and_counts_its_segments(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    await world.applicant(1)
+    code = (await world.application(1)).code
+
+    response = await api.post(
+        f"{URL}/preview",
+        json={
+            "application_code": code,
+            "outcome": "reject",
+            "subject": "s",
+            "body": "b",
+            **SMS_FORM,
+        },
+        headers=hr(world.recruiter_token, "sms-preview"),
+    )
+
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert preview["sms_params"] == {"name": "李雷", "job": "后端工程师"}
+    assert preview["sms_text"] == "李雷您好,您应聘的后端工程师岗位面试结果已出,请查收邮件。回TD退订"
+    assert preview["sms_segments"] == 1
+
+
+async def test_previewing_without_an_approved_text_counts_no_segments(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    await world.applicant(1)
+    code = (await world.application(1)).code
+    form = {k: v for k, v in SMS_FORM.items() if k != "sms_preview_text"}
+
+    response = await api.post(
+        f"{URL}/preview",
+        json={"application_code": code, "outcome": "reject", "body": "b", **form},
+        headers=hr(world.recruiter_token, "sms-preview-2"),
+    )
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["sms_text"], response.json()["sms_segments"]) == (None, None)

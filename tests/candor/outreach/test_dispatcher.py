@@ -99,6 +99,27 @@ async def test_the_wechat_template_of_the_message_goes_with_it(
     assert delivery["wechat_data"]  # the template's keyword fields, rendered
 
 
+async def test_the_sms_template_and_the_drafted_parameters_go_with_the_message(
+    world: World, fake: RunningFakeChannel, http: httpx.AsyncClient
+) -> None:
+    async with world.runtime.transaction() as session:
+        await session.execute(
+            update(MessageTemplate)
+            .where(MessageTemplate.key == "advance.zh-CN")
+            .values(
+                sms_template_code="SMS_480215301",
+                sms_params={"name": "{{ candidate_name }}", "job": "{{ job_title }}"},
+            )
+        )
+    await queued_advance(world)
+
+    await (await dispatcher(world, fake, http)).run_once()
+
+    [delivery] = fake.state.deliveries
+    assert delivery["sms_template_code"] == "SMS_480215301"
+    assert delivery["sms_params"] == {"name": "李雷", "job": "后端工程师"}
+
+
 async def test_a_passing_failure_is_retried_later_on_the_same_channel(
     world: World, fake: RunningFakeChannel, http: httpx.AsyncClient
 ) -> None:
