@@ -207,10 +207,6 @@ class Settings(BaseSettings):
     sms_sdk_app_id: str | None = Field(
         default=None, description="Tencent Cloud SMS SdkAppId (Tencent only)."
     )
-    sms_sign_name: str | None = Field(
-        default=None,
-        description="The approved sign name (签名) shown as 【name】 in front of every text.",
-    )
     sms_region: str | None = Field(
         default=None,
         description="The provider's region; unset: cn-hangzhou (Alibaba), ap-guangzhou (Tencent).",

@@ -212,7 +212,8 @@ async def test_a_number_that_cannot_take_a_text_is_permanent(
     await channel.aclose()
 
     assert isinstance(result, Permanent)
-    assert fake.state.sent == fake.state.refused == []
+    assert fake.state.sent == []
+    assert fake.state.refused == []
 
 
 async def test_a_message_without_an_sms_template_is_permanent(
