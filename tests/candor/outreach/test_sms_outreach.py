@@ -212,3 +212,13 @@ async def test_sms_is_offered_only_to_a_number_that_can_take_a_text(
 
     assert channels == ([Channel.SMS, Channel.EMAIL] if offered else [Channel.EMAIL])
     assert after_td == [Channel.EMAIL]
+
+
+async def test_the_ats_may_list_every_channel_sms_included(world: World) -> None:
+    every = ["sms", "wechat", "telegram", "web", "email"]
+    await world.applicant(1, bind=[], preferred_channels=every)
+
+    async with world.runtime.sessionmaker() as session:
+        candidate = (await session.scalars(select(Candidate))).one()
+
+    assert candidate.preferred_channels == every
