@@ -19,7 +19,7 @@ Both check the sign name, the template and its parameters against `FakeSmsState.
 (Alibaba's `${name}` variables; Tencent's `{1}`, `{2}` positions), record every accepted text
 rendered as the phone would show it, and answer a scripted provider code for a number:
 `state.script("+8613800138000", "isv.BUSINESS_LIMIT_CONTROL")`; the pseudo-code `HTTP500`
-answers a server error. Run one alone with
+answers a server error. `GET /_control/summary` counts what was taken. Run one alone with
 `python -m candor.devtools.fake_sms --provider aliyun --port 8911`.
 """
 
@@ -289,7 +289,7 @@ def create_fake_aliyun_sms_app(state: FakeSmsState | None = None) -> Starlette:
             {"RequestId": _request_id(), "Code": "OK", "Message": "OK", "BizId": biz_id}
         )
 
-    app = Starlette(routes=[Route("/", api, methods=["GET", "POST"])])
+    app = Starlette(routes=[Route("/", api, methods=["GET", "POST"]), _summary_route(state)])
     app.state.fake = state
     return app
 
@@ -315,6 +315,18 @@ def _record(
         "reference": reference,
         "at": time.monotonic(),
     }
+
+
+def _summary_route(state: FakeSmsState) -> Route:
+    """`GET /_control/summary`: what the fake took, for a benchmark in another process."""
+
+    async def summary(_request: Request) -> Response:
+        references = [m["reference"] for m in state.sent]
+        return JSONResponse(
+            {"sent": len(references), "unique": len(set(references)), "refused": len(state.refused)}
+        )
+
+    return Route("/_control/summary", summary, methods=["GET"])
 
 
 # --- Tencent Cloud -------------------------------------------------------------------------
@@ -504,7 +516,7 @@ def create_fake_tencent_sms_app(state: FakeSmsState | None = None) -> Starlette:
             )
         return JSONResponse({"Response": {"SendStatusSet": statuses, "RequestId": _request_id()}})
 
-    app = Starlette(routes=[Route("/", api, methods=["POST"])])
+    app = Starlette(routes=[Route("/", api, methods=["POST"]), _summary_route(state)])
     app.state.fake = state
     return app
 
