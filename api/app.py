@@ -27,6 +27,7 @@ from api.routers import (
     health,
     kpis,
     outreach,
+    sms,
     telegram,
     templates,
     webchat,
@@ -125,6 +126,7 @@ def create_app(
     app.include_router(wechat.router)
     app.include_router(telegram.router)
     app.include_router(webchat.router)
+    app.include_router(sms.router)
     app.include_router(health.router)
     app.include_router(ats.router)
     app.include_router(calendar.router)

@@ -295,8 +295,8 @@ class Settings(BaseSettings):
     sms_callback_token: SecretStr | None = Field(
         default=None,
         min_length=16,
-        description="Secret path segment of the SMS provider callbacks (replies and delivery "
-        "receipts): /sms/<provider>/<kind>/<token>. Neither Alibaba nor Tencent signs these "
+        description="Secret ?token= of the SMS provider callbacks (replies and delivery "
+        "receipts): /sms/<provider>/<kind>?token=<token>. Neither Alibaba nor Tencent signs these "
         "callbacks, so this token is what tells them apart from anyone else's POST; unset, "
         "the callbacks are disabled (404).",
     )

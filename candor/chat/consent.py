@@ -7,8 +7,10 @@ channel it was said on), so HR can see who changed what and why.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
@@ -31,17 +33,76 @@ def _audit(
     after: bool,
     now: datetime,
 ) -> None:
+    _record(
+        session,
+        candidate.id,
+        consent=consent,
+        before=before,
+        after=after,
+        details={"via": "chat", "channel": identity.channel.value},
+        now=now,
+    )
+
+
+def _record(
+    session: AsyncSession,
+    candidate_id: int,
+    *,
+    consent: str,
+    before: bool,
+    after: bool,
+    details: dict[str, str],
+    now: datetime,
+) -> None:
     record(
         session,
         actor="candidate",
         action=Action.CANDIDATE_CONSENT_CHANGED,
         object_type="candidate",
-        object_id=candidate.id,
+        object_id=candidate_id,
         before={consent: before},
         after={consent: after},
-        details={"via": "chat", "channel": identity.channel.value},
+        details=details,
         at=now,
     )
+
+
+async def stop_sms(
+    session: AsyncSession, mobiles: Collection[str], *, provider: str, now: datetime
+) -> list[int]:
+    """The number replied TD / 退订 to an SMS: every candidate with that mobile gets no more
+    SMS; their other channels stay. `mobiles` are the number's digit-only forms (with and
+    without the country code), matched against `candidates.mobile` with its spaces, dashes
+    and `+` left out, however the ATS wrote it (a scan: replies are rare). Returns the
+    candidates opted out now: none for those who had already said so, so a replayed reply
+    changes nothing and is not audited twice (one statement, safe against a replay handled
+    at the same moment)."""
+    digits_only = func.replace(
+        func.replace(func.replace(Candidate.mobile, " ", ""), "-", ""), "+", ""
+    )
+    opted_out = list(
+        (
+            await session.scalars(
+                update(Candidate)
+                .where(digits_only.in_(sorted(mobiles)), Candidate.sms_opted_out_at.is_(None))
+                .values(sms_opted_out_at=now)
+                .returning(Candidate.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+    )
+    for candidate_id in sorted(opted_out):
+        _record(
+            session,
+            candidate_id,
+            consent="sms",
+            before=True,
+            after=False,
+            details={"via": "sms_reply", "provider": provider},
+            now=now,
+        )
+        log.info("chat.sms_opt_out", candidate_id=candidate_id, provider=provider)
+    return sorted(opted_out)
 
 
 def stop_all_proactive(

@@ -52,6 +52,7 @@ from candor.outreach.hr_notices import notify_undeliverable
 from candor.outreach.service import (
     TRANSITIONS,
     OutreachContext,
+    QuietHours,
     deliverable_channels,
     enqueue_delivery,
     transition,
@@ -480,74 +481,120 @@ class Dispatcher:
         *,
         exhausted: bool,
     ) -> None:
-        application = await session.get_one(Application, message.application_id)
-        candidate = await session.get_one(Candidate, application.candidate_id)
-        tried = set(
-            (
-                await session.scalars(
-                    select(OutboxItem.channel).where(OutboxItem.message_id == message.id)
-                )
-            ).all()
+        outcome = await fall_back(
+            session, item, message, self.context.quiet_hours, now, exhausted=exhausted
         )
-        remaining = [c for c in await deliverable_channels(session, candidate) if c not in tried]
-        if remaining:
-            enqueue_delivery(
-                session, message, application, remaining[0], self.context.quiet_hours, now
-            )
+        if outcome.next_channel is not None:
             self.stats.fell_back += 1
-            log.info(
-                "outbox.fallback",
-                item_id=item.id,
-                from_channel=item.channel.value,
-                to_channel=remaining[0].value,
-                reason=item.last_error,
-            )
-            return
-        if message.state not in (MessageState.QUEUED, MessageState.SENT):
-            return
-        final = MessageState.FAILED if exhausted else MessageState.UNDELIVERABLE
-        transition(
-            session,
-            message,
-            final,
-            actor=SYSTEM_DISPATCHER,
-            at=now,
-            reason=f"no channel left; last error: {item.last_error}",
-        )
-        if exhausted:
+        elif outcome.final_state is MessageState.FAILED:
             self.stats.failed += 1
-        else:
+        elif outcome.final_state is MessageState.UNDELIVERABLE:
             self.stats.undeliverable += 1
-        await notify_undeliverable(
-            session, message, reason=f"no channel left; last error: {item.last_error}", now=now
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """Where a message went after one channel gave up on it: the next channel, or a final
+    state when none was left (neither when the message had settled meanwhile)."""
+
+    next_channel: Channel | None = None
+    final_state: MessageState | None = None
+
+
+async def fall_back(
+    session: AsyncSession,
+    item: OutboxItem,
+    message: OutreachMessage,
+    quiet_hours: QuietHours,
+    now: datetime,
+    *,
+    exhausted: bool,
+) -> Fallback:
+    """The message goes to the candidate's next reachable channel not yet tried; with none
+    left it fails (`exhausted`: retries ran out, or the provider reported it undelivered) or
+    is undeliverable, and the owning recruiter is told.
+
+    Used when a send gives up (the dispatcher) and when a provider's receipt reports a sent
+    message undelivered: that message goes from sent back to queued on the next channel."""
+    application = await session.get_one(Application, message.application_id)
+    candidate = await session.get_one(Candidate, application.candidate_id)
+    tried = set(
+        (
+            await session.scalars(
+                select(OutboxItem.channel).where(OutboxItem.message_id == message.id)
+            )
+        ).all()
+    )
+    remaining = [c for c in await deliverable_channels(session, candidate) if c not in tried]
+    if remaining:
+        if message.state is MessageState.SENT:
+            transition(
+                session,
+                message,
+                MessageState.QUEUED,
+                actor=SYSTEM_DISPATCHER,
+                at=now,
+                reason=f"{item.channel.value} did not deliver: {item.last_error}; "
+                f"trying {remaining[0].value}",
+            )
+        enqueue_delivery(session, message, application, remaining[0], quiet_hours, now)
+        log.info(
+            "outbox.fallback",
+            item_id=item.id,
+            from_channel=item.channel.value,
+            to_channel=remaining[0].value,
+            reason=item.last_error,
         )
+        return Fallback(next_channel=remaining[0])
+    if message.state not in (MessageState.QUEUED, MessageState.SENT):
+        return Fallback()
+    # A sent message the provider could not deliver failed; it cannot be "undeliverable",
+    # which says no channel ever took it.
+    final = (
+        MessageState.FAILED
+        if exhausted or message.state is MessageState.SENT
+        else MessageState.UNDELIVERABLE
+    )
+    reason = f"no channel left; last error: {item.last_error}"
+    transition(session, message, final, actor=SYSTEM_DISPATCHER, at=now, reason=reason)
+    await notify_undeliverable(session, message, reason=reason, now=now)
+    return Fallback(final_state=final)
 
 
 async def record_receipt(
-    session: AsyncSession, *, provider_message_id: str, delivered: bool, reason: str | None = None
+    session: AsyncSession,
+    *,
+    provider_message_id: str,
+    delivered: bool,
+    reason: str | None = None,
+    channel: Channel | None = None,
+    quiet_hours: QuietHours | None = None,
 ) -> OutreachMessage | None:
-    """A channel's delivery receipt (e.g. WeChat TEMPLATESENDJOBFINISH) settles the message."""
-    item = await session.scalar(
-        select(OutboxItem).where(OutboxItem.provider_message_id == provider_message_id)
-    )
+    """A channel's delivery receipt (WeChat TEMPLATESENDJOBFINISH, an SMS status report)
+    settles the message: delivered, or on to the next channel as when a send gives up
+    (`fall_back`), failing when none is left. None for an id no outbox row of `channel` has.
+
+    A late or repeated receipt changes nothing, so replayed callbacks are harmless."""
+    query = select(OutboxItem).where(OutboxItem.provider_message_id == provider_message_id)
+    if channel is not None:
+        query = query.where(OutboxItem.channel == channel)
+    item = await session.scalar(query.order_by(OutboxItem.id.desc()).limit(1))
     if item is None:
         return None
     message = await session.get_one(OutreachMessage, item.message_id, with_for_update=True)
-    if message.state is not MessageState.SENT or message.channel != item.channel:
+    if (
+        message.state is not MessageState.SENT
+        or message.channel != item.channel
+        or item.state is not OutboxState.SENT
+    ):
         return message  # a late or repeated receipt changes nothing
     now = utcnow()
+    actor = f"receipt:{item.channel.value}"
     if delivered:
-        transition(
-            session, message, MessageState.DELIVERED, actor=f"receipt:{item.channel.value}", at=now
-        )
+        transition(session, message, MessageState.DELIVERED, actor=actor, at=now)
         message.delivered_at = now
-    else:
-        transition(
-            session,
-            message,
-            MessageState.FAILED,
-            actor=f"receipt:{item.channel.value}",
-            at=now,
-            reason=reason or "the provider reported a failed delivery",
-        )
+        return message
+    item.state = OutboxState.PERMANENT_FAILURE
+    item.last_error = reason or "the provider reported a failed delivery"
+    await fall_back(session, item, message, quiet_hours or QuietHours(), now, exhausted=True)
     return message

@@ -68,3 +68,16 @@ def test_env_example_documents_every_setting() -> None:
     )
     expected = {f"CANDOR_{name.upper()}" for name in Settings.model_fields}
     assert documented == expected
+
+
+def test_sms_callbacks_take_a_long_token_and_an_address_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CANDOR_SMS_CALLBACK_TOKEN", "x" * 16)
+    monkeypatch.setenv("CANDOR_SMS_CALLBACK_ALLOWED_IPS", "10.0.0.0/8, 203.0.113.7")
+
+    settings = Settings()
+
+    assert [str(n) for n in settings.sms_callback_allowed_ips] == ["10.0.0.0/8", "203.0.113.7/32"]
+    with pytest.raises(ValidationError):
+        Settings(sms_callback_token="too-short")
