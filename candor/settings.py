@@ -44,6 +44,11 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
+class SmsProvider(StrEnum):
+    ALIYUN = "aliyun"  # Alibaba Cloud SMS (dysmsapi 2017-05-25)
+    TENCENT = "tencent"  # Tencent Cloud SMS (sms 2021-01-11)
+
+
 class InsecureSettingsError(ValueError):
     """Raised when a non-development environment would run with a default secret."""
 
@@ -211,6 +216,57 @@ class Settings(BaseSettings):
         default="Candor <noreply@localhost>", description="From address of every e-mail."
     )
     smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
+    sms_provider: SmsProvider | None = Field(
+        default=None,
+        description="aliyun or tencent; with the key and the sign name it turns SMS on.",
+    )
+    sms_access_key_id: str | None = Field(
+        default=None, description="Alibaba Cloud AccessKey ID, or Tencent Cloud SecretId."
+    )
+    sms_access_key_secret: SecretStr | None = Field(
+        default=None, description="Alibaba Cloud AccessKey secret, or Tencent Cloud SecretKey."
+    )
+    sms_sdk_app_id: str | None = Field(
+        default=None, description="Tencent Cloud SMS SdkAppId (Tencent only)."
+    )
+    sms_region: str | None = Field(
+        default=None,
+        description="The provider's region; unset: cn-hangzhou (Alibaba), ap-guangzhou (Tencent).",
+    )
+    sms_endpoint: str | None = Field(
+        default=None,
+        description="The provider's API origin instead of its public one, e.g. "
+        "http://127.0.0.1:8911 for the local fake (candor.devtools.fake_sms) or an on-premise "
+        "gateway; unset: the SDK's endpoint for the region.",
+    )
+    sms_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long one send may take before it is retried."
+    )
+    sms_concurrency: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Sends in flight at once per process (the SDKs block: each takes a thread).",
+    )
+    sms_per_number_per_minute: int = Field(
+        default=1, ge=1, le=100, description="Texts to one number within a minute, at most."
+    )
+    sms_per_number_per_hour: int = Field(
+        default=3, ge=1, le=100, description="Texts to one number within an hour, at most."
+    )
+    sms_per_number_per_day: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Texts to one number in a China-time day, at most (providers allow 10).",
+    )
+    sms_quiet_hours_start: time = Field(
+        default=time(21, 0),
+        description="No text is sent from this local time (Asia/Shanghai)...",
+    )
+    sms_quiet_hours_end: time = Field(
+        default=time(8, 0), description="...until this time; texts due at night wait for it."
+    )
     wechat_token: str | None = Field(
         default=None,
         description="WeChat Official Account callback Token (signs every callback). With "

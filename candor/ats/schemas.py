@@ -54,7 +54,7 @@ class CandidateIn(StrictModel):
     consent_contact: bool = True
     consent_talent_pool: bool = False
     consent_wechat_subscription: bool = False
-    preferred_channels: list[Channel] = Field(default_factory=list, max_length=4)
+    preferred_channels: list[Channel] = Field(default_factory=list, max_length=len(Channel))
 
 
 class ApplicationCreated(StrictModel):

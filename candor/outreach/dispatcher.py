@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from candor.clock import utcnow
 from candor.delivery.loop import UNREACHABLE, Sending, run_round
 from candor.delivery.ports import ChannelSender, Delivery, Permanent, RetryAfter, SendResult, Sent
+from candor.delivery.sms_numbers import mobile_or_none
 from candor.logging import get_logger
 from candor.models import Application, Candidate, ChatIdentity
 from candor.models.enums import Channel, Decision
@@ -277,7 +278,8 @@ class Dispatcher:
                 if row.proactive_opted_out_at is not None
                 else row.email
                 if channel is Channel.EMAIL
-                else (row.mobile if row.sms_opted_out_at is None else None)  # TD after queueing
+                # E.164 for the provider; None once they replied TD after this was queued.
+                else (mobile_or_none(row.mobile) if row.sms_opted_out_at is None else None)
                 if channel is Channel.SMS
                 else bound.get((row.candidate_id, channel))
             )

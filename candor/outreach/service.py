@@ -21,6 +21,7 @@ from candor.ats.repository import latest_completed_interview
 from candor.audit import service as audit
 from candor.chat.teams import team_of_application
 from candor.clock import BUSINESS_TZ, utcnow
+from candor.delivery.sms_numbers import mobile_or_none
 from candor.delivery.sms_segments import segments
 from candor.logging import get_logger
 from candor.models import Application, Candidate, ChatIdentity, Interview, Job
@@ -212,8 +213,8 @@ async def deliverable_channels(session: AsyncSession, candidate: Candidate) -> l
             ok = bool(candidate.email)
         elif channel is Channel.SMS:
             # Only when the candidate's preferences name it (SMS is paid for, a segment at a
-            # time), to their mobile, until they reply TD / 退订.
-            ok = bool(candidate.mobile) and candidate.sms_opted_out_at is None
+            # time), to a number that can take a text, until they reply TD / 退订.
+            ok = mobile_or_none(candidate.mobile) is not None and candidate.sms_opted_out_at is None
         else:
             ok = channel in bound
         if ok:

@@ -197,7 +197,7 @@ async def sent_by_sms(world: World, fake: RunningFakeChannel) -> tuple[int, str]
         await (await webhook_dispatcher(world, fake, http)).run_once()
     [delivery] = fake.state.deliveries
     assert delivery["channel"] == "sms"
-    assert delivery["recipient"] == "13800138000"
+    assert delivery["recipient"] == "+8613800138000"  # E.164, as the senders take it
     async with world.runtime.sessionmaker() as session:
         message = (await session.scalars(select(OutreachMessage))).one()
     assert message.state is MessageState.SENT

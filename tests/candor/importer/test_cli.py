@@ -50,7 +50,8 @@ async def test_skip_invalid_writes_the_valid_rows_and_still_lists_the_invalid_on
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [
         "line 12: consent_contact: expected true/false, 1/0, yes/no or 是/否, got 'maybe'",
-        "line 2002: preferred_channels[1]: Input should be 'wechat', 'telegram', 'email' or 'web'",
+        "line 2002: preferred_channels[1]: Input should be "
+        "'wechat', 'telegram', 'email', 'web' or 'sms'",
         "line 2402: duplicate external_id 'C3' (first on line 5)",
     ]
     assert "2,500 rows read, 2,497 inserted, 0 updated, 3 invalid;" in captured.out

@@ -1,0 +1,1 @@
+"""Text messages through Alibaba Cloud or Tencent Cloud SMS (see docs/channels.md)."""
