@@ -43,6 +43,9 @@ class FakeAtsState:
     script: list[int] = field(default_factory=list)
     redirect_to: str = "http://10.0.0.1/hooks"
     latency: float = 0.0
+    # While set, every request waits until it is (an ATS that hangs, for as long as a test
+    # needs, without holding the server's shutdown up afterwards).
+    hold: asyncio.Event | None = None
 
     def verified(self) -> list[ReceivedWebhook]:
         return [r for r in self.received if r.verified_by is not None]
@@ -67,6 +70,8 @@ def create_fake_ats_app(state: FakeAtsState | None = None) -> Starlette:
         state.received.append(ReceivedWebhook(headers, body, verified_by, payload))
         if state.latency:
             await asyncio.sleep(state.latency)
+        if state.hold is not None:
+            await state.hold.wait()
         status = state.script.pop(0) if state.script else 200
         if 300 <= status < 400:
             return Response(status_code=status, headers={"location": state.redirect_to})
