@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
+from candor.delivery.sms_numbers import SEPARATORS
 from candor.logging import get_logger
 from candor.models import Candidate, ChatIdentity
 from candor.models.webhooks import WebhookEventType
@@ -74,15 +75,16 @@ async def stop_sms(
 ) -> list[int]:
     """The number replied TD / 退订 to an SMS: every candidate with that mobile gets no more
     SMS; their other channels stay. `mobiles` are the number's digit-only forms (with and
-    without the country code), matched against `candidates.mobile` with its spaces, dashes
-    and `+` left out, however the ATS wrote it (a scan: replies are rare). Returns the
+    without the country code), matched against `candidates.mobile` with the separators the
+    sender ignores (`candor.delivery.sms_numbers.SEPARATORS`) and `+` left out, however the
+    ATS wrote it (a scan: replies are rare). Returns the
     candidates opted out now: none for those who had already said so, so a replayed reply
     changes nothing and is not audited or reported twice (one statement, safe against a
     replay handled at the same moment). Reported to the ATS (`candidate.opted_out`, scope
     "channel", channel "sms")."""
-    digits_only = func.replace(
-        func.replace(func.replace(Candidate.mobile, " ", ""), "-", ""), "+", ""
-    )
+    digits_only: ColumnElement[str | None] = Candidate.mobile.expression
+    for separator in (*SEPARATORS, "+"):
+        digits_only = func.replace(digits_only, separator, "")
     opted_out = list(
         (
             await session.scalars(

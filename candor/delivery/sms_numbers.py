@@ -13,9 +13,19 @@ import re
 
 import phonenumbers
 
-__all__ = ["InvalidMobileNumberError", "is_mainland_mobile", "mobile_or_none", "normalize_mobile"]
+__all__ = [
+    "SEPARATORS",
+    "InvalidMobileNumberError",
+    "is_mainland_mobile",
+    "mobile_or_none",
+    "normalize_mobile",
+]
 
-_SEPARATORS = re.compile(r"[\s\-().]")
+# What may stand between the digits of a number as an ATS writes it. The SMS opt-out's
+# match in SQL (`candor.chat.consent.stop_sms`) leaves out exactly these too, so every
+# number a text can go to is also one a TD reply opts out.
+SEPARATORS = " \t\n\r\u00a0\u3000-()."
+_SEPARATORS = re.compile(f"[{re.escape(SEPARATORS)}]")
 _MAINLAND = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{9})")
 _MAINLAND_PREFIX = re.compile(r"(?:\+86|0086)")
 _MOBILE_TYPES = frozenset(

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 
 from api.app import create_app
 from candor.clock import utcnow
+from candor.delivery.sms_numbers import normalize_mobile
 from candor.logging import configure_logging
 from candor.models import AuditEntry, Candidate
 from candor.models.enums import Channel
@@ -166,6 +167,36 @@ async def test_tuiding_replied_through_tencent_opts_out_whatever_form_the_ats_wr
     assert response.json() == {"result": 0, "errmsg": "OK"}
     assert (await candidate(world, 1)).sms_opted_out_at is not None
     assert (await candidate(world, 2)).sms_opted_out_at is None
+
+
+async def test_every_written_form_a_text_goes_to_is_opted_out_by_td(
+    sms: httpx.AsyncClient, world: World
+) -> None:
+    forms = [
+        "(+86) 138.0013.8000",
+        "+86\u00a0138 0013 8000",
+        "0086 138-0013-8000",
+        "86 13800138000",
+        "138\t0013\t8000",
+        "+86\u3000138\u30000013\u30008000",
+    ]
+    for n, form in enumerate(forms, start=1):
+        assert normalize_mobile(form) == "+8613800138000"  # the sender texts each of them
+        await world.applicant(n)
+        # The ATS API admits digits, spaces and dashes only; other sources (an older import,
+        # the database itself) may hold any form the sender accepts.
+        async with world.runtime.transaction() as session:
+            await session.execute(
+                update(Candidate).where(Candidate.external_id == f"cand-{n}").values(mobile=form)
+            )
+
+    response = await sms.post(
+        f"/sms/alibaba/replies?token={TOKEN}", json=alibaba_up("13800138000", "TD")
+    )
+
+    assert response.status_code == 200, response.text
+    for n in range(1, len(forms) + 1):
+        assert (await candidate(world, n)).sms_opted_out_at is not None, forms[n - 1]
 
 
 async def test_any_other_reply_changes_nothing(sms: httpx.AsyncClient, world: World) -> None:
