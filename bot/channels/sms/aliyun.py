@@ -47,6 +47,9 @@ ALIYUN_CODES = CodeTable(
         "isv.PARAM_LENGTH_LIMIT": "a template variable is too long",
         "isv.PARAM_NOT_SUPPORT_URL": "a template variable may not be a link",
         "isv.BLACK_KEY_CONTROL_LIMIT": "the text contains a forbidden word",
+        # The same parameters would be refused again: the next channel takes the result
+        # now, as with Tencent's ContainSensitiveWord, rather than after hours of retries.
+        "isv.SMS_CONTENT_ILLEGAL": "the provider's content review refused the text",
         "isv.DENY_IP_RANGE": "the provider does not accept texts from this address",
         "isv.ACCOUNT_NOT_EXISTS": "the account does not exist",
         "isv.ACCOUNT_ABNORMAL": "the account is suspended",
@@ -68,7 +71,6 @@ ALIYUN_CODES = CodeTable(
         # The provider's own per-number flow control (1/min, 5/h, 10/day by default).
         "isv.BUSINESS_LIMIT_CONTROL": (LATER, "the provider's per-number limit"),
         "isv.DAY_LIMIT_CONTROL": (NEXT_DAY, "the account's daily limit"),
-        "isv.SMS_CONTENT_ILLEGAL": (LATER, "the provider's content review refused it"),
         "isp.SYSTEM_ERROR": (SOON, "the provider's system error"),
         "isp.GATEWAY_ERROR": (SOON, "the operator's gateway failed"),
         "InvalidTimeStamp.Expired": (SOON, "this machine's clock is off"),

@@ -158,6 +158,7 @@ async def test_a_wrong_secret_is_refused_by_the_providers_signature_check(
     [
         ("aliyun", "isv.MOBILE_NUMBER_ILLEGAL", Permanent, 0),
         ("aliyun", "isv.SMS_TEMPLATE_ILLEGAL", Permanent, 0),
+        ("aliyun", "isv.SMS_CONTENT_ILLEGAL", Permanent, 0),
         ("aliyun", "isv.AMOUNT_NOT_ENOUGH", RetryAfter, 3600),
         ("aliyun", "isv.BUSINESS_LIMIT_CONTROL", RetryAfter, 3600),
         ("aliyun", "isv.DAY_LIMIT_CONTROL", RetryAfter, 14 * 3600),  # until midnight in China
