@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.chat.commands import normalise_phone
@@ -36,6 +37,7 @@ from candor.chat.consent import stop_sms
 from candor.clock import utcnow
 from candor.errors import CandorError
 from candor.logging import get_logger
+from candor.models import OutboxItem
 from candor.models.enums import Channel
 from candor.outreach.dispatcher import record_receipt
 from candor.outreach.service import QuietHours
@@ -237,7 +239,7 @@ async def handle_receipts(
     quiet_hours: QuietHours,
 ) -> ReceiptsHandled:
     settled = unknown = 0
-    for receipt in receipts:
+    for receipt in await _in_message_order(session, receipts):
         message = await record_receipt(
             session,
             provider_message_id=receipt.provider_message_id,
@@ -256,6 +258,22 @@ async def handle_receipts(
         else:
             settled += 1
     return ReceiptsHandled(settled=settled, unknown=unknown)
+
+
+async def _in_message_order(
+    session: AsyncSession, receipts: Sequence[SmsReceipt]
+) -> list[SmsReceipt]:
+    """The receipts in the order of the messages they settle, which each locks: the order
+    the dispatcher locks them in, so two pushes (or a push and the dispatcher) never wait
+    for each other's locks in a cycle. Receipts of one message keep the provider's order."""
+    ids = {receipt.provider_message_id for receipt in receipts}
+    rows = await session.execute(
+        select(OutboxItem.provider_message_id, OutboxItem.message_id).where(
+            OutboxItem.channel == Channel.SMS, OutboxItem.provider_message_id.in_(ids)
+        )
+    )
+    message_of = dict(rows.all())
+    return sorted(receipts, key=lambda receipt: message_of.get(receipt.provider_message_id, 0))
 
 
 async def accept_replies(session: AsyncSession, provider: SmsProvider, data: Any) -> RepliesHandled:

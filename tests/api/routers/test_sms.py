@@ -441,6 +441,40 @@ async def test_the_same_reply_pushed_twice_at_once_is_audited_once(
     assert rows == 1
 
 
+async def test_receipt_pushes_in_opposite_orders_at_once_both_settle(
+    sms: httpx.AsyncClient, world: World, fake: RunningFakeChannel
+) -> None:
+    """Each receipt locks its message: pushes listing two messages in opposite orders lock
+    them in one order, so they never deadlock each other (a 500 on PostgreSQL)."""
+    async with world.runtime.transaction() as session:
+        await session.execute(
+            update(MessageTemplate)
+            .where(MessageTemplate.key == "advance.zh-CN")
+            .values(sms_template_code="SMS_1", sms_params={"name": "{{ candidate_name }}"})
+        )
+    for n, mobile in ((1, "13800138000"), (2, "13900139000")):
+        await world.applicant(n, mobile=mobile, preferred_channels=["sms", "email"])
+        await world.decide(n, "advance")
+    async with world.runtime.transaction() as session:
+        await session.execute(update(OutboxItem).values(next_attempt_at=utcnow()))
+    async with httpx.AsyncClient() as http:
+        await (await webhook_dispatcher(world, fake, http)).run_once()
+    first, second = (
+        {"report_status": "SUCCESS", "errmsg": "DELIVRD", "sid": str(d["id"])}
+        for d in fake.state.deliveries
+    )
+    url = f"/sms/tencent/receipts?token={TOKEN}"
+
+    for _ in range(5):
+        answers = await asyncio.gather(
+            sms.post(url, json=[first, second]), sms.post(url, json=[second, first])
+        )
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    async with world.runtime.sessionmaker() as session:
+        states = (await session.scalars(select(OutreachMessage.state))).all()
+    assert states == [MessageState.DELIVERED, MessageState.DELIVERED]
+
+
 async def test_a_missing_token_is_forbidden(sms: httpx.AsyncClient, world: World) -> None:
     response = await sms.post("/sms/alibaba/replies", json=alibaba_up("13800138000", "TD"))
 
