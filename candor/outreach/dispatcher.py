@@ -605,8 +605,8 @@ async def record_receipt(
     channel: Channel | None = None,
     quiet_hours: QuietHours | None = None,
 ) -> OutreachMessage | None:
-    """A channel's delivery receipt (WeChat TEMPLATESENDJOBFINISH, an SMS status report)
-    settles the message: delivered, or on to the next channel as when a send gives up
+    """A channel's delivery receipt (today an SMS status report; WeChat's
+    TEMPLATESENDJOBFINISH is not wired to it) settles the message: delivered, or on to the next channel as when a send gives up
     (`fall_back`), failing when none is left. None for an id no outbox row of `channel` has.
 
     A late or repeated receipt changes nothing, so replayed callbacks are harmless."""
