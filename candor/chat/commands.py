@@ -37,6 +37,7 @@ _CHANNEL_WORDS: dict[Channel, tuple[str, ...]] = {
     Channel.EMAIL: ("邮件", "邮箱", "电邮", "email", "e-mail", "mail"),
     Channel.WECHAT: ("微信", "wechat", "weixin"),
     Channel.TELEGRAM: ("telegram", "电报", "tg"),
+    Channel.SMS: ("短信", "sms", "text message"),
 }
 _PREFERENCE_CUES = (
     "以后", "今后", "之后", "改用", "改成", "改为", "换成", "请用", "请通过", "用", "通过",

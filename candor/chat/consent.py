@@ -157,6 +157,19 @@ def resume_proactive(
     return True
 
 
+def resume_sms(
+    session: AsyncSession, candidate: Candidate, identity: ChatIdentity, *, now: datetime
+) -> bool:
+    """The candidate asked in chat for texts again after replying TD to one; False if they
+    had not opted out of SMS."""
+    if candidate.sms_opted_out_at is None:
+        return False
+    candidate.sms_opted_out_at = None
+    _audit(session, candidate, identity, consent="sms", before=False, after=True, now=now)
+    log.info("chat.sms_opt_in", candidate_id=candidate.id)
+    return True
+
+
 def join_talent_pool(
     session: AsyncSession, candidate: Candidate, identity: ChatIdentity, *, now: datetime
 ) -> bool:

@@ -25,6 +25,7 @@ from candor.chat.binding import BindResult
 from candor.chat.engine import Turn
 from candor.chat.messages import InboundMessage, Reply
 from candor.chat.texts import text
+from candor.delivery.sms_numbers import mobile_or_none
 from candor.logging import get_logger
 from candor.models import Candidate, ChatIdentity, Job
 from candor.models.enums import Channel, Locale
@@ -319,6 +320,10 @@ async def _bound_reply(session: AsyncSession, result: BindResult) -> Reply:
     return Reply(text("bound", candidate.locale, code=result.application.code, job=job.title))
 
 
+# Reached at the candidate's address or number on file: nothing to bind first.
+_CHANNELS_WITHOUT_ACCOUNTS = frozenset({Channel.EMAIL, Channel.SMS})
+
+
 async def _prefer(
     session: AsyncSession,
     identity: ChatIdentity,
@@ -330,11 +335,18 @@ async def _prefer(
     locale: Locale = candidate.locale
     if channel is Channel.EMAIL and not candidate.email:
         return Reply(text("preference_no_email", locale))
+    if channel is Channel.SMS and mobile_or_none(candidate.mobile) is None:
+        return Reply(text("preference_no_mobile", locale))
     before = list(candidate.preferred_channels)
     candidate.preferred_channels = [channel.value, *(c for c in before if c != channel.value)]
     binding.record_preference(session, identity, candidate, before, now=now)
     log.info("chat.preference_changed", candidate_id=candidate.id, channel=channel.value)
-    if channel is not Channel.EMAIL and not await _has_bound(session, candidate, channel):
+    if channel is Channel.SMS:
+        # Asking for texts in chat is their own word, as the TD that stopped them was.
+        consent.resume_sms(session, candidate, identity, now=now)
+    if channel in _CHANNELS_WITHOUT_ACCOUNTS:
+        return Reply(text("preference_saved", locale, channel=channel))
+    if not await _has_bound(session, candidate, channel):
         return Reply(text("preference_unbound_channel", locale, channel=channel))
     return Reply(text("preference_saved", locale, channel=channel))
 

@@ -13,12 +13,14 @@ CHANNEL_NAMES: dict[Locale, dict[Channel, str]] = {
         Channel.TELEGRAM: "Telegram",
         Channel.EMAIL: "邮件",
         Channel.WEB: "网页聊天",
+        Channel.SMS: "短信",
     },
     Locale.EN: {
         Channel.WECHAT: "WeChat",
         Channel.TELEGRAM: "Telegram",
         Channel.EMAIL: "e-mail",
         Channel.WEB: "web chat",
+        Channel.SMS: "SMS",
     },
 }
 
@@ -123,6 +125,12 @@ _TEXTS: dict[str, dict[Locale, str]] = {
     "preference_no_email": {
         Locale.ZH_CN: "我们没有您的邮箱地址，暂时无法改为邮件。请联系 HR 更新邮箱。",
         Locale.EN: "We have no e-mail address for you yet; please ask HR to add one.",
+    },
+    "preference_no_mobile": {
+        Locale.ZH_CN: "我们没有您可以接收短信的手机号，暂时无法改为短信。请联系 HR 更新手机号。",
+        Locale.EN: (
+            "We have no mobile number for you that can take texts; please ask HR to add one."
+        ),
     },
     "preference_unbound_channel": {
         Locale.ZH_CN: (

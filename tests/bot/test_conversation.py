@@ -17,6 +17,7 @@ from candor.delivery.direct import deliver_due
 from candor.mail import SmtpMailer
 from candor.models import (
     Application,
+    AuditEntry,
     BindingToken,
     Candidate,
     ChatIdentity,
@@ -363,6 +364,54 @@ async def test_a_preference_reorders_the_channels(
         assert await deliverable_channels(session, candidate) == [Channel.EMAIL, Channel.WECHAT]
     [event] = await events(world)
     assert event.details == {"before": ["wechat", "email"], "after": ["email", "wechat"]}
+
+
+async def test_asking_for_texts_puts_sms_first_and_lifts_an_earlier_td(
+    world: World, gateway: ConversationGateway
+) -> None:
+    await world.applicant(1, bind=[Channel.WECHAT], preferred_channels=["wechat", "email"])
+    app = await world.application(1)
+    async with world.runtime.transaction() as session:
+        candidate = await session.get_one(Candidate, app.candidate_id)
+        candidate.sms_opted_out_at = utcnow()  # they had replied TD to a text
+
+    replies = await gateway.handle(
+        says("wechat-user-1", "以后发短信通知我", channel=Channel.WECHAT)
+    )
+
+    assert "短信" in joined(replies)
+    async with world.runtime.sessionmaker() as session:
+        candidate = await session.get_one(Candidate, app.candidate_id)
+        assert candidate.preferred_channels == ["sms", "wechat", "email"]
+        assert candidate.sms_opted_out_at is None
+        assert await deliverable_channels(session, candidate) == [
+            Channel.SMS,
+            Channel.WECHAT,
+            Channel.EMAIL,
+        ]
+        [consent] = (
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "candidate.consent_changed")
+            )
+        ).all()
+    assert (consent.before, consent.after) == ({"sms": False}, {"sms": True})
+
+
+async def test_asking_for_texts_without_a_textable_mobile_changes_nothing(
+    world: World, gateway: ConversationGateway
+) -> None:
+    await world.applicant(1, bind=[Channel.WECHAT], preferred_channels=["wechat", "email"])
+    app = await world.application(1)
+    async with world.runtime.transaction() as session:
+        candidate = await session.get_one(Candidate, app.candidate_id)
+        candidate.mobile = None
+
+    replies = await gateway.handle(says("wechat-user-1", "以后发短信给我", channel=Channel.WECHAT))
+
+    assert "手机号" in joined(replies)
+    async with world.runtime.sessionmaker() as session:
+        candidate = await session.get_one(Candidate, app.candidate_id)
+        assert candidate.preferred_channels == ["wechat", "email"]
 
 
 async def test_other_messages_of_bound_candidates_go_to_the_engine(

@@ -91,6 +91,8 @@ def test_one_time_codes(text: str, expected: OneTimeCode) -> None:
         ("please email me instead", Channel.EMAIL),
         ("改用微信通知我", Channel.WECHAT),
         ("I prefer Telegram", Channel.TELEGRAM),
+        ("以后发短信通知我", Channel.SMS),
+        ("please send me an SMS instead", Channel.SMS),
     ],
 )
 def test_preference_changes(text: str, channel: Channel) -> None:
