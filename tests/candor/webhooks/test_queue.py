@@ -358,3 +358,33 @@ async def test_settled_events_past_the_retention_are_pruned_with_their_attempts(
     assert len(left) == 1  # the one still being retried stays
     assert len(await deliveries(runtime)) == 1
     assert len(await attempts(runtime)) == 1
+
+
+async def test_a_later_event_waits_while_another_worker_still_fans_out_an_earlier_one(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's single writer runs one fan-out at a time: no other worker beside")
+    await add_endpoint(runtime, receiver)
+    first = await record(runtime, "application:1", n=1)
+    second = await record(runtime, "application:1", n=2)
+    other = await record(runtime, "application:2", n=3)
+    slow, fast = queue(runtime, worker_id="slow"), queue(runtime, worker_id="fast")
+
+    # The slow worker is in the middle of fanning out the first event: it holds its row.
+    async with runtime.sessionmaker() as holding, holding.begin():
+        await holding.execute(
+            select(WebhookEvent.id)
+            .where(WebhookEvent.public_id == first)
+            .with_for_update(skip_locked=True)
+        )
+        await fast.run_once()
+        await fast.run_once()
+        # The fast worker fanned out the rest, yet the second event waits behind the first.
+        assert [r.msg_id for r in receiver.state.received] == [other]
+
+    await slow.drain()
+    await fast.drain()
+    await slow.aclose()
+    await fast.aclose()
+    assert [r.msg_id for r in receiver.state.received] == [other, first, second]
