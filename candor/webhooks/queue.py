@@ -20,7 +20,9 @@ application at once may commit out of id order (see docs/ats-integration.md).
 Retries follow `RETRY_DELAYS` (about three days); after the last failed attempt the
 delivery is given up (`failed`) and the next event of its application goes. An endpoint
 that failed every attempt for `CANDOR_WEBHOOKS_DISABLE_AFTER_HOURS` is disabled: nothing
-more is sent (its events keep queuing), and every active admin is e-mailed.
+more is sent (its events keep queuing), and every active admin is e-mailed. A delivery
+whose last attempt fails while its endpoint is (being) disabled is not given up: the fault
+is the endpoint's, and enabling it again (`service.update_endpoint`) resends it first.
 """
 
 from __future__ import annotations
@@ -139,7 +141,11 @@ class WebhookQueue:
         self.batch_size = batch_size
         self.lease = lease
         self.retry_delays = tuple(retry_delays)
-        self.disable_after = disable_after or timedelta(hours=settings.webhooks_disable_after_hours)
+        self.disable_after = (
+            disable_after
+            if disable_after is not None
+            else timedelta(hours=settings.webhooks_disable_after_hours)
+        )
         self.stats = WebhookStats()
 
     async def aclose(self) -> None:
@@ -403,9 +409,16 @@ class WebhookQueue:
                     self.stats.delivered += 1
                     continue
                 delivery.last_error = outcome.error
+                await self._note_failure(session, endpoint, outcome, now)
                 if delivery.attempts <= len(self.retry_delays):
                     delivery.state = WebhookDeliveryState.PENDING
                     delivery.next_attempt_at = now + self.retry_delays[delivery.attempts - 1]
+                    self.stats.retried += 1
+                elif endpoint.disabled_at is not None:
+                    # The endpoint is off, not this event: it waits (pending) and goes first,
+                    # with a fresh schedule, once an admin enables the endpoint again.
+                    delivery.state = WebhookDeliveryState.PENDING
+                    delivery.next_attempt_at = now
                     self.stats.retried += 1
                 else:
                     delivery.state = WebhookDeliveryState.FAILED
@@ -416,7 +429,6 @@ class WebhookQueue:
                         endpoint_id=endpoint.id,
                         attempts=delivery.attempts,
                     )
-                await self._note_failure(session, endpoint, outcome, now)
 
     async def _note_failure(
         self,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
@@ -122,11 +122,10 @@ async def update_endpoint(
         endpoint.description = patch.description
     if patch.event_types is not None:
         endpoint.event_types = [t.value for t in patch.event_types]
-    if patch.enabled is not None:
-        endpoint.enabled = patch.enabled
-        if patch.enabled:
-            # The admin fixed the receiver: send again, in order, from where it stopped.
-            endpoint.disabled_at = endpoint.disabled_reason = endpoint.failing_since = None
+    if patch.enabled is False:
+        endpoint.enabled = False
+    elif patch.enabled and (not endpoint.enabled or endpoint.disabled_at is not None):
+        await _resume(session, endpoint, now=now)
     endpoint.updated_at = now
     await session.flush()
     record(
@@ -141,6 +140,29 @@ async def update_endpoint(
     )
     log.info("webhooks.endpoint_updated", endpoint_id=endpoint.id, actor=actor)
     return endpoint
+
+
+async def _resume(session: AsyncSession, endpoint: WebhookEndpoint, *, now: datetime) -> None:
+    """The admin fixed the receiver: send again at once, in order, from where it stopped.
+    Undelivered deliveries start a fresh schedule (their old one may be a day away), and
+    those given up while the endpoint was failing are queued again."""
+    undelivered = WebhookDelivery.state == WebhookDeliveryState.PENDING
+    if endpoint.failing_since is not None:
+        undelivered = or_(
+            undelivered,
+            and_(
+                WebhookDelivery.state == WebhookDeliveryState.FAILED,
+                WebhookDelivery.updated_at >= endpoint.failing_since,
+            ),
+        )
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint.id, undelivered)
+        .values(state=WebhookDeliveryState.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    endpoint.enabled = True
+    endpoint.disabled_at = endpoint.disabled_reason = endpoint.failing_since = None
 
 
 async def delete_endpoint(

@@ -388,3 +388,58 @@ async def test_a_later_event_waits_while_another_worker_still_fans_out_an_earlie
     await slow.aclose()
     await fast.aclose()
     assert [r.msg_id for r in receiver.state.received] == [other, first, second]
+
+
+async def enable_again(runtime: Runtime, endpoint_id: int) -> None:
+    async with runtime.transaction() as session:
+        await service.update_endpoint(
+            session,
+            endpoint_id,
+            WebhookEndpointPatch(enabled=True),
+            ON_PREMISE,
+            actor="test:admin",
+            now=utcnow(),
+        )
+
+
+async def test_the_event_whose_last_failure_disables_the_endpoint_is_resent_on_enabling(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    endpoint = await add_endpoint(runtime, receiver)
+    given_up = await record(runtime, "application:1")
+    receiver.state.script = [500] * 2
+    # One attempt each: the first is given up; the second's failure also disables.
+    worker = queue(runtime, retry_delays=(), disable_after=timedelta(milliseconds=200))
+    await worker.drain()
+    await asyncio.sleep(0.25)
+    tipping = await record(runtime, "application:2")
+    await worker.drain()
+    states = [d.state for d in await deliveries(runtime)]
+    assert states == [WebhookDeliveryState.FAILED, WebhookDeliveryState.PENDING]
+
+    await enable_again(runtime, endpoint.id)
+    await worker.drain()
+    await worker.aclose()
+
+    assert [r.msg_id for r in receiver.state.received] == [given_up, tipping] * 2
+    states = [d.state for d in await deliveries(runtime)]
+    assert states == [WebhookDeliveryState.DELIVERED] * 2
+
+
+async def test_enabling_again_resends_at_once_not_at_the_old_schedule(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    endpoint = await add_endpoint(runtime, receiver)
+    first = await record(runtime, "application:1")
+    receiver.state.script = [500]
+    worker = queue(runtime, retry_delays=(timedelta(hours=24),), disable_after=timedelta(0))
+    await worker.drain()  # failed once, disabled, its next attempt a day away
+
+    await enable_again(runtime, endpoint.id)
+    await worker.drain()
+    await worker.aclose()
+
+    assert [r.msg_id for r in receiver.state.received] == [first, first]
+    [delivery] = await deliveries(runtime)
+    assert delivery.state is WebhookDeliveryState.DELIVERED
+    assert delivery.attempts == 1
