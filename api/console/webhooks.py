@@ -8,7 +8,6 @@ fields (422, nothing written). A new secret is shown in that one response only.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -42,13 +41,6 @@ DONE = {
     "deleted": "Endpoint deleted, with its deliveries.",
     "replayed": "The delivery is queued again, with the same webhook-id.",
 }
-
-
-def _policy(runtime: Runtime) -> service.WebhookPolicy:
-    return service.WebhookPolicy(
-        allow_private_networks=runtime.settings.webhooks_allow_private_networks,
-        secret_grace=timedelta(hours=runtime.settings.webhooks_secret_grace_hours),
-    )
 
 
 def _values(form: FormData) -> dict[str, Any]:
@@ -129,7 +121,11 @@ async def create_endpoint(
     try:
         data = WebhookEndpointIn.model_validate(values)
         endpoint = await service.create_endpoint(
-            session, data, _policy(runtime), actor=user.actor, now=utcnow()
+            session,
+            data,
+            service.WebhookPolicy.from_settings(runtime.settings),
+            actor=user.actor,
+            now=utcnow(),
         )
     except ValidationError as exc:
         return await _list_page(
@@ -219,7 +215,12 @@ async def update_endpoint(
     try:
         patch = WebhookEndpointPatch.model_validate(values)
         await service.update_endpoint(
-            session, endpoint_id, patch, _policy(runtime), actor=user.actor, now=utcnow()
+            session,
+            endpoint_id,
+            patch,
+            service.WebhookPolicy.from_settings(runtime.settings),
+            actor=user.actor,
+            now=utcnow(),
         )
     except ValidationError as exc:
         problems = _problems(exc)
@@ -245,7 +246,11 @@ async def rotate_secret(
 ) -> Response:
     try:
         endpoint = await service.rotate_secret(
-            session, endpoint_id, _policy(runtime), actor=user.actor, now=utcnow()
+            session,
+            endpoint_id,
+            service.WebhookPolicy.from_settings(runtime.settings),
+            actor=user.actor,
+            now=utcnow(),
         )
     except service.WebhookNotFoundError as exc:
         raise _not_found(exc) from exc

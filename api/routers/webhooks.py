@@ -4,7 +4,6 @@ the create and rotate calls only (a replay of that POST returns the same answer)
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -17,7 +16,6 @@ from api.paging import DEFAULT_PAGE_SIZE, AfterId, PageLimit
 from candor.clock import utcnow
 from candor.ids import RowCursor, RowId
 from candor.models.webhooks import WebhookDeliveryState
-from candor.runtime import Runtime
 from candor.webhooks import service
 from candor.webhooks.schemas import (
     WebhookAttemptOut,
@@ -39,14 +37,6 @@ INVALID_ENDPOINT = {
     "a malformed URL (`webhook_url_invalid`) or one reaching a loopback, private, "
     "link-local, multicast or reserved address (`webhook_url_refused`)"
 }
-
-
-def _policy(runtime: Runtime) -> service.WebhookPolicy:
-    settings = runtime.settings
-    return service.WebhookPolicy(
-        allow_private_networks=settings.webhooks_allow_private_networks,
-        secret_grace=timedelta(hours=settings.webhooks_secret_grace_hours),
-    )
 
 
 def _with_secret(endpoint: Any) -> dict[str, Any]:
@@ -79,7 +69,11 @@ async def create_endpoint(
 ) -> JSONResponse:
     async def action() -> Any:
         endpoint = await service.create_endpoint(
-            session, body, _policy(runtime), actor=admin.actor, now=utcnow()
+            session,
+            body,
+            service.WebhookPolicy.from_settings(runtime.settings),
+            actor=admin.actor,
+            now=utcnow(),
         )
         return _with_secret(endpoint)
 
@@ -109,7 +103,12 @@ async def update_endpoint(
     admin: CurrentAdmin,
 ) -> WebhookEndpointOut:
     endpoint = await service.update_endpoint(
-        session, endpoint_id, body, _policy(runtime), actor=admin.actor, now=utcnow()
+        session,
+        endpoint_id,
+        body,
+        service.WebhookPolicy.from_settings(runtime.settings),
+        actor=admin.actor,
+        now=utcnow(),
     )
     return WebhookEndpointOut.model_validate(endpoint)
 
@@ -136,7 +135,11 @@ async def rotate_secret(
 ) -> JSONResponse:
     async def action() -> Any:
         endpoint = await service.rotate_secret(
-            session, endpoint_id, _policy(runtime), actor=admin.actor, now=utcnow()
+            session,
+            endpoint_id,
+            service.WebhookPolicy.from_settings(runtime.settings),
+            actor=admin.actor,
+            now=utcnow(),
         )
         return _with_secret(endpoint)
 

@@ -21,6 +21,7 @@ from candor.models.webhooks import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from candor.settings import Settings
 from candor.webhooks.addresses import check_on_save
 from candor.webhooks.schemas import (
     WebhookDeliveryOut,
@@ -43,6 +44,13 @@ class WebhookPolicy:
 
     allow_private_networks: bool
     secret_grace: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebhookPolicy:
+        return cls(
+            allow_private_networks=settings.webhooks_allow_private_networks,
+            secret_grace=timedelta(hours=settings.webhooks_secret_grace_hours),
+        )
 
 
 def _fields(endpoint: WebhookEndpoint) -> dict[str, Any]:
