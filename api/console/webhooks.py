@@ -52,6 +52,11 @@ def _values(form: FormData) -> dict[str, Any]:
     }
 
 
+def _sending(endpoint: WebhookEndpoint) -> bool:
+    """What the form's "enabled" box shows: on only while Candor sends to the endpoint."""
+    return endpoint.enabled and endpoint.disabled_at is None
+
+
 def _problems(exc: ValidationError) -> dict[str, str]:
     problems: dict[str, str] = {}
     for error in exc.errors():
@@ -169,7 +174,7 @@ async def _endpoint_page(
             "url": endpoint.url,
             "description": endpoint.description,
             "event_types": list(endpoint.event_types),
-            "enabled": endpoint.enabled,
+            "enabled": _sending(endpoint),
         },
         problems=problems or {},
         issued=issued,
@@ -212,8 +217,13 @@ async def update_endpoint(
 ) -> Response:
     endpoint = await _endpoint(session, endpoint_id)
     values = _values(form)
+    # The box changes the state only when ticked or cleared: saving the description of an
+    # automatically disabled endpoint must neither enable it nor switch it off.
+    changes = dict(
+        values, enabled=None if values["enabled"] == _sending(endpoint) else values["enabled"]
+    )
     try:
-        patch = WebhookEndpointPatch.model_validate(values)
+        patch = WebhookEndpointPatch.model_validate(changes)
         await service.update_endpoint(
             session,
             endpoint_id,

@@ -59,6 +59,8 @@ def _fields(endpoint: WebhookEndpoint) -> dict[str, Any]:
         "description": endpoint.description,
         "event_types": list(endpoint.event_types),
         "enabled": endpoint.enabled,
+        "disabled_at": endpoint.disabled_at.isoformat() if endpoint.disabled_at else None,
+        "disabled_reason": endpoint.disabled_reason,
     }
 
 

@@ -187,3 +187,48 @@ async def test_an_endpoint_disabled_after_failing_shows_why(
     assert "disabled" in listed.text
     assert 'id="disabled"' in detail.text
     assert "HTTP 503" in detail.text
+
+
+async def test_saving_a_disabled_endpoint_keeps_it_disabled_until_the_box_is_ticked(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    csrf = await as_admin(console, world)
+    await post_form(
+        console, BASE, csrf, url=PUBLIC_URL, event_types=["csat.recorded"], enabled="on"
+    )
+    async with world.runtime.transaction() as session:
+        endpoint = (await session.scalars(select(WebhookEndpoint))).one()
+        endpoint.disabled_at = utcnow()
+        endpoint.disabled_reason = "every attempt failed; HTTP 503"
+    one = f"{BASE}/{endpoint.id}"
+
+    # The form shows the endpoint as not sending; saving it as shown changes only the text.
+    shown = (await console.get(one)).text
+    assert re.search(r'name="enabled"\s*>', shown)
+    saved = await post_form(
+        console, one, csrf, url=PUBLIC_URL, description="Moka", event_types=["csat.recorded"]
+    )
+    assert saved.status_code == 303
+    [endpoint] = await endpoints(world)
+    assert endpoint.description == "Moka"
+    assert endpoint.enabled
+    assert endpoint.disabled_at is not None
+
+    # Ticking the box lifts the disabling, and the audit row shows it.
+    await post_form(console, one, csrf, url=PUBLIC_URL, event_types=["csat.recorded"], enabled="on")
+    [endpoint] = await endpoints(world)
+    assert endpoint.disabled_at is None
+    async with world.runtime.sessionmaker() as session:
+        lifted = (
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == "webhook_endpoint.updated")
+                .order_by(AuditEntry.id.desc())
+            )
+        ).first()
+    assert lifted is not None
+    assert lifted.before is not None
+    assert lifted.before["disabled_at"] is not None
+    assert lifted.before["disabled_reason"] == "every attempt failed; HTTP 503"
+    assert lifted.after is not None
+    assert lifted.after["disabled_at"] is None
