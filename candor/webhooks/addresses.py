@@ -41,7 +41,7 @@ class WebhookUrlRefusedError(WebhookUrlError):
 class WebhookUrl:
     url: str
     scheme: str
-    host: str  # without brackets for an IPv6 literal
+    host: str  # ASCII (IDNA for an internationalised name), no brackets for an IPv6 literal
     port: int
     target: str  # path and query, as sent
 
@@ -71,10 +71,21 @@ def parse_url(url: str) -> WebhookUrl:
     return WebhookUrl(
         url=url,
         scheme=parts.scheme,
-        host=parts.hostname,
+        host=_ascii_host(parts.hostname),
         port=port or (443 if parts.scheme == "https" else 80),
         target=target,
     )
+
+
+def _ascii_host(host: str) -> str:
+    """An internationalised name in its IDNA (punycode) form, as DNS, `Host` and TLS SNI
+    need it: `exämple.com` is sent as `xn--exmple-cua.com`."""
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise WebhookUrlError(f"url: the host {host} is not a valid domain name ({exc})") from exc
 
 
 def refusal(address: IPAddress) -> str | None:

@@ -71,9 +71,17 @@ async def test_a_name_that_does_not_resolve_yet_is_accepted_and_checked_on_send(
         ("https://ats.example.com:99999/h", "url:"),
         ("https://ats.example.com/a b", "no spaces"),
         ("https://ats.example.com/" + "a" * 2000, "at most 2000"),
+        ("https://ä" + "a" * 70 + ".example.com/h", "not a valid domain name"),
+        ("https://招聘..example.com/h", "not a valid domain name"),
     ],
 )
 def test_a_malformed_url_is_refused_with_its_reason(url: str, problem: str) -> None:
     with pytest.raises(WebhookUrlError, match=problem) as refused:
         parse_url(url)
     assert refused.value.code == "webhook_url_invalid"
+
+
+def test_an_internationalised_host_is_sent_in_its_idna_form() -> None:
+    parsed = parse_url("https://exämple.com:8443/x")
+    assert (parsed.host, parsed.port) == ("xn--exmple-cua.com", 8443)
+    assert parsed.url == "https://exämple.com:8443/x"  # shown as the admin wrote it
