@@ -31,6 +31,11 @@ REFUSED = [
     ("http://[::ffff:10.0.0.1]/h", "IPv4-mapped private"),
     ("http://[::ffff:169.254.169.254]/h", "IPv4-mapped link-local"),
     ("http://localhost:8000/h", "loopback"),
+    ("http://[2002:7f00:1::]/h", "6to4 loopback"),  # 6to4 of 127.0.0.1
+    ("http://[2002:a00:1::]/h", "6to4 private"),  # 6to4 of 10.0.0.1
+    ("http://[2002:a9fe:a9fe::1]/h", "6to4 link-local"),  # 6to4 of 169.254.169.254
+    ("http://[fec0::1]/h", "site-local"),
+    ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/h", "Teredo"),  # client 192.0.2.45
 ]
 
 
