@@ -40,6 +40,7 @@ DONE = {
     "updated": "Saved.",
     "deleted": "Endpoint deleted, with its deliveries.",
     "replayed": "The delivery is queued again, with the same webhook-id.",
+    "in_flight": "The delivery is being sent right now; replay it once this attempt shows.",
 }
 
 
@@ -293,4 +294,6 @@ async def replay_delivery(
         )
     except service.WebhookNotFoundError as exc:
         raise _not_found(exc) from exc
+    except service.WebhookDeliveryInFlightError:
+        return RedirectResponse(f"{BASE}/{endpoint_id}?done=in_flight", status_code=303)
     return RedirectResponse(f"{BASE}/{endpoint_id}?done=replayed", status_code=303)

@@ -202,7 +202,14 @@ async def list_attempts(
 @router.post(
     "/{endpoint_id}/deliveries/{delivery_id}/replay",
     response_model=WebhookDeliveryOut,
-    responses=error_responses(IDEMPOTENT_POST, NOT_FOUND),
+    responses=error_responses(
+        IDEMPOTENT_POST,
+        NOT_FOUND,
+        {
+            409: "A worker is sending the delivery right now (`webhook_delivery_in_flight`), "
+            "or the Idempotency-Key was used otherwise (`idempotency_conflict`)"
+        },
+    ),
     summary="Send one delivery again, with the same webhook-id and a fresh retry schedule",
 )
 async def replay_delivery(

@@ -38,6 +38,13 @@ class WebhookNotFoundError(CandorError):
     http_status = 404
 
 
+class WebhookDeliveryInFlightError(CandorError):
+    """A worker is sending the delivery right now; replaying it would race that worker."""
+
+    code = "webhook_delivery_in_flight"
+    http_status = 409
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookPolicy:
     """What the service needs from the settings."""
@@ -308,24 +315,35 @@ async def replay_delivery(
     session: AsyncSession, endpoint_id: int, delivery_id: int, *, actor: str, now: datetime
 ) -> WebhookDeliveryOut:
     """Send the delivery again from a fresh retry schedule, with the same `webhook-id`. A
-    delivery in flight is left to finish."""
+    delivery in flight is refused (`WebhookDeliveryInFlightError`): the state is changed by
+    one conditional UPDATE, so a worker claiming it at the same moment is never overwritten."""
     delivery, event = await get_delivery(session, endpoint_id, delivery_id)
-    if delivery.state is not WebhookDeliveryState.IN_FLIGHT:
-        before = delivery.state.value
-        delivery.state = WebhookDeliveryState.PENDING
-        delivery.attempts = 0
-        delivery.next_attempt_at = now
-        delivery.updated_at = now
-        await session.flush()
-        record(
-            session,
-            actor=actor,
-            action=Action.WEBHOOK_DELIVERY_REPLAYED,
-            object_type="webhook_delivery",
-            object_id=delivery.id,
-            before={"state": before},
-            details={"endpoint_id": endpoint_id, "event_id": event.public_id},
-            at=now,
+    before = delivery.state.value
+    replayed = await session.scalar(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery.id,
+            WebhookDelivery.state != WebhookDeliveryState.IN_FLIGHT,
         )
-        log.info("webhooks.delivery_replayed", delivery_id=delivery.id, actor=actor)
+        .values(state=WebhookDeliveryState.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+        .returning(WebhookDelivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    if replayed is None:
+        raise WebhookDeliveryInFlightError(
+            f"delivery {delivery_id} is being sent right now; replay it once this attempt "
+            "is recorded"
+        )
+    await session.refresh(delivery)
+    record(
+        session,
+        actor=actor,
+        action=Action.WEBHOOK_DELIVERY_REPLAYED,
+        object_type="webhook_delivery",
+        object_id=delivery.id,
+        before={"state": before},
+        details={"endpoint_id": endpoint_id, "event_id": event.public_id},
+        at=now,
+    )
+    log.info("webhooks.delivery_replayed", delivery_id=delivery.id, actor=actor)
     return _delivery_out(delivery, event)

@@ -174,6 +174,16 @@ async def test_an_admin_sees_every_attempt_and_replays_a_delivery(
     assert replayed.json()["state"] == "pending"
     assert replayed.json()["attempts"] == 0
     assert replayed.json()["event_id"] == event.public_id
+    # A worker claims it: a replay now would race the worker, and is refused.
+    claiming = WebhookQueue(world.runtime, client=WebhookClient(timeout=0.2, allow_private=False))
+    [claimed] = await claiming.claim_due()
+    await claiming.aclose()
+    busy = await api.post(f"{one}/deliveries/{delivery['id']}/replay", headers=hr(token, "k4"))
+    assert busy.status_code == 409, busy.text
+    assert busy.json()["error"]["code"] == "webhook_delivery_in_flight"
+    still = await api.get(f"{one}/deliveries/{claimed.delivery_id}", headers=hr(token))
+    assert still.json()["state"] == "in_flight"
+    assert still.json()["attempts"] == 1
     missing = await api.post(f"{one}/deliveries/{2**62}/replay", headers=hr(token, "k3"))
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
