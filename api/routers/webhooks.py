@@ -1,6 +1,7 @@
 """Webhook endpoints of the ATS (admin only): manage them, see every delivery and attempt,
 replay one. Every POST takes an `Idempotency-Key`; the signing secret is in the answer of
-the create and rotate calls only (a replay of that POST returns the same answer)."""
+the create and rotate calls only, once: a replay of that POST returns the same answer with
+`secret: null` (the idempotency store never holds it)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,12 @@ def _with_secret(endpoint: Any) -> dict[str, Any]:
     return WebhookEndpointWithSecret.model_validate(endpoint).model_dump(mode="json")
 
 
+def _secret_shown_once(answer: dict[str, Any]) -> dict[str, Any]:
+    """What the idempotency store keeps of an answer with a secret: all but the secret, so
+    a replay of the POST (or a read of the store) does not show it again."""
+    return {**answer, "secret": None}
+
+
 @router.get("", response_model=list[WebhookEndpointOut], summary="The endpoints, by id (paged)")
 async def list_endpoints(
     session: SessionDep,
@@ -77,7 +84,7 @@ async def create_endpoint(
         )
         return _with_secret(endpoint)
 
-    return await post.run(body.model_dump(mode="json"), action)
+    return await post.run(body.model_dump(mode="json"), action, stored_as=_secret_shown_once)
 
 
 @router.get(
@@ -143,7 +150,7 @@ async def rotate_secret(
         )
         return _with_secret(endpoint)
 
-    return await post.run({"endpoint_id": endpoint_id}, action)
+    return await post.run({"endpoint_id": endpoint_id}, action, stored_as=_secret_shown_once)
 
 
 @router.get(
