@@ -125,7 +125,7 @@ class WebhookQueue:
         transport: httpx.AsyncBaseTransport | None = None,
         worker_id: str | None = None,
         batch_size: int = 50,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta | None = None,
         retry_delays: Sequence[timedelta] = RETRY_DELAYS,
         disable_after: timedelta | None = None,
     ) -> None:
@@ -139,7 +139,11 @@ class WebhookQueue:
         )
         self.worker_id = worker_id or default_worker_id()
         self.batch_size = batch_size
-        self.lease = lease
+        # Far above one attempt's deadline (the send's whole timeout), so a lease runs out
+        # only for a worker that died or stalled, not one still waiting for its answer.
+        self.lease = lease or max(
+            timedelta(seconds=60), timedelta(seconds=3 * settings.webhooks_timeout_seconds)
+        )
         self.retry_delays = tuple(retry_delays)
         self.disable_after = (
             disable_after
