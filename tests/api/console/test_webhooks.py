@@ -131,6 +131,13 @@ async def test_the_admin_sees_attempts_replays_rotates_disables_and_deletes(
         delivery_id = (await session.scalars(select(WebhookDelivery.id))).one()
     replayed = await post_form(console, f"{one}/deliveries/{delivery_id}/replay", csrf)
     assert replayed.status_code == 303
+    # While a worker sends it, a replay is refused rather than racing the worker.
+    claiming = WebhookQueue(world.runtime, client=WebhookClient(timeout=0.2, allow_private=False))
+    assert len(await claiming.claim_due()) == 1
+    await claiming.aclose()
+    busy = await post_form(console, f"{one}/deliveries/{delivery_id}/replay", csrf)
+    assert busy.headers["location"].endswith("done=in_flight")
+    assert "being sent right now" in (await console.get(busy.headers["location"])).text
     rotated = await post_form(console, f"{one}/rotate", csrf)
     match = _SECRET.search(rotated.text)
     assert match is not None
