@@ -24,8 +24,10 @@ async def run_idempotent(
     path: str,
     body: Any,
     action: Callable[[], Awaitable[Any]],
+    stored_as: Callable[[Any], Any] | None = None,
 ) -> JSONResponse:
-    """Run `action` once per key; its JSON answer is stored with the work it did.
+    """Run `action` once per key; its JSON answer is stored with the work it did, through
+    `stored_as` when given (an answer holding a secret shown once is stored without it).
 
     This is the one place these endpoints commit early: the claim must be durable and
     visible to a concurrent retry before the work starts. It uses the request's session so
@@ -44,7 +46,11 @@ async def run_idempotent(
     try:
         answer = await action()
         await idempotency.complete(
-            session, principal=principal.actor, key=checked, status_code=200, body=answer
+            session,
+            principal=principal.actor,
+            key=checked,
+            status_code=200,
+            body=stored_as(answer) if stored_as is not None else answer,
         )
     except BaseException:
         await session.rollback()
@@ -64,7 +70,13 @@ class IdempotentPost:
     method: str
     path: str
 
-    async def run(self, body: Any, action: Callable[[], Awaitable[Any]]) -> JSONResponse:
+    async def run(
+        self,
+        body: Any,
+        action: Callable[[], Awaitable[Any]],
+        *,
+        stored_as: Callable[[Any], Any] | None = None,
+    ) -> JSONResponse:
         return await run_idempotent(
             session=self.session,
             principal=self.principal,
@@ -73,6 +85,7 @@ class IdempotentPost:
             path=self.path,
             body=body,
             action=action,
+            stored_as=stored_as,
         )
 
 

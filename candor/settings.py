@@ -169,7 +169,11 @@ class Settings(BaseSettings):
         "to it and tells the admins.",
     )
     webhooks_timeout_seconds: float = Field(
-        default=10, gt=0, le=60, description="How long one webhook request may take."
+        default=10,
+        gt=0,
+        le=60,
+        description="How long one webhook attempt may take, from resolving the host to "
+        "reading the answer (the claim lease is kept at least three times longer).",
     )
     public_url: str = Field(
         default="http://127.0.0.1:8000",

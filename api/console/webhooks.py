@@ -8,7 +8,6 @@ fields (422, nothing written). A new secret is shown in that one response only.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -41,14 +40,8 @@ DONE = {
     "updated": "Saved.",
     "deleted": "Endpoint deleted, with its deliveries.",
     "replayed": "The delivery is queued again, with the same webhook-id.",
+    "in_flight": "The delivery is being sent right now; replay it once this attempt shows.",
 }
-
-
-def _policy(runtime: Runtime) -> service.WebhookPolicy:
-    return service.WebhookPolicy(
-        allow_private_networks=runtime.settings.webhooks_allow_private_networks,
-        secret_grace=timedelta(hours=runtime.settings.webhooks_secret_grace_hours),
-    )
 
 
 def _values(form: FormData) -> dict[str, Any]:
@@ -58,6 +51,11 @@ def _values(form: FormData) -> dict[str, Any]:
         "event_types": [t for t in form.getlist("event_types") if isinstance(t, str)],
         "enabled": form_text(form, "enabled") == "on",
     }
+
+
+def _sending(endpoint: WebhookEndpoint) -> bool:
+    """What the form's "enabled" box shows: on only while Candor sends to the endpoint."""
+    return endpoint.enabled and endpoint.disabled_at is None
 
 
 def _problems(exc: ValidationError) -> dict[str, str]:
@@ -129,7 +127,11 @@ async def create_endpoint(
     try:
         data = WebhookEndpointIn.model_validate(values)
         endpoint = await service.create_endpoint(
-            session, data, _policy(runtime), actor=user.actor, now=utcnow()
+            session,
+            data,
+            service.WebhookPolicy.from_settings(runtime.settings),
+            actor=user.actor,
+            now=utcnow(),
         )
     except ValidationError as exc:
         return await _list_page(
@@ -173,7 +175,7 @@ async def _endpoint_page(
             "url": endpoint.url,
             "description": endpoint.description,
             "event_types": list(endpoint.event_types),
-            "enabled": endpoint.enabled,
+            "enabled": _sending(endpoint),
         },
         problems=problems or {},
         issued=issued,
@@ -216,10 +218,20 @@ async def update_endpoint(
 ) -> Response:
     endpoint = await _endpoint(session, endpoint_id)
     values = _values(form)
+    # The box changes the state only when ticked or cleared: saving the description of an
+    # automatically disabled endpoint must neither enable it nor switch it off.
+    changes = dict(
+        values, enabled=None if values["enabled"] == _sending(endpoint) else values["enabled"]
+    )
     try:
-        patch = WebhookEndpointPatch.model_validate(values)
+        patch = WebhookEndpointPatch.model_validate(changes)
         await service.update_endpoint(
-            session, endpoint_id, patch, _policy(runtime), actor=user.actor, now=utcnow()
+            session,
+            endpoint_id,
+            patch,
+            service.WebhookPolicy.from_settings(runtime.settings),
+            actor=user.actor,
+            now=utcnow(),
         )
     except ValidationError as exc:
         problems = _problems(exc)
@@ -245,7 +257,11 @@ async def rotate_secret(
 ) -> Response:
     try:
         endpoint = await service.rotate_secret(
-            session, endpoint_id, _policy(runtime), actor=user.actor, now=utcnow()
+            session,
+            endpoint_id,
+            service.WebhookPolicy.from_settings(runtime.settings),
+            actor=user.actor,
+            now=utcnow(),
         )
     except service.WebhookNotFoundError as exc:
         raise _not_found(exc) from exc
@@ -278,4 +294,6 @@ async def replay_delivery(
         )
     except service.WebhookNotFoundError as exc:
         raise _not_found(exc) from exc
+    except service.WebhookDeliveryInFlightError:
+        return RedirectResponse(f"{BASE}/{endpoint_id}?done=in_flight", status_code=303)
     return RedirectResponse(f"{BASE}/{endpoint_id}?done=replayed", status_code=303)

@@ -1,10 +1,10 @@
 """Webhook endpoints of the ATS (admin only): manage them, see every delivery and attempt,
 replay one. Every POST takes an `Idempotency-Key`; the signing secret is in the answer of
-the create and rotate calls only (a replay of that POST returns the same answer)."""
+the create and rotate calls only, once: a replay of that POST returns the same answer with
+`secret: null` (the idempotency store never holds it)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -17,7 +17,6 @@ from api.paging import DEFAULT_PAGE_SIZE, AfterId, PageLimit
 from candor.clock import utcnow
 from candor.ids import RowCursor, RowId
 from candor.models.webhooks import WebhookDeliveryState
-from candor.runtime import Runtime
 from candor.webhooks import service
 from candor.webhooks.schemas import (
     WebhookAttemptOut,
@@ -41,16 +40,14 @@ INVALID_ENDPOINT = {
 }
 
 
-def _policy(runtime: Runtime) -> service.WebhookPolicy:
-    settings = runtime.settings
-    return service.WebhookPolicy(
-        allow_private_networks=settings.webhooks_allow_private_networks,
-        secret_grace=timedelta(hours=settings.webhooks_secret_grace_hours),
-    )
-
-
 def _with_secret(endpoint: Any) -> dict[str, Any]:
     return WebhookEndpointWithSecret.model_validate(endpoint).model_dump(mode="json")
+
+
+def _secret_shown_once(answer: dict[str, Any]) -> dict[str, Any]:
+    """What the idempotency store keeps of an answer with a secret: all but the secret, so
+    a replay of the POST (or a read of the store) does not show it again."""
+    return {**answer, "secret": None}
 
 
 @router.get("", response_model=list[WebhookEndpointOut], summary="The endpoints, by id (paged)")
@@ -79,11 +76,15 @@ async def create_endpoint(
 ) -> JSONResponse:
     async def action() -> Any:
         endpoint = await service.create_endpoint(
-            session, body, _policy(runtime), actor=admin.actor, now=utcnow()
+            session,
+            body,
+            service.WebhookPolicy.from_settings(runtime.settings),
+            actor=admin.actor,
+            now=utcnow(),
         )
         return _with_secret(endpoint)
 
-    return await post.run(body.model_dump(mode="json"), action)
+    return await post.run(body.model_dump(mode="json"), action, stored_as=_secret_shown_once)
 
 
 @router.get(
@@ -109,7 +110,12 @@ async def update_endpoint(
     admin: CurrentAdmin,
 ) -> WebhookEndpointOut:
     endpoint = await service.update_endpoint(
-        session, endpoint_id, body, _policy(runtime), actor=admin.actor, now=utcnow()
+        session,
+        endpoint_id,
+        body,
+        service.WebhookPolicy.from_settings(runtime.settings),
+        actor=admin.actor,
+        now=utcnow(),
     )
     return WebhookEndpointOut.model_validate(endpoint)
 
@@ -136,11 +142,15 @@ async def rotate_secret(
 ) -> JSONResponse:
     async def action() -> Any:
         endpoint = await service.rotate_secret(
-            session, endpoint_id, _policy(runtime), actor=admin.actor, now=utcnow()
+            session,
+            endpoint_id,
+            service.WebhookPolicy.from_settings(runtime.settings),
+            actor=admin.actor,
+            now=utcnow(),
         )
         return _with_secret(endpoint)
 
-    return await post.run({"endpoint_id": endpoint_id}, action)
+    return await post.run({"endpoint_id": endpoint_id}, action, stored_as=_secret_shown_once)
 
 
 @router.get(
@@ -199,7 +209,14 @@ async def list_attempts(
 @router.post(
     "/{endpoint_id}/deliveries/{delivery_id}/replay",
     response_model=WebhookDeliveryOut,
-    responses=error_responses(IDEMPOTENT_POST, NOT_FOUND),
+    responses=error_responses(
+        IDEMPOTENT_POST,
+        NOT_FOUND,
+        {
+            409: "A worker is sending the delivery right now (`webhook_delivery_in_flight`), "
+            "or the Idempotency-Key was used otherwise (`idempotency_conflict`)"
+        },
+    ),
     summary="Send one delivery again, with the same webhook-id and a fresh retry schedule",
 )
 async def replay_delivery(

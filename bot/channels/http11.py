@@ -8,6 +8,10 @@ transport costs a fraction of that. httpx still builds every request and respons
 keep httpx's API, its exceptions (`ConnectError`, `ReadTimeout`, `RemoteProtocolError`) and
 its content decoding.
 
+A request may carry the extension `max_response_bytes`: the body is then cut there and the
+connection dropped, so a huge answer is never held (httpx's own transport needs no such
+thing: its caller streams the body and stops reading).
+
 Scope: plain `http://` requests with an in-memory body (a gateway on the same host or
 network: the webhook channel's case). Anything else (https, streaming bodies) is handed to
 httpx's own transport, and `build_senders` does not use this one when a proxy is configured.
@@ -23,6 +27,9 @@ import httptools
 import httpx
 
 MAX_IDLE_PER_ORIGIN = 256
+# A request extension: keep at most this many bytes of the response body and close the
+# connection instead of reading the rest (a caller that only wants an excerpt).
+MAX_RESPONSE_BYTES = "max_response_bytes"
 
 
 class _Connection(asyncio.Protocol):
@@ -39,6 +46,8 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._headers_done = False
         self._until_eof = False
+        self._body_limit: int | None = None
+        self._body_size = 0
 
     # asyncio.Protocol
 
@@ -89,7 +98,18 @@ class _Connection(asyncio.Protocol):
         )
 
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        if self._body_limit is None:
+            self._body.append(body)
+            return
+        if self._body_size >= self._body_limit:
+            return  # the rest of a chunk already past the limit
+        self._body.append(body[: self._body_limit - self._body_size])
+        self._body_size += len(body)
+        if self._body_size >= self._body_limit and self._waiter and not self._waiter.done():
+            # Enough kept: answer with the start, and drop the connection instead of
+            # reading (and holding) the rest of the body.
+            self.keep_alive = False
+            self._waiter.set_result(None)
 
     def on_message_complete(self) -> None:
         self.keep_alive = self._parser.should_keep_alive()
@@ -99,11 +119,12 @@ class _Connection(asyncio.Protocol):
     # the exchange
 
     async def exchange(
-        self, payload: bytes, read_timeout: float | None
+        self, payload: bytes, read_timeout: float | None, body_limit: int | None = None
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         assert self.transport is not None
         self._status, self._headers, self._body = 0, [], []
         self._headers_done = self._until_eof = False
+        self._body_limit, self._body_size = body_limit, 0
         self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(payload)
         try:
@@ -158,7 +179,9 @@ class Http11Transport(httpx.AsyncBaseTransport):
             head += [name, b": ", value, b"\r\n"]
         head.append(b"\r\n")
         status, headers, body = await connection.exchange(
-            b"".join(head) + request.read(), timeouts.get("read")
+            b"".join(head) + request.read(),
+            timeouts.get("read"),
+            request.extensions.get(MAX_RESPONSE_BYTES),
         )
         if connection.keep_alive and not connection.closed:
             idle = self._idle[origin]

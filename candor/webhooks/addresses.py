@@ -6,7 +6,8 @@ connects to that checked address (the URL's host is kept for `Host` and TLS), so
 that resolves elsewhere between the check and the connection (DNS rebinding) cannot steer
 it. Redirects are never followed (candor.webhooks.http). Loopback, private, link-local,
 carrier-grade NAT, multicast, reserved and unspecified ranges are refused, IPv4 and IPv6
-alike, including IPv4 addresses written as IPv6 (`::ffff:127.0.0.1`), unless the admin
+alike, including IPv4 addresses written as IPv6 (`::ffff:127.0.0.1`) or carried inside one
+by 6to4 (`2002:7f00:1::`) or Teredo, and IPv6 site-local `fec0::/10`, unless the admin
 setting `CANDOR_WEBHOOKS_ALLOW_PRIVATE_NETWORKS` allows them for an on-premise ATS.
 """
 
@@ -41,7 +42,7 @@ class WebhookUrlRefusedError(WebhookUrlError):
 class WebhookUrl:
     url: str
     scheme: str
-    host: str  # without brackets for an IPv6 literal
+    host: str  # ASCII (IDNA for an internationalised name), no brackets for an IPv6 literal
     port: int
     target: str  # path and query, as sent
 
@@ -71,17 +72,36 @@ def parse_url(url: str) -> WebhookUrl:
     return WebhookUrl(
         url=url,
         scheme=parts.scheme,
-        host=parts.hostname,
+        host=_ascii_host(parts.hostname),
         port=port or (443 if parts.scheme == "https" else 80),
         target=target,
     )
 
 
+def _ascii_host(host: str) -> str:
+    """An internationalised name in its IDNA (punycode) form, as DNS, `Host` and TLS SNI
+    need it: `exämple.com` is sent as `xn--exmple-cua.com`."""
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise WebhookUrlError(f"url: the host {host} is not a valid domain name ({exc})") from exc
+
+
 def refusal(address: IPAddress) -> str | None:
     """Why webhooks may not reach `address`; None for a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        mapped = refusal(address.ipv4_mapped)
-        return f"IPv4-mapped {mapped}" if mapped else None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            mapped = refusal(address.ipv4_mapped)
+            return f"IPv4-mapped {mapped}" if mapped else None
+        # Tunnels carry an IPv4 address inside: a relay would deliver to it.
+        if address.sixtofour is not None and (embedded := refusal(address.sixtofour)):
+            return f"6to4 {embedded}"
+        if address.teredo is not None and (embedded := refusal(address.teredo[1])):
+            return f"Teredo {embedded}"
+        if address.is_site_local:
+            return f"site-local address {address}"
     for label, flag in (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),

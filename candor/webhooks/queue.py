@@ -12,11 +12,17 @@ nothing lost.
 
 Order: only the oldest undecided delivery of an (endpoint, application) pair is ever due,
 so a later event for an application waits until the earlier one was delivered or given up.
+It also waits while an earlier event of its application is not fanned out yet: with
+several workers one may hold events 1-3 in its fan-out while another fans out event 4.
+The gap left: ids are allocated at flush, so two transactions writing events of one
+application at once may commit out of id order (see docs/ats-integration.md).
 
 Retries follow `RETRY_DELAYS` (about three days); after the last failed attempt the
 delivery is given up (`failed`) and the next event of its application goes. An endpoint
 that failed every attempt for `CANDOR_WEBHOOKS_DISABLE_AFTER_HOURS` is disabled: nothing
-more is sent (its events keep queuing), and every active admin is e-mailed.
+more is sent (its events keep queuing), and every active admin is e-mailed. A delivery
+whose last attempt fails while its endpoint is (being) disabled is not given up: the fault
+is the endpoint's, and enabling it again (`service.update_endpoint`) resends it first.
 """
 
 from __future__ import annotations
@@ -119,7 +125,7 @@ class WebhookQueue:
         transport: httpx.AsyncBaseTransport | None = None,
         worker_id: str | None = None,
         batch_size: int = 50,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta | None = None,
         retry_delays: Sequence[timedelta] = RETRY_DELAYS,
         disable_after: timedelta | None = None,
     ) -> None:
@@ -133,9 +139,17 @@ class WebhookQueue:
         )
         self.worker_id = worker_id or default_worker_id()
         self.batch_size = batch_size
-        self.lease = lease
+        # Far above one attempt's deadline (the send's whole timeout), so a lease runs out
+        # only for a worker that died or stalled, not one still waiting for its answer.
+        self.lease = lease or max(
+            timedelta(seconds=60), timedelta(seconds=3 * settings.webhooks_timeout_seconds)
+        )
         self.retry_delays = tuple(retry_delays)
-        self.disable_after = disable_after or timedelta(hours=settings.webhooks_disable_after_hours)
+        self.disable_after = (
+            disable_after
+            if disable_after is not None
+            else timedelta(hours=settings.webhooks_disable_after_hours)
+        )
         self.stats = WebhookStats()
 
     async def aclose(self) -> None:
@@ -239,6 +253,14 @@ class WebhookQueue:
             earlier.event_id < WebhookDelivery.event_id,
             earlier.state.in_(UNDECIDED),
         )
+        # Another worker may still be fanning out an earlier event of the same key (its
+        # fan-out holds those rows, so ours skipped them): no delivery of it exists yet.
+        earlier_event = aliased(WebhookEvent)
+        waiting_for_earlier_fan_out = exists().where(
+            earlier_event.ordering_key == WebhookDelivery.ordering_key,
+            earlier_event.id < WebhookDelivery.event_id,
+            earlier_event.fanned_out.is_(False),
+        )
         due = or_(
             and_(
                 WebhookDelivery.state == WebhookDeliveryState.PENDING,
@@ -258,6 +280,7 @@ class WebhookQueue:
                 due,
                 WebhookDelivery.endpoint_id.in_(sending_endpoints.scalar_subquery()),
                 ~waiting_behind_earlier,
+                ~waiting_for_earlier_fan_out,
             )
             .order_by(WebhookDelivery.event_id)
             .limit(self.batch_size)
@@ -390,9 +413,16 @@ class WebhookQueue:
                     self.stats.delivered += 1
                     continue
                 delivery.last_error = outcome.error
+                await self._note_failure(session, endpoint, outcome, now)
                 if delivery.attempts <= len(self.retry_delays):
                     delivery.state = WebhookDeliveryState.PENDING
                     delivery.next_attempt_at = now + self.retry_delays[delivery.attempts - 1]
+                    self.stats.retried += 1
+                elif endpoint.disabled_at is not None:
+                    # The endpoint is off, not this event: it waits (pending) and goes first,
+                    # with a fresh schedule, once an admin enables the endpoint again.
+                    delivery.state = WebhookDeliveryState.PENDING
+                    delivery.next_attempt_at = now
                     self.stats.retried += 1
                 else:
                     delivery.state = WebhookDeliveryState.FAILED
@@ -403,7 +433,6 @@ class WebhookQueue:
                         endpoint_id=endpoint.id,
                         attempts=delivery.attempts,
                     )
-                await self._note_failure(session, endpoint, outcome, now)
 
     async def _note_failure(
         self,

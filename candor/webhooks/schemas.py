@@ -72,7 +72,10 @@ class WebhookEndpointOut(BaseModel):
 
 
 class WebhookEndpointWithSecret(WebhookEndpointOut):
-    secret: str = Field(description="The signing secret (`whsec_...`): shown this once")
+    secret: str | None = Field(
+        description="The signing secret (`whsec_...`), shown this once: `null` when the "
+        "answer is an idempotent replay (`Idempotent-Replayed: true`); rotate for a new one"
+    )
 
 
 class WebhookDeliveryOut(BaseModel):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
@@ -21,6 +21,7 @@ from candor.models.webhooks import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from candor.settings import Settings
 from candor.webhooks.addresses import check_on_save
 from candor.webhooks.schemas import (
     WebhookDeliveryOut,
@@ -37,12 +38,26 @@ class WebhookNotFoundError(CandorError):
     http_status = 404
 
 
+class WebhookDeliveryInFlightError(CandorError):
+    """A worker is sending the delivery right now; replaying it would race that worker."""
+
+    code = "webhook_delivery_in_flight"
+    http_status = 409
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookPolicy:
     """What the service needs from the settings."""
 
     allow_private_networks: bool
     secret_grace: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebhookPolicy:
+        return cls(
+            allow_private_networks=settings.webhooks_allow_private_networks,
+            secret_grace=timedelta(hours=settings.webhooks_secret_grace_hours),
+        )
 
 
 def _fields(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -51,6 +66,8 @@ def _fields(endpoint: WebhookEndpoint) -> dict[str, Any]:
         "description": endpoint.description,
         "event_types": list(endpoint.event_types),
         "enabled": endpoint.enabled,
+        "disabled_at": endpoint.disabled_at.isoformat() if endpoint.disabled_at else None,
+        "disabled_reason": endpoint.disabled_reason,
     }
 
 
@@ -122,11 +139,10 @@ async def update_endpoint(
         endpoint.description = patch.description
     if patch.event_types is not None:
         endpoint.event_types = [t.value for t in patch.event_types]
-    if patch.enabled is not None:
-        endpoint.enabled = patch.enabled
-        if patch.enabled:
-            # The admin fixed the receiver: send again, in order, from where it stopped.
-            endpoint.disabled_at = endpoint.disabled_reason = endpoint.failing_since = None
+    if patch.enabled is False:
+        endpoint.enabled = False
+    elif patch.enabled and (not endpoint.enabled or endpoint.disabled_at is not None):
+        await _resume(session, endpoint, now=now)
     endpoint.updated_at = now
     await session.flush()
     record(
@@ -141,6 +157,29 @@ async def update_endpoint(
     )
     log.info("webhooks.endpoint_updated", endpoint_id=endpoint.id, actor=actor)
     return endpoint
+
+
+async def _resume(session: AsyncSession, endpoint: WebhookEndpoint, *, now: datetime) -> None:
+    """The admin fixed the receiver: send again at once, in order, from where it stopped.
+    Undelivered deliveries start a fresh schedule (their old one may be a day away), and
+    those given up while the endpoint was failing are queued again."""
+    undelivered = WebhookDelivery.state == WebhookDeliveryState.PENDING
+    if endpoint.failing_since is not None:
+        undelivered = or_(
+            undelivered,
+            and_(
+                WebhookDelivery.state == WebhookDeliveryState.FAILED,
+                WebhookDelivery.updated_at >= endpoint.failing_since,
+            ),
+        )
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint.id, undelivered)
+        .values(state=WebhookDeliveryState.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    endpoint.enabled = True
+    endpoint.disabled_at = endpoint.disabled_reason = endpoint.failing_since = None
 
 
 async def delete_endpoint(
@@ -276,24 +315,35 @@ async def replay_delivery(
     session: AsyncSession, endpoint_id: int, delivery_id: int, *, actor: str, now: datetime
 ) -> WebhookDeliveryOut:
     """Send the delivery again from a fresh retry schedule, with the same `webhook-id`. A
-    delivery in flight is left to finish."""
+    delivery in flight is refused (`WebhookDeliveryInFlightError`): the state is changed by
+    one conditional UPDATE, so a worker claiming it at the same moment is never overwritten."""
     delivery, event = await get_delivery(session, endpoint_id, delivery_id)
-    if delivery.state is not WebhookDeliveryState.IN_FLIGHT:
-        before = delivery.state.value
-        delivery.state = WebhookDeliveryState.PENDING
-        delivery.attempts = 0
-        delivery.next_attempt_at = now
-        delivery.updated_at = now
-        await session.flush()
-        record(
-            session,
-            actor=actor,
-            action=Action.WEBHOOK_DELIVERY_REPLAYED,
-            object_type="webhook_delivery",
-            object_id=delivery.id,
-            before={"state": before},
-            details={"endpoint_id": endpoint_id, "event_id": event.public_id},
-            at=now,
+    before = delivery.state.value
+    replayed = await session.scalar(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery.id,
+            WebhookDelivery.state != WebhookDeliveryState.IN_FLIGHT,
         )
-        log.info("webhooks.delivery_replayed", delivery_id=delivery.id, actor=actor)
+        .values(state=WebhookDeliveryState.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+        .returning(WebhookDelivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    if replayed is None:
+        raise WebhookDeliveryInFlightError(
+            f"delivery {delivery_id} is being sent right now; replay it once this attempt "
+            "is recorded"
+        )
+    await session.refresh(delivery)
+    record(
+        session,
+        actor=actor,
+        action=Action.WEBHOOK_DELIVERY_REPLAYED,
+        object_type="webhook_delivery",
+        object_id=delivery.id,
+        before={"state": before},
+        details={"endpoint_id": endpoint_id, "event_id": event.public_id},
+        at=now,
+    )
+    log.info("webhooks.delivery_replayed", delivery_id=delivery.id, actor=actor)
     return _delivery_out(delivery, event)

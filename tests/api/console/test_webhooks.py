@@ -131,6 +131,13 @@ async def test_the_admin_sees_attempts_replays_rotates_disables_and_deletes(
         delivery_id = (await session.scalars(select(WebhookDelivery.id))).one()
     replayed = await post_form(console, f"{one}/deliveries/{delivery_id}/replay", csrf)
     assert replayed.status_code == 303
+    # While a worker sends it, a replay is refused rather than racing the worker.
+    claiming = WebhookQueue(world.runtime, client=WebhookClient(timeout=0.2, allow_private=False))
+    assert len(await claiming.claim_due()) == 1
+    await claiming.aclose()
+    busy = await post_form(console, f"{one}/deliveries/{delivery_id}/replay", csrf)
+    assert busy.headers["location"].endswith("done=in_flight")
+    assert "being sent right now" in (await console.get(busy.headers["location"])).text
     rotated = await post_form(console, f"{one}/rotate", csrf)
     match = _SECRET.search(rotated.text)
     assert match is not None
@@ -187,3 +194,48 @@ async def test_an_endpoint_disabled_after_failing_shows_why(
     assert "disabled" in listed.text
     assert 'id="disabled"' in detail.text
     assert "HTTP 503" in detail.text
+
+
+async def test_saving_a_disabled_endpoint_keeps_it_disabled_until_the_box_is_ticked(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    csrf = await as_admin(console, world)
+    await post_form(
+        console, BASE, csrf, url=PUBLIC_URL, event_types=["csat.recorded"], enabled="on"
+    )
+    async with world.runtime.transaction() as session:
+        endpoint = (await session.scalars(select(WebhookEndpoint))).one()
+        endpoint.disabled_at = utcnow()
+        endpoint.disabled_reason = "every attempt failed; HTTP 503"
+    one = f"{BASE}/{endpoint.id}"
+
+    # The form shows the endpoint as not sending; saving it as shown changes only the text.
+    shown = (await console.get(one)).text
+    assert re.search(r'name="enabled"\s*>', shown)
+    saved = await post_form(
+        console, one, csrf, url=PUBLIC_URL, description="Moka", event_types=["csat.recorded"]
+    )
+    assert saved.status_code == 303
+    [endpoint] = await endpoints(world)
+    assert endpoint.description == "Moka"
+    assert endpoint.enabled
+    assert endpoint.disabled_at is not None
+
+    # Ticking the box lifts the disabling, and the audit row shows it.
+    await post_form(console, one, csrf, url=PUBLIC_URL, event_types=["csat.recorded"], enabled="on")
+    [endpoint] = await endpoints(world)
+    assert endpoint.disabled_at is None
+    async with world.runtime.sessionmaker() as session:
+        lifted = (
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == "webhook_endpoint.updated")
+                .order_by(AuditEntry.id.desc())
+            )
+        ).first()
+    assert lifted is not None
+    assert lifted.before is not None
+    assert lifted.before["disabled_at"] is not None
+    assert lifted.before["disabled_reason"] == "every attempt failed; HTTP 503"
+    assert lifted.after is not None
+    assert lifted.after["disabled_at"] is None

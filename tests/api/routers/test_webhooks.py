@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from sqlalchemy import select
 
 from candor.clock import utcnow
-from candor.models import AuditEntry
+from candor.models import AuditEntry, IdempotencyKey
 from candor.models.enums import Role
 from candor.models.webhooks import WebhookEventType
 from candor.webhooks import events
@@ -174,6 +176,39 @@ async def test_an_admin_sees_every_attempt_and_replays_a_delivery(
     assert replayed.json()["state"] == "pending"
     assert replayed.json()["attempts"] == 0
     assert replayed.json()["event_id"] == event.public_id
+    # A worker claims it: a replay now would race the worker, and is refused.
+    claiming = WebhookQueue(world.runtime, client=WebhookClient(timeout=0.2, allow_private=False))
+    [claimed] = await claiming.claim_due()
+    await claiming.aclose()
+    busy = await api.post(f"{one}/deliveries/{delivery['id']}/replay", headers=hr(token, "k4"))
+    assert busy.status_code == 409, busy.text
+    assert busy.json()["error"]["code"] == "webhook_delivery_in_flight"
+    still = await api.get(f"{one}/deliveries/{claimed.delivery_id}", headers=hr(token))
+    assert still.json()["state"] == "in_flight"
+    assert still.json()["attempts"] == 1
     missing = await api.post(f"{one}/deliveries/{2**62}/replay", headers=hr(token, "k3"))
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
+
+
+async def test_the_secret_is_shown_once_and_never_kept_for_an_idempotent_replay(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    token = await admin(world)
+    created = await api.post(URL, json=BODY, headers=hr(token, "k1"))
+    one = f"{URL}/{created.json()['id']}"
+    rotated = await api.post(f"{one}/rotate-secret", headers=hr(token, "k2"))
+    secrets = {created.json()["secret"], rotated.json()["secret"]}
+    assert None not in secrets
+
+    again = await api.post(URL, json=BODY, headers=hr(token, "k1"))
+    rotated_again = await api.post(f"{one}/rotate-secret", headers=hr(token, "k2"))
+
+    for replay, first in ((again, created), (rotated_again, rotated)):
+        assert replay.status_code == 200
+        assert replay.headers["idempotent-replayed"] == "true"
+        assert replay.json() == {**first.json(), "secret": None}
+    async with world.runtime.sessionmaker() as session:
+        kept = (await session.scalars(select(IdempotencyKey.response_body))).all()
+    assert kept
+    assert not any(secret in json.dumps(body) for body in kept for secret in secrets)

@@ -31,6 +31,11 @@ REFUSED = [
     ("http://[::ffff:10.0.0.1]/h", "IPv4-mapped private"),
     ("http://[::ffff:169.254.169.254]/h", "IPv4-mapped link-local"),
     ("http://localhost:8000/h", "loopback"),
+    ("http://[2002:7f00:1::]/h", "6to4 loopback"),  # 6to4 of 127.0.0.1
+    ("http://[2002:a00:1::]/h", "6to4 private"),  # 6to4 of 10.0.0.1
+    ("http://[2002:a9fe:a9fe::1]/h", "6to4 link-local"),  # 6to4 of 169.254.169.254
+    ("http://[fec0::1]/h", "site-local"),
+    ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/h", "Teredo"),  # client 192.0.2.45
 ]
 
 
@@ -71,9 +76,17 @@ async def test_a_name_that_does_not_resolve_yet_is_accepted_and_checked_on_send(
         ("https://ats.example.com:99999/h", "url:"),
         ("https://ats.example.com/a b", "no spaces"),
         ("https://ats.example.com/" + "a" * 2000, "at most 2000"),
+        ("https://ä" + "a" * 70 + ".example.com/h", "not a valid domain name"),
+        ("https://招聘..example.com/h", "not a valid domain name"),
     ],
 )
 def test_a_malformed_url_is_refused_with_its_reason(url: str, problem: str) -> None:
     with pytest.raises(WebhookUrlError, match=problem) as refused:
         parse_url(url)
     assert refused.value.code == "webhook_url_invalid"
+
+
+def test_an_internationalised_host_is_sent_in_its_idna_form() -> None:
+    parsed = parse_url("https://exämple.com:8443/x")
+    assert (parsed.host, parsed.port) == ("xn--exmple-cua.com", 8443)
+    assert parsed.url == "https://exämple.com:8443/x"  # shown as the admin wrote it

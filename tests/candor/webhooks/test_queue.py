@@ -358,3 +358,88 @@ async def test_settled_events_past_the_retention_are_pruned_with_their_attempts(
     assert len(left) == 1  # the one still being retried stays
     assert len(await deliveries(runtime)) == 1
     assert len(await attempts(runtime)) == 1
+
+
+async def test_a_later_event_waits_while_another_worker_still_fans_out_an_earlier_one(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's single writer runs one fan-out at a time: no other worker beside")
+    await add_endpoint(runtime, receiver)
+    first = await record(runtime, "application:1", n=1)
+    second = await record(runtime, "application:1", n=2)
+    other = await record(runtime, "application:2", n=3)
+    slow, fast = queue(runtime, worker_id="slow"), queue(runtime, worker_id="fast")
+
+    # The slow worker is in the middle of fanning out the first event: it holds its row.
+    async with runtime.sessionmaker() as holding, holding.begin():
+        await holding.execute(
+            select(WebhookEvent.id)
+            .where(WebhookEvent.public_id == first)
+            .with_for_update(skip_locked=True)
+        )
+        await fast.run_once()
+        await fast.run_once()
+        # The fast worker fanned out the rest, yet the second event waits behind the first.
+        assert [r.msg_id for r in receiver.state.received] == [other]
+
+    await slow.drain()
+    await fast.drain()
+    await slow.aclose()
+    await fast.aclose()
+    assert [r.msg_id for r in receiver.state.received] == [other, first, second]
+
+
+async def enable_again(runtime: Runtime, endpoint_id: int) -> None:
+    async with runtime.transaction() as session:
+        await service.update_endpoint(
+            session,
+            endpoint_id,
+            WebhookEndpointPatch(enabled=True),
+            ON_PREMISE,
+            actor="test:admin",
+            now=utcnow(),
+        )
+
+
+async def test_the_event_whose_last_failure_disables_the_endpoint_is_resent_on_enabling(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    endpoint = await add_endpoint(runtime, receiver)
+    given_up = await record(runtime, "application:1")
+    receiver.state.script = [500] * 2
+    # One attempt each: the first is given up; the second's failure also disables.
+    worker = queue(runtime, retry_delays=(), disable_after=timedelta(milliseconds=200))
+    await worker.drain()
+    await asyncio.sleep(0.25)
+    tipping = await record(runtime, "application:2")
+    await worker.drain()
+    states = [d.state for d in await deliveries(runtime)]
+    assert states == [WebhookDeliveryState.FAILED, WebhookDeliveryState.PENDING]
+
+    await enable_again(runtime, endpoint.id)
+    await worker.drain()
+    await worker.aclose()
+
+    assert [r.msg_id for r in receiver.state.received] == [given_up, tipping] * 2
+    states = [d.state for d in await deliveries(runtime)]
+    assert states == [WebhookDeliveryState.DELIVERED] * 2
+
+
+async def test_enabling_again_resends_at_once_not_at_the_old_schedule(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    endpoint = await add_endpoint(runtime, receiver)
+    first = await record(runtime, "application:1")
+    receiver.state.script = [500]
+    worker = queue(runtime, retry_delays=(timedelta(hours=24),), disable_after=timedelta(0))
+    await worker.drain()  # failed once, disabled, its next attempt a day away
+
+    await enable_again(runtime, endpoint.id)
+    await worker.drain()
+    await worker.aclose()
+
+    assert [r.msg_id for r in receiver.state.received] == [first, first]
+    [delivery] = await deliveries(runtime)
+    assert delivery.state is WebhookDeliveryState.DELIVERED
+    assert delivery.attempts == 1
