@@ -606,8 +606,9 @@ async def record_receipt(
     quiet_hours: QuietHours | None = None,
 ) -> OutreachMessage | None:
     """A channel's delivery receipt (today an SMS status report; WeChat's
-    TEMPLATESENDJOBFINISH is not wired to it) settles the message: delivered, or on to the next channel as when a send gives up
-    (`fall_back`), failing when none is left. None for an id no outbox row of `channel` has.
+    TEMPLATESENDJOBFINISH is not wired to it) settles the message: delivered, or on to the
+    next channel as when a send gives up (`fall_back`), failing when none is left. None for
+    an id no outbox row of `channel` has.
 
     A late or repeated receipt changes nothing, so replayed callbacks are harmless."""
     query = select(OutboxItem).where(OutboxItem.provider_message_id == provider_message_id)
