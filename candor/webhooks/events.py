@@ -53,7 +53,7 @@ def record_event(
             "version": PAYLOAD_VERSION,
             "id": public_id,
             "occurred_at": iso_utc(now),
-            "data": data,
+            "data": _storable(data),
         },
         occurred_at=now,
         fanned_out=False,
@@ -61,6 +61,19 @@ def record_event(
     session.add(event)
     log.debug("webhooks.event_recorded", type=event_type.value, ordering_key=ordering_key)
     return event
+
+
+def _storable(value: Any) -> Any:
+    """`value` without NUL characters, which PostgreSQL's JSONB cannot hold: a candidate's
+    text may carry one (the transcript drops it too), and the event must not abort the
+    chat turn that records it."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
 
 
 def application_key(application_id: int) -> str:

@@ -62,6 +62,17 @@ async def test_chat_replies_a_reschedule_and_a_withdrawal_reach_the_ats(
     assert str(withdrew["id"]).startswith("evt_")
 
 
+async def test_a_reply_with_control_characters_reaches_the_ats_without_the_nul(
+    world: World, gateway: ConversationGateway
+) -> None:
+    chat = await bound_chat(world, gateway, 1)
+
+    await chat.say("我的\x00面试\x07结果\u202e")  # PostgreSQL's JSONB refuses a NUL
+
+    [replied] = await recorded(world.runtime, WebhookEventType.CANDIDATE_REPLIED)
+    assert replied["data"]["text"] == "我的面试\x07结果\u202e"
+
+
 async def test_a_handoff_opened_in_chat_and_closed_by_hr_reach_the_ats(
     world: World, gateway: ConversationGateway
 ) -> None:
