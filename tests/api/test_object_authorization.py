@@ -47,9 +47,14 @@ from candor.models.outreach import (
     OutboxState,
     OutreachMessage,
 )
+from candor.models.webhooks import WebhookDelivery, WebhookDeliveryState, WebhookEventType
 from candor.nlu_review import service as nlu_review
 from candor.outreach.rules import set_rule
 from candor.outreach.templates import TemplateIn, save_template
+from candor.webhooks import service as webhook_service
+from candor.webhooks.events import record_event
+from candor.webhooks.schemas import WebhookEndpointIn
+from candor.webhooks.service import WebhookPolicy
 from nlu.model import NluModel
 from tests.candor.nlu_review.world import queue as queue_misread
 from tests.console_world import logged_in
@@ -75,6 +80,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "ReplyIn": {"text": "您好"},
     "JobAnswerIn": {"answer": "每周五天"},
     "JobRejectIn": {"reason": "答案过时"},
+    "WebhookEndpointPatch": {"description": "ATS"},
 }
 FORM = {"subject": "主题", "body": "改写后的正文", "reason": "不合适", "confirm": "1"}
 
@@ -93,6 +99,9 @@ class TeamAObjects:
     user_id: int
     token_id: int
     team_id: int
+    # Webhook endpoints (admin-only too) and one of their deliveries.
+    endpoint_id: int
+    delivery_id: int
 
     def value(self, parameter: str) -> str:
         known = {
@@ -107,6 +116,8 @@ class TeamAObjects:
             "user_id": str(self.user_id),
             "token_id": str(self.token_id),
             "team_id": str(self.team_id),
+            "endpoint_id": str(self.endpoint_id),
+            "delivery_id": str(self.delivery_id),
         }
         assert parameter in known, (
             f"route parameter {parameter!r} is new: name an object of team A for it here"
@@ -168,6 +179,31 @@ async def team_a_objects(world: World) -> TeamAObjects:
         session.add(task)
         await session.flush()
         assert identity.candidate_id is not None
+        endpoint = await webhook_service.create_endpoint(
+            session,
+            WebhookEndpointIn(url="http://127.0.0.1:9/hooks", event_types=list(WebhookEventType)),
+            WebhookPolicy(allow_private_networks=True, secret_grace=timedelta(hours=24)),
+            actor="test:admin",
+            now=utcnow(),
+        )
+        event = record_event(
+            session,
+            WebhookEventType.CANDIDATE_REPLIED,
+            ordering_key="application:1",
+            data={},
+            now=utcnow(),
+        )
+        await session.flush()
+        delivery = WebhookDelivery(
+            endpoint_id=endpoint.id,
+            event_id=event.id,
+            ordering_key=event.ordering_key,
+            state=WebhookDeliveryState.PENDING,
+            next_attempt_at=utcnow(),
+        )
+        session.add(delivery)
+        await session.flush()
+        delivery_id = delivery.id
         return TeamAObjects(
             message_id,
             template.key,
@@ -183,6 +219,8 @@ async def team_a_objects(world: World) -> TeamAObjects:
             )
             or 0,
             team_id=world.team.id,
+            endpoint_id=endpoint.id,
+            delivery_id=delivery_id,
         )
 
 
