@@ -24,7 +24,7 @@ from datetime import time as clock_time
 from pathlib import Path
 from typing import IO, Any
 
-from services import free_port
+from services import free_port, wait_until_started
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -347,15 +347,7 @@ class FakeChannelProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.summary()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the fake channel did not start") from None
-                time.sleep(0.1)
+        wait_until_started(self.summary, self.process, "the fake channel")
 
     @property
     def url(self) -> str:

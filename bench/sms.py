@@ -50,7 +50,7 @@ from outreach_harness import (
 )
 from outreach_throughput import load_templates, reset_backlog, wait_sent
 from redis import Redis
-from services import free_port, postgres_database
+from services import free_port, postgres_database, wait_until_started
 from sqlalchemy import String, cast, func, literal, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -101,15 +101,7 @@ class FakeSmsProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.summary()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the fake SMS provider did not start") from None
-                time.sleep(0.1)
+        wait_until_started(self.summary, self.process, "the fake SMS provider")
 
     def summary(self) -> dict[str, int]:
         with urllib.request.urlopen(f"{self.origin}/_control/summary", timeout=30) as response:  # noqa: S310

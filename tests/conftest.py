@@ -21,15 +21,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from api.app import create_app
 from candor.db.migrate import upgrade
 from candor.models import Base
 from candor.runtime import Runtime
 from candor.settings import Settings
+from tests.app_client import app_client
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CANDOR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -155,11 +154,5 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime=runtime)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://candor.test"
-        ) as http,
-    ):
+    async with app_client(runtime) as http:
         yield http

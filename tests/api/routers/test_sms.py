@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from ipaddress import ip_network
@@ -14,11 +13,9 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
-from api.app import create_app
 from candor.clock import utcnow
 from candor.delivery.sms_numbers import normalize_mobile
 from candor.logging import configure_logging
@@ -34,6 +31,7 @@ from candor.models.outreach import (
 from candor.models.webhooks import WebhookEvent
 from candor.outreach.service import deliverable_channels
 from candor.runtime import Runtime
+from tests.app_client import app_client
 from tests.candor.outreach.conftest import webhook_dispatcher
 from tests.fakes import RunningFakeChannel, running_fake_channel
 from tests.outreach_world import World
@@ -52,19 +50,7 @@ def sms_runtime(world: World, **settings: Any) -> Runtime:
 
 @pytest.fixture
 async def sms(world: World) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving_app(sms_runtime(world)) as http:
-        yield http
-
-
-@asynccontextmanager
-async def serving_app(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime=runtime)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://candor.test"
-        ) as http,
-    ):
+    async with app_client(sms_runtime(world)) as http:
         yield http
 
 
@@ -412,7 +398,7 @@ async def test_the_address_allow_list_refuses_other_callers(
     await world.applicant(1)
     runtime = sms_runtime(world, sms_callback_allowed_ips=[ip_network(allowed)])
 
-    async with serving_app(runtime) as http:
+    async with app_client(runtime) as http:
         response = await http.post(
             f"/sms/alibaba/replies?token={TOKEN}", json=alibaba_up("13800138000", "TD")
         )
