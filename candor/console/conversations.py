@@ -37,6 +37,7 @@ from candor.dialogue.hr import (
     ConversationOut,
     TranscriptLineOut,
     author_of,
+    last_messages,
     open_handoffs,
 )
 from candor.dialogue.service import active_handoff
@@ -55,7 +56,7 @@ from candor.models import (
     SlaNotification,
     Team,
 )
-from candor.models.chat import Direction, IdentityAction
+from candor.models.chat import IdentityAction
 from candor.models.dialogue import Handoff
 from candor.models.enums import Channel, Role
 from candor.models.outreach import OutboxState, SlaNotificationKind
@@ -163,23 +164,19 @@ class QueueRow:
 
 async def handoff_queue(session: AsyncSession, principal: HRPrincipal) -> list[QueueRow]:
     """Conversations waiting for a person, longest waiting first, with what was said last."""
+    handoffs = await open_handoffs(session, principal)
+    said = await last_messages(
+        session, principal, {h.conversation_id for h in handoffs}, inbound_only=True
+    )
     rows = []
-    readable = message_condition(visible_teams(principal))
-    for handoff in await open_handoffs(session, principal):
+    for handoff in handoffs:
         conversation = await session.get_one(Conversation, handoff.conversation_id)
         candidate = (
             await session.get(Candidate, handoff.candidate_id)
             if handoff.candidate_id is not None
             else None
         )
-        said = select(ChatMessage.text).where(
-            ChatMessage.conversation_id == conversation.id,
-            ChatMessage.direction == Direction.INBOUND,
-            ChatMessage.text.is_not(None),
-        )
-        if readable is not None:
-            said = said.where(readable)
-        last = await session.scalar(said.order_by(ChatMessage.id.desc()).limit(1))
+        last = said.get(conversation.id)
         rows.append(
             QueueRow(
                 conversation.id,
@@ -188,7 +185,7 @@ async def handoff_queue(session: AsyncSession, principal: HRPrincipal) -> list[Q
                 handoff.application_code,
                 handoff.reason,
                 handoff.opened_at,
-                last,
+                last.text if last is not None else None,
             )
         )
     return rows

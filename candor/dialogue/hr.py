@@ -247,7 +247,7 @@ async def open_handoffs(
             select(Application.id, Application.code).where(Application.id.in_(application_ids))
         )
         codes = {row.id: row.code for row in found.all()}
-    last = await _last_messages(session, principal, {row.conversation_id for row in rows})
+    last = await last_messages(session, principal, {row.conversation_id for row in rows})
     now = now or utcnow()
     handoffs = []
     for handoff_id, conversation_id, candidate_id, application_id, reason, opened_at in rows:
@@ -272,15 +272,22 @@ async def open_handoffs(
     return handoffs
 
 
-async def _last_messages(
-    session: AsyncSession, principal: HRPrincipal, conversation_ids: set[int]
+async def last_messages(
+    session: AsyncSession,
+    principal: HRPrincipal,
+    conversation_ids: set[int],
+    *,
+    inbound_only: bool = False,
 ) -> dict[int, ChatMessage]:
-    """Each conversation's latest message with text that the principal may read, in one query."""
+    """Each conversation's latest message with text (only the candidate's, `inbound_only`)
+    that the principal may read, in one query."""
     if not conversation_ids:
         return {}
     latest = select(func.max(ChatMessage.id)).where(
         ChatMessage.conversation_id.in_(conversation_ids), ChatMessage.text.is_not(None)
     )
+    if inbound_only:
+        latest = latest.where(ChatMessage.direction == Direction.INBOUND)
     readable = message_condition(visible_teams(principal))
     if readable is not None:
         latest = latest.where(readable)
