@@ -2,12 +2,14 @@
 new database; prove the copy is the snapshot, row for row, and that its outbox can carry on.
 
     .venv/bin/python deploy/backup/drill.py                      # 2,000 applications
+    .venv/bin/python deploy/backup/drill.py --await-leases       # + the rows in flight
     .venv/bin/python deploy/backup/drill.py --applications 300 --no-deliver
 
 1. A scratch database is created and migrated, templates loaded, and applications at a
    completed AI interview are bulk-inserted (set-up). A private Redis, a fake delivery
    provider (`python -m candor.devtools.fake_channel`), `candor serve` and `candor worker`
-   start on it, and an integration token is created with `candor token create`.
+   start on it, and an integration token is created as `candor token create` does. The
+   provider answers after 200 ms, so sends are in flight when the snapshot is taken.
 2. Load: a thread posts `result_decided` events to the API (`POST /api/v1/ats/events`), so
    results are drafted, auto-approved and queued while the worker sends the outbox.
 3. Backup, under that load: one REPEATABLE READ transaction exports its snapshot
@@ -19,11 +21,13 @@ new database; prove the copy is the snapshot, row for row, and that its outbox c
    claim and a lease the dispatcher will take back once it runs out.
 5. Unless `--no-deliver`: `candor serve` on the restored database answers /readyz 200, and a
    `candor worker` on it delivers every outbox row that was due (`pending`) in the backup to a
-   new fake provider.
+   new fake provider. With `--await-leases`, also the rows `in_flight` in the backup, each
+   re-sent marked ambiguous once its lease runs out (up to a minute).
 
 Prints a short report (backup seconds and size, restore seconds) and exits non-zero on any
 mismatch. Needs PostgreSQL's client programs (pg_dump, pg_restore) of the server's version,
-`redis-server`, and the admin URL (`--admin-url`, default the local `postgres` database).
+`redis-server` (or `--redis-url`), and an admin URL (`--admin-url`, default the local
+`postgres` database) that may create and drop databases.
 """
 
 from __future__ import annotations
@@ -246,11 +250,20 @@ async def census_of(url: str) -> Census:
         await engine.dispose()
 
 
-async def count(url: str, sql: str) -> int:
+async def count(url: str, sql: str, **params: Any) -> int:
     engine = create_async_engine(url)
     try:
         async with engine.connect() as connection:
-            return int(await connection.scalar(text(sql)))
+            return int(await connection.scalar(text(sql), params))
+    finally:
+        await engine.dispose()
+
+
+async def ids(url: str, sql: str) -> list[int]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return [int(row[0]) for row in await connection.execute(text(sql))]
     finally:
         await engine.dispose()
 
@@ -331,9 +344,9 @@ class Load:
 def running(env: dict[str, str], log_dir: Path, tag: str) -> Iterator[tuple[ApiProcess, Any]]:
     """An API and a worker on `env`'s database; a fake provider they deliver to."""
     with ExitStack() as stack:
-        # The provider answers after 20 ms, as a real one would: sends then overlap the
-        # snapshot, so the backup can catch rows in flight.
-        fake = FakeChannelProcess(log_dir, latency_ms=20)
+        # The provider answers after 200 ms, as a slow real one would: sends overlap the
+        # snapshot, so the backup catches rows in flight (claimed, not yet recorded).
+        fake = FakeChannelProcess(log_dir, latency_ms=200)
         stack.callback(fake.stop)
         env = {**env, "CANDOR_DELIVERY_WEBHOOK_URL": fake.url}
         # Both start at once: each spends seconds importing the application.
@@ -358,6 +371,7 @@ class Report:
     snapshot: Census
     delivered_after_restore: int | None
     readyz_after_restore: bool | None
+    ambiguous_after_restore: int | None
 
 
 async def prepare(url: str, applications: int, seed: int) -> tuple[list[Seeded], str]:
@@ -406,10 +420,10 @@ def drill(args: argparse.Namespace, log_dir: Path) -> Report:
             raise SystemExit("restore mismatch:\n  " + "\n  ".join(problems))
         log(f"restored in {restore_s:.2f} s; counts and outbox state match the snapshot")
 
-        delivered = ready = None
+        delivered = ready = ambiguous = None
         if args.deliver:
-            delivered, ready = deliver_after_restore(
-                restored_url, dump.census, log_dir, args.redis_url
+            delivered, ready, ambiguous = deliver_after_restore(
+                restored_url, log_dir, args.redis_url, await_leases=args.await_leases
             )
         return Report(
             posted,
@@ -419,14 +433,19 @@ def drill(args: argparse.Namespace, log_dir: Path) -> Report:
             dump.census,
             delivered,
             ready,
+            ambiguous,
         )
 
 
 def deliver_after_restore(
-    url: str, snapshot: Census, log_dir: Path, redis_url: str | None
-) -> tuple[int, bool]:
-    """Run the system on the restored copy: /readyz, then every row that was due gets sent."""
-    pending = sum(n for (state, _), n in snapshot.outbox.items() if state == "pending")
+    url: str, log_dir: Path, redis_url: str | None, *, await_leases: bool
+) -> tuple[int, bool, int]:
+    """Run the system on the restored copy: /readyz, then every row that was due in the
+    backup gets sent; with `await_leases`, the rows in flight too, once their leases run
+    out (re-sent marked ambiguous). Returns (deliveries, ready, ambiguous re-sends)."""
+    pending = asyncio.run(ids(url, "SELECT id FROM outbox WHERE state = 'pending'"))
+    in_flight = asyncio.run(ids(url, "SELECT id FROM outbox WHERE state = 'in_flight'"))
+    due = pending + in_flight if await_leases else pending
     # Without --redis-url, a new empty Redis: as after losing Redis with the database.
     redis = PrivateRedis(log_dir) if redis_url is None else None
     try:
@@ -435,23 +454,25 @@ def deliver_after_restore(
         )
         with running(env, log_dir, "restored") as (api, fake):
             ready = api.ready()
-            # The rows that were pending in the backup, by id: in-flight ones wait out their
-            # lease (up to a minute) and are not awaited here.
+            sent = "SELECT count(*) FROM outbox WHERE state = 'sent' AND id = ANY(:ids)"
             wait_until(
-                lambda: (
-                    asyncio.run(count(url, "SELECT count(*) FROM outbox WHERE state = 'pending'"))
-                    == 0
-                ),
+                lambda: asyncio.run(count(url, sent, ids=due)) == len(due),
                 "delivery of the restored outbox",
-                120,
+                # A lease is 60 s from the claim, which may have been just before the backup.
+                180 if await_leases else 120,
             )
             summary = fake.summary()
+        ambiguous = asyncio.run(
+            count(url, "SELECT count(*) FROM outbox WHERE ambiguous AND id = ANY(:ids)", ids=due)
+        )
     finally:
         if redis is not None:
             redis.stop()
-    if summary["deliveries"] < pending:
-        raise SystemExit(f"{summary['deliveries']} delivered after restore, {pending} were due")
-    return summary["deliveries"], ready
+    if summary["deliveries"] < len(due):
+        raise SystemExit(f"{summary['deliveries']} delivered after restore, {len(due)} were due")
+    if await_leases and ambiguous != len(in_flight):
+        raise SystemExit(f"{len(in_flight)} rows were in flight, {ambiguous} re-sent as ambiguous")
+    return summary["deliveries"], ready, ambiguous
 
 
 def print_report(report: Report) -> None:
@@ -476,6 +497,11 @@ def print_report(report: Report) -> None:
             f"after restore: /readyz {'200' if report.readyz_after_restore else 'NOT ready'}; "
             f"{report.delivered_after_restore} deliveries, every row due in the backup sent"
         )
+    if report.ambiguous_after_restore:
+        lines.append(
+            f"after restore: the {report.ambiguous_after_restore} rows in flight in the backup "
+            "were re-sent, marked ambiguous, once their leases ran out"
+        )
     print("\n".join(lines))
 
 
@@ -492,6 +518,11 @@ def main() -> None:
         dest="deliver",
         action="store_false",
         help="skip starting the system on the restored database",
+    )
+    parser.add_argument(
+        "--await-leases",
+        action="store_true",
+        help="after restore, also wait (up to a minute) for the rows in flight to be re-sent",
     )
     parser.add_argument(
         "--redis-url",
