@@ -1,0 +1,233 @@
+"""Rolling upgrades: the previous release's code must still read a database migrated to this
+release's schema (expand, then contract; docs/operations.md#upgrades).
+
+During a rolling restart the old API processes and workers keep running beside the new ones
+after `candor db upgrade` has moved the schema to the new head. So the previous release's
+read paths run here, from its own source (`git archive`), against a PostgreSQL database
+migrated to head and seeded by the current code: the candidate's progress lookup the dialogue
+answers "where is my application?" from, the HR approval inbox, the KPI report, /readyz.
+
+The previous release is the commit before the newest migration landed on the main line (the
+repository has no release tags). Move PREVIOUS_RELEASE forward whenever a migration is added:
+it is the parent, on the main line, of the commit that merged the newest revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from candor.db.migrate import upgrade
+from candor.models.enums import Channel
+from candor.runtime import Runtime
+from candor.settings import Settings
+from tests.conftest import IN_CI, POSTGRES_ADMIN_URL, REDIS_URL, TEST_SECRET
+from tests.outreach_world import World
+
+# 0018_outbound_webhooks was merged by 793aa97; its first parent is the release before it.
+PREVIOUS_RELEASE = "0a2045fa72467cbe44851a4146a04e7da3e2c080"
+PREVIOUS_HEAD = "0017"
+REPO = Path(__file__).resolve().parents[3]
+
+pytestmark = pytest.mark.scaled
+
+# Runs inside the previous release's tree (PYTHONPATH), with this checkout's virtualenv.
+OLD_READER = """
+import asyncio, json, os, sys
+
+import httpx
+from asgi_lifespan import LifespanManager
+from sqlalchemy import select
+
+import candor
+from api.app import create_app
+from candor.dialogue.queries import own_applications, progress
+from candor.models import Candidate
+from candor.runtime import open_runtime
+from candor.settings import Settings
+
+
+async def main() -> None:
+    settings = Settings()
+    out = {"code": candor.__file__}
+    async with open_runtime(settings) as runtime, runtime.sessionmaker() as session:
+        who = select(Candidate).where(Candidate.external_id == "cand-1")
+        candidate = await session.scalar(who)
+        out["progress"] = [
+            [a.code, (await progress(session, a, settings)).last_event]
+            for a in await own_applications(session, candidate.id)
+        ]
+    app = create_app(settings)
+    hr = {"Authorization": "Bearer " + os.environ["HR_TOKEN"]}
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    async with LifespanManager(app), client as http:
+        ready = await http.get("/readyz")
+        out["readyz"] = [ready.status_code, ready.json()]
+        inbox = await http.get("/api/v1/outreach/messages", headers=hr)
+        out["inbox"] = [inbox.status_code, inbox.json()]
+        kpis = await http.get("/api/v1/kpis?from=2026-03-01&to=2026-03-31", headers=hr)
+        out["kpis"] = [kpis.status_code, kpis.json()]
+    print(json.dumps(out, default=str))
+
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture(scope="module")
+def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The previous release's source tree, from git history."""
+    found = subprocess.run(
+        ["git", "-C", str(REPO), "cat-file", "-e", f"{PREVIOUS_RELEASE}^{{commit}}"],
+        capture_output=True,
+        check=False,
+    )
+    if found.returncode:
+        message = (
+            f"commit {PREVIOUS_RELEASE[:12]} (the previous release) is not in this clone; "
+            "a shallow clone lacks it: run `git fetch --unshallow`"
+        )
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    tree = tmp_path_factory.mktemp("previous-release")
+    archive = tree / "release.tar"
+    subprocess.run(
+        ["git", "-C", str(REPO), "archive", f"--output={archive}", PREVIOUS_RELEASE],
+        check=True,
+    )
+    with tarfile.open(archive) as tar:
+        tar.extractall(tree, filter="data")
+    migrations = sorted(p.name for p in (tree / "candor/migrations/versions").glob("0*.py"))
+    assert migrations[-1].startswith(PREVIOUS_HEAD), "PREVIOUS_RELEASE names another release"
+    return tree
+
+
+async def _admin(statement: str) -> None:
+    engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A database of this test's own, migrated to this release's head (a test may alter it)."""
+    name = f"candor_upgrade_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(Settings(database_url=url, env="test", secret_key=TEST_SECRET))
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def runtime(database_url: str) -> AsyncIterator[Runtime]:
+    """Overrides the suite's runtime: `world` seeds this test's database with current code."""
+    runtime = Runtime.create(
+        Settings(env="test", secret_key=TEST_SECRET, database_url=database_url, redis_url=REDIS_URL)
+    )
+    await runtime.redis.flushdb()
+    try:
+        yield runtime
+    finally:
+        await runtime.aclose()
+
+
+async def seed(world: World) -> None:
+    """Candidate 1's result waits for approval; candidate 2's was auto-approved and queued;
+    so every read path has rows to read."""
+    await world.applicant(1, bind=[Channel.WECHAT])
+    await world.decide(1, "reject")  # reject results wait for HR approval by default
+    await world.applicant(2, bind=[Channel.WECHAT])
+    await world.decide(2, "advance")
+
+
+def run_old_reader(
+    tree: Path, database_url: str, hr_token: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree),
+        "CANDOR_ENV": "test",
+        "CANDOR_SECRET_KEY": TEST_SECRET,
+        "CANDOR_DATABASE_URL": database_url,
+        "CANDOR_REDIS_URL": REDIS_URL,
+        "CANDOR_LOG_LEVEL": "WARNING",
+        "HR_TOKEN": hr_token,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", OLD_READER],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+async def test_the_previous_release_reads_the_new_schema(
+    previous_release: Path, database_url: str, world: World
+) -> None:
+    await seed(world)
+
+    result = await asyncio.to_thread(
+        run_old_reader, previous_release, database_url, world.recruiter_token
+    )
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["code"].startswith(str(previous_release)), out["code"]  # not this checkout
+    # The rejection awaits approval, so the candidate is promised a date, not told.
+    assert [event for _, event in out["progress"]] == ["interview_completed"]
+    assert out["readyz"][0] == 200, out["readyz"]
+    status, inbox = out["inbox"]
+    assert status == 200, inbox
+    assert sorted((m["application_code"], m["state"]) for m in inbox) == [
+        ("AP-2026-000001", "pending_approval"),
+        ("AP-2026-000002", "queued"),
+    ], inbox
+    status, kpis = out["kpis"]
+    assert status == 200, kpis
+    assert kpis["figures"]["interviews_completed"] == 2, kpis["figures"]
+    assert kpis["figures"]["funnel"]["applied"] == 2, kpis["figures"]
+
+
+async def test_a_contract_step_shipped_too_early_breaks_the_previous_release(
+    previous_release: Path, database_url: str, world: World
+) -> None:
+    await seed(world)
+    # A migration that renames what the previous release reads, in the same release that
+    # stops reading it: exactly what expand/contract forbids.
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("ALTER TABLE outreach_messages RENAME COLUMN decided_at TO released_at")
+            )
+    finally:
+        await engine.dispose()
+
+    result = await asyncio.to_thread(
+        run_old_reader, previous_release, database_url, world.recruiter_token
+    )
+
+    assert result.returncode != 0, result.stdout
+    assert "decided_at" in result.stderr, result.stderr[-4000:]
