@@ -163,3 +163,30 @@ def test_the_scrape_configuration_scrapes_the_api_job_the_alerts_watch() -> None
     assert not job.get("honor_labels"), "a target must not override job and instance"
     [up] = [rule for rule in alerts() if rule["alert"] == "CandorApiDown"]
     assert 'job="candor-api"' in up["expr"]
+
+
+def github_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives a page's headings, plus explicit <a id="..."> ones."""
+    anchors = set(re.findall(r"<a\s+(?:id|name)=\"([^\"]+)\"", markdown))
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*#*$", markdown, re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def test_github_anchors_are_derived_as_github_does() -> None:
+    page = "# Operations\n\n## CandorOutboxStale\n\n### What `it` means!\n"
+    assert github_anchors(page) == {"operations", "candoroutboxstale", "what-it-means"}
+
+
+def test_every_runbook_link_has_its_section_in_docs_operations() -> None:
+    operations = DEPLOY.parent / "docs" / "operations.md"
+    if not operations.exists():
+        pytest.skip("docs/operations.md is written on another branch of issue 17")
+    anchors = github_anchors(operations.read_text(encoding="utf-8"))
+    missing = {
+        rule["alert"]
+        for rule in alerts()
+        if rule["annotations"]["runbook"].partition("#")[2] not in anchors
+    }
+    assert missing == set()
