@@ -72,8 +72,8 @@ def ensure_browser() -> None:
 
 def ensure_promtool() -> None:
     """tests/deploy check the Prometheus rules and config with promtool, which Debian ships in
-    its prometheus package. Only the binary is used: no Prometheus server is started, and
-    invoke-rc.d (policy-rc.d, or no systemd as PID 1) keeps the package's service down."""
+    its prometheus package. Only the binary is used: the server the package would start
+    is stopped and disabled again (in containers policy-rc.d keeps it from starting)."""
     if shutil.which("promtool") is not None:
         return
     if os.name == "nt" or os.geteuid() != 0 or shutil.which("apt-get") is None:
@@ -86,6 +86,9 @@ def ensure_promtool() -> None:
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     _run("apt-get", "update", "-qq", env=apt_env)
     _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus", env=apt_env)
+    if Path("/run/systemd/system").is_dir():
+        # Under systemd the package starts and enables a Prometheus server: stop it again.
+        _run("systemctl", "disable", "--now", "prometheus.service")
 
 
 def rasa_environment() -> dict[str, str]:

@@ -10,7 +10,7 @@ import shlex
 from nlu.project import RasaProject
 from nlu.rasa_env import EXTRA_PACKAGES, RASA_VERSION
 from tests.deploy.conftest import DEPLOY, REPO
-from tests.deploy.files import http_routes
+from tests.deploy.files import http_routes, unknown_settings
 
 DOCKERFILE = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
 
@@ -123,3 +123,9 @@ def test_the_rasa_stage_trains_like_candor_rasa_train() -> None:
     assert user not in {"root", "0"}
     endpoints = DEPLOY / "rasa" / "endpoints.yml"
     assert "http://actions:5055/webhook" in endpoints.read_text(encoding="utf-8")
+
+
+def test_every_candor_variable_the_image_sets_is_a_real_setting() -> None:
+    names = set(re.findall(r"\b(CANDOR_[A-Z0-9_]+)=", " ".join(a for _, a in instructions())))
+    assert names
+    assert unknown_settings(names) == set()

@@ -161,6 +161,9 @@ def test_the_target_starts_migrations_apis_and_workers() -> None:
 
 def test_the_example_environment_file_names_only_real_settings() -> None:
     names = env_file_names(SYSTEMD / "candor.env.example")
+    for service in SERVICES:
+        for assignment in load(service, instance="1").sections["Service"].get("Environment", []):
+            names.add(assignment.partition("=")[0])
     assert {"CANDOR_DATABASE_URL", "CANDOR_REDIS_URL", "CANDOR_SECRET_KEY"} <= names
     assert unknown_settings(names) == set()
 
