@@ -5,9 +5,10 @@ Only a Python >= 3.11 is needed. The script installs a pinned uv into .tools/, l
 .venv from uv.lock exactly (`--locked` fails if pyproject.toml and the lock disagree), then:
 
 - demo: runs `candor demo` on embedded defaults (SQLite, in-process Redis), on 127.0.0.1:8000;
-- test: installs Debian's chromium for the console's browser tests when it is missing (as
-  root), runs ruff and mypy, sets up and trains the real Rasa engine (in its own Python 3.10
-  venv, cached under ~/.cache/candor/rasa), then runs the whole pytest suite (SQLite +
+- test: installs Debian's chromium for the console's browser tests and its prometheus
+  package (for promtool) when they are missing (as root), runs ruff and mypy, sets up and
+  trains the real Rasa engine (in its own Python 3.10 venv, cached under
+  ~/.cache/candor/rasa), then runs the whole pytest suite (SQLite +
   fakeredis, then PostgreSQL + Redis on 127.0.0.1). Extra arguments after `test` go to
   pytest.
 """
@@ -69,6 +70,27 @@ def ensure_browser() -> None:
     _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", env=apt_env)
 
 
+def ensure_promtool() -> None:
+    """tests/deploy check the Prometheus rules and config with promtool, which Debian ships in
+    its prometheus package. Only the binary is used: the server the package would start
+    is stopped and disabled again (in containers policy-rc.d keeps it from starting)."""
+    if shutil.which("promtool") is not None:
+        return
+    if os.name == "nt" or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print(
+            "! promtool is missing, so the Prometheus rule tests will be skipped: install "
+            "Debian's prometheus package (as root: apt-get install prometheus)",
+            flush=True,
+        )
+        return
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    _run("apt-get", "update", "-qq", env=apt_env)
+    _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus", env=apt_env)
+    if Path("/run/systemd/system").is_dir():
+        # Under systemd the package starts and enables a Prometheus server: stop it again.
+        _run("systemctl", "disable", "--now", "prometheus.service")
+
+
 def rasa_environment() -> dict[str, str]:
     """The real Rasa engine is part of the suite. Its venv (2.7 GB, minutes to install) and
     training cache live outside the clone, so a fresh clone on the same machine (CI) reuses
@@ -83,6 +105,7 @@ def rasa_environment() -> dict[str, str]:
 
 def run_tests(pytest_args: list[str]) -> None:
     ensure_browser()
+    ensure_promtool()
     _run(_bin(VENV, "ruff"), "check", ".")
     _run(_bin(VENV, "ruff"), "format", "--check", ".")
     _run(_bin(VENV, "mypy"))

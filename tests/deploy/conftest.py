@@ -1,0 +1,38 @@
+"""Fixtures for the deployment files' tests: the external tools that check them.
+
+promtool comes from Debian's prometheus package (`python3 dev.py test` installs it) and
+systemd-analyze from systemd. Without them these tests skip, except under CI=true, where a
+missing tool fails the test instead: CI must not pass on checks it never ran.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+
+
+def require_tool(name: str, how_to_install: str) -> str:
+    path = shutil.which(name)
+    if path is not None:
+        return path
+    message = f"{name} is not installed ({how_to_install})"
+    if IN_CI:
+        pytest.fail(f"CI=true: {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    return require_tool("promtool", "`python3 dev.py test` installs Debian's prometheus package")
+
+
+@pytest.fixture(scope="session")
+def systemd_analyze() -> str:
+    return require_tool("systemd-analyze", "Debian's systemd package")
