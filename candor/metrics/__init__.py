@@ -104,12 +104,21 @@ def multiprocess_dir() -> str | None:
 @cache
 def metrics() -> Metrics:
     """Every event metric, built once per process (after `configure`, when it was called)."""
-    from prometheus_client import CollectorRegistry, Counter, Histogram, values
+    from prometheus_client import (
+        CollectorRegistry,
+        Counter,
+        Histogram,
+        disable_created_metrics,
+        values,
+    )
 
     # Whichever storage the environment asks for now, even if prometheus_client was imported
     # (and chose) before `configure` set PROMETHEUS_MULTIPROC_DIR.
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
     registry = CollectorRegistry(auto_describe=True)
+    # The `_created` series exist in memory only, not in multiprocess mode: leaving them out
+    # keeps one process's answer the same as a host's.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
 
     def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
         return Counter(f"{PREFIX}_{name}", doc, labels, registry=registry)
