@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -101,6 +101,11 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+# A client may send any method token: anything else is one `other` series.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_http_children: dict[tuple[str, str, int], Any] = {}
+
+
 @cache
 def metrics() -> Metrics:
     """Every event metric, built once per process (after `configure`, when it was called)."""
@@ -116,6 +121,7 @@ def metrics() -> Metrics:
     # (and chose) before `configure` set PROMETHEUS_MULTIPROC_DIR.
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
     registry = CollectorRegistry(auto_describe=True)
+    _http_children.clear()  # children of the metrics this call replaces
     # The `_created` series exist in memory only, not in multiprocess mode: leaving them out
     # keeps one process's answer the same as a host's.
     disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -187,7 +193,16 @@ def metrics() -> Metrics:
 
 
 def observe_http(method: str, route: str, status: int, seconds: float) -> None:
-    metrics().http_request_duration.labels(method, route, str(status)).observe(seconds)
+    # The labelled child is kept: looking it up through `labels()` costs more than the
+    # observation itself, on every request. The keys are bounded like the labels.
+    key = (method, route, status)
+    child = _http_children.get(key)
+    if child is None:
+        label = method if method in HTTP_METHODS else "other"
+        child = metrics().http_request_duration.labels(label, route, str(status))
+        if label == method:
+            _http_children[key] = child
+    child.observe(seconds)
 
 
 def observe_wechat_ack(seconds: float) -> None:
