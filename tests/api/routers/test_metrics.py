@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from ipaddress import ip_network
@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from bot.channels.webhook import WebhookChannel
+from bot.gateway import Gateway
 from candor.chat.cli import issue_link
 from candor.delivery.ports import Sent
 from candor.metrics import metrics
@@ -31,6 +32,13 @@ from candor.worker import DEFAULT_JOBS, Job, run_jobs
 from tests.candor.outreach.test_dispatcher import make_due_now
 from tests.fakes import RunningFakeChannel, free_port, running_fake_channel
 from tests.outreach_world import World
+from tests.wechat_support import (
+    EchoGateway,
+    WeChatSigner,
+    running_fake_wechat,
+    text_xml,
+    wechat_settings,
+)
 
 # The agreed names and label sets (the spec of issue 17), by family name as the parser
 # reports it (a counter without its `_total`).
@@ -71,12 +79,14 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def served(runtime: Runtime) -> AsyncIterator[Served]:
+async def served(
+    runtime: Runtime, gateway_factory: Callable[[Runtime], Gateway] | None = None
+) -> AsyncIterator[Served]:
     """The real app under uvicorn on this (uvloop) loop, on a loopback port."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(runtime=runtime),
+            create_app(runtime=runtime, gateway_factory=gateway_factory),
             host="127.0.0.1",
             port=port,
             log_level="error",
@@ -367,6 +377,38 @@ async def test_a_worker_heartbeat_counts_as_alive(world: World) -> None:
 
     assert (alive, after) == (2, 1)
     assert await world.runtime.redis.ttl("candor:worker-heartbeats") > 0
+
+
+async def test_the_wechat_callback_ack_is_timed(runtime: Runtime) -> None:
+    acks = counted("candor_wechat_callback_ack_seconds_count")
+    callbacks = http_count("/wechat/callback", "200", method="POST")
+    verifications = http_count("/wechat/callback", "200")
+    async with running_fake_wechat() as fake_wechat:
+        wechat = Runtime(
+            settings=wechat_settings(runtime.settings, fake_wechat.url),
+            engine=runtime.engine,
+            sessionmaker=runtime.sessionmaker,
+            redis=runtime.redis,
+        )
+        async with (
+            served(wechat, lambda _runtime: EchoGateway()) as app,
+            httpx.AsyncClient(base_url=app.url) as http,
+        ):
+            for msg_id in (1001, 1002):
+                callback = WeChatSigner().callback(text_xml("o-candidate-1", "你好", msg_id))
+                answered = await http.post(callback.url, content=callback.body)
+                assert answered.status_code == 200
+                assert "echo: 你好" in answered.text
+            url_check = WeChatSigner().callback("")
+            await http.get(url_check.url.replace("?", "?echostr=hello&", 1))
+            text = (await http.get("/metrics")).text
+
+    assert counted("candor_wechat_callback_ack_seconds_count") - acks == 2
+    assert http_count("/wechat/callback", "200", method="POST") - callbacks == 2
+    assert http_count("/wechat/callback", "200") - verifications == 1  # not an ack
+    assert value(text, "candor_wechat_callback_ack_seconds_count") == counted(
+        "candor_wechat_callback_ack_seconds_count"
+    )
 
 
 # --- who may read it --------------------------------------------------------------------------
