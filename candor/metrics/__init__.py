@@ -51,28 +51,31 @@ HANDOFF_REASONS = ("asked", "complaint", "fallback", "other")
 NLU_ENGINES = ("embedded", "rasa")
 
 # Checked in order: the first pattern found in the lower-cased reason names its code.
-_REASON_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (code, re.compile(pattern))
-    for code, pattern in (
-        ("quiet_hours", r"quiet hours"),
-        ("throttled", r"rate limit \(shared\)|send limit|system busy"),
-        ("rate_limited", r"\b429\b|rate limit|quota|too many"),
-        ("timeout", r"timed? ?out|timeout"),
-        ("unreachable", r"no longer reachable|not follow|session is gone|no longer bound"),
-        ("opted_out", r"opted out|unsubscrib"),
-        ("not_configured", r"not configured|no sender|no sms template|has no sms"),
-        ("auth", r"token rejected|access_token|login failed|unauthori[sz]ed|\b401\b|\b403\b"),
-        ("server_error", r"\bhttp 5\d\d\b|\b5\d\d\b"),
-        ("network", r"transport|connect|network|redis:|smtp unavailable|unavailable"),
-        ("rejected", r"refused|bad request|\bhttp 4\d\d\b|errcode|invalid|rejected"),
-    )
+_REASON_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("quiet_hours", r"quiet hours"),
+    ("throttled", r"rate limit \(shared\)|send limit|system busy"),
+    ("rate_limited", r"\b429\b|rate limit|quota|too many"),
+    ("timeout", r"timed? ?out|timeout"),
+    ("unreachable", r"no longer reachable|not follow|session is gone|no longer bound"),
+    ("opted_out", r"opted out|unsubscrib"),
+    ("not_configured", r"not configured|no sender|no sms template|has no sms"),
+    ("auth", r"token rejected|access_token|login failed|unauthori[sz]ed|\b401\b|\b403\b"),
+    ("server_error", r"\bhttp 5\d\d\b|\b5\d\d\b"),
+    ("network", r"transport|connect|network|redis:|smtp unavailable|unavailable"),
+    ("rejected", r"refused|bad request|\bhttp 4\d\d\b|errcode|invalid|rejected"),
 )
+
+
+@cache
+def _reason_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    # Compiled on first use: importing this module stays free for the CLI.
+    return tuple((code, re.compile(pattern)) for code, pattern in _REASON_PATTERNS)
 
 
 def reason_code(reason: str | None, *, allowed: tuple[str, ...]) -> str:
     """A sender's free-text reason as one of `allowed` (`other` when none fits)."""
     text = (reason or "").lower()
-    for code, pattern in _REASON_PATTERNS:
+    for code, pattern in _reason_patterns():
         if code in allowed and pattern.search(text):
             return code
     return "other"
