@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor.metrics.process import configure as configure_metrics
 from candor.runtime import Runtime
 from candor.settings import Settings, get_settings
 
@@ -57,5 +58,9 @@ async def _runtime() -> Runtime:
     global _server_runtime
     async with _server_lock:
         if _server_runtime is None:
-            _server_runtime = Runtime.create(get_settings())
+            settings = get_settings()
+            # The action server shares the host's metrics directory: hand-offs (Rasa engine)
+            # are counted here.
+            configure_metrics(settings)
+            _server_runtime = Runtime.create(settings)
         return _server_runtime

@@ -15,6 +15,7 @@ from api.console import install_console
 from api.errors import document_body_limit, install_error_handlers
 from api.middleware import (
     BodySizeLimitMiddleware,
+    MetricsMiddleware,
     RequestLogMiddleware,
     StrictTransportSecurityMiddleware,
 )
@@ -26,6 +27,7 @@ from api.routers import (
     conversations,
     health,
     kpis,
+    metrics,
     outreach,
     sms,
     telegram,
@@ -42,6 +44,8 @@ from bot.lifespan import ChatChannels, default_gateway
 from candor.bootstrap import ensure_reference_data
 from candor.delivery.ports import close_senders
 from candor.logging import configure_logging
+from candor.metrics.process import configure as configure_metrics
+from candor.metrics.process import mark_dead as mark_metrics_process_dead
 from candor.runtime import Runtime
 from candor.settings import Environment, Settings, get_settings
 from candor.worker import run_worker_loops
@@ -61,6 +65,8 @@ def create_app(
     runs `candor worker` processes instead.
     """
     settings = runtime.settings if runtime is not None else (settings or get_settings())
+    # Before any metric is built: with a shared directory, every process writes its own file.
+    configure_metrics(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -105,6 +111,7 @@ def create_app(
             await app.state.chat.aclose()
             if owned:
                 await app.state.runtime.aclose()
+            mark_metrics_process_dead()
 
     development = settings.env is Environment.DEVELOPMENT
     app = FastAPI(
@@ -119,6 +126,7 @@ def create_app(
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(MetricsMiddleware)
     if not development:
         app.add_middleware(StrictTransportSecurityMiddleware)
     # Added last, so it runs first: every later reader of the client address or scheme
@@ -134,6 +142,7 @@ def create_app(
     app.include_router(webchat.router)
     app.include_router(sms.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(ats.router)
     app.include_router(calendar.router)
     app.include_router(outreach.router)

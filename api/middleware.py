@@ -11,6 +11,7 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from candor import metrics
 from candor.logging import MAX_LOGGED_CHARS, PERSONAL_KEYS, get_logger
 
 log = get_logger("api.request")
@@ -157,3 +158,53 @@ class BodySizeLimitMiddleware:
         # Raised from `receive`, so the app's one HTTP error handler answers it: the route
         # reading the body stops there, having written nothing.
         return HTTPException(413, f"the request body is larger than {self.max_bytes} bytes")
+
+
+WECHAT_CALLBACK_ROUTE = "/wechat/callback"
+
+
+class MetricsMiddleware:
+    """Times every request into `candor_http_request_duration_seconds` by its route template
+    (never the raw path: `/api/v1/applications/{code}`, not one series per code), and the
+    WeChat message callback's acknowledgement into `candor_wechat_callback_ack_seconds`.
+
+    The template is the route the router matched (it leaves it in the scope); a mount (the
+    console's static files) is named by its prefix, and a path no route matched is
+    `unmatched`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        root_path = scope.get("root_path", "")
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope, root_path)
+            metrics.observe_http(scope["method"], route, status, elapsed)
+            if route == WECHAT_CALLBACK_ROUTE and scope["method"] == "POST":
+                metrics.observe_wechat_ack(elapsed)
+
+
+def _route_template(scope: Scope, root_path: str) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    mounted = scope.get("root_path", "")
+    if isinstance(mounted, str) and mounted != root_path and mounted.startswith(root_path):
+        return f"{mounted[len(root_path) :]}/{{path}}"
+    return "unmatched"

@@ -79,6 +79,10 @@ def serve(
             fg=typer.colors.RED,
         )
         raise typer.Exit(2)
+    from candor.metrics.process import prepare
+
+    # Before uvicorn spawns its workers: they inherit the directory, not the dead's files.
+    prepare(settings)
     if settings.is_embedded:
         # One process does everything: API, dispatcher and periodic jobs.
         from api.app import create_app

@@ -6,6 +6,7 @@ use, so tests and the CLI can set variables before anything is constructed.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import time
 from enum import StrEnum
 from functools import lru_cache
@@ -339,12 +340,44 @@ class Settings(BaseSettings):
         "X-Forwarded-For and X-Forwarded-Proto believed; by default none is, so a client "
         "cannot choose the address that login throttling counts.",
     )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="Directory shared by every Candor process of this host (`candor serve "
+        "--workers N`, `candor worker`) for Prometheus' multiprocess mode: /metrics on any API "
+        "process then serves the sum of all of them. Unset: each process reports only its own "
+        "(right for the embedded single process). The same as PROMETHEUS_MULTIPROC_DIR, which "
+        "wins when both are set.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Bearer token that lets a scraper outside CANDOR_METRICS_ALLOWED_NETWORKS "
+        "read /metrics (Authorization: Bearer <token>). Unset: only those networks may.",
+    )
+    metrics_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=lambda: [
+            ipaddress.ip_network("127.0.0.0/8"),
+            ipaddress.ip_network("::1/128"),
+        ],
+        description="Comma-separated addresses or networks that may read /metrics without a "
+        "token (default: loopback only). The client address is the one CANDOR_TRUSTED_PROXIES "
+        "vouches for, never a bare X-Forwarded-For.",
+    )
+    metrics_scrape_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="How long /metrics waits for each of its database and Redis readings "
+        "before reporting without it (and counting candor_metrics_scrape_errors_total).",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: LogFormat = Field(
         default=LogFormat.CONSOLE, description="console for people, json for log shippers."
     )
 
-    @field_validator("trusted_proxies", "sms_callback_allowed_ips", mode="before")
+    @field_validator(
+        "trusted_proxies", "sms_callback_allowed_ips", "metrics_allowed_networks", mode="before"
+    )
     @classmethod
     def _split_proxy_list(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,13 +33,16 @@ from redis.exceptions import LockError
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from candor import idempotency
+from candor import idempotency, metrics
 from candor.bootstrap import ensure_reference_data
 from candor.clock import utcnow
 from candor.delivery.direct import DirectQueue
 from candor.delivery.loop import DeliveryLoop, DeliveryQueue, Sending
 from candor.delivery.ports import ChannelSender, close_senders
 from candor.logging import configure_logging, get_logger
+from candor.metrics.heartbeat import run_heartbeat
+from candor.metrics.process import configure as configure_metrics
+from candor.metrics.process import mark_dead as mark_metrics_process_dead
 from candor.models import AtsEvent
 from candor.models.enums import Channel
 from candor.notify.hr_mail import HrNoticeQueue
@@ -195,9 +199,11 @@ async def _run_scheduled(
     runtime: Runtime, job: Job, state: JobState, *, raise_errors: bool
 ) -> None:
     loop = asyncio.get_running_loop()
+    started = time.perf_counter()
     try:
         handled = await run_job_once(runtime, job)
     except Exception:
+        metrics.observe_job(job.name, time.perf_counter() - started, ok=False)
         state.failures += 1
         delay = min(MAX_BACKOFF_S, 2.0**state.failures)
         log.exception("worker.job_failed", job=job.name, failures=state.failures)
@@ -205,6 +211,8 @@ async def _run_scheduled(
         if raise_errors:
             raise
         return
+    if handled is not None:  # None: another worker holds the job's lock, nothing ran here
+        metrics.observe_job(job.name, time.perf_counter() - started, ok=True)
     state.failures = 0
     state.runs += 1
     state.next_run = loop.time() + job.interval.total_seconds()
@@ -271,6 +279,8 @@ async def run_worker_loops(
             await deliveries.drain()  # the admins' mail about an endpoint just disabled
         else:
             await asyncio.gather(
+                # What `candor_workers_alive` counts at scrape time.
+                run_heartbeat(runtime.redis, stop),
                 run_jobs(runtime, DEFAULT_JOBS, once=False, stop=stop),
                 deliveries.run_forever(stop),
                 webhooks.run_forever(stop),
@@ -289,6 +299,10 @@ async def run_worker(
     """`candor worker`: run until SIGINT/SIGTERM, sending through the senders that
     `build_senders` makes once for this process."""
     configure_logging(settings)
+    # Multiprocess metrics on before any is built. The dead processes' files are left to
+    # `candor serve` to clear at its start: removing them now would shrink the host's sums
+    # under a running API, which Prometheus would read as a counter reset.
+    configure_metrics(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -303,4 +317,5 @@ async def run_worker(
             )
         finally:
             await close_senders(senders)
+            mark_metrics_process_dead()
     log.info("worker.stopped")

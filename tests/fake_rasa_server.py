@@ -23,6 +23,8 @@ class FakeRasa:
     tracker_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     answer: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
+    # What the tracker's latest message says Rasa understood (None: no latest message).
+    intent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +48,13 @@ def create_fake_rasa_app(state: FakeRasa) -> Starlette:
         state.tracker_events.setdefault(request.path_params["sender"], []).extend(events)
         return JSONResponse({"sender_id": request.path_params["sender"]})
 
+    async def tracker(request: Request) -> Response:
+        latest = {"intent": {"name": state.intent, "confidence": 0.9}} if state.intent else {}
+        return JSONResponse({"sender_id": request.path_params["sender"], "latest_message": latest})
+
     return Starlette(
         routes=[
+            Route("/conversations/{sender}/tracker", tracker, methods=["GET"]),
             Route("/webhooks/rest/webhook", webhook, methods=["POST"]),
             Route("/conversations/{sender}/tracker/events", append_events, methods=["POST"]),
         ]

@@ -25,6 +25,7 @@ from rasa_sdk.executor import ActionExecutor  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions.env import ActionEnv, use_env
+from candor import metrics
 from candor.chat.engine import Turn
 from candor.chat.language import message_language, readable, slot_language
 from candor.chat.messages import Button, Reply
@@ -134,6 +135,7 @@ class EmbeddedEngine:
             raise RuntimeError(f"actions in domain.yml without an implementation: {missing}")
         self._model = model
         self._model_lock = asyncio.Lock()
+        self._intents = frozenset(self.project.intents)
 
     async def model(self) -> NluModel:
         """The NLU model, loaded (or trained) on first use, off the event loop; or the model
@@ -172,6 +174,10 @@ class EmbeddedEngine:
         else:
             previous = _last_user_event(state.events)
             parse = await self._in_context(session, turn, parse, state.events)
+            # What the turn was taken as, after the conversation's context settled it.
+            metrics.nlu_prediction(
+                self.name, parse.intent.name, fallback=parse.is_fallback, known=self._intents
+            )
             state.add(
                 {
                     "event": "user",

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor import metrics
 from candor.chat.engine import Turn
 from candor.chat.language import message_language, slot_language
 from candor.chat.messages import Button, Reply
@@ -21,6 +22,8 @@ from candor.logging import get_logger
 log = get_logger(__name__)
 
 WEBHOOK_PATH = "/webhooks/rest/webhook"
+FALLBACK_INTENT = "nlu_fallback"  # Rasa's FallbackClassifier's intent
+PREDICTION_READ_TIMEOUT = 2.0
 
 
 class RasaServerUnavailableError(RuntimeError):
@@ -65,9 +68,30 @@ class RasaEngine:
                 f"Rasa at {self.base_url} answered HTTP {response.status_code}"
             )
         try:
-            return replies_from_rasa(response.json())
+            replies = replies_from_rasa(response.json())
         except (ValueError, KeyError, TypeError) as exc:
             raise RasaServerUnavailableError(f"unexpected answer from Rasa: {exc}") from exc
+        await self._count_prediction(sender)
+        return replies
+
+    async def _count_prediction(self, sender: str) -> None:
+        """Rasa's REST channel answers with replies only: what it understood is read from the
+        tracker's latest message. For the metrics alone, so a failure loses a count, never
+        the turn."""
+        try:
+            response = await self._client.get(
+                f"{self.base_url}/conversations/{sender}/tracker",
+                params={"include_events": "NONE"},
+                timeout=PREDICTION_READ_TIMEOUT,
+            )
+            response.raise_for_status()
+            latest = response.json().get("latest_message") or {}
+            intent = (latest.get("intent") or {}).get("name")
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            log.warning("dialogue.rasa_prediction_unread", error=repr(exc))
+            return
+        if isinstance(intent, str):
+            metrics.nlu_prediction(self.name, intent, fallback=intent == FALLBACK_INTENT)
 
     async def _post_checked(self, path: str, body: Any) -> None:
         response = await self._client.post(f"{self.base_url}{path}", json=body)

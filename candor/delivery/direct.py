@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor import metrics
 from candor.clock import utcnow
 from candor.delivery.loop import Sending, run_round
 from candor.delivery.ports import ChannelSender, Delivery, RetryAfter, SendResult, Sent
@@ -126,6 +127,14 @@ class DirectQueue:
                     row.state = ChatDeliveryState.FAILED
                     row.last_error = outcome.reason
         for claimed, outcome in outcomes:
+            channel = claimed.delivery.channel.value
+            if isinstance(outcome, Sent):
+                metrics.delivered(self.name, channel)
+            elif isinstance(outcome, RetryAfter) and claimed.attempts < MAX_ATTEMPTS:
+                metrics.retried(self.name, channel, outcome.reason)
+            else:
+                exhausted = isinstance(outcome, RetryAfter)
+                metrics.failed(self.name, channel, outcome.reason, exhausted=exhausted)
             log.info(
                 "delivery.direct",
                 delivery_id=claimed.delivery_id,

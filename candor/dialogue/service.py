@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor import metrics
 from candor.ats.intake import accept_event
 from candor.ats.schemas import ApplicationWithdrawn, ApplicationWithdrawnEvent
 from candor.audit.service import Action, record
@@ -105,6 +106,7 @@ async def open_handoff(
         now=now,
     )
     log.info("dialogue.handoff_opened", conversation_id=conversation.id, reason=reason)
+    metrics.handoff(reason)
     return handoff
 
 

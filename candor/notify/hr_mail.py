@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
+from candor import metrics
 from candor.clock import BUSINESS_TZ, utcnow
 from candor.delivery.loop import Sending, run_round
 from candor.delivery.ports import ChannelSender, Delivery, RetryAfter, SendResult, Sent
@@ -164,6 +165,12 @@ class HrNoticeQueue:
                     outcome=type(outcome).__name__,
                     reason=outcome.reason,
                 )
+        for claimed, outcome in outcomes:
+            channel = claimed.delivery.channel.value
+            if isinstance(outcome, Sent):
+                metrics.delivered(self.name, channel)
+            else:  # HR notices are never given up: even a refusal is tried again later
+                metrics.retried(self.name, channel, outcome.reason)
         sent = sum(isinstance(outcome, Sent) for _, outcome in outcomes)
         if sent:
             log.info("notify.hr_mail_sent", count=sent)

@@ -26,14 +26,16 @@ import os
 import random
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor import metrics
 from candor.clock import utcnow
 from candor.delivery.loop import UNREACHABLE, Sending, run_round
 from candor.delivery.ports import ChannelSender, Delivery, Permanent, RetryAfter, SendResult, Sent
@@ -153,6 +155,9 @@ class Dispatcher:
         for item in prepared:
             if item.claimed.ambiguous:
                 self.stats.ambiguous += 1
+                metrics.ambiguous_redelivery(
+                    item.delivery.channel.value if item.delivery else "unknown"
+                )
                 log.warning(
                     "outbox.ambiguous_redelivery",
                     item_id=item.claimed.item_id,
@@ -339,6 +344,9 @@ class Dispatcher:
     async def record_batch(self, outcomes: Sequence[tuple[int, SendResult]]) -> None:
         """Record a batch's results in one transaction, each guarded by this worker's claim."""
         by_id = dict(outcomes)
+        # Counted once the transaction committed: a failed recording is retried, and a row
+        # whose recording never commits is sent again (and counted then).
+        recorded: list[Callable[[], None]] = []
         async with self.runtime.transaction() as session:
             rows = (
                 await session.execute(
@@ -373,17 +381,21 @@ class Dispatcher:
                     session,
                     {item_id: (ours[item_id][3], ours[item_id][4]) for item_id in sent},
                     sent,
+                    recorded,
                 )
             for item_id, result in sorted(by_id.items()):
                 if item_id in ours and not isinstance(result, Sent):
                     item = await session.get_one(OutboxItem, item_id)
-                    await self._apply(session, item, result)
+                    await self._apply(session, item, result, recorded)
+        for record in recorded:
+            record()
 
     async def _record_sent(
         self,
         session: AsyncSession,
         items: Mapping[int, tuple[int, Channel]],
         results: Mapping[int, Sent],
+        recorded: list[Callable[[], None]],
     ) -> None:
         """The common case, set-based: the rows are sent, and each message still queued becomes
         sent on that channel (one recorded transition each)."""
@@ -466,12 +478,18 @@ class Dispatcher:
                 now=now,
             )
         self.stats.sent += len(items)
+        for _, channel in items.values():
+            recorded.append(partial(metrics.delivered, self.name, channel.value))
         for item_id, (_, channel) in items.items():
             log.debug("outbox.sent", item_id=item_id, channel=channel.value)
         log.info("outbox.recorded_sent", worker=self.worker_id, items=len(items))
 
     async def _apply(
-        self, session: AsyncSession, item: OutboxItem, result: RetryAfter | Permanent
+        self,
+        session: AsyncSession,
+        item: OutboxItem,
+        result: RetryAfter | Permanent,
+        recorded: list[Callable[[], None]],
     ) -> None:
         """A failed send, row by row: retry later, or give up on this channel and fall back."""
         now = utcnow()
@@ -485,15 +503,20 @@ class Dispatcher:
                     now + backoff(item.attempts, minimum=seconds)
                 )
                 self.stats.retried += 1
+                recorded.append(partial(metrics.retried, self.name, item.channel.value, reason))
                 log.info("outbox.retry", item_id=item.id, reason=reason, attempts=item.attempts)
             case RetryAfter(reason=reason):
                 item.state = OutboxState.EXHAUSTED
                 item.last_error = f"gave up after {item.attempts} attempts: {reason}"
-                await self._fall_back(session, item, message, now, exhausted=True)
+                recorded.append(
+                    partial(metrics.failed, self.name, item.channel.value, reason, exhausted=True)
+                )
+                await self._fall_back(session, item, message, now, recorded, exhausted=True)
             case Permanent(reason=reason):
                 item.state = OutboxState.PERMANENT_FAILURE
                 item.last_error = reason
-                await self._fall_back(session, item, message, now, exhausted=False)
+                recorded.append(partial(metrics.failed, self.name, item.channel.value, reason))
+                await self._fall_back(session, item, message, now, recorded, exhausted=False)
 
     async def _fall_back(
         self,
@@ -501,12 +524,16 @@ class Dispatcher:
         item: OutboxItem,
         message: OutreachMessage,
         now: datetime,
+        recorded: list[Callable[[], None]],
         *,
         exhausted: bool,
     ) -> None:
         outcome = await fall_back(
             session, item, message, self.context.quiet_hours, now, exhausted=exhausted
         )
+        if outcome.next_channel is not None or outcome.final_state is not None:
+            to = outcome.next_channel.value if outcome.next_channel is not None else None
+            recorded.append(partial(metrics.fell_back, item.channel.value, to))
         if outcome.next_channel is not None:
             self.stats.fell_back += 1
         elif outcome.final_state is MessageState.FAILED:
@@ -644,7 +671,14 @@ async def record_receipt(
         return message
     item.state = OutboxState.PERMANENT_FAILURE
     item.last_error = reason or "the provider reported a failed delivery"
-    await fall_back(session, item, message, quiet_hours or QuietHours(), now, exhausted=True)
+    outcome = await fall_back(
+        session, item, message, quiet_hours or QuietHours(), now, exhausted=True
+    )
+    if outcome.next_channel is not None or outcome.final_state is not None:
+        # Counted before the caller's commit: a receipt handler whose commit fails is
+        # answered with an error and the provider repeats the receipt, counted once more.
+        next_channel = outcome.next_channel.value if outcome.next_channel is not None else None
+        metrics.fell_back(item.channel.value, next_channel)
     return message
 
 

@@ -214,6 +214,21 @@ class SlaOverview:
     notifications: list[SlaNotification]
 
 
+async def sla_totals(
+    session: AsyncSession, *, now: datetime, calendar: WorkingCalendar | None = None
+) -> tuple[int, int]:
+    """Every team's open results due soon (at risk) and past due (breached), as
+    `sla_overview` counts them, in one query (the metrics scrape)."""
+    calendar = calendar or await current_calendar(session)
+    cutoff = due_soon_cutoff(calendar, now=now)
+    due_soon = func.sum(
+        case((and_(OutreachMessage.due_at >= now, OutreachMessage.due_at <= cutoff), 1), else_=0)
+    )
+    breached = func.sum(case((OutreachMessage.due_at < now, 1), else_=0))
+    row = (await session.execute(select(due_soon, breached).where(_open()))).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
 async def sla_overview(
     session: AsyncSession,
     principal: HRPrincipal,

@@ -96,3 +96,35 @@ def test_rasa_answers_become_replies() -> None:
     assert replies_from_rasa(body) == [Reply("a"), Reply("b", (Button("t", "/p"),))]
     with pytest.raises(TypeError):
         replies_from_rasa({"text": "not a list"})
+
+
+async def test_what_rasa_understood_is_counted_and_its_fallback_too(
+    world: World, rasa: RunningFakeRasa
+) -> None:
+    from candor.metrics import metrics
+
+    def counted(name: str, **labels: str) -> float:
+        return metrics().registry.get_sample_value(name, labels) or 0.0
+
+    before = (
+        counted("candor_nlu_predictions_total", engine="rasa", intent="greet"),
+        counted("candor_nlu_predictions_total", engine="rasa", intent="nlu_fallback"),
+        counted("candor_nlu_fallbacks_total", engine="rasa"),
+    )
+    chat, engine = await rasa_chat(world, rasa.url)
+    rasa.state.answer = [{"text": "您好"}]
+    try:
+        rasa.state.intent = "greet"
+        await chat.say("你好")
+        rasa.state.intent = "nlu_fallback"
+        await chat.say("qzxv wplk")
+        rasa.state.intent = None  # a tracker without a latest message: nothing to count
+        assert await chat.say("嗯") == [Reply("您好")]
+    finally:
+        await engine.aclose()
+    after = (
+        counted("candor_nlu_predictions_total", engine="rasa", intent="greet"),
+        counted("candor_nlu_predictions_total", engine="rasa", intent="nlu_fallback"),
+        counted("candor_nlu_fallbacks_total", engine="rasa"),
+    )
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1]
