@@ -6,7 +6,7 @@ Only a Python >= 3.11 is needed. The script installs a pinned uv into .tools/, l
 
 - demo: runs `candor demo` on embedded defaults (SQLite, in-process Redis), on 127.0.0.1:8000;
 - test: installs Debian's chromium for the console's browser tests and its prometheus
-  package (for promtool) when they are missing (as root), runs ruff and mypy, sets up and
+  (for promtool) and caddy packages when they are missing (as root), runs ruff and mypy, sets up and
   trains the real Rasa engine (in its own Python 3.10 venv, cached under
   ~/.cache/candor/rasa), then runs the whole pytest suite (SQLite +
   fakeredis, then PostgreSQL + Redis on 127.0.0.1). Extra arguments after `test` go to
@@ -70,25 +70,33 @@ def ensure_browser() -> None:
     _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", env=apt_env)
 
 
-def ensure_promtool() -> None:
-    """tests/deploy check the Prometheus rules and config with promtool, which Debian ships in
-    its prometheus package. Only the binary is used: the server the package would start
-    is stopped and disabled again (in containers policy-rc.d keeps it from starting)."""
-    if shutil.which("promtool") is not None:
+def ensure_deploy_tools() -> None:
+    """tests/deploy check the Prometheus rules and config with promtool (Debian's prometheus
+    package) and the Caddyfile with caddy (Debian's caddy package). Only the binaries are
+    used: a server either package would start is stopped and disabled again (in containers
+    policy-rc.d keeps them from starting)."""
+    missing = [
+        (tool, package)
+        for tool, package in (("promtool", "prometheus"), ("caddy", "caddy"))
+        if shutil.which(tool) is None
+    ]
+    if not missing:
         return
+    packages = [package for _, package in missing]
     if os.name == "nt" or os.geteuid() != 0 or shutil.which("apt-get") is None:
         print(
-            "! promtool is missing, so the Prometheus rule tests will be skipped: install "
-            "Debian's prometheus package (as root: apt-get install prometheus)",
+            f"! {', '.join(tool for tool, _ in missing)} missing, so the deployment files' "
+            f"tests will be skipped: install Debian's {' '.join(packages)} package(s) "
+            f"(as root: apt-get install {' '.join(packages)})",
             flush=True,
         )
         return
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     _run("apt-get", "update", "-qq", env=apt_env)
-    _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus", env=apt_env)
+    _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages, env=apt_env)
     if Path("/run/systemd/system").is_dir():
-        # Under systemd the package starts and enables a Prometheus server: stop it again.
-        _run("systemctl", "disable", "--now", "prometheus.service")
+        # Under systemd the packages start and enable their servers: stop them again.
+        _run("systemctl", "disable", "--now", *(f"{package}.service" for package in packages))
 
 
 def rasa_environment() -> dict[str, str]:
@@ -105,7 +113,7 @@ def rasa_environment() -> dict[str, str]:
 
 def run_tests(pytest_args: list[str]) -> None:
     ensure_browser()
-    ensure_promtool()
+    ensure_deploy_tools()
     _run(_bin(VENV, "ruff"), "check", ".")
     _run(_bin(VENV, "ruff"), "format", "--check", ".")
     _run(_bin(VENV, "mypy"))

@@ -180,10 +180,10 @@ def metrics() -> Metrics:
         job_duration=histogram(
             "job_duration_seconds",
             "Duration of the worker's periodic jobs.",
-            ("job",),
+            ("job_name",),
             (0.01, 0.05, 0.25, 1.0, 5.0, 15.0, 60.0, 300.0),
         ),
-        job_failures=counter("job_failures", "Periodic job runs that failed.", ("job",)),
+        job_failures=counter("job_failures", "Periodic job runs that failed.", ("job_name",)),
         scrape_errors=counter(
             "metrics_scrape_errors",
             "Scrape-time readings of the database or Redis that failed or timed out.",

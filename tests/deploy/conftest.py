@@ -1,8 +1,8 @@
 """Fixtures for the deployment files' tests: the external tools that check them.
 
-promtool comes from Debian's prometheus package (`python3 dev.py test` installs it) and
-systemd-analyze from systemd. Without them these tests skip, except under CI=true, where a
-missing tool fails the test instead: CI must not pass on checks it never ran.
+promtool and caddy come from Debian's prometheus and caddy packages (`python3 dev.py test`
+installs them) and systemd-analyze from systemd. Without them these tests skip, except under
+CI=true, where a missing tool fails the test instead: CI must not pass on checks it never ran.
 """
 
 from __future__ import annotations
@@ -36,3 +36,8 @@ def promtool() -> str:
 @pytest.fixture(scope="session")
 def systemd_analyze() -> str:
     return require_tool("systemd-analyze", "Debian's systemd package")
+
+
+@pytest.fixture(scope="session")
+def caddy() -> str:
+    return require_tool("caddy", "`python3 dev.py test` installs Debian's caddy package")

@@ -9,22 +9,13 @@ from pathlib import Path
 
 from candor.settings import Settings
 
-# Settings the metrics work of issue 17 adds on another branch (the metrics helper's): the
-# deployment files already set them. Once that branch is merged they are real fields and
-# this list no longer matters; until then each must at least have the CANDOR_ form.
-PENDING_SETTINGS = frozenset({"CANDOR_METRICS_DIR", "CANDOR_METRICS_TOKEN"})
-
 
 def setting_names() -> set[str]:
     return {f"CANDOR_{name.upper()}" for name in Settings.model_fields}
 
 
 def unknown_settings(names: set[str]) -> set[str]:
-    return (
-        {name for name in names if name.startswith("CANDOR_")}
-        - setting_names()
-        - (PENDING_SETTINGS)
-    )
+    return {name for name in names if name.startswith("CANDOR_")} - setting_names()
 
 
 def env_file_names(path: Path) -> set[str]:

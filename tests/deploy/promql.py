@@ -25,9 +25,8 @@ SPEC: dict[str, tuple[str, frozenset[str]]] = {
     "candor_nlu_predictions_total": (COUNTER, frozenset({"engine", "intent"})),
     "candor_nlu_fallbacks_total": (COUNTER, frozenset({"engine"})),
     "candor_handoffs_total": (COUNTER, frozenset({"reason"})),
-    # `job` clashes with the scrape job's label: Prometheus stores it as `exported_job`.
-    "candor_job_duration_seconds": (HISTOGRAM, frozenset({"exported_job"})),
-    "candor_job_failures_total": (COUNTER, frozenset({"exported_job"})),
+    "candor_job_duration_seconds": (HISTOGRAM, frozenset({"job_name"})),
+    "candor_job_failures_total": (COUNTER, frozenset({"job_name"})),
     "candor_outbox_backlog": (GAUGE, frozenset({"channel"})),
     "candor_outbox_oldest_age_seconds": (GAUGE, frozenset({"channel"})),
     "candor_drafts_awaiting_approval": (GAUGE, frozenset()),

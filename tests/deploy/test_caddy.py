@@ -1,10 +1,9 @@
-"""deploy/caddy/Caddyfile: Caddy itself validates it when installed (Debian's caddy package;
-nothing installs it for the tests, so without it this test skips, in CI too)."""
+"""deploy/caddy/Caddyfile: Caddy itself validates it (Debian's caddy package, which
+`python3 dev.py test` installs)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -33,10 +32,7 @@ def validate(
     ("site", "issuer"),
     [("localhost", "internal"), ("candor.example.com", "ops@example.com")],
 )
-def test_caddy_accepts_the_caddyfile(tmp_path: Path, site: str, issuer: str) -> None:
-    caddy = shutil.which("caddy")
-    if caddy is None:
-        pytest.skip("caddy is not installed (Debian's caddy package)")
+def test_caddy_accepts_the_caddyfile(caddy: str, tmp_path: Path, site: str, issuer: str) -> None:
     checked = validate(caddy, tmp_path, CADDYFILE, SITE_ADDRESS=site, TLS_ISSUER=issuer)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "Valid configuration" in checked.stdout + checked.stderr

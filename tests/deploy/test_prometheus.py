@@ -95,7 +95,7 @@ def test_the_metric_check_itself_catches_a_wrong_name_or_label() -> None:
     assert problems('candor_outbox_backlog{state="x"}') == [
         "candor_outbox_backlog has no label state"
     ]
-    assert problems('sum by (exported_job) (rate(candor_job_failures_total{job="x"}[5m]))') == []
+    assert problems('sum by (job_name) (rate(candor_job_failures_total{job="x"}[5m]))') == []
 
 
 def _tests_of(alert: str) -> list[dict[str, Any]]:

@@ -53,8 +53,8 @@ SPEC: dict[str, tuple[str, frozenset[str]]] = {
     "candor_nlu_predictions": ("counter", frozenset({"engine", "intent"})),
     "candor_nlu_fallbacks": ("counter", frozenset({"engine"})),
     "candor_handoffs": ("counter", frozenset({"reason"})),
-    "candor_job_duration_seconds": ("histogram", frozenset({"job"})),
-    "candor_job_failures": ("counter", frozenset({"job"})),
+    "candor_job_duration_seconds": ("histogram", frozenset({"job_name"})),
+    "candor_job_failures": ("counter", frozenset({"job_name"})),
     "candor_outbox_backlog": ("gauge", frozenset({"channel"})),
     "candor_outbox_oldest_age_seconds": ("gauge", frozenset({"channel"})),
     "candor_drafts_awaiting_approval": ("gauge", frozenset()),
@@ -216,7 +216,7 @@ async def test_every_agreed_metric_after_real_traffic(
         ),
         "ambiguous": counted("candor_ambiguous_redeliveries_total", channel="wechat"),
         "handoffs": counted("candor_handoffs_total", reason="asked"),
-        "failed_job": counted("candor_job_failures_total", job="always_fails"),
+        "failed_job": counted("candor_job_failures_total", job_name="always_fails"),
         **{
             route: http_count(route, status)
             for route, status in (
@@ -328,8 +328,8 @@ async def test_every_agreed_metric_after_real_traffic(
     assert counted("candor_handoffs_total", reason="asked") - before["handoffs"] == 1
     # The worker's jobs, one failing.
     for job in DEFAULT_JOBS:
-        assert (value(text, "candor_job_duration_seconds_count", job=job.name) or 0) >= 1
-    assert counted("candor_job_failures_total", job="always_fails") - before["failed_job"] == 1
+        assert (value(text, "candor_job_duration_seconds_count", job_name=job.name) or 0) >= 1
+    assert counted("candor_job_failures_total", job_name="always_fails") - before["failed_job"] == 1
     # Scrape-time readings from the database and Redis.
     assert value(text, "candor_outbox_backlog", channel="wechat") == 0
     assert value(text, "candor_outbox_oldest_age_seconds", channel="wechat") == 0

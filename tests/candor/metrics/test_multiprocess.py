@@ -182,7 +182,7 @@ def test_every_api_process_serves_the_hosts_sum(runtime: Runtime, tmp_path: Path
 def _a_worker_counts_too(url: str, env: dict[str, str], metrics_dir: Path) -> None:
     """A `candor worker` beside the API: its jobs are in the API's answer and its heartbeat
     counts it alive; stopped, it is no longer alive but what it counted stays."""
-    sla_watch = {"job": "sla_watch"}
+    sla_watch = {"job_name": "sla_watch"}
     with _process(["worker"], env) as worker:
         deadline = time.monotonic() + 120
         text = ""
