@@ -343,6 +343,11 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(
         default=LogFormat.CONSOLE, description="console for people, json for log shippers."
     )
+    log_file: Path | None = Field(
+        default=None,
+        description="Append the log to this file instead of writing it to stderr; ERROR and "
+        "above still reach stderr too. `candor demo` uses var/demo.log by default.",
+    )
 
     @field_validator("trusted_proxies", "sms_callback_allowed_ips", mode="before")
     @classmethod
