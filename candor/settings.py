@@ -346,7 +346,7 @@ class Settings(BaseSettings):
     log_file: Path | None = Field(
         default=None,
         description="Append the log to this file instead of writing it to stderr; ERROR and "
-        "above still reach stderr too. `candor demo` uses var/demo.log by default.",
+        "above still reach stderr too. `candor demo` uses demo.log next to its SQLite file.",
     )
 
     @field_validator("trusted_proxies", "sms_callback_allowed_ips", mode="before")
