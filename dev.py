@@ -51,7 +51,10 @@ def ensure_uv() -> Path:
 def sync_environment() -> None:
     uv = ensure_uv()
     env = {**os.environ, "UV_PYTHON": sys.executable, "UV_PROJECT_ENVIRONMENT": str(VENV)}
-    _run(uv, "sync", "--locked", env=env)
+    # Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set (as on this project's
+    # machines) Python would otherwise compile every imported package at every start, seconds
+    # of each `candor` command (bench/cli_startup.py).
+    _run(uv, "sync", "--locked", "--compile-bytecode", env=env)
 
 
 def ensure_browser() -> None:

@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from candor.settings import Settings
+if TYPE_CHECKING:
+    from candor.settings import Settings
 
 
 def telegram_poll(settings: Settings) -> None:
@@ -82,7 +83,9 @@ def telegram_set_webhook(settings: Settings, url: str) -> None:
 
 def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
     """Add `candor telegram poll|set-webhook`."""
-    telegram_app = typer.Typer(help="Telegram bot: long polling, webhook.", no_args_is_help=True)
+    telegram_app = typer.Typer(
+        help="Telegram bot: long polling, webhook.", no_args_is_help=True, rich_markup_mode=None
+    )
     app.add_typer(telegram_app, name="telegram")
 
     @telegram_app.command("poll")

@@ -2,33 +2,46 @@
 
 from __future__ import annotations
 
-import asyncio
+import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+# Every `candor` command, `--help` included, imports this module and the sub-apps' below:
+# they build the command tree from the standard library and typer only. Settings (pydantic),
+# SQLAlchemy, Redis, FastAPI and the channels are imported by the commands that use them,
+# so `candor --help` starts in a fraction of a second (tests/candor/test_cli_startup.py
+# guards it; bench/cli_startup.py measures it).
 from bot import cli as bot_cli
 from candor.access.cli import user_app
 from candor.chat import cli as chat_cli
 from candor.dialogue.cli import dialogue_app
 from candor.kpis.cli import kpis_app
-from candor.settings import Settings, get_settings
 from nlu.cli import nlu_app, rasa_app
+
+if TYPE_CHECKING:
+    from candor.settings import Settings
 
 app = typer.Typer(
     name="candor",
     help="Candor: every candidate hears back.",
     no_args_is_help=True,
+    # Plain help, as click prints it: rich's boxed help costs every command ~0.4 s of
+    # imports at start-up. Each sub-app says the same, since each renders its own help.
+    rich_markup_mode=None,
     add_completion=False,
 )
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-token_app = typer.Typer(help="Integration API tokens.", no_args_is_help=True)
-sla_app = typer.Typer(help="The feedback deadline (working days).", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
+token_app = typer.Typer(help="Integration API tokens.", no_args_is_help=True, rich_markup_mode=None)
+sla_app = typer.Typer(
+    help="The feedback deadline (working days).", no_args_is_help=True, rich_markup_mode=None
+)
 calendar_app = typer.Typer(
     help="China's working-day calendar: official data and admin schedules.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
@@ -42,6 +55,8 @@ app.add_typer(kpis_app, name="kpis")
 
 
 def _settings() -> Settings:
+    from candor.settings import get_settings
+
     try:
         return get_settings()
     except ValueError as exc:
@@ -113,6 +128,8 @@ def worker(
     once: Annotated[bool, typer.Option(help="Run every due job once, then exit.")] = False,
 ) -> None:
     """Run background jobs until interrupted."""
+    import asyncio
+
     from bot.channels.http11 import Http11Transport
     from bot.channels.registry import build_senders
     from candor.worker import run_worker
@@ -166,6 +183,8 @@ def token_create(
     ] = None,
 ) -> None:
     """Create a token and print it once: an integration's, or an HR user's personal one."""
+    import asyncio
+
     from candor.access.cli import CLI_ACTOR
     from candor.access.errors import AccessInputError
     from candor.access.tokens import create_token
@@ -199,6 +218,8 @@ def token_create(
 @token_app.command("revoke")
 def token_revoke(token_id: int) -> None:
     """Revoke a token by id; requests with it fail from now on."""
+    import asyncio
+
     from candor.access.cli import CLI_ACTOR
     from candor.access.errors import AccessInputError, AccessNotFoundError
     from candor.access.tokens import revoke
@@ -288,11 +309,14 @@ bot_cli.register(app, _settings)
 
 
 def main() -> None:
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
     try:
         app()
-    except (OperationalError, ProgrammingError) as exc:
+    except Exception as exc:
+        # Only a command that used the database can raise SQLAlchemy's errors; importing
+        # sqlalchemy.exc here for the others would cost every command its start-up.
+        errors = sys.modules.get("sqlalchemy.exc")
+        if errors is None or not isinstance(exc, errors.OperationalError | errors.ProgrammingError):
+            raise
         text = str(exc.orig)
         # An unmigrated database is the common first-run mistake; say what to do.
         if "no such table" in text or "does not exist" in text:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import structlog
 
@@ -113,13 +115,84 @@ class _DropRecords(logging.Filter):
 _DROP_RECORDS = _DropRecords()
 
 
+_ERROR_METHODS = frozenset({"error", "err", "exception", "critical", "fatal", "failure"})
+_open_files: dict[Path, TextIO] = {}
+
+
+class _FileLogger:
+    """structlog's logger for CANDOR_LOG_FILE: every line to the file, and the ERROR and
+    worse ones to stderr too, so that a failure is still seen where the command runs."""
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def __getattr__(self, method: str) -> Any:
+        to_stderr = method in _ERROR_METHODS
+
+        def write(message: str) -> None:
+            self._file.write(message + "\n")
+            self._file.flush()
+            if to_stderr:
+                print(message, file=sys.stderr, flush=True)
+
+        return write
+
+
+def _log_file(path: Path) -> TextIO:
+    """The open file for `path`: logging is configured again by each part that starts (the
+    app, the worker), and all of them append to one handle."""
+    resolved = path.resolve()
+    if resolved not in _open_files:
+        resolved.parent.mkdir(parents=True, exist_ok=True)
+        _open_files[resolved] = resolved.open("a", encoding="utf-8", buffering=1)
+    return _open_files[resolved]
+
+
+def close_log_files() -> None:
+    """Close the CANDOR_LOG_FILE handles (configure logging again before logging more)."""
+    for file in _open_files.values():
+        file.close()
+    _open_files.clear()
+
+
+class _CandorHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the root handlers configure_logging added, to replace rather than pile up."""
+
+
+def _route_standard_logging(file: TextIO, level: int) -> None:
+    """Send the standard library's records (uvicorn's, asyncio's) to the log file, and the
+    ERROR and worse ones to stderr too, as the structlog lines go."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _CandorHandler)]:
+        root.removeHandler(handler)
+    # In UTC, like the structlog lines around them in the same file.
+    formatter = logging.Formatter(
+        "%(asctime)s [%(levelname)-8s] %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%SZ"
+    )
+    formatter.converter = time.gmtime
+    to_file = _CandorHandler(file)
+    to_file.setFormatter(formatter)
+    to_stderr = _CandorHandler(sys.stderr)
+    to_stderr.setLevel(logging.ERROR)
+    to_stderr.setFormatter(formatter)
+    root.addHandler(to_file)
+    root.addHandler(to_stderr)
+    root.setLevel(level)
+
+
 def configure_logging(settings: Settings) -> None:
+    log_file = _log_file(settings.log_file) if settings.log_file is not None else None
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if settings.log_format is LogFormat.JSON
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=log_file is None and sys.stderr.isatty())
     )
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    logger_factory: Any = structlog.PrintLoggerFactory(file=sys.stderr)
+    if log_file is not None:
+        file_logger = _FileLogger(log_file)
+        logger_factory = lambda *_args: file_logger  # noqa: E731
+        _route_standard_logging(log_file, level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -130,7 +203,7 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=logger_factory,
         cache_logger_on_first_use=False,
     )
     # uvicorn's access log writes raw query strings (openids, bind tokens, WeChat signatures

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import fakeredis
+from typing import TYPE_CHECKING
+
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from candor.settings import Settings
+if TYPE_CHECKING:
+    import fakeredis
+
+    from candor.settings import Settings
 
 REDIS_MAX_CONNECTIONS = 100
 REDIS_POOL_WAIT_S = 5.0
@@ -18,6 +22,9 @@ def create_redis(settings: Settings, *, server: fakeredis.FakeServer | None = No
     which is how one embedded process behaves like several clients of one Redis.
     """
     if settings.uses_embedded_redis:
+        # Imported here: a third of a second that scaled mode never needs.
+        import fakeredis
+
         client: Redis = fakeredis.FakeAsyncRedis(
             server=server or fakeredis.FakeServer(), decode_responses=True
         )

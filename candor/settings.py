@@ -374,6 +374,11 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(
         default=LogFormat.CONSOLE, description="console for people, json for log shippers."
     )
+    log_file: Path | None = Field(
+        default=None,
+        description="Append the log to this file instead of writing it to stderr; ERROR and "
+        "above still reach stderr too. `candor demo` uses demo.log next to its SQLite file.",
+    )
 
     @field_validator(
         "trusted_proxies", "sms_callback_allowed_ips", "metrics_allowed_networks", mode="before"

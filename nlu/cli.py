@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from candor.settings import Settings, get_settings
-
 if TYPE_CHECKING:
+    from candor.settings import Settings
     from nlu.evaluation import NluEngine, Prediction
     from nlu.model import NluModel
 
@@ -29,7 +28,9 @@ EXIT_BAD_INPUT_LINES = 1
 EXIT_UNUSABLE = 2
 SWEEP = (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)
 
-nlu_app = typer.Typer(help="The embedded NLU: train, parse, evaluate.", no_args_is_help=True)
+nlu_app = typer.Typer(
+    help="The embedded NLU: train, parse, evaluate.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 class EngineName(StrEnum):
@@ -39,6 +40,7 @@ class EngineName(StrEnum):
 
 def _settings() -> Settings:
     from candor.logging import configure_logging
+    from candor.settings import get_settings
 
     try:
         settings = get_settings()
@@ -204,7 +206,9 @@ def _cross_validate(settings: Settings, folds: int) -> list[Prediction]:
 
 
 rasa_app = typer.Typer(
-    help="The real Rasa 3.6 engine in its own Python 3.10 venv.", no_args_is_help=True
+    help="The real Rasa 3.6 engine in its own Python 3.10 venv.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import select
 
-from candor.access import users
-from candor.access.errors import AccessInputError, AccessNotFoundError
-from candor.logging import configure_logging
-from candor.models import HRUser, Team
-from candor.models.enums import Role
-from candor.settings import Settings, get_settings
+from candor.enums import Role
+
+if TYPE_CHECKING:
+    from candor.settings import Settings
+
+# Only the command tree is built at import: `candor --help` imports this module, so the
+# services, SQLAlchemy and the models are imported by the commands that use them.
 
 CLI_ACTOR = "system:cli"
 
-user_app = typer.Typer(help="HR users of the console.", no_args_is_help=True)
+user_app = typer.Typer(help="HR users of the console.", no_args_is_help=True, rich_markup_mode=None)
 
 
 def _password(from_stdin: bool) -> str:
@@ -33,6 +33,9 @@ def _password(from_stdin: bool) -> str:
 
 
 def _settings() -> Settings:
+    from candor.logging import configure_logging
+    from candor.settings import get_settings
+
     settings = get_settings()
     configure_logging(settings)  # to stderr
     return settings
@@ -56,6 +59,11 @@ def create(
     ] = False,
 ) -> None:
     """Create an HR user with an initial password (asked for, unless --password-stdin)."""
+    from sqlalchemy import select
+
+    from candor.access import users
+    from candor.access.errors import AccessInputError
+    from candor.models import Team
     from candor.runtime import open_runtime
 
     settings = _settings()
@@ -97,6 +105,11 @@ def set_password(
     ] = False,
 ) -> None:
     """Set a user's password (e.g. one imported without); ends their console sessions."""
+    from sqlalchemy import select
+
+    from candor.access import users
+    from candor.access.errors import AccessInputError, AccessNotFoundError
+    from candor.models import HRUser
     from candor.runtime import open_runtime
 
     settings = _settings()

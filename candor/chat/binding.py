@@ -23,9 +23,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +48,10 @@ from candor.models.chat import IdentityAction
 from candor.models.enums import Channel, Locale
 from candor.models.webhooks import WebhookEventType
 from candor.webhooks import events as webhook_events
+
+if TYPE_CHECKING:
+    # Only named in annotations: issuing a link (`candor bind-link`) needs no Redis.
+    from redis.asyncio import Redis
 
 log = get_logger(__name__)
 

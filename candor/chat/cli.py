@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from candor.models.enums import Channel
-from candor.settings import Settings
+from candor.enums import Channel
 
 if TYPE_CHECKING:
     from candor.chat.binding import IssuedToken
+    from candor.settings import Settings
 
 WECHAT_QR_MAX_SECONDS = 30 * 24 * 3600
 
@@ -24,9 +24,9 @@ async def issue_link(
 ) -> IssuedToken | None:
     from candor.chat import binding
     from candor.clock import utcnow
-    from candor.runtime import open_runtime
+    from candor.runtime import database_transaction
 
-    async with open_runtime(settings) as runtime, runtime.transaction() as session:
+    async with database_transaction(settings) as session:
         return await binding.issue_link_for_code(
             session,
             application_code,

@@ -1,11 +1,20 @@
-"""`candor demo`: migrate, seed the demo company once, say what to open, then serve."""
+"""`candor demo`: migrate, seed the demo company once, serve, then say what to open.
+
+The terminal keeps what a person needs: a progress bar while seeding, then the URLs, logins
+and binding links once the server answers, and nothing after them but errors. The log (the
+worker's SLA warnings, requests, uvicorn's lines) goes to a file whose path is printed.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
 
 import typer
 
@@ -36,35 +45,104 @@ def run_demo(settings: Settings, *, host: str, port: int, serve: bool) -> None:
         typer.secho(str(exc), err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
 
-    # Seeding ingests over a thousand ATS events; one log line each would bury the
-    # instructions printed below. The app configures logging again when it starts.
+    log_file = demo_log_file(settings)
+    settings = settings.model_copy(update={"log_file": log_file})
+    # Seeding ingests over a thousand ATS events: a log line each would only slow it down.
+    # The app configures logging again, at the configured level, when it starts.
     configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
+    typer.echo("Migrating the database…", err=True)
     upgrade(settings)
     started = time.perf_counter()
     base_url = f"http://{_display_host(host)}:{port}"
     with asyncio.Runner(loop_factory=_fast_loop_factory()) as runner:
-        summary = runner.run(_seed(settings))
+        summary = runner.run(_seed(settings, SeedProgress(sys.stderr)))
         elapsed = time.perf_counter() - started
         chat_links = runner.run(_chat_links(settings, base_url))
-    typer.echo(
-        render_instructions(
-            settings, base_url, summary, elapsed, serving=serve, chat_links=chat_links
-        )
+    instructions = render_instructions(
+        settings,
+        base_url,
+        summary,
+        elapsed,
+        serving=serve,
+        chat_links=chat_links,
+        log_file=log_file,
     )
     if not serve:
+        typer.echo(instructions)
         return
+    typer.echo("Starting the server…", err=True)
+    _serve(settings, host=host, port=port, ready=lambda: typer.echo(instructions))
 
+
+def demo_log_file(settings: Settings) -> Path:
+    """CANDOR_LOG_FILE, else demo.log next to the SQLite database (var/ by default)."""
+    if settings.log_file is not None:
+        return settings.log_file.resolve()
+    database = settings.sqlite_path()
+    return ((database.parent if database is not None else Path("var")) / "demo.log").resolve()
+
+
+def _serve(settings: Settings, *, host: str, port: int, ready: Callable[[], None]) -> None:
+    """Serve until Ctrl+C; `ready` runs once the server accepts connections, so what it
+    prints comes after uvicorn's start-up and stays the last thing on the screen."""
     import uvicorn
 
     from api.app import create_app
 
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings, with_worker=settings.is_embedded),
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        # uvicorn's own records go to the root logger, which configure_logging pointed at
+        # the log file (and stderr for errors).
+        log_config=None,
     )
+    server = uvicorn.Server(config)
+
+    async def serve() -> None:
+        task = asyncio.create_task(server.serve())
+        # uvicorn tells that it listens by a flag only.
+        while not server.started and not task.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if server.started:
+            ready()
+        await task
+
+    # Ctrl+C ends the demo; uvicorn has shut down cleanly by the time it arrives here.
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        asyncio.Runner(loop_factory=_fast_loop_factory()) as runner,
+    ):
+        runner.run(serve())
+
+
+class SeedProgress:
+    """Seeding's progress on `stream`: a redrawn bar on a terminal; otherwise (a pipe, a
+    log) a plain line every few seconds and at the end."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._interval_s = 0.1 if self._tty else 3.0
+        self._last = float("-inf")
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < self._interval_s:
+            return
+        self._last = now
+        if self._tty:
+            filled = self.WIDTH * done // max(total, 1)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            end = "\n" if done >= total else ""
+            self._stream.write(f"\rSeeding the demo company [{bar}] {done}/{total} ATS events{end}")
+        else:
+            self._stream.write(f"Seeding the demo company: {done}/{total} ATS events\n")
+        self._stream.flush()
 
 
 def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -80,9 +158,9 @@ def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-async def _seed(settings: Settings) -> DemoSummary | None:
+async def _seed(settings: Settings, progress: SeedProgress) -> DemoSummary | None:
     async with open_runtime(settings) as runtime, runtime.transaction() as session:
-        return await seed_demo_if_absent(session, settings)
+        return await seed_demo_if_absent(session, settings, progress=progress)
 
 
 async def _chat_links(settings: Settings, base_url: str) -> list[DemoChatLink]:
@@ -134,6 +212,7 @@ def render_instructions(
     *,
     serving: bool,
     chat_links: list[DemoChatLink] | None = None,
+    log_file: Path | None = None,
 ) -> str:
     lines: list[str] = []
     if summary is None:
@@ -193,6 +272,11 @@ def render_instructions(
                 f"  {link.candidate_name} ({link.application_code})  {link.url}"
                 for link in chat_links
             ),
+        ]
+    if log_file is not None:
+        lines += [
+            "",
+            f"Log (requests, the worker's SLA warnings): {log_file}; errors show here too.",
         ]
     if serving:
         lines += ["", f"Serving on {base_url}; press Ctrl+C to stop."]

@@ -716,21 +716,35 @@ async def demo_present(session: AsyncSession) -> bool:
     return await repository.team_by_external_id(session, TEAMS[0].external_id) is not None
 
 
+Progress = Callable[[int, int], None]
+"""Told (events ingested, events in all) as seeding goes: the bulk of its seconds."""
+
+
 async def seed_demo_if_absent(
-    session: AsyncSession, settings: Settings, *, now: datetime | None = None
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
 ) -> DemoSummary | None:
     """Seed the demo company unless it is there already; None means nothing was written."""
     if await demo_present(session):
         return None
-    return await seed_demo(session, settings, now=now)
+    return await seed_demo(session, settings, now=now, progress=progress)
 
 
 async def seed_demo(
-    session: AsyncSession, settings: Settings, *, now: datetime | None = None
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
 ) -> DemoSummary:
     """Write the demo company into the caller's transaction (flushes, never commits)."""
     now = now or utcnow()
     plan = plan_demo(now)
+    if progress is not None:
+        progress(0, len(plan.events))
 
     teams = {t.external_id: Team(external_id=t.external_id, name=t.name) for t in TEAMS}
     session.add_all(teams.values())
@@ -766,8 +780,10 @@ async def seed_demo(
     # auto-approved and queued, rejections wait in HR's approval queue.
     await load_default_templates(session)
     drafter = ResultDrafter(settings)
-    for event in plan.events:
+    for done, event in enumerate(plan.events, start=1):
         await accept_event(session, event, on_result_decided=drafter)
+        if progress is not None:
+            progress(done, len(plan.events))
 
     for binding in plan.web_bindings:
         candidate = await repository.candidate_by_external_id(

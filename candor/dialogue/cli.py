@@ -8,18 +8,15 @@ from typing import Annotated
 
 import typer
 
-from candor.clock import utcnow
-from candor.dialogue.knowledge import (
-    DEFAULT_ANSWERS_PATH,
-    KnowledgeFileError,
-    load_answers,
-    read_answers,
-)
-from candor.runtime import open_runtime
-from candor.settings import get_settings
+# `candor --help` imports this module: the knowledge base (and the dialogue engine, the
+# models and SQLAlchemy behind it) is imported by the command. The same path as
+# candor.dialogue.knowledge.DEFAULT_ANSWERS_PATH, which a test checks.
+DEFAULT_ANSWERS_PATH = Path(__file__).resolve().parents[2] / "data" / "job_answers.yml"
 
 dialogue_app = typer.Typer(
-    help="The dialogue: the job knowledge base behind job questions.", no_args_is_help=True
+    help="The dialogue: the job knowledge base behind job questions.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -30,6 +27,10 @@ def load_answers_command(
     ] = DEFAULT_ANSWERS_PATH,
 ) -> None:
     """Load approved job answers (all or nothing; default: data/job_answers.yml)."""
+    from candor.clock import utcnow
+    from candor.dialogue.knowledge import KnowledgeFileError, load_answers, read_answers
+    from candor.runtime import open_runtime
+    from candor.settings import get_settings
 
     async def run() -> int:
         answers = read_answers(file)

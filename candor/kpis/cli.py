@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import typer
 
-from candor.kpis import facts
-from candor.runtime import open_runtime
-from candor.settings import get_settings
+if TYPE_CHECKING:
+    from candor.kpis import facts
 
-kpis_app = typer.Typer(help="Response KPIs: the facts behind the dashboard.", no_args_is_help=True)
+# `candor --help` imports this module; the commands import what they use.
+
+kpis_app = typer.Typer(
+    help="Response KPIs: the facts behind the dashboard.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 
 @kpis_app.command("rebuild")
 def rebuild_command() -> None:
     """Recompute every KPI fact from the records (after a bulk load with triggers off)."""
+    from candor.kpis import facts
+    from candor.runtime import open_runtime
+    from candor.settings import get_settings
 
     async def run() -> list[facts.Rebuilt]:
         async with open_runtime(get_settings()) as runtime, runtime.transaction() as session:
@@ -28,6 +37,9 @@ def rebuild_command() -> None:
 @kpis_app.command("check")
 def check_command() -> None:
     """Compare every KPI fact with its definition; exit 1 if any differ."""
+    from candor.kpis import facts
+    from candor.runtime import open_runtime
+    from candor.settings import get_settings
 
     async def run() -> dict[str, int]:
         async with open_runtime(get_settings()) as runtime, runtime.sessionmaker() as session:

@@ -159,8 +159,14 @@ class StatutoryData:
     the years `chinese-calendar` has no data for."""
 
     version: str
-    first_year: int
-    last_year: int
+
+    @property
+    def first_year(self) -> int:
+        return _statutory_years()[0]
+
+    @property
+    def last_year(self) -> int:
+        return _statutory_years()[1]
 
     @property
     def source(self) -> str:
@@ -175,15 +181,17 @@ class StatutoryData:
 
 @lru_cache(maxsize=1)
 def statutory_data() -> StatutoryData:
-    # Imported on first use: the package takes a sixth of a second to import, which every
-    # process would otherwise pay even when chinese-calendar answers every date it asks.
+    return StatutoryData(version=version(STATUTORY_PACKAGE_NAME))
+
+
+@lru_cache(maxsize=1)
+def _statutory_years() -> tuple[int, int]:
+    # Imported on first use, not when a calendar is built: the package takes a sixth of a
+    # second to import (half a second without bytecode), which every process (and every
+    # `candor sla due`) would otherwise pay even when chinese-calendar answers every date.
     from holidays.countries.china import China
 
-    return StatutoryData(
-        version=version(STATUTORY_PACKAGE_NAME),
-        first_year=China.start_year,
-        last_year=China.end_year,
-    )
+    return China.start_year, China.end_year
 
 
 @lru_cache(maxsize=256)  # more than the package's 151 years

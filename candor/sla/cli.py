@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.logging import configure_logging
 from candor.models.calendar import OverrideKind
-from candor.runtime import open_runtime
+from candor.runtime import database_transaction
 from candor.settings import Settings
 from candor.sla import service
 from candor.sla.calendar import (
@@ -52,7 +52,7 @@ def _with_session(settings: Settings, action: Callable[[AsyncSession], Awaitable
     """Run `action` in one committed transaction; database errors become CommandError."""
 
     async def main() -> T:
-        async with open_runtime(settings) as runtime, runtime.transaction() as session:
+        async with database_transaction(settings) as session:
             return await action(session)
 
     try:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
+from pathlib import Path
 
 import pytest
 import structlog
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from candor.logging import (
     MAX_LOGGED_CHARS,
+    close_log_files,
     configure_logging,
     get_logger,
     mask_bounded_text,
@@ -124,3 +127,33 @@ def test_many_addresses_before_the_cut_are_all_masked() -> None:
 
     assert "u" * 5 not in masked
     assert masked.count("***@example.com") > 100
+
+
+def test_a_log_file_takes_every_line_and_errors_still_reach_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_file = tmp_path / "logs" / "candor.log"
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure_logging(Settings(log_file=log_file))
+    try:
+        get_logger("t").warning("sla.breached", email="zhang.wei@example.com")
+        get_logger("t").error("outreach.failed", application_code="AP-2026-000001")
+        logging.getLogger("uvicorn.error").info("Started server process")
+        logging.getLogger("asyncio").error("Task exception was never retrieved")
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        close_log_files()
+    err = capsys.readouterr().err
+    written = log_file.read_text(encoding="utf-8")
+
+    for line in ("sla.breached", "outreach.failed", "Started server process", "Task exception"):
+        assert line in written
+    assert "z***@example.com" in written  # masked in the file as on stderr
+    assert "zhang.wei" not in written
+    assert "outreach.failed" in err
+    assert "Task exception was never retrieved" in err
+    assert "sla.breached" not in err
+    assert "Started server process" not in err

@@ -1,18 +1,23 @@
 from __future__ import annotations
 
+import io
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import typer
 
-from candor.demo.command import run_demo
+from candor.demo.command import SeedProgress, run_demo
 from candor.demo.content import HR_USERS
 from candor.demo.seed import DEMO_ATS_TOKEN, DEMO_PASSWORD
 from candor.settings import Settings
+from tests.fakes import free_port
 
 CANDOR = Path(sys.executable).with_name("candor")
 
@@ -75,3 +80,95 @@ def test_candor_demo_refuses_production(tmp_path: Path) -> None:
 
     assert exit_info.value.exit_code == 2
     assert not database.exists()  # refused before migrating anything
+
+
+def _read_lines(stream: io.TextIOBase, into: list[str]) -> None:
+    for line in stream:
+        into.append(line.rstrip("\n"))
+
+
+def test_candor_demo_keeps_what_to_open_on_screen_and_the_log_in_a_file(tmp_path: Path) -> None:
+    database = tmp_path / "candor.sqlite3"
+    log_file = tmp_path / "demo.log"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CANDOR_")}
+    clean["CANDOR_DATABASE_URL"] = f"sqlite+aiosqlite:///{database}"
+    port = free_port()
+    demo = subprocess.Popen(  # pipes, not a terminal: the plain progress lines
+        [str(CANDOR), "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+    out: list[str] = []
+    err: list[str] = []
+    readers = [
+        threading.Thread(target=_read_lines, args=(demo.stdout, out), daemon=True),
+        threading.Thread(target=_read_lines, args=(demo.stderr, err), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        deadline = time.monotonic() + 300
+        while not any(line.startswith("Serving on") for line in out):
+            assert demo.poll() is None, "\n".join(err)
+            assert time.monotonic() < deadline, "\n".join(err)
+            time.sleep(0.2)
+        # The worker starts with the server: wait until its SLA warnings have been logged.
+        while "sla.breached" not in (log_file.read_text("utf-8") if log_file.exists() else ""):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(2)
+        on_screen_when_ready = (list(out), list(err))
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
+        for reader in readers:
+            reader.join(timeout=10)
+        for pipe in (demo.stdout, demo.stderr):
+            assert pipe is not None
+            pipe.close()
+
+    out_then, err_then = on_screen_when_ready
+    # What a person reads last: the instructions, ending with the server's address.
+    assert out_then[-1] == f"Serving on http://127.0.0.1:{port}; press Ctrl+C to stop."
+    last = "\n".join(out_then[-40:])
+    assert f"Demo HR logins for the HR console, password for all: {DEMO_PASSWORD}" in "\n".join(
+        out_then
+    )
+    assert f"http://127.0.0.1:{port}/console/login" in "\n".join(out_then)
+    assert re.search(rf"http://127\.0\.0\.1:{port}/chat\?bind=[\w-]+", last)
+    assert f"Log (requests, the worker's SLA warnings): {log_file}" in last
+    # Nothing scrolled them away: stderr ends where the server started, the log went to the file.
+    assert err_then[0] == "Migrating the database…"
+    progress = [line for line in err_then if line.startswith("Seeding the demo company: ")]
+    assert re.fullmatch(r"Seeding the demo company: (\d+)/\1 ATS events", progress[-1])
+    assert progress[0].startswith("Seeding the demo company: 0/")
+    assert err_then[-1] == "Starting the server…", err_then[-5:]
+    written = log_file.read_text("utf-8")
+    assert "[warning  ] sla.breached" in written
+    assert "uvicorn.error: Application startup complete." in written
+    assert demo.returncode == 0, err[-5:]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_seeding_progress_is_a_bar_on_a_terminal_and_lines_elsewhere() -> None:
+    terminal, pipe = _Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        progress = SeedProgress(stream)
+        for done in range(1001):
+            progress(done, 1000)
+
+    assert terminal.getvalue().startswith("\rSeeding the demo company [")
+    assert terminal.getvalue().endswith(f"[{'#' * 30}] 1000/1000 ATS events\n")
+    assert terminal.getvalue().count("\n") == 1  # redrawn in place
+    assert pipe.getvalue().splitlines() == [
+        "Seeding the demo company: 0/1000 ATS events",
+        "Seeding the demo company: 1000/1000 ATS events",
+    ]
