@@ -389,6 +389,26 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator(
+        "telegram_bot_token",
+        "telegram_webhook_secret",
+        "smtp_password",
+        "sms_access_key_secret",
+        "wechat_app_secret",
+        "wechat_aes_key",
+        "wechat_previous_aes_key",
+        "sms_callback_token",
+        "metrics_token",
+        mode="before",
+    )
+    @classmethod
+    def _blank_secret_is_unset(cls, value: Any) -> Any:
+        # An env file's `CANDOR_METRICS_TOKEN=` means "not set" to an operator; without this it
+        # is an empty secret that fails its length check and stops every process.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> Self:
         if self.env is Environment.DEVELOPMENT:

@@ -81,3 +81,17 @@ def test_sms_callbacks_take_a_long_token_and_an_address_list(
     assert [str(n) for n in settings.sms_callback_allowed_ips] == ["10.0.0.0/8", "203.0.113.7/32"]
     with pytest.raises(ValidationError):
         Settings(sms_callback_token="too-short")
+
+
+def test_a_blank_optional_secret_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CANDOR_METRICS_TOKEN", "")
+    monkeypatch.setenv("CANDOR_SMS_CALLBACK_TOKEN", "  ")
+
+    settings = Settings(_env_file=None)
+
+    assert settings.metrics_token is None
+    assert settings.sms_callback_token is None
+    # A value that is set is still held to its length.
+    monkeypatch.setenv("CANDOR_METRICS_TOKEN", "short")
+    with pytest.raises(ValidationError, match="metrics_token"):
+        Settings(_env_file=None)

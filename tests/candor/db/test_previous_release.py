@@ -231,3 +231,21 @@ async def test_a_contract_step_shipped_too_early_breaks_the_previous_release(
 
     assert result.returncode != 0, result.stdout
     assert "decided_at" in result.stderr, result.stderr[-4000:]
+
+
+def test_the_pinned_previous_release_is_the_one_before_the_newest_migration() -> None:
+    """Adding a migration must move PREVIOUS_RELEASE: otherwise this file would keep checking
+    an older release against the schema and pass without checking the one that matters."""
+    from alembic.script import ScriptDirectory
+
+    from candor.db.migrate import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config(Settings(_env_file=None)))
+    head_revision = scripts.get_current_head()
+    assert head_revision is not None
+    head = scripts.get_revision(head_revision)
+    assert head is not None
+    assert head.down_revision == PREVIOUS_HEAD, (
+        f"migration {head.revision} was added: move PREVIOUS_RELEASE to the main-line commit "
+        f"before it landed and PREVIOUS_HEAD to {head.down_revision}"
+    )
