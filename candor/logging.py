@@ -44,6 +44,13 @@ _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 # Mainland mobiles, optionally with +86, and other long digit runs that look like phones.
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
 _NON_DIGITS = re.compile(r"\D")
+# Secrets that ride in URLs: a Telegram bot token in the path (`/bot123456:AA…/sendMessage`)
+# and credential-like query parameters (`access_token`, `corpsecret`, `msg_signature`, `sign`…).
+# Both are masked whole, whatever their length, so no prefix of a secret is ever kept.
+_BOT_TOKEN = re.compile(r"(/bot\d{1,20}:)[\w-]+")
+_QUERY_PARAMETER = re.compile(r"([?&;][\w.-]{1,64}=)([^&;#\s\"'<>]+)")
+_SECRET_PARAMETER_ENDINGS = ("token", "secret", "key", "signature", "sign", "password")
+REDACTED = "***"
 
 MAX_LOGGED_CHARS = 2000
 """A logged string keeps this many characters; the rest is replaced by a truncation note."""
@@ -68,9 +75,27 @@ def mask_value(value: str) -> str:
     return f"{value[:2]}***{value[-2:]}"
 
 
-def mask_text(text: str) -> str:
+def _redact_parameter(match: re.Match[str]) -> str:
+    name = match.group(1)[1:-1].lower()
+    if name.endswith(_SECRET_PARAMETER_ENDINGS):
+        return match.group(1) + REDACTED
+    return match.group(0)
+
+
+def redact_secrets(text: str) -> str:
+    """Mask bot tokens in URL paths and the values of secret-looking query parameters."""
+    text = _BOT_TOKEN.sub(lambda m: m.group(1) + REDACTED, text)
+    return _QUERY_PARAMETER.sub(_redact_parameter, text)
+
+
+def _mask_people(text: str) -> str:
     text = _EMAIL.sub(lambda m: mask_value(m.group(0)), text)
     return _PHONE.sub(lambda m: mask_value(m.group(0)), text)
+
+
+def mask_text(text: str) -> str:
+    """Mask phone numbers, e-mail addresses and URL secrets wherever they appear in `text`."""
+    return _mask_people(redact_secrets(text))
 
 
 def _truncated(text: str) -> str:
@@ -81,9 +106,12 @@ def _truncated(text: str) -> str:
 
 def mask_bounded_text(text: str) -> str:
     """`mask_text`, cut to `MAX_LOGGED_CHARS`: what a log line may carry of any one string."""
-    if len(text) <= MAX_LOGGED_CHARS:
-        return mask_text(text)
-    masked = mask_text(text[:_MASKED_BEFORE_CUT])[:MAX_LOGGED_CHARS]
+    # Secrets are redacted over the whole text (linear, and a secret cut in two would keep a
+    # prefix); the shrink bound above then holds for the phones and addresses left to mask.
+    redacted = redact_secrets(text)
+    if len(redacted) <= MAX_LOGGED_CHARS:
+        return _mask_people(redacted)
+    masked = _mask_people(redacted[:_MASKED_BEFORE_CUT])[:MAX_LOGGED_CHARS]
     return f"{masked}…[truncated, {len(text)} chars]"
 
 
@@ -159,24 +187,58 @@ class _CandorHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the root handlers configure_logging added, to replace rather than pile up."""
 
 
-def _route_standard_logging(file: TextIO, level: int) -> None:
+class _StderrHandler(_CandorHandler):
+    """Writes to whatever `sys.stderr` is when a record comes, like logging's last resort."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+class _MaskingFormatter(logging.Formatter):
+    """Masks the whole formatted line (message, arguments, traceback): third-party records
+    carry URLs with tokens and whatever text a library quotes, past structlog's processors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))
+
+
+# httpx logs every request's full URL at INFO: Telegram's bot token is in the path and
+# WeChat's access_token in the query. Their failures still arrive as WARNING or exceptions.
+_QUIETED_LOGGERS = ("httpx", "httpcore")
+
+
+def _route_standard_logging(file: TextIO | None, level: int) -> None:
     """Send the standard library's records (uvicorn's, asyncio's) to the log file, and the
-    ERROR and worse ones to stderr too, as the structlog lines go."""
+    ERROR and worse ones to stderr too, as the structlog lines go; without a file, WARNING and
+    worse go to stderr as logging's last resort would send them, but masked."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _CandorHandler)]:
         root.removeHandler(handler)
     # In UTC, like the structlog lines around them in the same file.
-    formatter = logging.Formatter(
+    formatter = _MaskingFormatter(
         "%(asctime)s [%(levelname)-8s] %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%SZ"
     )
     formatter.converter = time.gmtime
+    to_stderr = _StderrHandler()
+    to_stderr.setFormatter(formatter)
+    root.addHandler(to_stderr)
+    for name in _QUIETED_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if file is None:
+        to_stderr.setLevel(logging.WARNING)
+        return
+    to_stderr.setLevel(logging.ERROR)
     to_file = _CandorHandler(file)
     to_file.setFormatter(formatter)
-    to_stderr = _CandorHandler(sys.stderr)
-    to_stderr.setLevel(logging.ERROR)
-    to_stderr.setFormatter(formatter)
     root.addHandler(to_file)
-    root.addHandler(to_stderr)
     root.setLevel(level)
 
 
@@ -192,7 +254,7 @@ def configure_logging(settings: Settings) -> None:
     if log_file is not None:
         file_logger = _FileLogger(log_file)
         logger_factory = lambda *_args: file_logger  # noqa: E731
-        _route_standard_logging(log_file, level)
+    _route_standard_logging(log_file, level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import http.server
 import json
 import logging
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import structlog
 from hypothesis import given
@@ -157,3 +162,136 @@ def test_a_log_file_takes_every_line_and_errors_still_reach_stderr(
     assert "Task exception was never retrieved" in err
     assert "sla.breached" not in err
     assert "Started server process" not in err
+
+
+BOT_TOKEN = "123456:SECRET-TOKEN_abc"
+ACCESS_TOKEN = "WXSECRET42"
+
+
+@pytest.fixture
+def restored_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    quieted = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    try:
+        yield
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, quieted_level in quieted.items():
+            logging.getLogger(name).setLevel(quieted_level)
+        close_log_files()
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def local_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+@pytest.mark.usefixtures("restored_root_logger")
+def test_http_requests_leave_no_token_in_the_log_file(
+    tmp_path: Path, local_server: str, level: str
+) -> None:
+    log_file = tmp_path / "candor.log"
+    configure_logging(Settings(log_file=log_file, log_level=level))
+    with httpx.Client() as client:
+        client.post(f"{local_server}/bot{BOT_TOKEN}/sendMessage", data={"chat_id": "42"})
+        client.post(f"{local_server}/custom/send?access_token={ACCESS_TOKEN}&x=1", json={})
+    get_logger("t").info("outbox.sent", url=f"{local_server}/bot{BOT_TOKEN}/sendMessage")
+    written = log_file.read_text(encoding="utf-8")
+
+    assert "outbox.sent" in written  # the file does take this level's lines
+    assert "SECRET-TOKEN" not in written
+    assert ACCESS_TOKEN not in written
+    assert "/bot123456:***/sendMessage" in written
+
+
+def _third_party_warning() -> None:
+    logging.getLogger("somelib.client").warning(
+        "retrying %s for candidate 13812345678",
+        f"https://api.weixin.qq.com/cgi-bin/message/custom/send?access_token={ACCESS_TOKEN}",
+    )
+
+
+@pytest.mark.usefixtures("restored_root_logger")
+def test_a_third_party_warning_is_masked_in_the_log_file(tmp_path: Path) -> None:
+    log_file = tmp_path / "candor.log"
+    configure_logging(Settings(log_file=log_file))
+    _third_party_warning()
+    written = log_file.read_text(encoding="utf-8")
+
+    assert "somelib.client: retrying" in written
+    assert "138****5678" in written
+    assert "custom/send?access_token=*** for candidate" in written
+    assert "13812345678" not in written
+    assert ACCESS_TOKEN not in written
+
+
+@pytest.mark.usefixtures("restored_root_logger")
+def test_a_third_party_warning_is_masked_on_stderr_without_a_log_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(Settings())
+    _third_party_warning()
+    logging.getLogger("somelib.client").info("below WARNING: not shown")
+    err = capsys.readouterr().err
+
+    assert "somelib.client: retrying" in err
+    assert "138****5678" in err
+    assert "access_token=***" in err
+    assert "13812345678" not in err
+    assert ACCESS_TOKEN not in err
+    assert "not shown" not in err
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        (
+            "https://api.telegram.org/bot123:AA-b_c/getMe",
+            "https://api.telegram.org/bot123:***/getMe",
+        ),
+        (
+            "/cgi-bin/gettoken?corpid=ww1&corpsecret=S3cr3t",
+            "/cgi-bin/gettoken?corpid=ww1&corpsecret=***",
+        ),
+        ("/cb?msg_signature=abc&timestamp=1&nonce=n", "/cb?msg_signature=***&timestamp=1&nonce=n"),
+        ("/api?sign=ff00;key=k1&Token=t#frag", "/api?sign=***;key=***&Token=***#frag"),
+        ("/search?q=token&page=2", "/search?q=token&page=2"),
+    ],
+)
+def test_secrets_in_urls_are_redacted(url: str, redacted: str) -> None:
+    assert mask_text(url) == redacted
+
+
+def test_a_long_secret_is_redacted_whole_when_the_string_is_cut() -> None:
+    secret = "Q" * (3 * MAX_LOGGED_CHARS)
+    text = f"GET /x?access_token={secret}&phone=13812345678 " + "y" * 50_000
+    masked = mask_bounded_text(text)
+
+    assert "QQ" not in masked
+    assert "/x?access_token=***&phone=138****5678 " in masked
+    assert masked.endswith(f"…[truncated, {len(text)} chars]")
