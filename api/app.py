@@ -39,6 +39,7 @@ from api.routers import (
 from bot.channels.http11 import Http11Transport
 from bot.channels.registry import build_senders
 from bot.channels.wechat.service import build_wechat_endpoint
+from bot.conversation import ConversationGateway
 from bot.gateway import Gateway
 from bot.lifespan import ChatChannels, default_gateway
 from candor.bootstrap import ensure_reference_data
@@ -109,6 +110,8 @@ def create_app(
             if app.state.wechat is not None:
                 await app.state.wechat.aclose()
             await app.state.chat.aclose()
+            if isinstance(app.state.gateway, ConversationGateway):
+                await app.state.gateway.aclose()
             if owned:
                 await app.state.runtime.aclose()
             mark_metrics_process_dead()

@@ -52,6 +52,12 @@ class ConversationGateway:
         self.engine: DialogueEngine = engine or PlaceholderEngine()
         self.policy = ChatPolicy(secret=runtime.settings.secret_key.get_secret_value())
 
+    async def aclose(self) -> None:
+        """The engine's own resources (the Rasa engine's client and its pending counts)."""
+        close = getattr(self.engine, "aclose", None)
+        if close is not None:
+            await close()
+
     async def handle(self, message: InboundMessage) -> list[Reply]:
         # One message per chat account at a time, across processes: turns stay in order,
         # and a provider's redelivery waits for the original instead of answering it twice.

@@ -96,7 +96,7 @@ def serve(
         raise typer.Exit(2)
     from candor.metrics.process import prepare
 
-    # Before uvicorn spawns its workers: they inherit the directory, not the dead's files.
+    # Before uvicorn spawns its workers: they inherit the directory (emptied only if unused).
     prepare(settings)
     if settings.is_embedded:
         # One process does everything: API, dispatcher and periodic jobs.

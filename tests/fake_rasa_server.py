@@ -4,6 +4,7 @@ which action to run."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ class FakeRasa:
     status: int = 200
     # What the tracker's latest message says Rasa understood (None: no latest message).
     intent: str | None = None
+    # When set, the tracker answers only once this is (a slow Rasa).
+    tracker_released: asyncio.Event | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,8 @@ def create_fake_rasa_app(state: FakeRasa) -> Starlette:
         return JSONResponse({"sender_id": request.path_params["sender"]})
 
     async def tracker(request: Request) -> Response:
+        if state.tracker_released is not None:
+            await state.tracker_released.wait()
         latest = {"intent": {"name": state.intent, "confidence": 0.9}} if state.intent else {}
         return JSONResponse({"sender_id": request.path_params["sender"], "latest_message": latest})
 

@@ -30,6 +30,7 @@ from candor.chat.engine import Turn
 from candor.chat.language import message_language, readable, slot_language
 from candor.chat.messages import Button, Reply
 from candor.clock import utcnow
+from candor.db.aftercommit import on_commit
 from candor.dialogue.context import (
     PAYLOAD,
     BotContext,
@@ -174,10 +175,14 @@ class EmbeddedEngine:
         else:
             previous = _last_user_event(state.events)
             parse = await self._in_context(session, turn, parse, state.events)
-            # What the turn was taken as, after the conversation's context settled it.
-            metrics.nlu_prediction(
-                self.name, parse.intent.name, fallback=parse.is_fallback, known=self._intents
-            )
+            # What the turn was taken as, after the conversation's context settled it;
+            # counted once the turn commits, so a turn rolled back and retried counts once.
+            intent, fallback = parse.intent.name, parse.is_fallback
+
+            async def count() -> None:
+                metrics.nlu_prediction(self.name, intent, fallback=fallback, known=self._intents)
+
+            on_commit(session, count)
             state.add(
                 {
                     "event": "user",

@@ -7,6 +7,7 @@ not Rasa's: while HR has the conversation, nothing is forwarded.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -36,8 +37,21 @@ class RasaEngine:
     def __init__(self, base_url: str, *, client: httpx.AsyncClient | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0))
+        # The counts still reading the tracker: referenced here, or the loop could collect
+        # them mid-flight.
+        self._counting: set[asyncio.Task[None]] = set()
+
+    async def counted(self) -> None:
+        """Wait for the counts of the turns answered so far (each bounded by its timeout)."""
+        if self._counting:
+            _, pending = await asyncio.wait(
+                set(self._counting), timeout=PREDICTION_READ_TIMEOUT + 1.0
+            )
+            for task in pending:
+                task.cancel()
 
     async def aclose(self) -> None:
+        await self.counted()
         await self._client.aclose()
 
     async def respond(self, session: AsyncSession, turn: Turn) -> list[Reply]:
@@ -71,13 +85,17 @@ class RasaEngine:
             replies = replies_from_rasa(response.json())
         except (ValueError, KeyError, TypeError) as exc:
             raise RasaServerUnavailableError(f"unexpected answer from Rasa: {exc}") from exc
-        await self._count_prediction(sender)
+        # Off the reply's path: the candidate does not wait for a metric.
+        task = asyncio.create_task(self._count_prediction(sender))
+        self._counting.add(task)
+        task.add_done_callback(self._counting.discard)
         return replies
 
     async def _count_prediction(self, sender: str) -> None:
         """Rasa's REST channel answers with replies only: what it understood is read from the
-        tracker's latest message. For the metrics alone, so a failure loses a count, never
-        the turn."""
+        tracker's latest message, in the background after the reply. For the metrics alone,
+        so a failure loses a count, never the turn (a read that is late past the next turn
+        of the same conversation may count that turn's intent instead)."""
         try:
             response = await self._client.get(
                 f"{self.base_url}/conversations/{sender}/tracker",
@@ -87,7 +105,7 @@ class RasaEngine:
             response.raise_for_status()
             latest = response.json().get("latest_message") or {}
             intent = (latest.get("intent") or {}).get("name")
-        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        except Exception as exc:  # nothing may escape a background task unseen
             log.warning("dialogue.rasa_prediction_unread", error=repr(exc))
             return
         if isinstance(intent, str):

@@ -19,6 +19,7 @@ from candor.ats.intake import accept_event
 from candor.ats.schemas import ApplicationWithdrawn, ApplicationWithdrawnEvent
 from candor.audit.service import Action, record
 from candor.chat import teams, transcript
+from candor.db.aftercommit import on_commit
 from candor.delivery.direct import queue_direct
 from candor.errors import CandorError
 from candor.logging import get_logger
@@ -106,7 +107,12 @@ async def open_handoff(
         now=now,
     )
     log.info("dialogue.handoff_opened", conversation_id=conversation.id, reason=reason)
-    metrics.handoff(reason)
+
+    async def count() -> None:
+        metrics.handoff(reason)
+
+    # Once committed: a turn rolled back and retried must not count its hand-off twice.
+    on_commit(session, count)
     return handoff
 
 

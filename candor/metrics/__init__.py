@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,19 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+def host_name() -> str:
+    """This host's (container's) name as it appears in the metric file names: without `_`,
+    which prometheus_client splits the names on."""
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
+
+
+def process_identifier() -> str:
+    """Names this process's files in the shared directory. The host name is part of it: two
+    containers sharing a volume each run Candor as PID 1, and by PID alone would write (and
+    overwrite) the same files."""
+    return f"{host_name()}-{os.getpid()}"
+
+
 # A client may send any method token: anything else is one `other` series.
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _http_children: dict[tuple[str, str, int], Any] = {}
@@ -121,8 +135,12 @@ def metrics() -> Metrics:
     )
 
     # Whichever storage the environment asks for now, even if prometheus_client was imported
-    # (and chose) before `configure` set PROMETHEUS_MULTIPROC_DIR.
-    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    # (and chose) before `configure` set PROMETHEUS_MULTIPROC_DIR; files named by host and
+    # process, not by PID alone (`process_identifier`).
+    if multiprocess_dir() is not None:
+        values.ValueClass = values.MultiProcessValue(process_identifier=process_identifier)  # type: ignore[no-untyped-call]
+    else:
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
     registry = CollectorRegistry(auto_describe=True)
     _http_children.clear()  # children of the metrics this call replaces
     # The `_created` series exist in memory only, not in multiprocess mode: leaving them out
@@ -186,7 +204,7 @@ def metrics() -> Metrics:
         job_failures=counter("job_failures", "Periodic job runs that failed.", ("job_name",)),
         scrape_errors=counter(
             "metrics_scrape_errors",
-            "Scrape-time readings of the database or Redis that failed or timed out.",
+            "Scrape-time readings (database, Redis, metric files) that failed or timed out.",
             ("source",),
         ),
     )
@@ -269,5 +287,5 @@ def observe_job(job: str, seconds: float, *, ok: bool) -> None:
         m.job_failures.labels(job).inc()
 
 
-def scrape_error(source: str) -> None:
-    metrics().scrape_errors.labels(source).inc()
+def scrape_error(source: str, count: int = 1) -> None:
+    metrics().scrape_errors.labels(source).inc(count)

@@ -3,12 +3,17 @@ in multiprocess mode) and the gauges read at scrape time from the database and R
 
 Each reading runs under `metrics_scrape_timeout_seconds`; one that fails or times out is left
 out of the answer and counted in `candor_metrics_scrape_errors_total{source}`, so a scrape
-never hangs or fails because the database or Redis is down: it says what it could read.
+never hangs or fails because the database or Redis is down: it says what it could read. A
+metric file that cannot be read (gone since the listing, or truncated) is likewise left out
+and counted (`source="files"`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import glob
+import os
+import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +27,7 @@ from sqlalchemy import case, func, select
 
 from candor.clock import utcnow
 from candor.logging import get_logger
-from candor.metrics import PREFIX, metrics, multiprocess_dir, scrape_error
+from candor.metrics import PREFIX, metrics, multiprocess_dir, process_identifier, scrape_error
 from candor.metrics.heartbeat import alive
 from candor.models.enums import Channel
 from candor.models.outreach import MessageState, OutboxItem, OutboxState, OutreachMessage
@@ -174,15 +179,58 @@ async def scrape_families(runtime: Runtime) -> list[Metric]:
     return families
 
 
+def _read_files(paths: list[str], into: dict[str, Metric]) -> int:
+    """Add each file's samples to `into`; returns how many files could not be read."""
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    unreadable = 0
+    for path in paths:
+        try:
+            read = MultiProcessCollector._read_metrics([path])  # type: ignore[no-untyped-call]
+        except (OSError, ValueError, struct.error) as exc:
+            # Gone since the glob, or empty/truncated (a process killed while creating it).
+            unreadable += 1
+            log.warning("metrics.file_unreadable", file=os.path.basename(path), error=repr(exc))
+            continue
+        for name, metric in read.items():
+            if name in into:
+                into[name].samples.extend(metric.samples)
+            else:
+                into[name] = metric
+    return unreadable
+
+
+class _Files(Collector):
+    """The host's processes' files summed, as prometheus_client's MultiProcessCollector does,
+    except that a file which cannot be read is left out (and counted) instead of failing the
+    whole scrape."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        own = f"_{process_identifier()}.db"
+        paths = glob.glob(os.path.join(self.directory, "*.db"))
+        read: dict[str, Metric] = {}
+        unreadable = _read_files([p for p in paths if not p.endswith(own)], read)
+        if unreadable:
+            scrape_error("files", unreadable)
+        # This process's files last, so the count just made is in this answer.
+        unreadable = _read_files(glob.glob(os.path.join(self.directory, f"*{own}")), read)
+        if unreadable:
+            scrape_error("files", unreadable)
+        yield from MultiProcessCollector._accumulate_metrics(read, True)  # type: ignore[no-untyped-call]
+
+
 def _exposition(families: list[Metric]) -> bytes:
     directory = multiprocess_dir()
     if directory is None:
         registry = metrics().registry
         return generate_latest(registry) + generate_latest(_single(_Fixed(families)))
-    from prometheus_client import multiprocess
-
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, directory)  # type: ignore[no-untyped-call]
+    registry.register(_Files(directory))
     registry.register(_Fixed(families))
     return generate_latest(registry)
 

@@ -158,6 +158,16 @@ def test_the_metrics_directory_is_one_volume_shared_by_api_and_workers() -> None
                 assert (DEPLOY / source).exists(), source
 
 
+def test_containers_sharing_the_metrics_volume_have_their_own_host_names() -> None:
+    """The metric files are named `<kind>_<host>-<pid>.db` and every container runs Candor
+    as PID 1: a fixed `hostname` shared by replicas (or by two services) would make them
+    write the same files. Compose's default, the container id, is each one's own."""
+    for name, service in services().items():
+        if any(volume.startswith("metrics:") for volume in service.get("volumes", [])):
+            assert "hostname" not in service, name
+            assert "pid" not in service, name  # no shared PID namespace is needed
+
+
 def test_only_the_proxy_network_is_trusted_for_forwarded_headers() -> None:
     [subnet] = [c["subnet"] for c in compose()["networks"]["backend"]["ipam"]["config"]]
     for name, service in candor_image_services().items():

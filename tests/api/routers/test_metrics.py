@@ -593,3 +593,40 @@ async def test_a_scrape_with_the_database_down_answers_with_what_it_has(
         )
         == scrapes + 1
     )
+
+
+async def test_an_unreadable_metric_file_is_left_out_and_counted(
+    runtime: Runtime, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file gone since the listing or truncated (a process killed while creating it) must
+    not fail the scrape: the rest is served and the bad file counted."""
+    from pathlib import Path
+
+    from candor.metrics import process_identifier
+
+    directory = Path(str(tmp_path)) / "metrics"
+    directory.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+    metrics.cache_clear()
+    metrics()  # rebuilt now, in multiprocess mode on the files (and the cached children gone)
+    try:
+        async with served(runtime) as app, httpx.AsyncClient(base_url=app.url) as http:
+            assert (await http.get("/healthz")).status_code == 200
+            (directory / "counter_elsewhere-7.db").write_bytes(b"")
+            (directory / "histogram_elsewhere-8.db").write_bytes(b"\x40\x00")
+            response = await http.get("/metrics")
+        assert response.status_code == 200, response.text
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(response.text)
+            for s in family.samples
+        }
+        healthz = (("method", "GET"), ("route", "/healthz"), ("status", "200"))
+        assert samples[("candor_http_request_duration_seconds_count", healthz)] == 1
+        assert samples[("candor_metrics_scrape_errors_total", (("source", "files"),))] == 2
+        # This process's own files are named by host and process.
+        assert (directory / f"counter_{process_identifier()}.db").exists()
+    finally:
+        metrics.cache_clear()
+        monkeypatch.undo()
+        metrics()  # back in memory for the tests that follow

@@ -116,8 +116,10 @@ async def test_what_rasa_understood_is_counted_and_its_fallback_too(
     try:
         rasa.state.intent = "greet"
         await chat.say("你好")
+        await engine.counted()  # read in the background: before the tracker changes
         rasa.state.intent = "nlu_fallback"
         await chat.say("qzxv wplk")
+        await engine.counted()
         rasa.state.intent = None  # a tracker without a latest message: nothing to count
         assert await chat.say("嗯") == [Reply("您好")]
     finally:
@@ -128,3 +130,30 @@ async def test_what_rasa_understood_is_counted_and_its_fallback_too(
         counted("candor_nlu_fallbacks_total", engine="rasa"),
     )
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1]
+
+
+async def test_the_reply_does_not_wait_for_the_count(world: World, rasa: RunningFakeRasa) -> None:
+    """Reading what Rasa understood is for the metrics: a slow tracker must not hold the
+    candidate's reply, and the count still arrives once the tracker answers."""
+    import asyncio
+
+    from candor.metrics import metrics
+
+    def greets() -> float:
+        labels = {"engine": "rasa", "intent": "greet"}
+        return metrics().registry.get_sample_value("candor_nlu_predictions_total", labels) or 0.0
+
+    before = greets()
+    chat, engine = await rasa_chat(world, rasa.url)
+    rasa.state.answer = [{"text": "您好"}]
+    rasa.state.intent = "greet"
+    released = rasa.state.tracker_released = asyncio.Event()
+    try:
+        # The tracker answers only after the reply is back: a count on the reply's path
+        # would time out and be lost.
+        assert await chat.say("你好") == [Reply("您好")]
+        assert greets() == before
+        released.set()
+    finally:
+        await engine.aclose()  # waits for the pending count
+    assert greets() == before + 1

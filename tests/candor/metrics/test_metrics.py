@@ -4,7 +4,7 @@ outcomes through the one delivery loop, and the multiprocess directory's set-up.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,11 +20,13 @@ from candor.metrics import (
     FAILURE_REASONS,
     RETRY_REASONS,
     handoff,
+    host_name,
     metrics,
     nlu_prediction,
+    process_identifier,
     reason_code,
 )
-from candor.metrics.process import clear_stale_files, configure
+from candor.metrics.process import clear_if_unused, configure, mark_dead
 from candor.models import ChatDelivery
 from candor.models.enums import Channel, Locale
 from candor.runtime import Runtime
@@ -150,32 +152,70 @@ async def test_the_chat_queue_counts_sent_retried_and_failed(
     assert [a - b for a, b in zip(after, before, strict=True)] == [2, 1, 1]
 
 
-def _running_pid() -> int:
-    return os.getpid()
-
-
-def test_only_the_files_of_processes_no_longer_running_are_cleared(tmp_path: Path) -> None:
-    live = tmp_path / f"counter_{_running_pid()}.db"
-    gauge = tmp_path / f"gauge_livesum_{_running_pid()}.db"
-    dead_pid = 4_000_001
+def _dead_pid() -> int:
+    pid = 4_000_001
     while True:
         try:
-            os.kill(dead_pid, 0)
-            dead_pid += 1
+            os.kill(pid, 0)
         except ProcessLookupError:
-            break
+            return pid
         except PermissionError:
-            dead_pid += 1
-    dead = [tmp_path / f"counter_{dead_pid}.db", tmp_path / f"histogram_{dead_pid}.db"]
+            pass
+        pid += 1
+
+
+def test_a_directory_nobody_uses_any_more_is_emptied(tmp_path: Path) -> None:
+    dead = f"{host_name()}-{_dead_pid()}"
+    files = [tmp_path / f"counter_{dead}.db", tmp_path / f"histogram_{dead}.db"]
     other = tmp_path / "notes.txt"
-    for path in (live, gauge, *dead, other):
+    for path in (*files, other):
         path.write_bytes(b"x")
 
-    assert clear_stale_files(tmp_path) == 2
-    assert live.exists()
-    assert gauge.exists()
+    assert clear_if_unused(tmp_path) == 2
+    assert not any(path.exists() for path in files)
     assert other.exists()
-    assert not any(path.exists() for path in dead)
+
+
+@pytest.mark.parametrize(
+    "writer",
+    [
+        pytest.param(lambda: f"{host_name()}-{os.getpid()}", id="a-running-process-here"),
+        pytest.param(lambda: f"other-host-{_dead_pid()}", id="another-host"),
+        pytest.param(lambda: str(_dead_pid()), id="an-unknown-name"),
+    ],
+)
+def test_no_counts_are_dropped_while_anyone_may_still_write(
+    tmp_path: Path, writer: Callable[[], str]
+) -> None:
+    """A dead process's counters stay while another process (here, or in a container
+    sharing the volume) may still be counting: dropping them would make the host's counters
+    go backwards, which Prometheus reads as a reset."""
+    dead = tmp_path / f"counter_{host_name()}-{_dead_pid()}.db"
+    live = tmp_path / f"counter_{writer()}.db"
+    for path in (dead, live):
+        path.write_bytes(b"x")
+
+    assert clear_if_unused(tmp_path) == 0
+    assert dead.exists()
+    assert live.exists()
+
+
+def test_a_clean_exit_drops_only_its_own_live_gauges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    mine = tmp_path / f"gauge_livesum_{process_identifier()}.db"
+    counter = tmp_path / f"counter_{process_identifier()}.db"
+    # Same PID in another container sharing the volume: not this process.
+    theirs = tmp_path / f"gauge_livesum_other-host-{os.getpid()}.db"
+    for path in (mine, counter, theirs):
+        path.write_bytes(b"x")
+
+    mark_dead()
+
+    assert not mine.exists()
+    assert counter.exists()
+    assert theirs.exists()
 
 
 def test_the_setting_turns_multiprocess_mode_on_and_the_variable_wins(

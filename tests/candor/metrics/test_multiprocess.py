@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from candor.metrics import host_name
 from candor.runtime import Runtime
 from candor.settings import Settings
 from tests.candor.test_cli import CANDOR
@@ -29,7 +30,7 @@ from tests.fakes import free_port
 
 HEALTHZ = {"method": "GET", "route": "/healthz", "status": "200"}
 SCRAPE = {"method": "GET", "route": "/metrics", "status": "200"}
-FILE = re.compile(r"_(\d+)\.db$")
+FILE = re.compile(r"-(\d+)\.db$")  # `<kind>_<host>-<pid>.db`
 
 
 def _env(settings: Settings, metrics_dir: Path) -> dict[str, str]:
@@ -108,7 +109,7 @@ def _by_process(directory: Path, name: str, labels: dict[str, str]) -> dict[int,
     pids = {int(m.group(1)) for f in directory.glob("*.db") if (m := FILE.search(f.name))}
     for pid in pids:
         with tempfile.TemporaryDirectory() as alone:
-            for path in directory.glob(f"*_{pid}.db"):
+            for path in directory.glob(f"*_{host_name()}-{pid}.db"):
                 shutil.copy(path, alone)
             registry = CollectorRegistry()
             MultiProcessCollector(registry, alone)  # type: ignore[no-untyped-call]
@@ -133,8 +134,9 @@ def test_every_api_process_serves_the_hosts_sum(runtime: Runtime, tmp_path: Path
     workers = 1 if settings.is_embedded else 2
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    # A previous run's file, of a process long gone and unreadable besides: serve clears it.
-    stale = metrics_dir / f"counter_{_dead_pid()}.db"
+    # A previous run's file, of a process long gone and unreadable besides: nothing else
+    # uses the directory, so serve clears it.
+    stale = metrics_dir / f"counter_{host_name()}-{_dead_pid()}.db"
     stale.write_bytes(b"not a metrics file")
     env = _env(settings, metrics_dir)
     port = free_port()
