@@ -135,11 +135,18 @@ def test_many_addresses_before_the_cut_are_all_masked() -> None:
 
 
 def test_a_log_file_takes_every_line_and_errors_still_reach_stderr(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log_file = tmp_path / "logs" / "candor.log"
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    # As `candor demo` runs uvicorn (log_config=None): its loggers untouched. An earlier test
+    # in this process may have started uvicorn with its default config, which gives the
+    # `uvicorn` logger its own handler and stops it propagating to the root.
+    for name in ("uvicorn", "uvicorn.error"):
+        monkeypatch.setattr(logging.getLogger(name), "handlers", [])
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
     configure_logging(Settings(log_file=log_file))
     try:
         get_logger("t").warning("sla.breached", email="zhang.wei@example.com")
