@@ -9,24 +9,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from candor.devtools.scratch_database import postgres_database as new_postgres_database
 
 SHARED_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
@@ -38,31 +33,9 @@ def free_port() -> int:
         return port
 
 
-async def _admin(admin_url: str, statement: str) -> None:
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-@contextmanager
-def postgres_database(prefix: str, admin_url: str = SHARED_POSTGRES) -> Iterator[str]:
+def postgres_database(prefix: str, admin_url: str = SHARED_POSTGRES) -> AbstractContextManager[str]:
     """A database created for the run and dropped afterwards, even on failure."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield urlsplit(admin_url)._replace(path=f"/{name}").geturl()
-    finally:
-        for attempt in range(30):
-            try:
-                asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                break
-            except Exception:  # the server may be restarting (the fault test)
-                if attempt == 29:
-                    print(f"could not drop database {name}", file=sys.stderr)
-                time.sleep(1.0)
+    return new_postgres_database(prefix, admin_url)
 
 
 def wait_until(ready: Callable[[], bool], what: str, seconds: float = 60.0) -> None:

@@ -10,21 +10,18 @@ skipping the scaled half.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import socket
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from candor.db.migrate import upgrade
+from candor.devtools.scratch_database import postgres_database
 from candor.models import Base
 from candor.runtime import Runtime
 from candor.settings import Settings
@@ -73,29 +70,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return parts._replace(path=f"/{database}").geturl()
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh database for this run, migrated with Alembic, dropped at the end."""
-    name = f"candor_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(statement: str) -> None:
-        engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = _with_database(POSTGRES_ADMIN_URL, name)
-    upgrade(Settings(database_url=url, env="test", secret_key=TEST_SECRET))
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with postgres_database("candor_test", POSTGRES_ADMIN_URL) as url:
+        upgrade(Settings(database_url=url, env="test", secret_key=TEST_SECRET))
+        yield url
 
 
 @pytest.fixture(scope="session")

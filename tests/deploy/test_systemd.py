@@ -18,7 +18,6 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, TEST_SECRET, _with_database
+from candor.devtools.scratch_database import postgres_database
+from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, TEST_SECRET
 from tests.deploy.conftest import DEPLOY, REPO
 from tests.deploy.files import env_file_names, is_candor_command, unknown_settings
 from tests.fakes import free_port
@@ -284,19 +284,8 @@ def runtime_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def empty_database() -> Iterator[str]:
-    name = f"candor_units_{uuid.uuid4().hex[:10]}"
-
-    async def admin(statement: str) -> None:
-        engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield _with_database(POSTGRES_ADMIN_URL, name)
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with postgres_database("candor_units", POSTGRES_ADMIN_URL) as url:
+        yield url
 
 
 async def _tables(url: str) -> set[str]:

@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from candor.db.migrate import upgrade
+from candor.devtools.scratch_database import postgres_database
 from candor.models.enums import Channel
 from candor.runtime import Runtime
 from candor.settings import Settings
@@ -115,26 +115,12 @@ def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tree
 
 
-async def _admin(statement: str) -> None:
-    engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 def database_url() -> Iterator[str]:
     """A database of this test's own, migrated to this release's head (a test may alter it)."""
-    name = f"candor_upgrade_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with postgres_database("candor_upgrade", POSTGRES_ADMIN_URL) as url:
         upgrade(Settings(database_url=url, env="test", secret_key=TEST_SECRET))
         yield url
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
