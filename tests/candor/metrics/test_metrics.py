@@ -31,6 +31,7 @@ from candor.models import ChatDelivery
 from candor.models.enums import Channel, Locale
 from candor.runtime import Runtime
 from candor.settings import Settings
+from tests.candor.metrics.processes import dead_pid
 from tests.fakes import RunningFakeChannel, running_fake_channel
 
 
@@ -152,20 +153,8 @@ async def test_the_chat_queue_counts_sent_retried_and_failed(
     assert [a - b for a, b in zip(after, before, strict=True)] == [2, 1, 1]
 
 
-def _dead_pid() -> int:
-    pid = 4_000_001
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return pid
-        except PermissionError:
-            pass
-        pid += 1
-
-
 def test_a_directory_nobody_uses_any_more_is_emptied(tmp_path: Path) -> None:
-    dead = f"{host_name()}-{_dead_pid()}"
+    dead = f"{host_name()}-{dead_pid()}"
     files = [tmp_path / f"counter_{dead}.db", tmp_path / f"histogram_{dead}.db"]
     other = tmp_path / "notes.txt"
     for path in (*files, other):
@@ -180,8 +169,8 @@ def test_a_directory_nobody_uses_any_more_is_emptied(tmp_path: Path) -> None:
     "writer",
     [
         pytest.param(lambda: f"{host_name()}-{os.getpid()}", id="a-running-process-here"),
-        pytest.param(lambda: f"other-host-{_dead_pid()}", id="another-host"),
-        pytest.param(lambda: str(_dead_pid()), id="an-unknown-name"),
+        pytest.param(lambda: f"other-host-{dead_pid()}", id="another-host"),
+        pytest.param(lambda: str(dead_pid()), id="an-unknown-name"),
     ],
 )
 def test_no_counts_are_dropped_while_anyone_may_still_write(
@@ -190,7 +179,7 @@ def test_no_counts_are_dropped_while_anyone_may_still_write(
     """A dead process's counters stay while another process (here, or in a container
     sharing the volume) may still be counting: dropping them would make the host's counters
     go backwards, which Prometheus reads as a reset."""
-    dead = tmp_path / f"counter_{host_name()}-{_dead_pid()}.db"
+    dead = tmp_path / f"counter_{host_name()}-{dead_pid()}.db"
     live = tmp_path / f"counter_{writer()}.db"
     for path in (dead, live):
         path.write_bytes(b"x")

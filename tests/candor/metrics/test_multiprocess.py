@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from candor.metrics import host_name
 from candor.runtime import Runtime
 from candor.settings import Settings
+from tests.candor.metrics.processes import dead_pid
 from tests.candor.test_cli import CANDOR
 from tests.fakes import free_port
 
@@ -117,18 +118,6 @@ def _by_process(directory: Path, name: str, labels: dict[str, str]) -> dict[int,
     return found
 
 
-def _dead_pid() -> int:
-    pid = 4_000_000
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return pid
-        except PermissionError:
-            pass
-        pid += 1
-
-
 def test_every_api_process_serves_the_hosts_sum(runtime: Runtime, tmp_path: Path) -> None:
     settings = runtime.settings
     workers = 1 if settings.is_embedded else 2
@@ -136,7 +125,7 @@ def test_every_api_process_serves_the_hosts_sum(runtime: Runtime, tmp_path: Path
     metrics_dir.mkdir()
     # A previous run's file, of a process long gone and unreadable besides: nothing else
     # uses the directory, so serve clears it.
-    stale = metrics_dir / f"counter_{host_name()}-{_dead_pid()}.db"
+    stale = metrics_dir / f"counter_{host_name()}-{dead_pid()}.db"
     stale.write_bytes(b"not a metrics file")
     env = _env(settings, metrics_dir)
     port = free_port()
