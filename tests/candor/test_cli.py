@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from candor.settings import Settings
-from tests.fakes import free_port
+from tests.fakes import free_port, stop_process
 
 CANDOR = [sys.executable, "-c", "from candor.cli import main; main()"]
 
@@ -155,11 +154,4 @@ def test_serve_answers_readyz_with_one_process_or_several(settings: Settings) ->
             "sqlite" if settings.uses_sqlite else "postgresql"
         )
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        if server.stderr:
-            server.stderr.close()
+        stop_process(server)

@@ -8,11 +8,12 @@ CI=true, where a missing tool fails the test instead: CI must not pass on checks
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.conftest import cannot_run_here
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -20,12 +21,21 @@ DEPLOY = REPO / "deploy"
 
 def require_tool(name: str, how_to_install: str) -> str:
     path = shutil.which(name)
-    if path is not None:
-        return path
-    message = f"{name} is not installed ({how_to_install})"
-    if IN_CI:
-        pytest.fail(f"CI=true: {message}")
-    pytest.skip(message)
+    if path is None:
+        cannot_run_here(f"{name} is not installed ({how_to_install})")
+    return path
+
+
+def promtool_run(
+    promtool: str, *args: str | Path, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [promtool, *(str(arg) for arg in args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="session")

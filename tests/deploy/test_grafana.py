@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.deploy.conftest import DEPLOY
+from tests.deploy.conftest import DEPLOY, promtool_run
 from tests.deploy.promql import GRAFANA_VARIABLES, SPEC, problems, usage
 
 GRAFANA = DEPLOY / "grafana"
@@ -95,13 +94,7 @@ def test_promtool_parses_every_query(promtool: str, tmp_path: Path) -> None:
     ]
     path = tmp_path / "queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "q", "rules": rules}]}), "utf-8")
-    checked = subprocess.run(
-        [promtool, "check", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    checked = promtool_run(promtool, "check", "rules", path, timeout=120)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert f"SUCCESS: {len(rules)} rules found" in checked.stdout
 
@@ -110,13 +103,7 @@ def test_promtool_refuses_a_broken_query(promtool: str, tmp_path: Path) -> None:
     path = tmp_path / "queries.yml"
     broken = {"record": "dashboard:broken", "expr": "sum by (le (rate(x[5m]))"}
     path.write_text(yaml.safe_dump({"groups": [{"name": "q", "rules": [broken]}]}), "utf-8")
-    checked = subprocess.run(
-        [promtool, "check", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    checked = promtool_run(promtool, "check", "rules", path, timeout=120)
     assert checked.returncode != 0
 
 

@@ -7,15 +7,12 @@ with CI=true a missing Rasa environment fails instead.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from candor.settings import Settings
 from nlu.project import REPOSITORY_ROOT
 from nlu.rasa_env import RASA_VERSION, environment, run_test_stories
-
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from tests.conftest import cannot_run_here
 
 
 @pytest.fixture
@@ -26,10 +23,9 @@ def rasa_settings() -> Settings:
     settings = Settings(rasa_home=home if home.is_absolute() else REPOSITORY_ROOT / home)
     env = environment(settings)
     if env.installed_version() != RASA_VERSION or not env.model.is_file():
-        message = "Rasa is not set up and trained: run `candor rasa setup && candor rasa train`"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        cannot_run_here(
+            "Rasa is not set up and trained: run `candor rasa setup && candor rasa train`"
+        )
     return settings
 
 

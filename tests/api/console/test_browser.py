@@ -7,7 +7,6 @@ skipped with the reason, and with CI=true they fail instead.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import threading
@@ -25,6 +24,7 @@ from api.app import create_app
 from candor.models.enums import Channel, Role
 from candor.models.outreach import MessageState, OutreachMessage
 from candor.settings import Settings
+from tests.conftest import IN_CI
 from tests.console_world import set_password
 from tests.factories import application_created
 from tests.fakes import free_port
@@ -32,7 +32,6 @@ from tests.outreach_world import World
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 CHROMIUM_PATH = str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")
 if CHROMIUM_PATH is None:

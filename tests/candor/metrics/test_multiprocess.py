@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -27,7 +26,7 @@ from candor.runtime import Runtime
 from candor.settings import Settings
 from tests.candor.metrics.processes import dead_pid
 from tests.candor.test_cli import CANDOR
-from tests.fakes import free_port
+from tests.fakes import free_port, stop_process
 
 HEALTHZ = {"method": "GET", "route": "/healthz", "status": "200"}
 SCRAPE = {"method": "GET", "route": "/metrics", "status": "200"}
@@ -59,19 +58,7 @@ def _process(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[
     try:
         yield process
     finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    if process.stderr:
-        process.stderr.close()
+        stop_process(process)
 
 
 def _wait_ready(server: subprocess.Popen[str], url: str) -> None:
@@ -189,7 +176,7 @@ def _a_worker_counts_too(url: str, env: dict[str, str], metrics_dir: Path) -> No
             raise AssertionError(f"the worker never showed in /metrics: {text[-2000:]}")
         ran = _by_process(metrics_dir, "candor_job_duration_seconds_count", sla_watch)
         assert ran.get(worker.pid, 0) >= 1  # counted in the worker's own files
-        _stop(worker)
+        stop_process(worker)
         assert worker.returncode == 0
     after = _scrape(url)
     assert _sample(after, "candor_workers_alive", {}) == 0  # it left the heartbeat set
