@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from api.console.deps import CSRF_FIELD, ConsoleUser
 from candor.clock import BUSINESS_TZ
@@ -37,6 +40,30 @@ def _local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 templates.env.filters["local"] = _local
 
+DEFAULT_LOCALE = "zh_CN"
+
+
+def _translations(locale: str | None) -> gettext.NullTranslations:
+    # Placeholder until the catalogues land: every locale reads the source strings.
+    return gettext.NullTranslations()
+
+
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return _translations(context.get("locale")).gettext(message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    return _translations(context.get("locale")).ngettext(singular, plural, n)
+
+
+# Templates say {{ _("Approvals") }}; the request's locale picks the catalogue at render time.
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    gettext=_gettext, ngettext=_ngettext, newstyle=True
+)
+
 
 def page(
     request: Request,
@@ -49,7 +76,7 @@ def page(
     response = templates.TemplateResponse(
         request,
         name,
-        {"user": user, "csrf_field": CSRF_FIELD, **context},
+        {"user": user, "csrf_field": CSRF_FIELD, "locale": DEFAULT_LOCALE, **context},
         status_code=status_code,
     )
     response.headers.update(SECURITY_HEADERS)

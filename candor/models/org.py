@@ -27,6 +27,8 @@ class HRUser(IdMixin, TimestampMixin, Base):
     role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The console's language for this user; None means the default (zh-CN).
+    locale: Mapped[str | None] = mapped_column(String(16), default=None)
 
     memberships: Mapped[list[TeamMembership]] = relationship(back_populates="user")
 

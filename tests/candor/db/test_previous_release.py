@@ -37,8 +37,8 @@ from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, TEST_SECRET, cannot_ru
 from tests.outreach_world import World
 
 # 0018_outbound_webhooks was merged by 793aa97; its first parent is the release before it.
-PREVIOUS_RELEASE = "0a2045fa72467cbe44851a4146a04e7da3e2c080"
-PREVIOUS_HEAD = "0017"
+PREVIOUS_RELEASE = "9c67b54e0eff49f9fb0635a09c56125490acf714"
+PREVIOUS_HEAD = "0018"
 REPO = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.scaled
