@@ -175,13 +175,13 @@ class FilterChoices:
     jobs: list[FilterChoice]
 
 
-def _jobs_in_view(principal: HRPrincipal) -> Select[tuple[Job]]:
+def _jobs_in_view(principal: HRPrincipal) -> Select[Job]:
     query = select(Job)
     visible = team_scope(principal, Job.team_id)
     return query if visible is None else query.where(visible)
 
 
-def _recruiters_in_view(principal: HRPrincipal) -> Select[tuple[HRUser]]:
+def _recruiters_in_view(principal: HRPrincipal) -> Select[HRUser]:
     """The recruiters owning a job the principal may see: the people the filter can narrow
     to (`recruiter_id` filters the jobs' owner)."""
     owns = _jobs_in_view(principal).where(Job.recruiter_id == HRUser.id)

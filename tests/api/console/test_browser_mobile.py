@@ -77,15 +77,20 @@ FIT = """() => {
     const box = el.getBoundingClientRect();
     if (!box.width && !box.height) continue;
     if (getComputedStyle(el).visibility === "hidden") continue;
-    if (box.right > width + 0.5 && !scrollsInside(el)) overflowing.push(name(el) + " ends at " + box.right);
+    if (box.right > width + 0.5 && !scrollsInside(el)) {
+      overflowing.push(name(el) + " ends at " + box.right);
+    }
   }
   const small = [];
   const controls = "button, .button, select, textarea, summary, nav a, input:not([type=hidden])";
   for (const el of document.querySelectorAll(controls)) {
-    const target = el.matches("input[type=checkbox], input[type=radio]") ? (el.closest("label") || el) : el;
+    const tickable = el.matches("input[type=checkbox], input[type=radio]");
+    const target = tickable ? (el.closest("label") || el) : el;
     const box = target.getBoundingClientRect();
     if (!box.width && !box.height) continue;  // not shown (a closed <details>)
-    if (box.width < 44 || box.height < 44) small.push(name(target) + " " + Math.round(box.width) + "x" + Math.round(box.height));
+    if (box.width < 44 || box.height < 44) {
+      small.push(name(target) + " " + Math.round(box.width) + "x" + Math.round(box.height));
+    }
   }
   return { overflowing, small };
 }"""
