@@ -149,8 +149,12 @@ async def test_a_recruiter_approves_rejects_and_edits_on_a_phone(
     await expect(page.get_by_role("status")).to_contain_text(f"Message {first} approved")
     assert await state_of(world, first) is MessageState.QUEUED
 
-    # Rejecting: tap the reason, type it, tap Reject.
+    # Rejecting: tap the reason, type it, tap Reject (both across the card too).
     reject = page.locator(f"#draft-{second} form.reject")
+    for control in (reject.locator("input[name=reason]"), reject.locator("button")):
+        box = await control.bounding_box()
+        assert box is not None
+        assert box["width"] > 300
     await reject.get_by_placeholder("Reason for rejecting").tap()
     await page.keyboard.type("候选人已撤回申请")
     await reject.get_by_role("button", name="Reject").tap()
@@ -216,7 +220,7 @@ async def seed_every_page(world: World) -> dict[str, int]:
             WebhookEndpoint(
                 url="https://ats.example.com/hooks/candor/a-rather-long-path-for-a-narrow-screen",
                 description="Moka ATS",
-                event_types=["message.sent"],
+                event_types=["message.delivered"],
                 secret="whsec_mobile_test_secret",
                 created_by="test",
             )
