@@ -25,7 +25,7 @@ from api.kpi_params import DrilldownQueryDep, KpiFilterDep, RecordsPageDep
 from api.routers.kpis import build_report, export_csv, load_records
 from candor.errors import CandorError
 from candor.kpis.figures import CsatFigures, KpiReport
-from candor.kpis.filters import KpiFilter, teams_in_view
+from candor.kpis.filters import KpiFilter, filter_choices
 from candor.kpis.promise import Timeliness
 from candor.kpis.records import FUNNEL_STEPS
 
@@ -275,7 +275,7 @@ async def dashboard(
         f=report.figures,
         query=filter_query(filters),
         q=lambda **extra: filter_query(filters, **extra),
-        teams=await teams_in_view(session, user.principal),
+        choices=await filter_choices(session, user.principal),
         compare_teams=compare_teams,
         **_charts(report),
     )

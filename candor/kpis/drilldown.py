@@ -519,7 +519,7 @@ async def records(
     promise_working_days: int,
     now: datetime,
 ) -> Records:
-    check_filter(filters, principal)
+    await check_filter(session, filters, principal)
     spec = metric_spec(selection.metric)
     source = Source(session, principal, filters, calendar, promise_working_days, now)
     return await spec.records(source, selection)

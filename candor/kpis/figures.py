@@ -677,7 +677,7 @@ async def report(
 ) -> KpiReport:
     """The figures for the filters and, with `compare_teams`, the same figures per team
     (the filtered teams, or every team the principal can see)."""
-    check_filter(filters, principal)
+    await check_filter(session, filters, principal)
     now = now or utcnow()
     overall = await figures(
         session, principal, filters, calendar, promise_working_days=promise_working_days, now=now

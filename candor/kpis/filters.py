@@ -18,7 +18,7 @@ from candor.auth.principals import HRPrincipal
 from candor.auth.scope import team_condition, visible_teams
 from candor.clock import BUSINESS_TZ
 from candor.errors import CandorError
-from candor.models import Application, Job, Team
+from candor.models import Application, HRUser, Job, Team
 
 MAX_RANGE_DAYS = 400
 
@@ -59,8 +59,9 @@ class KpiFilter:
         return KpiFilter(self.start, self.end, (team_id,), self.recruiter_id, self.job_id)
 
 
-def check_filter(filters: KpiFilter, principal: HRPrincipal) -> None:
-    """Refuse ranges that are inverted or too long, and teams the principal cannot see."""
+async def check_filter(session: AsyncSession, filters: KpiFilter, principal: HRPrincipal) -> None:
+    """Refuse ranges that are inverted or too long, and teams, recruiters and jobs the
+    principal cannot see: a filter narrows the principal's scope, it never widens it."""
     if filters.end < filters.start:
         raise KpiFilterError(f"'to' {filters.end} is before 'from' {filters.start}")
     if (filters.end - filters.start).days >= MAX_RANGE_DAYS:
@@ -70,6 +71,14 @@ def check_filter(filters: KpiFilter, principal: HRPrincipal) -> None:
     if hidden:
         # As with any object: another team's figures are indistinguishable from no team.
         raise KpiFilterError(f"no team {hidden[0]}", http_status=404)
+    if filters.recruiter_id is not None:
+        recruiters = _recruiters_in_view(principal).where(HRUser.id == filters.recruiter_id)
+        if await session.scalar(recruiters.with_only_columns(HRUser.id)) is None:
+            raise KpiFilterError(f"no recruiter {filters.recruiter_id}", http_status=404)
+    if filters.job_id is not None:
+        jobs = _jobs_in_view(principal).where(Job.id == filters.job_id)
+        if await session.scalar(jobs.with_only_columns(Job.id)) is None:
+            raise KpiFilterError(f"no job {filters.job_id}", http_status=404)
 
 
 def local_day(moment: datetime) -> date:
@@ -145,3 +154,55 @@ async def teams_in_view(
     if only:
         query = query.where(Team.id.in_(only))
     return list((await session.scalars(query)).all())
+
+
+# --- What the filters offer ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FilterChoice:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class FilterChoices:
+    """The teams, recruiters and jobs a principal may filter by, by name: exactly those of the
+    teams they may see (an admin: all), so a list never shows another team's people or jobs."""
+
+    teams: list[FilterChoice]
+    recruiters: list[FilterChoice]
+    jobs: list[FilterChoice]
+
+
+def _jobs_in_view(principal: HRPrincipal) -> Select[Job]:
+    query = select(Job)
+    visible = team_scope(principal, Job.team_id)
+    return query if visible is None else query.where(visible)
+
+
+def _recruiters_in_view(principal: HRPrincipal) -> Select[HRUser]:
+    """The recruiters owning a job the principal may see: the people the filter can narrow
+    to (`recruiter_id` filters the jobs' owner)."""
+    owns = _jobs_in_view(principal).where(Job.recruiter_id == HRUser.id)
+    return select(HRUser).where(owns.exists())
+
+
+async def filter_choices(session: AsyncSession, principal: HRPrincipal) -> FilterChoices:
+    teams = [FilterChoice(t.id, t.name) for t in await teams_in_view(session, principal)]
+    recruiters = await session.execute(
+        _recruiters_in_view(principal)
+        .with_only_columns(HRUser.id, HRUser.display_name)
+        .order_by(HRUser.display_name, HRUser.id)
+    )
+    jobs = await session.execute(
+        _jobs_in_view(principal)
+        .join(Team, Team.id == Job.team_id)
+        .with_only_columns(Job.id, Job.title, Team.name)
+        .order_by(Job.title, Team.name, Job.id)
+    )
+    return FilterChoices(
+        teams=teams,
+        recruiters=[FilterChoice(user_id, name) for user_id, name in recruiters.all()],
+        jobs=[FilterChoice(job_id, f"{title} · {team}") for job_id, title, team in jobs.all()],
+    )

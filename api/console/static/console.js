@@ -57,7 +57,35 @@
     });
   }
 
+  // A type-to-filter box above each long <select data-filterable> (the KPI filters): typing
+  // narrows the options to those whose name contains the text; the chosen ones always stay.
+  // Without JavaScript the plain <select> with every name still works.
+  function setupFilterableSelects() {
+    Array.prototype.forEach.call(document.querySelectorAll("select[data-filterable]"), function (select) {
+      var all = Array.prototype.slice.call(select.options);
+      var box = document.createElement("input");
+      box.type = "search";
+      box.className = "filter-search";
+      box.placeholder = select.dataset.filterLabel || "";
+      box.setAttribute("aria-label", (select.dataset.filterLabel || "") + ": " + (select.name || ""));
+      box.setAttribute("autocomplete", "off");
+      box.addEventListener("input", function () {
+        var needle = box.value.trim().toLowerCase();
+        all.forEach(function (option) {
+          var keep = !needle || option.value === "" || option.selected ||
+            option.text.toLowerCase().indexOf(needle) !== -1;
+          if (keep && option.parentNode !== select) select.appendChild(option);
+          if (!keep && option.parentNode === select) select.removeChild(option);
+        });
+        // Keep the original order after re-adding options.
+        all.forEach(function (option) { if (option.parentNode === select) select.appendChild(option); });
+      });
+      select.parentNode.insertBefore(box, select);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setupFilterableSelects();
     setupInbox();
     setupTemplateEditor();
   });

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from sqlalchemy import select
 
-from candor.models import AuditEntry
+from candor.models import AuditEntry, HRUser, Job
+from candor.models.enums import Role
 from tests.candor.kpis.history import write_history
 from tests.console_world import logged_in
+from tests.factories import make_hr_user
 from tests.outreach_world import World
 
 RANGE = "from=2026-03-01&to=2026-03-31"
@@ -113,3 +117,96 @@ async def test_the_conversation_figures_show_and_drill_down(
     assert history.codes[2] in csat.text
     assert history.codes[1] not in csat.text  # rated 5
     assert bad.status_code == 422
+
+
+async def name_the_owners(world: World) -> dict[str, int]:
+    """Team A's job owned by 王招聘 and a second team A job, 前端工程师, owned by its lead
+    李组长; team B's job owned by 赵外组 (the outsider). Returns the ids by name."""
+    await world.applicant(1)
+    await world.applicant(2, team="team-b")
+    async with world.runtime.transaction() as session:
+        lead = await make_hr_user(session, team=world.team, role=Role.TEAM_LEAD)
+        lead.display_name = "李组长"
+        recruiter = await session.get_one(HRUser, world.recruiter.id)
+        outsider = await session.get_one(HRUser, world.outsider.id)
+        outsider.display_name = "赵外组"
+        job_a = await session.scalar(select(Job).where(Job.external_id == "job-team-a"))
+        job_b = await session.scalar(select(Job).where(Job.external_id == "job-team-b"))
+        assert job_a is not None
+        assert job_b is not None
+        job_a.recruiter_id, job_b.recruiter_id = recruiter.id, outsider.id
+        frontend = Job(
+            external_id="job-a-2", team_id=world.team.id, title="前端工程师", recruiter_id=lead.id
+        )
+        session.add(frontend)
+        await session.flush()
+        return {
+            "王招聘": recruiter.id,
+            "李组长": lead.id,
+            "赵外组": outsider.id,
+            "后端工程师 · 招聘一组": job_a.id,
+            "前端工程师 · 招聘一组": frontend.id,
+            "后端工程师 · 销售部": job_b.id,
+        }
+
+
+def options(html: str, name: str) -> dict[str, int]:
+    """The named options of the dashboard's <select name=...>, by their text."""
+    select = re.search(rf'<select name="{name}".*?</select>', html, re.S)
+    assert select is not None, f"no select {name}"
+    return {
+        text: int(value)
+        for value, text in re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', select[0])
+    }
+
+
+async def test_the_filters_offer_names_only_from_the_users_scope(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    ids = await name_the_owners(world)
+    admin, _ = await world.member(Role.ADMIN)
+    await logged_in(console, world.runtime, world.recruiter.id)
+
+    page = await console.get(f"/console/kpis?{RANGE}")
+
+    assert page.status_code == 200
+    assert options(page.text, "recruiter_id") == {"李组长": ids["李组长"], "王招聘": ids["王招聘"]}
+    assert options(page.text, "job_id") == {
+        "前端工程师 · 招聘一组": ids["前端工程师 · 招聘一组"],
+        "后端工程师 · 招聘一组": ids["后端工程师 · 招聘一组"],
+    }
+    assert options(page.text, "team_id") == {"招聘一组": world.team.id}
+    assert "赵外组" not in page.text
+    assert "销售部" not in page.text
+
+    # Chosen by name: the report narrows to that recruiter's or that job's applications.
+    chosen = options(page.text, "recruiter_id")["王招聘"]
+    mine = await console.get(
+        f"/console/kpis/records?{RANGE}&metric=interviews&recruiter_id={chosen}"
+    )
+    lead = options(page.text, "recruiter_id")["李组长"]
+    theirs = await console.get(
+        f"/console/kpis/records?{RANGE}&metric=interviews&recruiter_id={lead}"
+    )
+    narrowed = await console.get(f"/console/kpis?{RANGE}&recruiter_id={chosen}")
+    job = options(page.text, "job_id")["前端工程师 · 招聘一组"]
+    by_job = await console.get(f"/console/kpis/records?{RANGE}&metric=interviews&job_id={job}")
+    assert "AP-2026-000001" in mine.text
+    assert "AP-2026-000001" not in theirs.text
+    assert theirs.status_code == by_job.status_code == 200
+    assert "AP-2026-000001" not in by_job.text
+    assert re.search(rf'<option value="{chosen}" selected>王招聘</option>', narrowed.text)
+
+    # Another team's recruiter or job is refused, never a wider or silently empty report.
+    for query in (f"recruiter_id={ids['赵外组']}", f"job_id={ids['后端工程师 · 销售部']}"):
+        for path in ("/console/kpis", "/console/kpis/records", "/console/kpis/export.csv"):
+            refused = await console.get(f"{path}?{RANGE}&metric=interviews&{query}")
+            assert refused.status_code == 404, (path, query)
+            assert ("no recruiter" in refused.text) or ("no job" in refused.text)
+
+    # An admin chooses among everyone's.
+    console.cookies.clear()
+    await logged_in(console, world.runtime, admin.id)
+    everything = await console.get(f"/console/kpis?{RANGE}")
+    assert set(options(everything.text, "recruiter_id")) == {"李组长", "王招聘", "赵外组"}
+    assert len(options(everything.text, "job_id")) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from candor.models import Job
 from candor.models.enums import Role
 from tests.candor.kpis.history import write_history
 from tests.outreach_world import World, hr
@@ -69,9 +70,23 @@ async def test_records_come_in_pages(api: httpx.AsyncClient, world: World) -> No
 
 async def test_bad_filters_are_4xx(api: httpx.AsyncClient, world: World) -> None:
     token = hr(world.recruiter_token)
+    async with world.runtime.transaction() as session:
+        theirs = Job(
+            external_id="job-b",
+            team_id=world.other_team.id,
+            title="销售",
+            recruiter_id=world.outsider.id,
+        )
+        session.add(theirs)
+        await session.flush()
+        their_job = theirs.id
     inverted = await api.get(URL, params={"from": "2026-03-05", "to": "2026-03-01"}, headers=token)
     garbage = await api.get(URL, params={"from": "yesterday"}, headers=token)
     foreign = await api.get(URL, params={"team_id": world.other_team.id}, headers=token)
+    their_recruiter = await api.get(URL, params={"recruiter_id": world.outsider.id}, headers=token)
+    their_job_records = await api.get(
+        f"{URL}/records", params={"metric": "interviews", "job_id": their_job}, headers=token
+    )
     metric = await api.get(f"{URL}/records", params={"metric": "nope"}, headers=token)
     week = await api.get(
         f"{URL}/records", params={"metric": "interviews", "week": "x"}, headers=token
@@ -81,6 +96,10 @@ async def test_bad_filters_are_4xx(api: httpx.AsyncClient, world: World) -> None
     assert inverted.status_code == 422
     assert garbage.status_code == 422
     assert foreign.status_code == 404
+    # Another team's recruiter or job: refused like its team, never an empty or wider report.
+    assert their_recruiter.status_code == 404
+    assert their_recruiter.json()["error"]["message"] == f"no recruiter {world.outsider.id}"
+    assert their_job_records.status_code == 404
     assert metric.status_code == 422
     assert week.status_code == 422
     assert anonymous.status_code == 401
