@@ -57,20 +57,34 @@ def sync_environment() -> None:
     _run(uv, "sync", "--locked", "--compile-bytecode", env=env)
 
 
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
+
 def ensure_browser() -> None:
-    """The console's browser tests drive Debian's chromium; install it when it is missing."""
-    if shutil.which("chromium") is not None:
+    """The console's browser tests drive Debian's chromium; install it when it is missing,
+    with a Chinese font (1.6 MB) so the zh-CN console is laid out and screenshotted with real
+    glyphs rather than boxes."""
+    if shutil.which("chromium") is not None and CJK_FONT.exists():
         return
     if os.name == "nt" or os.geteuid() != 0 or shutil.which("apt-get") is None:
         print(
-            "! chromium is missing, so the console's browser tests will be skipped: install "
-            "Debian's chromium package (as root: apt-get install chromium)",
+            "! chromium or its Chinese font is missing: the console's browser tests need "
+            "them (as root: apt-get install chromium fonts-wqy-microhei)",
             flush=True,
         )
         return
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     _run("apt-get", "update", "-qq", env=apt_env)
-    _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", env=apt_env)
+    _run(
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        "chromium",
+        "fonts-wqy-microhei",
+        env=apt_env,
+    )
 
 
 def ensure_deploy_tools() -> None:
