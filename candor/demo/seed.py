@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import cast
 
 from argon2 import PasswordHasher
@@ -44,6 +45,7 @@ from candor.ats.schemas import (
     StageChangedEvent,
 )
 from candor.auth.tokens import Scope, issue_token
+from candor.chat import binding, transcript
 from candor.clock import BUSINESS_TZ, clock_at, utcnow
 from candor.delivery.ports import Delivery, SendResult, Sent
 from candor.demo.content import (
@@ -67,7 +69,16 @@ from candor.demo.content import (
     ai_summary,
     human_summary,
 )
-from candor.models import Application, ChatIdentity, HRUser, Job, Team, TeamMembership
+from candor.dialogue import service as dialogue
+from candor.models import (
+    Application,
+    ChatIdentity,
+    Conversation,
+    HRUser,
+    Job,
+    Team,
+    TeamMembership,
+)
 from candor.models.enums import (
     ApplicationStatus,
     Channel,
@@ -91,14 +102,23 @@ DEMO_PASSWORD = "candor-demo"  # noqa: S105 - printed on purpose: the demo is fo
 # Well known so the printed curl example works as is; that is also why production refuses it.
 DEMO_ATS_TOKEN = "cnd_demo_ats_token"  # noqa: S105
 DEMO_TOKEN_NAME = "demo-ats (candor demo)"  # noqa: S105
-CANDIDATE_COUNT = 274
+CANDIDATE_COUNT = 284
 # About six months of history: the company ran its ATS for four months before it adopted
 # Candor, and has managed its feedback with it for the last eight weeks. Both halves fall in
 # the dashboard's default 90 days, so the turn is the first thing a demo user sees there.
 HISTORY_DAYS = 182
 ADOPTED_WEEKS_AGO = 8
 # Drafts a recruiter overlooked since: the open SLA breaches the dashboard and worker show.
-FORGOTTEN_DRAFTS = 3
+FORGOTTEN_DRAFTS = 2
+# Candidates who read their result in WeChat and may reply, rate it or ask for a person.
+CHATTING_SHARE = 0.6
+RATINGS = (1, 2, 8, 30, 45)  # weights of 1..5 stars for a result heard in time
+LATE_RATINGS = (40, 30, 20, 7, 3)  # and for one that came late
+# In time but before adoption: results came in a few words, questions went unanswered.
+UNMANAGED_RATINGS = (10, 25, 35, 20, 10)
+CHAT_REPLIES = ("谢谢通知！", "好的，收到。", "Thanks for letting me know.", "明白了，谢谢")
+HANDOFF_REQUESTS = ("我想和招聘顾问聊一下", "Can I talk to a recruiter?")
+HR_ANSWER = "您好，我是负责该职位的招聘顾问，请问有什么可以帮您？"
 
 
 def adoption_day(now: datetime) -> date:
@@ -490,8 +510,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "ai_rejected_recently",
         "rejected after AI interview this week",
-        24,
-        (1, 4),
+        34,
+        (1, 3),
         _ai(Decision.REJECT),
     ),
     Scenario("ai_on_hold", "on hold after AI interview", 20, (8, 175), _ai(Decision.HOLD)),
@@ -821,15 +841,13 @@ async def seed_demo(
     history = _History(session, settings, context, await current_calendar(session), now=now)
     await history.play(plan.events, progress)
 
-    for binding in plan.web_bindings:
-        candidate = await repository.candidate_by_external_id(
-            session, binding.candidate_external_id
-        )
+    for web in plan.web_bindings:
+        candidate = await repository.candidate_by_external_id(session, web.candidate_external_id)
         assert candidate is not None
         session.add(
             ChatIdentity(
                 channel=Channel.WEB,
-                external_user_id=binding.external_user_id,
+                external_user_id=web.external_user_id,
                 candidate_id=candidate.id,
                 bound_at=now,
             )
@@ -921,6 +939,7 @@ class _History:
         self.sequence = 0
         self.recruiter_by_job: dict[int, int] = {}
         self.forgotten = 0
+        self.drafted_at: dict[int, datetime] = {}
 
     def later(self, at: datetime, action: Action) -> None:
         if at < self.now - timedelta(minutes=1):
@@ -972,8 +991,10 @@ class _History:
         )
         for message in drafted:
             self.last_message_id = message.id
+            self.drafted_at[message.id] = decided_at
             if message.state is MessageState.QUEUED:
                 self.later(decided_at + timedelta(minutes=2), self.deliver)
+                self.schedule_chat(message.id, decided_at)
             elif message.state is MessageState.PENDING_APPROVAL:
                 self.schedule_review(message, decided_at)
 
@@ -993,11 +1014,9 @@ class _History:
             at = _next_working_moment(
                 self.calendar, drafted_at + timedelta(hours=rng.uniform(2.0, 70.0))
             )
-            if (
-                self.forgotten < FORGOTTEN_DRAFTS
-                and timedelta(days=9) < self.now - drafted_at < timedelta(days=20)
-                and rng.random() < 0.3
-            ):
+            if self.forgotten < FORGOTTEN_DRAFTS and timedelta(
+                days=9
+            ) < self.now - drafted_at < timedelta(days=20):
                 self.forgotten += 1
                 return  # forgotten: one of the few open breaches
         if at >= self.now:
@@ -1013,8 +1032,100 @@ class _History:
                 return
             await approve(self.session, message, self.context, actor=actor)
             self.later(utcnow() + timedelta(minutes=2), self.deliver)
+            self.schedule_chat(message.id, utcnow())
 
         self.later(at, review)
+
+    def schedule_chat(self, message_id: int, queued_at: datetime) -> None:
+        """What the candidate does in chat after the result arrives: reply, rate it (the
+        satisfaction question), or ask for a person, whom HR answers."""
+        rng = random.Random(f"{DEMO_SEED}-chat-{message_id}")  # noqa: S311 - fake data
+        # The backlog cleared on the adoption day reached candidates who had long moved on.
+        backlog = queued_at >= self.adopted_at > self.drafted_at.get(message_id, queued_at)
+        if rng.random() >= (0.15 if backlog else CHATTING_SHARE):
+            return
+        # Read (and answered, when a person is asked for) in the day, as most are.
+        read_at = _next_working_moment(
+            self.calendar, queued_at + timedelta(hours=rng.uniform(0.5, 30.0))
+        )
+
+        async def chat() -> None:
+            # Fresh: the dispatcher records sends with bulk UPDATEs, past the identity map.
+            message = await self.session.get_one(
+                OutreachMessage, message_id, populate_existing=True
+            )
+            if message.state is not MessageState.SENT or message.sent_at is None:
+                return
+            application = await self.session.get_one(Application, message.application_id)
+            thread = await transcript.open_thread(
+                self.session, Channel.WECHAT, f"demo-openid-{application.candidate_id:04d}"
+            )
+            if thread.identity.bound_at is None:
+                await binding.bind(
+                    self.session,
+                    thread.identity,
+                    application,
+                    actor="system:demo",
+                    via="demo",
+                    now=utcnow(),
+                )
+            conversation = thread.conversation
+            candidate_id = application.candidate_id
+            late = message.due_at is not None and (
+                message.sent_at.astimezone(BUSINESS_TZ).date()
+                > message.due_at.astimezone(BUSINESS_TZ).date()
+            )
+            if rng.random() < (0.25 if late else 0.5):
+                await self.inbound(conversation, rng.choice(CHAT_REPLIES))
+            await dialogue.ask_rating_once(
+                self.session, message, candidate_id, conversation.id, now=utcnow()
+            )
+            if rng.random() < 0.6:
+                weights = (
+                    LATE_RATINGS
+                    if late
+                    else RATINGS
+                    if message.created_at >= self.adopted_at
+                    else UNMANAGED_RATINGS
+                )
+                rating = rng.choices((1, 2, 3, 4, 5), weights=weights)[0]
+                await dialogue.store_rating(self.session, candidate_id, rating, now=utcnow())
+            if rng.random() < 0.12:
+                await self.inbound(conversation, rng.choice(HANDOFF_REQUESTS))
+                await dialogue.open_handoff(
+                    self.session, conversation, reason="asked for a person", now=utcnow()
+                )
+                managed = utcnow() >= self.adopted_at
+                answer_at = _next_working_moment(
+                    self.calendar,
+                    utcnow()
+                    + (
+                        timedelta(minutes=rng.uniform(10, 120))
+                        if managed
+                        else timedelta(hours=rng.uniform(20, 90))
+                    ),
+                )
+                if managed or rng.random() < 0.6:
+                    actor = await self.reviewer(message)
+                    self.later(answer_at, partial(self.answer, conversation.id, actor))
+
+        self.later(read_at, chat)
+
+    async def inbound(self, conversation: Conversation, text: str) -> None:
+        await transcript.record_inbound(
+            self.session,
+            conversation,
+            text=text,
+            event=None,
+            payload=None,
+            provider_message_id=None,
+            at=utcnow(),
+        )
+        await transcript.touch(self.session, conversation.id, utcnow())
+
+    async def answer(self, conversation_id: int, actor: str) -> None:
+        conversation = await self.session.get_one(Conversation, conversation_id)
+        await dialogue.reply_as_hr(self.session, conversation, HR_ANSWER, actor=actor, now=utcnow())
 
     async def reviewer(self, message: OutreachMessage) -> str:
         job_id = await self.session.scalar(
