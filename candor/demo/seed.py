@@ -498,6 +498,7 @@ def _ai(decision: Decision | None) -> Callable[[_Journey], None]:
     return play
 
 
+INBOX_SCENARIO = "ai_rejected_recently"
 # How many of the demo's candidates end up where, and how long ago they applied. The counts
 # add up to CANDIDATE_COUNT; the mix is shaped like an AI-interview funnel, where most
 # candidates stop at the AI interview.
@@ -508,7 +509,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("ai_rejected", "rejected after AI interview", 43, (6, 180), _ai(Decision.REJECT)),
     # Decided in the last days: their drafts are what today's approval inbox holds.
     Scenario(
-        "ai_rejected_recently",
+        INBOX_SCENARIO,
         "rejected after AI interview this week",
         34,
         (1, 3),
@@ -677,6 +678,9 @@ def plan_demo(now: datetime, *, seed: int = DEMO_SEED) -> DemoPlan:
 
     journeys: list[_Journey] = []
 
+    recruiters = sorted({job.recruiter_email for job in JOBS})
+    inbox_turn = [0]
+
     def start(candidate: CandidateIn, scenario: Scenario, exclude: DemoJob | None) -> DemoJob:
         english_candidate = candidate.locale is Locale.EN
         # English speakers mostly apply for the English-titled roles, but not only.
@@ -686,6 +690,11 @@ def plan_demo(now: datetime, *, seed: int = DEMO_SEED) -> DemoPlan:
             if job is not exclude
             and (job.english == english_candidate or (english_candidate and rng.random() < 0.25))
         ]
+        if scenario.name == INBOX_SCENARIO:
+            # Today's drafts go round the recruiters, so each finds a handful in the inbox.
+            recruiter = recruiters[inbox_turn[0] % len(recruiters)]
+            inbox_turn[0] += 1
+            pool = [job for job in pool if job.recruiter_email == recruiter] or pool
         job = rng.choices(pool, weights=[job.weight for job in pool], k=1)[0]
         days_ago = rng.randint(*scenario.days_ago)
         applied_at = _business_time(rng, today - timedelta(days=min(days_ago, HISTORY_DAYS - 2)))

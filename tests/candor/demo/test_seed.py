@@ -182,7 +182,8 @@ async def check_the_approval_inbox_is_a_handful_due_soon(runtime: Runtime) -> No
             )
         ).all()
     per_recruiter = Counter(recruiter for recruiter, _ in drafts)
-    assert len(per_recruiter) == 6  # every recruiter has some
+    assert len(per_recruiter) >= 5  # nearly every recruiter has a few
+    assert 12 <= len(drafts) <= 40
     assert all(1 <= n <= 8 for n in per_recruiter.values()), per_recruiter
     due_soon = [
         due
