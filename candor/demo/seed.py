@@ -776,6 +776,8 @@ class DemoSummary:
     events: int
     by_stage_and_status: dict[tuple[Stage, ApplicationStatus], int]
     web_bindings: tuple[WebBinding, ...]
+    history_from: date  # the first day of the six months
+    adopted_on: date  # the day the company started managing feedback with Candor
 
 
 async def demo_present(session: AsyncSession) -> bool:
@@ -877,6 +879,8 @@ async def seed_demo(
         events=len(plan.events),
         by_stage_and_status={(stage, status): count for stage, status, count in rows},
         web_bindings=plan.web_bindings,
+        history_from=now.astimezone(BUSINESS_TZ).date() - timedelta(days=HISTORY_DAYS),
+        adopted_on=adoption_day(now),
     )
 
 

@@ -66,6 +66,10 @@ def test_candor_demo_seed_only_prints_what_to_open_and_is_idempotent(
     assert "Demo HR logins for the HR console" in first.stdout
     assert f"Authorization: Bearer {DEMO_ATS_TOKEN}" in first.stdout
     assert "Seeded demo company" in first.stdout
+    assert "http://127.0.0.1:8000/console/kpis " in first.stdout
+    assert re.search(
+        r"http://127\.0\.0\.1:8000/console/kpis\?from=\d{4}-\d\d-\d\d&to=", first.stdout
+    )
     assert re.search(r"hired +hired \d+", first.stdout)  # the funnel is printed
     # Pipes, not a terminal: plain progress lines, from 0 to every event.
     err = first.stderr.splitlines()
