@@ -971,13 +971,6 @@ class _History:
             for job_id, recruiter_id in await self.session.execute(select(Job.id, Job.recruiter_id))
             if recruiter_id is not None
         }
-        start = events[0].occurred_at if events else self.now
-        assert start is not None
-        # The dispatcher also runs each morning: messages queued in quiet hours wait for it.
-        day = start.astimezone(BUSINESS_TZ).date()
-        while day <= self.now.astimezone(BUSINESS_TZ).date():
-            self.later(datetime.combine(day, time(8, 5), BUSINESS_TZ), self.deliver)
-            day += timedelta(days=1)
         for done, event in enumerate(events, start=1):
             assert event.occurred_at is not None
             await self.run_until(event.occurred_at)
@@ -988,6 +981,12 @@ class _History:
             if progress is not None:
                 progress(done, len(events))
         await self.run_until(self.now - timedelta(minutes=1))
+
+    def deliver_soon(self, queued_at: datetime) -> None:
+        """The worker picks a queued message up within minutes, or when quiet hours end."""
+        self.later(
+            self.context.quiet_hours.next_allowed(queued_at + timedelta(minutes=2)), self.deliver
+        )
 
     async def deliver(self) -> None:
         while await self.dispatcher.run_once():
@@ -1006,7 +1005,7 @@ class _History:
             self.last_message_id = message.id
             self.drafted_at[message.id] = decided_at
             if message.state is MessageState.QUEUED:
-                self.later(decided_at + timedelta(minutes=2), self.deliver)
+                self.deliver_soon(decided_at)
                 self.schedule_chat(message.id, decided_at)
             elif message.state is MessageState.PENDING_APPROVAL:
                 self.schedule_review(message, decided_at)
@@ -1044,7 +1043,7 @@ class _History:
                 await reject(self.session, message, actor=actor, reason="no longer relevant")
                 return
             await approve(self.session, message, self.context, actor=actor)
-            self.later(utcnow() + timedelta(minutes=2), self.deliver)
+            self.deliver_soon(utcnow())
             self.schedule_chat(message.id, utcnow())
 
         self.later(at, review)
