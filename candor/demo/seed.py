@@ -1,8 +1,12 @@
-"""The demo company: teams, HR users, jobs and a few hundred candidates at every stage.
+"""The demo company: teams, HR users, jobs and a few hundred candidates at every stage, with
+six months of history that tells a story: four months of results going out late or not at
+all, then eight weeks of feedback managed with Candor.
 
 Applications and interviews are written by feeding ATS events to `candor.ats.service`, the
 path a real ATS takes, so the demo exercises the real rules and leaves the real stage history.
-Only what no ATS event creates (teams, HR users, the demo token, web chat identities) is
+HR's approvals, the dispatcher's sends and the candidates' replies, ratings and hand-offs go
+through their services too, each with the clock (`candor.clock.clock_at`) at its moment.
+Only what no service creates (teams, HR users, the demo token, web chat identities) is
 written directly.
 
 The data comes from a fixed random seed and is laid out relative to "now": the same day gives
