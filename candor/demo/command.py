@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -24,6 +25,7 @@ from candor.demo.content import HR_USERS, TEAM_BY_ID
 from candor.demo.seed import (
     DEMO_ATS_TOKEN,
     DEMO_PASSWORD,
+    HISTORY_DAYS,
     DemoRefusedError,
     DemoSummary,
     example_ats_event,
@@ -227,6 +229,10 @@ def render_instructions(
             f"from {summary.events} ATS events.",
             "  applications by stage/status:",
             *_stage_lines(summary),
+            "",
+            f"Six months of history: results went out late or not at all until the company "
+            f"adopted Candor on {summary.adopted_on:%Y-%m-%d}; since then nearly all arrive "
+            "within the promise.",
         ]
     lines += [
         "",
@@ -236,6 +242,14 @@ def render_instructions(
         f"  Liveness            {base_url}/healthz",
         "",
         f"  HR console          {base_url}/console/login",
+        f"  KPI dashboard       {base_url}/console/kpis  (the last 90 days: before and after)",
+    ]
+    if summary is not None:
+        lines.append(
+            f"  … all six months    {base_url}/console/kpis?from={summary.history_from}"
+            f"&to={summary.history_from + timedelta(days=HISTORY_DAYS)}"
+        )
+    lines += [
         "",
         f"Demo HR logins for the HR console, password for all: {DEMO_PASSWORD}",
     ]

@@ -1,8 +1,12 @@
-"""The demo company: teams, HR users, jobs and a few hundred candidates at every stage.
+"""The demo company: teams, HR users, jobs and a few hundred candidates at every stage, with
+six months of history that tells a story: four months of results going out late or not at
+all, then eight weeks of feedback managed with Candor.
 
 Applications and interviews are written by feeding ATS events to `candor.ats.service`, the
 path a real ATS takes, so the demo exercises the real rules and leaves the real stage history.
-Only what no ATS event creates (teams, HR users, the demo token, web chat identities) is
+HR's approvals, the dispatcher's sends and the candidates' replies, ratings and hand-offs go
+through their services too, each with the clock (`candor.clock.clock_at`) at its moment.
+Only what no service creates (teams, HR users, the demo token, web chat identities) is
 written directly.
 
 The data comes from a fixed random seed and is laid out relative to "now": the same day gives
@@ -12,10 +16,14 @@ transaction, so a failed seed leaves nothing behind.
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
+from typing import cast
 
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
@@ -41,7 +49,9 @@ from candor.ats.schemas import (
     StageChangedEvent,
 )
 from candor.auth.tokens import Scope, issue_token
-from candor.clock import BUSINESS_TZ, utcnow
+from candor.chat import binding, transcript
+from candor.clock import BUSINESS_TZ, clock_at, utcnow
+from candor.delivery.ports import Delivery, SendResult, Sent
 from candor.demo.content import (
     EMAIL_DOMAINS,
     EN_CHANNELS,
@@ -63,7 +73,16 @@ from candor.demo.content import (
     ai_summary,
     human_summary,
 )
-from candor.models import Application, ChatIdentity, HRUser, Team, TeamMembership
+from candor.dialogue import service as dialogue
+from candor.models import (
+    Application,
+    ChatIdentity,
+    Conversation,
+    HRUser,
+    Job,
+    Team,
+    TeamMembership,
+)
 from candor.models.enums import (
     ApplicationStatus,
     Channel,
@@ -72,17 +91,45 @@ from candor.models.enums import (
     Locale,
     Stage,
 )
-from candor.outreach.context import ResultDrafter
+from candor.models.outreach import MessageState, OutreachMessage
+from candor.outreach.context import ResultDrafter, outreach_context
+from candor.outreach.dispatcher import Dispatcher
+from candor.outreach.service import OutreachContext, approve, reject
 from candor.outreach.templates import load_default_templates
+from candor.runtime import Runtime
 from candor.settings import Environment, Settings
+from candor.sla.calendar import WorkingCalendar
+from candor.sla.service import current_calendar
 
 DEMO_SEED = 20240601
 DEMO_PASSWORD = "candor-demo"  # noqa: S105 - printed on purpose: the demo is for development
 # Well known so the printed curl example works as is; that is also why production refuses it.
 DEMO_ATS_TOKEN = "cnd_demo_ats_token"  # noqa: S105
 DEMO_TOKEN_NAME = "demo-ats (candor demo)"  # noqa: S105
-CANDIDATE_COUNT = 250
-HISTORY_DAYS = 60
+CANDIDATE_COUNT = 284
+# About six months of history: the company ran its ATS for four months before it adopted
+# Candor, and has managed its feedback with it for the last eight weeks. Both halves fall in
+# the dashboard's default 90 days, so the turn is the first thing a demo user sees there.
+HISTORY_DAYS = 182
+ADOPTED_WEEKS_AGO = 8
+# Drafts a recruiter overlooked since: the open SLA breaches the dashboard and worker show.
+FORGOTTEN_DRAFTS = 2
+# Candidates who read their result in WeChat and may reply, rate it or ask for a person.
+CHATTING_SHARE = 0.6
+RATINGS = (1, 2, 8, 30, 45)  # weights of 1..5 stars for a result heard in time
+LATE_RATINGS = (40, 30, 20, 7, 3)  # and for one that came late
+# In time but before adoption: results came in a few words, questions went unanswered.
+UNMANAGED_RATINGS = (10, 25, 35, 20, 10)
+CHAT_REPLIES = ("谢谢通知！", "好的，收到。", "Thanks for letting me know.", "明白了，谢谢")
+HANDOFF_REQUESTS = ("我想和招聘顾问聊一下", "Can I talk to a recruiter?")
+HR_ANSWER = "您好，我是负责该职位的招聘顾问，请问有什么可以帮您？"
+
+
+def adoption_day(now: datetime) -> date:
+    """The Monday the demo company started managing its feedback with Candor."""
+    today = now.astimezone(BUSINESS_TZ).date()
+    monday = today - timedelta(days=today.weekday())
+    return monday - timedelta(weeks=ADOPTED_WEEKS_AGO)
 
 
 class DemoRefusedError(RuntimeError):
@@ -163,6 +210,7 @@ class _Journey:
         self.job = job
         self.application_external_id = f"demo-app-{number:04d}"
         self.today = now.astimezone(BUSINESS_TZ).date()
+        self.adopted_on = adoption_day(now)
         # Every past event stays a little before now, so nothing looks like it comes from the
         # future except the interview slots that are meant to be upcoming.
         self.limit = now - timedelta(minutes=5)
@@ -266,8 +314,10 @@ class _Journey:
         # Some AI-interview vendors decide on the spot and most interviewers submit their
         # verdict with the scorecard; the rest are decided days later in the ATS. Deciding on
         # the spot is also one event fewer, and every event costs the seed several statements.
+        # Before Candor, results were decided whenever someone got round to it.
+        managed = self.cursor.astimezone(BUSINESS_TZ).date() >= self.adopted_on
         on_the_spot = decision is not None and self.rng.random() < (
-            0.5 if kind is InterviewKind.AI_VIDEO else 0.7
+            (0.5 if kind is InterviewKind.AI_VIDEO else 0.7) if managed else 0.15
         )
         self._add(
             completed_at,
@@ -285,11 +335,15 @@ class _Journey:
         )
         if decision is None or on_the_spot:
             return
-        low, high = {
-            InterviewKind.AI_VIDEO: (1, 6),
-            InterviewKind.PHONE: (0, 2),
-            InterviewKind.ONSITE: (1, 4),
-        }[kind]
+        low, high = (
+            {
+                InterviewKind.AI_VIDEO: (0, 2),
+                InterviewKind.PHONE: (0, 2),
+                InterviewKind.ONSITE: (1, 3),
+            }[kind]
+            if managed
+            else (3, 16)
+        )
         decided_at = self._days_later(low, high)
         self._add(
             decided_at,
@@ -448,40 +502,49 @@ def _ai(decision: Decision | None) -> Callable[[_Journey], None]:
     return play
 
 
+INBOX_SCENARIO = "ai_rejected_recently"
 # How many of the demo's candidates end up where, and how long ago they applied. The counts
 # add up to CANDIDATE_COUNT; the mix is shaped like an AI-interview funnel, where most
 # candidates stop at the AI interview.
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("applied", "applied, not yet invited", 32, (1, 6), _nothing),
     Scenario("ai_scheduled", "AI interview scheduled", 28, (2, 6), _upcoming_after()),
-    Scenario("ai_awaiting", "AI interview done, awaiting result", 31, (3, 14), _ai(None)),
-    Scenario("ai_rejected", "rejected after AI interview", 43, (8, 52), _ai(Decision.REJECT)),
-    Scenario("ai_on_hold", "on hold after AI interview", 20, (8, 45), _ai(Decision.HOLD)),
+    Scenario("ai_awaiting", "AI interview done, awaiting result", 31, (2, 6), _ai(None)),
+    Scenario("ai_rejected", "rejected after AI interview", 43, (6, 180), _ai(Decision.REJECT)),
+    # Decided in the last days: their drafts are what today's approval inbox holds.
+    Scenario(
+        INBOX_SCENARIO,
+        "rejected after AI interview this week",
+        34,
+        (1, 3),
+        _ai(Decision.REJECT),
+    ),
+    Scenario("ai_on_hold", "on hold after AI interview", 20, (8, 175), _ai(Decision.HOLD)),
     Scenario("ai_advanced", "passed AI interview", 15, (5, 14), _ai(Decision.ADVANCE)),
     Scenario("phone_scheduled", "phone interview scheduled", 10, (8, 20), _upcoming_after(AI)),
-    Scenario("phone_awaiting", "phone interview done, awaiting result", 7, (9, 22), _phone(None)),
+    Scenario("phone_awaiting", "phone interview done, awaiting result", 7, (5, 9), _phone(None)),
     Scenario(
-        "phone_rejected", "rejected after phone interview", 12, (12, 50), _phone(Decision.REJECT)
+        "phone_rejected", "rejected after phone interview", 12, (12, 178), _phone(Decision.REJECT)
     ),
     Scenario(
         "onsite_scheduled", "onsite interview scheduled", 8, (12, 30), _upcoming_after(AI, PHONE)
     ),
     Scenario(
-        "onsite_rejected", "rejected after onsite interview", 7, (18, 55), _onsite(Decision.REJECT)
+        "onsite_rejected", "rejected after onsite interview", 7, (18, 178), _onsite(Decision.REJECT)
     ),
     Scenario(
-        "onsite_on_hold", "on hold after onsite interview", 3, (18, 50), _onsite(Decision.HOLD)
+        "onsite_on_hold", "on hold after onsite interview", 3, (18, 170), _onsite(Decision.HOLD)
     ),
     Scenario("offer", "offer extended", 8, (22, 45), _offer),
-    Scenario("offer_declined", "declined the offer", 3, (28, 55), _offer_declined),
-    Scenario("hired", "hired", 8, (38, 58), _hired),
-    Scenario("withdrawn_applied", "withdrew after applying", 5, (3, 40), _withdrawn_after()),
-    Scenario("withdrawn_ai", "withdrew before the AI interview", 7, (5, 40), _withdrawn_after(AI)),
+    Scenario("offer_declined", "declined the offer", 3, (28, 170), _offer_declined),
+    Scenario("hired", "hired", 8, (38, 178), _hired),
+    Scenario("withdrawn_applied", "withdrew after applying", 5, (3, 150), _withdrawn_after()),
+    Scenario("withdrawn_ai", "withdrew before the AI interview", 7, (5, 150), _withdrawn_after(AI)),
     Scenario(
         "withdrawn_phone",
         "withdrew after the phone interview",
         3,
-        (14, 50),
+        (14, 170),
         _withdrawn_after(AI, PHONE),
     ),
 )
@@ -619,6 +682,9 @@ def plan_demo(now: datetime, *, seed: int = DEMO_SEED) -> DemoPlan:
 
     journeys: list[_Journey] = []
 
+    recruiters = sorted({job.recruiter_email for job in JOBS})
+    inbox_turn = [0]
+
     def start(candidate: CandidateIn, scenario: Scenario, exclude: DemoJob | None) -> DemoJob:
         english_candidate = candidate.locale is Locale.EN
         # English speakers mostly apply for the English-titled roles, but not only.
@@ -628,6 +694,11 @@ def plan_demo(now: datetime, *, seed: int = DEMO_SEED) -> DemoPlan:
             if job is not exclude
             and (job.english == english_candidate or (english_candidate and rng.random() < 0.25))
         ]
+        if scenario.name == INBOX_SCENARIO:
+            # Today's drafts go round the recruiters, so each finds a handful in the inbox.
+            recruiter = recruiters[inbox_turn[0] % len(recruiters)]
+            inbox_turn[0] += 1
+            pool = [job for job in pool if job.recruiter_email == recruiter] or pool
         job = rng.choices(pool, weights=[job.weight for job in pool], k=1)[0]
         days_ago = rng.randint(*scenario.days_ago)
         applied_at = _business_time(rng, today - timedelta(days=min(days_ago, HISTORY_DAYS - 2)))
@@ -709,6 +780,8 @@ class DemoSummary:
     events: int
     by_stage_and_status: dict[tuple[Stage, ApplicationStatus], int]
     web_bindings: tuple[WebBinding, ...]
+    history_from: date  # the first day of the six months
+    adopted_on: date  # the day the company started managing feedback with Candor
 
 
 async def demo_present(session: AsyncSession) -> bool:
@@ -776,24 +849,20 @@ async def seed_demo(
         session, name=DEMO_TOKEN_NAME, scopes=[Scope.ATS_WRITE], plaintext=DEMO_ATS_TOKEN
     )
 
-    # The demo shows outreach at work: decided results get their drafts, advances are
-    # auto-approved and queued, rejections wait in HR's approval queue.
+    # Six months of outreach, written as it happened: the clock stands at each event's time
+    # while the real services draft, approve and send (see _History).
     await load_default_templates(session)
-    drafter = ResultDrafter(settings)
-    for done, event in enumerate(plan.events, start=1):
-        await accept_event(session, event, on_result_decided=drafter)
-        if progress is not None:
-            progress(done, len(plan.events))
+    context = await outreach_context(session, settings)
+    history = _History(session, settings, context, await current_calendar(session), now=now)
+    await history.play(plan.events, progress)
 
-    for binding in plan.web_bindings:
-        candidate = await repository.candidate_by_external_id(
-            session, binding.candidate_external_id
-        )
+    for web in plan.web_bindings:
+        candidate = await repository.candidate_by_external_id(session, web.candidate_external_id)
         assert candidate is not None
         session.add(
             ChatIdentity(
                 channel=Channel.WEB,
-                external_user_id=binding.external_user_id,
+                external_user_id=web.external_user_id,
                 candidate_id=candidate.id,
                 bound_at=now,
             )
@@ -814,7 +883,283 @@ async def seed_demo(
         events=len(plan.events),
         by_stage_and_status={(stage, status): count for stage, status, count in rows},
         web_bindings=plan.web_bindings,
+        history_from=now.astimezone(BUSINESS_TZ).date() - timedelta(days=HISTORY_DAYS),
+        adopted_on=adoption_day(now),
     )
+
+
+class _DemoSender:
+    """The demo's channels: every delivery is accepted, as a working provider would."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.sent = 0
+
+    async def aclose(self) -> None:
+        return None
+
+    async def send(self, delivery: Delivery) -> SendResult:
+        self.sent += 1
+        return Sent(f"demo-{self.sent:05d}")
+
+
+class _SeedRuntime:
+    """The dispatcher's runtime during seeding: its "transactions" are the seed's one, so a
+    failed seed still leaves nothing behind."""
+
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        yield self.session
+
+
+Action = Callable[[], Awaitable[None]]
+
+
+class _History:
+    """Plays the plan's ATS events in time order with the clock (`candor.clock.clock_at`) at
+    each one, and HR's and the dispatcher's work in between, through the real services.
+
+    Before the adoption day nobody managed feedback: drafts waited one to four weeks for a
+    recruiter, and some were thrown away. From then on each recruiter reviews drafts within
+    a couple of working days, and the dispatcher sends within minutes. Drafts whose review
+    would come after now are today's approval inbox.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        context: OutreachContext,
+        calendar: WorkingCalendar,
+        *,
+        now: datetime,
+    ) -> None:
+        self.session = session
+        self.calendar = calendar
+        self.context = context
+        self.drafter = ResultDrafter(settings, context)
+        self.dispatcher = Dispatcher(
+            cast(Runtime, _SeedRuntime(session, settings)),
+            {channel: _DemoSender(channel) for channel in Channel},
+            context,
+            worker_id="candor-demo-seed",
+            concurrency=1,
+        )
+        self.now = now
+        self.adopted_at = datetime.combine(adoption_day(now), time(9), BUSINESS_TZ)
+        self.last_message_id = 0
+        self.pending: list[tuple[datetime, int, Action]] = []
+        self.sequence = 0
+        self.recruiter_by_job: dict[int, int] = {}
+        self.forgotten = 0
+        self.drafted_at: dict[int, datetime] = {}
+
+    def later(self, at: datetime, action: Action) -> None:
+        if at < self.now - timedelta(minutes=1):
+            self.sequence += 1
+            heapq.heappush(self.pending, (at, self.sequence, action))
+
+    async def run_until(self, at: datetime) -> None:
+        while self.pending and self.pending[0][0] <= at:
+            when, _, action = heapq.heappop(self.pending)
+            with clock_at(when):
+                await action()
+
+    async def play(self, events: Sequence[AtsEventIn], progress: Progress | None) -> None:
+        self.recruiter_by_job = {
+            job_id: recruiter_id
+            for job_id, recruiter_id in await self.session.execute(select(Job.id, Job.recruiter_id))
+            if recruiter_id is not None
+        }
+        for done, event in enumerate(events, start=1):
+            assert event.occurred_at is not None
+            await self.run_until(event.occurred_at)
+            with clock_at(event.occurred_at):
+                await accept_event(self.session, event, on_result_decided=self.drafter)
+            if isinstance(event, ResultDecidedEvent | InterviewCompletedEvent):
+                await self.follow_up(event.occurred_at)
+            if progress is not None:
+                progress(done, len(events))
+        await self.run_until(self.now - timedelta(minutes=1))
+
+    def deliver_soon(self, queued_at: datetime) -> None:
+        """The worker picks a queued message up within minutes, or when quiet hours end."""
+        self.later(
+            self.context.quiet_hours.next_allowed(queued_at + timedelta(minutes=2)), self.deliver
+        )
+
+    async def deliver(self) -> None:
+        while await self.dispatcher.run_once():
+            pass
+
+    async def follow_up(self, decided_at: datetime) -> None:
+        """Schedule what happens to the drafts this event made."""
+        drafted = list(
+            await self.session.scalars(
+                select(OutreachMessage)
+                .where(OutreachMessage.id > self.last_message_id)
+                .order_by(OutreachMessage.id)
+            )
+        )
+        for message in drafted:
+            self.last_message_id = message.id
+            self.drafted_at[message.id] = decided_at
+            if message.state is MessageState.QUEUED:
+                self.deliver_soon(decided_at)
+                self.schedule_chat(message.id, decided_at)
+            elif message.state is MessageState.PENDING_APPROVAL:
+                self.schedule_review(message, decided_at)
+
+    def schedule_review(self, message: OutreachMessage, drafted_at: datetime) -> None:
+        rng = random.Random(f"{DEMO_SEED}-review-{message.id}")  # noqa: S311 - fake data
+        discard = False
+        if drafted_at < self.adopted_at:
+            # Unmanaged: one to four weeks, some thrown away; the backlog was cleared on the
+            # adoption day.
+            at = min(
+                _business_time(rng, drafted_at.date() + timedelta(days=rng.randint(6, 28))),
+                self.adopted_at + timedelta(minutes=rng.randint(0, 300)),
+            )
+            discard = rng.random() < 0.3
+        else:
+            # Managed: usually the same or the next working day, always within the promise.
+            at = _next_working_moment(
+                self.calendar, drafted_at + timedelta(hours=rng.uniform(2.0, 70.0))
+            )
+            if self.forgotten < FORGOTTEN_DRAFTS and timedelta(
+                days=9
+            ) < self.now - drafted_at < timedelta(days=20):
+                self.forgotten += 1
+                return  # forgotten: one of the few open breaches
+        if at >= self.now:
+            return  # still in the approval inbox
+
+        async def review() -> None:
+            await self.session.refresh(message)
+            if message.state is not MessageState.PENDING_APPROVAL:
+                return  # superseded by a later result
+            actor = await self.reviewer(message)
+            if discard:
+                await reject(self.session, message, actor=actor, reason="no longer relevant")
+                return
+            await approve(self.session, message, self.context, actor=actor)
+            self.deliver_soon(utcnow())
+            self.schedule_chat(message.id, utcnow())
+
+        self.later(at, review)
+
+    def schedule_chat(self, message_id: int, queued_at: datetime) -> None:
+        """What the candidate does in chat after the result arrives: reply, rate it (the
+        satisfaction question), or ask for a person, whom HR answers."""
+        rng = random.Random(f"{DEMO_SEED}-chat-{message_id}")  # noqa: S311 - fake data
+        # The backlog cleared on the adoption day reached candidates who had long moved on.
+        backlog = queued_at >= self.adopted_at > self.drafted_at.get(message_id, queued_at)
+        if rng.random() >= (0.15 if backlog else CHATTING_SHARE):
+            return
+        # Read (and answered, when a person is asked for) in the day, as most are.
+        read_at = _next_working_moment(
+            self.calendar, queued_at + timedelta(hours=rng.uniform(0.5, 30.0))
+        )
+
+        async def chat() -> None:
+            # Fresh: the dispatcher records sends with bulk UPDATEs, past the identity map.
+            message = await self.session.get_one(
+                OutreachMessage, message_id, populate_existing=True
+            )
+            if message.state is not MessageState.SENT or message.sent_at is None:
+                return
+            application = await self.session.get_one(Application, message.application_id)
+            thread = await transcript.open_thread(
+                self.session, Channel.WECHAT, f"demo-openid-{application.candidate_id:04d}"
+            )
+            if thread.identity.bound_at is None:
+                await binding.bind(
+                    self.session,
+                    thread.identity,
+                    application,
+                    actor="system:demo",
+                    via="demo",
+                    now=utcnow(),
+                )
+            conversation = thread.conversation
+            candidate_id = application.candidate_id
+            late = message.due_at is not None and (
+                message.sent_at.astimezone(BUSINESS_TZ).date()
+                > message.due_at.astimezone(BUSINESS_TZ).date()
+            )
+            if rng.random() < (0.25 if late else 0.5):
+                await self.inbound(conversation, rng.choice(CHAT_REPLIES))
+            await dialogue.ask_rating_once(
+                self.session, message, candidate_id, conversation.id, now=utcnow()
+            )
+            if rng.random() < 0.6:
+                weights = (
+                    LATE_RATINGS
+                    if late
+                    else RATINGS
+                    if message.created_at >= self.adopted_at
+                    else UNMANAGED_RATINGS
+                )
+                rating = rng.choices((1, 2, 3, 4, 5), weights=weights)[0]
+                await dialogue.store_rating(self.session, candidate_id, rating, now=utcnow())
+            if rng.random() < 0.12:
+                await self.inbound(conversation, rng.choice(HANDOFF_REQUESTS))
+                await dialogue.open_handoff(
+                    self.session, conversation, reason="asked for a person", now=utcnow()
+                )
+                managed = utcnow() >= self.adopted_at
+                answer_at = _next_working_moment(
+                    self.calendar,
+                    utcnow()
+                    + (
+                        timedelta(minutes=rng.uniform(10, 120))
+                        if managed
+                        else timedelta(hours=rng.uniform(20, 90))
+                    ),
+                )
+                if managed or rng.random() < 0.6:
+                    actor = await self.reviewer(message)
+                    self.later(answer_at, partial(self.answer, conversation.id, actor))
+
+        self.later(read_at, chat)
+
+    async def inbound(self, conversation: Conversation, text: str) -> None:
+        await transcript.record_inbound(
+            self.session,
+            conversation,
+            text=text,
+            event=None,
+            payload=None,
+            provider_message_id=None,
+            at=utcnow(),
+        )
+        await transcript.touch(self.session, conversation.id, utcnow())
+
+    async def answer(self, conversation_id: int, actor: str) -> None:
+        conversation = await self.session.get_one(Conversation, conversation_id)
+        await dialogue.reply_as_hr(self.session, conversation, HR_ANSWER, actor=actor, now=utcnow())
+
+    async def reviewer(self, message: OutreachMessage) -> str:
+        job_id = await self.session.scalar(
+            select(Application.job_id).where(Application.id == message.application_id)
+        )
+        assert job_id is not None
+        return f"user:{self.recruiter_by_job[job_id]}"
+
+
+def _next_working_moment(calendar: WorkingCalendar, at: datetime) -> datetime:
+    """`at` if it falls in working hours on a working day, else 09:30 on the next one."""
+    local = at.astimezone(BUSINESS_TZ)
+    if calendar.day(local.date()).working and time(9) <= local.time() <= time(19):
+        return at
+    day = local.date() + timedelta(days=1 if local.time() > time(19) else 0)
+    while not calendar.day(day).working:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(9, 30), BUSINESS_TZ)
 
 
 def example_ats_event(now: datetime | None = None) -> dict[str, object]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,10 +39,22 @@ def candor_demo(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_candor_demo_seed_only_prints_what_to_open_and_is_idempotent(tmp_path: Path) -> None:
-    database = tmp_path / "candor.sqlite3"
+@pytest.fixture(scope="module")
+def seeded_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SeedRun]:
+    """One `candor demo --seed-only` into a fresh database, shared by this module's tests:
+    seeding is most of their time."""
+    database = tmp_path_factory.mktemp("demo") / "candor.sqlite3"
+    return database, candor_demo(database, "--seed-only")
 
-    first = candor_demo(database, "--seed-only")
+
+SeedRun = subprocess.CompletedProcess[str]
+
+
+def test_candor_demo_seed_only_prints_what_to_open_and_is_idempotent(
+    seeded_demo: tuple[Path, SeedRun],
+) -> None:
+    database, first = seeded_demo
+
     second = candor_demo(database, "--seed-only")
 
     assert first.returncode == 0, first.stderr
@@ -53,7 +66,17 @@ def test_candor_demo_seed_only_prints_what_to_open_and_is_idempotent(tmp_path: P
     assert "Demo HR logins for the HR console" in first.stdout
     assert f"Authorization: Bearer {DEMO_ATS_TOKEN}" in first.stdout
     assert "Seeded demo company" in first.stdout
+    assert "http://127.0.0.1:8000/console/kpis " in first.stdout
+    assert re.search(
+        r"http://127\.0\.0\.1:8000/console/kpis\?from=\d{4}-\d\d-\d\d&to=", first.stdout
+    )
     assert re.search(r"hired +hired \d+", first.stdout)  # the funnel is printed
+    # Pipes, not a terminal: plain progress lines, from 0 to every event.
+    err = first.stderr.splitlines()
+    assert err[0] == "Migrating the database…"
+    progress = [line for line in err if line.startswith("Seeding the demo company: ")]
+    assert progress[0].startswith("Seeding the demo company: 0/")
+    assert re.fullmatch(r"Seeding the demo company: (\d+)/\1 ATS events", progress[-1])
 
     assert second.returncode == 0, second.stderr
     assert "already in the database" in second.stdout
@@ -87,8 +110,14 @@ def _read_lines(stream: io.TextIOBase, into: list[str]) -> None:
         into.append(line.rstrip("\n"))
 
 
-def test_candor_demo_keeps_what_to_open_on_screen_and_the_log_in_a_file(tmp_path: Path) -> None:
-    database = tmp_path / "candor.sqlite3"
+def test_candor_demo_keeps_what_to_open_on_screen_and_the_log_in_a_file(
+    tmp_path: Path, seeded_demo: tuple[Path, SeedRun]
+) -> None:
+    # A copy of the seeded database: this run migrates it, finds the demo and serves it.
+    seeded, _ = seeded_demo
+    for file in seeded.parent.glob(f"{seeded.name}*"):
+        shutil.copy(file, tmp_path / file.name)
+    database = tmp_path / seeded.name
     log_file = tmp_path / "demo.log"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CANDOR_")}
     clean["CANDOR_DATABASE_URL"] = f"sqlite+aiosqlite:///{database}"
@@ -143,9 +172,7 @@ def test_candor_demo_keeps_what_to_open_on_screen_and_the_log_in_a_file(tmp_path
     assert f"Log (requests, the worker's SLA warnings): {log_file}" in last
     # Nothing scrolled them away: stderr ends where the server started, the log went to the file.
     assert err_then[0] == "Migrating the database…"
-    progress = [line for line in err_then if line.startswith("Seeding the demo company: ")]
-    assert re.fullmatch(r"Seeding the demo company: (\d+)/\1 ATS events", progress[-1])
-    assert progress[0].startswith("Seeding the demo company: 0/")
+    assert "already in the database" in "\n".join(out_then)
     assert err_then[-1] == "Starting the server…", err_then[-5:]
     written = log_file.read_text("utf-8")
     assert "[warning  ] sla.breached" in written
