@@ -29,6 +29,7 @@ from candor.models.dialogue import (
     JobAnswer,
     JobQuestion,
 )
+from candor.models.hr_chat import HrCard, HrChatAccount
 from candor.models.integration import ApiToken, AtsEvent, IdempotencyKey
 from candor.models.kpis import (
     ApplicationFacts,
@@ -79,6 +80,8 @@ __all__ = [
     "DeliveryFacts",
     "DialogueState",
     "HRUser",
+    "HrCard",
+    "HrChatAccount",
     "Handoff",
     "HandoffApplication",
     "HandoffFacts",
