@@ -9,13 +9,14 @@ queue (`candor.hr_chat.queue`) sends new cards and updates decided ones after co
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.logging import get_logger
-from candor.models import HrCard, HrChatAccount, Job, OutreachMessage
+from candor.models import Application, Handoff, HrCard, HrChatAccount, Job, OutreachMessage
 from candor.models.enums import HrCardKind, HrCardState
 from candor.models.outreach import SlaNotificationKind
 from candor.outreach.hr_notices import hr_people
@@ -37,18 +38,54 @@ async def add_message_cards(
     kind: HrCardKind,
     *,
     now: datetime,
+    recipients: Sequence[int] | None = None,
 ) -> list[HrCard]:
-    """Cards about a message awaiting approval, to the owning recruiter (else the team's
-    recruiters, leads, admins: as an SLA warning is routed) on each platform they bound.
-    A card already written for the same (subject, kind, user, platform) is not repeated."""
+    """Cards about a message awaiting approval, to `recipients` (by default the owning
+    recruiter, else the team's recruiters, leads, admins: as an SLA warning is routed) on
+    each platform they bound. A card already written for the same (subject, kind, user,
+    platform) is not repeated."""
+    if recipients is None:
+        people = await hr_people(session, [job])
+        recipients = people.recipients(SlaNotificationKind.WARN, job)
+    return await _add_cards(
+        session, message_subject(message.id), kind, recipients, now=now, message_id=message.id
+    )
+
+
+async def add_handoff_cards(
+    session: AsyncSession, handoff: Handoff, application: Application, *, now: datetime
+) -> list[HrCard]:
+    """Cards telling the application's owning recruiter (routed as a draft is) that a
+    conversation was handed to HR; they only open the conversation in the console."""
+    job = await session.get_one(Job, application.job_id)
     people = await hr_people(session, [job])
-    recipients = people.recipients(SlaNotificationKind.WARN, job)
+    return await _add_cards(
+        session,
+        f"handoff:{handoff.id}",
+        HrCardKind.HANDOFF,
+        people.recipients(SlaNotificationKind.WARN, job),
+        now=now,
+        handoff_id=handoff.id,
+    )
+
+
+async def _add_cards(
+    session: AsyncSession,
+    subject: str,
+    kind: HrCardKind,
+    recipients: Sequence[int],
+    *,
+    now: datetime,
+    message_id: int | None = None,
+    handoff_id: int | None = None,
+) -> list[HrCard]:
     if not recipients:
         return []
     accounts = (
-        await session.scalars(select(HrChatAccount).where(HrChatAccount.user_id.in_(recipients)))
+        await session.scalars(
+            select(HrChatAccount).where(HrChatAccount.user_id.in_(list(recipients)))
+        )
     ).all()
-    subject = message_subject(message.id)
     existing = set(
         (
             await session.execute(
@@ -67,7 +104,8 @@ async def add_message_cards(
             platform=account.platform,
             recipient_id=account.user_id,
             subject_key=subject,
-            message_id=message.id,
+            message_id=message_id,
+            handoff_id=handoff_id,
             token=secrets.token_urlsafe(24),
             state=HrCardState.OPEN,
             created_at=now,
@@ -78,7 +116,7 @@ async def add_message_cards(
     if cards:
         log.info(
             "hr_chat.cards_written",
-            message_id=message.id,
+            subject=subject,
             kind=kind.value,
             recipients=sorted({c.recipient_id for c in cards}),
         )

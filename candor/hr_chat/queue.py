@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor import metrics
 from candor.clock import BUSINESS_TZ, utcnow
@@ -23,7 +24,16 @@ from candor.hr_chat.actions import APPROVE, REJECT, status_text
 from candor.hr_chat.ports import Card, CardSender
 from candor.hr_chat.texts import text
 from candor.logging import get_logger
-from candor.models import Application, HrCard, HrChatAccount, HRUser, Job, OutreachMessage
+from candor.models import (
+    Application,
+    Handoff,
+    HandoffApplication,
+    HrCard,
+    HrChatAccount,
+    HRUser,
+    Job,
+    OutreachMessage,
+)
 from candor.models.enums import HrCardKind, HrCardState, HrChatPlatform
 from candor.runtime import Runtime
 
@@ -81,6 +91,53 @@ def render_card(
     )
 
 
+async def _render(session: AsyncSession, card: HrCard, user: HRUser, base: str) -> Card | None:
+    if card.message_id is not None:
+        row = (
+            await session.execute(
+                select(OutreachMessage, Application.code, Job.title)
+                .join(Application, Application.id == OutreachMessage.application_id)
+                .join(Job, Job.id == Application.job_id)
+                .where(OutreachMessage.id == card.message_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        message, code, title = row
+        return render_card(card, user, message, code, title, base)
+    if card.handoff_id is not None:
+        handoff_row = (
+            await session.execute(
+                select(Handoff, Application.code, Job.title)
+                .join(HandoffApplication, HandoffApplication.handoff_id == Handoff.id)
+                .join(Application, Application.id == HandoffApplication.application_id)
+                .join(Job, Job.id == Application.job_id)
+                .where(Handoff.id == card.handoff_id)
+            )
+        ).first()
+        if handoff_row is None:
+            return None
+        handoff, code, title = handoff_row
+        return render_handoff_card(card, user, handoff, code, title, base)
+    return None
+
+
+def render_handoff_card(
+    card: HrCard, user: HRUser, handoff: Handoff, code: str, job_title: str, console_base: str
+) -> Card:
+    locale = user.locale
+    since = handoff.opened_at.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
+    return Card(
+        token=card.token,
+        title=text(locale, "handoff_title", code=code),
+        description=handoff.reason[:PREVIEW_CHARS],
+        fields=((text(locale, "job"), job_title), (text(locale, "since"), since)),
+        url=f"{console_base}/console/conversations/{handoff.conversation_id}",
+        open_label=text(locale, "open"),
+        buttons=(),
+    )
+
+
 class HrCardQueue:
     """`hr_cards` as a queue of the delivery loop, over one `CardSender` per platform."""
 
@@ -105,14 +162,7 @@ class HrCardQueue:
         base = self.runtime.settings.public_url.rstrip("/")
         async with self.runtime.transaction() as session:
             query = (
-                select(
-                    HrCard,
-                    HrChatAccount.external_id,
-                    HRUser,
-                    OutreachMessage,
-                    Application.code,
-                    Job.title,
-                )
+                select(HrCard, HrChatAccount.external_id, HRUser)
                 .join(
                     HrChatAccount,
                     and_(
@@ -121,9 +171,6 @@ class HrCardQueue:
                     ),
                 )
                 .join(HRUser, HRUser.id == HrCard.recipient_id)
-                .join(OutreachMessage, OutreachMessage.id == HrCard.message_id)
-                .join(Application, Application.id == OutreachMessage.application_id)
-                .join(Job, Job.id == Application.job_id)
                 .where(
                     HrCard.platform.in_(list(self.senders)),
                     or_(
@@ -144,11 +191,13 @@ class HrCardQueue:
             if not self.runtime.settings.uses_sqlite:
                 query = query.with_for_update(of=HrCard, skip_locked=True)
             claimed = []
-            for card, external_id, user, message, code, title in (
-                await session.execute(query)
-            ).all():
+            for card, external_id, user in (await session.execute(query)).all():
                 card.attempts += 1
                 card.next_attempt_at = now + LEASE
+                rendered = await _render(session, card, user, base)
+                if rendered is None:  # its subject is gone: nothing to show
+                    card.state, card.update_pending = HrCardState.EXPIRED, False
+                    continue
                 claimed.append(
                     ClaimedCard(
                         card_id=card.id,
@@ -156,7 +205,7 @@ class HrCardQueue:
                         to=external_id,
                         update=card.sent_at is not None,
                         ref=card.platform_ref,
-                        card=render_card(card, user, message, code, title, base),
+                        card=rendered,
                     )
                 )
         return claimed
