@@ -96,7 +96,7 @@ def create_app(
             if with_worker
             else {}
         )
-        card_senders = build_card_senders(settings) if with_worker else {}
+        card_senders = build_card_senders(settings, app.state.runtime.redis) if with_worker else {}
         worker = (
             asyncio.create_task(
                 run_worker_loops(

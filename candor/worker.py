@@ -142,7 +142,7 @@ DEFAULT_JOBS: tuple[Job, ...] = (
 
 Senders = Mapping[Channel, ChannelSender]
 CardSenders = Mapping[HrChatPlatform, CardSender]
-CardSendersFactory = Callable[[Settings], CardSenders]
+CardSendersFactory = Callable[[Settings, Redis], CardSenders]
 SendersFactory = Callable[
     [Settings, Redis, async_sessionmaker[AsyncSession]], dict[Channel, ChannelSender]
 ]
@@ -323,7 +323,7 @@ async def run_worker(
     log.info("worker.started", jobs=[job.name for job in DEFAULT_JOBS], once=once)
     async with open_runtime(settings) as runtime:
         senders = build_senders(settings, runtime.redis, runtime.sessionmaker)
-        card_senders = build_card_senders(settings) if build_card_senders else {}
+        card_senders = build_card_senders(settings, runtime.redis) if build_card_senders else {}
         try:
             await run_worker_loops(
                 runtime,

@@ -17,7 +17,10 @@ router = APIRouter(prefix="/console/me", include_in_schema=False)
 
 def _platforms(settings: Settings) -> list[HrChatPlatform]:
     """The platforms this deployment can bind (the ones configured)."""
-    return [HrChatPlatform.WECOM] if settings.wecom_enabled else []
+    platforms = [HrChatPlatform.WECOM] if settings.wecom_enabled else []
+    if settings.telegram_bot_token is not None:
+        platforms.append(HrChatPlatform.TELEGRAM)
+    return platforms
 
 
 def _platform(form_value: str, settings: Settings) -> HrChatPlatform:
@@ -48,6 +51,7 @@ async def _page(
         code=code,
         code_platform=code_platform,
         code_minutes=int(binding.CODE_TTL.total_seconds() // 60),
+        bot_username=runtime.settings.telegram_bot_username,
         done=done,
     )
 

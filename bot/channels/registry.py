@@ -50,11 +50,14 @@ def build_senders(
     return senders
 
 
-def build_card_senders(settings: Settings) -> dict[HrChatPlatform, CardSender]:
+def build_card_senders(settings: Settings, redis: Redis) -> dict[HrChatPlatform, CardSender]:
     """The platforms HR's approval cards go out on: those configured (candor.hr_chat)."""
+    from bot.channels.telegram_hr import TelegramCards
     from bot.channels.wecom import WeComCards
 
     senders: dict[HrChatPlatform, CardSender] = {}
     if settings.wecom_enabled:
         senders[HrChatPlatform.WECOM] = WeComCards(settings)
+    if settings.telegram_bot_token is not None:
+        senders[HrChatPlatform.TELEGRAM] = TelegramCards.from_settings(settings, redis)
     return senders

@@ -12,11 +12,13 @@ from datetime import datetime
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor.clock import utcnow
 from candor.hr_chat import actions, binding
 from candor.hr_chat.actions import Answer
 from candor.hr_chat.texts import text
 from candor.models import HRUser
 from candor.models.enums import HrChatPlatform
+from candor.runtime import Runtime
 from candor.settings import Settings
 
 
@@ -62,3 +64,53 @@ async def on_click(
     now: datetime,
 ) -> Answer:
     return await actions.click(session, settings, platform, external_id, token, action, now=now)
+
+
+HR_CALLBACK_PREFIX = "hr:"
+_CALLBACK_ACTIONS = {"a": actions.APPROVE, "r": actions.REJECT}
+
+
+def callback_data(action: str, token: str) -> str:
+    """A card button's Telegram callback data: `hr:a:<token>` / `hr:r:<token>` (37 bytes,
+    under Telegram's 64); the `hr:` prefix tells HR's clicks from candidates' buttons."""
+    short = next(k for k, v in _CALLBACK_ACTIONS.items() if v == action)
+    return f"{HR_CALLBACK_PREFIX}{short}:{token}"
+
+
+class HrChatInbox:
+    """HR traffic on a bot candidates use too (Telegram): recognised and handled here, each
+    in its own transaction; anything else is left to the candidate conversation (None)."""
+
+    def __init__(self, runtime: Runtime, platform: HrChatPlatform) -> None:
+        self.runtime = runtime
+        self.platform = platform
+
+    async def text(self, external_id: str, content: str) -> Answer | None:
+        command, _, argument = content.strip().partition(" ")
+        now = utcnow()
+        async with self.runtime.transaction() as session:
+            if command.split("@")[0] == "/start" and binding.looks_like_code(argument):
+                return await on_text(
+                    session, self.runtime.redis, self.platform, external_id, argument, now=now
+                )
+            if await binding.account_holder(session, self.platform, external_id) is None:
+                return None  # a candidate (or anyone else): the conversation handles it
+            return await on_text(
+                session, self.runtime.redis, self.platform, external_id, content, now=now
+            )
+
+    async def click(self, external_id: str, data: str) -> Answer | None:
+        if not data.startswith(HR_CALLBACK_PREFIX):
+            return None
+        short, _, token = data.removeprefix(HR_CALLBACK_PREFIX).partition(":")
+        action = _CALLBACK_ACTIONS.get(short, short)
+        async with self.runtime.transaction() as session:
+            return await on_click(
+                session,
+                self.runtime.settings,
+                self.platform,
+                external_id,
+                token,
+                action,
+                now=utcnow(),
+            )
