@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select, update
 from candor.ats.intake import accept_event
 from candor.ats.schemas import ATS_EVENT
 from candor.clock import utcnow
+from candor.devtools.fake_wecom import AGENT_ID, CORP_ID, click_xml, seal
 from candor.hr_chat.binding import new_code
 from candor.models import AuditEntry, HrCard, HrChatAccount, OutreachMessage, TeamMembership
 from candor.models.enums import HrCardState, HrChatPlatform
@@ -150,8 +151,6 @@ async def test_refusals_change_nothing(
     assert "无法处理" in await li.click(card.token, "delete")
 
     # Bad signature, malformed XML, a replayed callback: refused before anything is read.
-    from candor.devtools.fake_wecom import AGENT_ID, CORP_ID, click_xml, seal
-
     query, body = seal(fake.crypto, click_xml(CORP_ID, AGENT_ID, "li.na", card.token, "approve"))
     forged = await http.post(
         "/wecom/callback", params={**query, "msg_signature": "0" * 40}, content=body
@@ -257,3 +256,20 @@ async def test_a_rolled_back_draft_leaves_no_card(
     assert await cards_of(runtime) == []
     assert await drain_cards(runtime) == 0
     assert fake_wecom.state.cards() == []
+
+
+async def test_url_verification_echoes_the_decrypted_echostr(
+    http: httpx.AsyncClient, fake_wecom: RunningFakeWeCom
+) -> None:
+    """What WeCom's admin console does when the callback URL is saved."""
+    query, body = seal(fake_wecom.state.crypto, "echo-4711")
+    echostr = (
+        body.decode().removeprefix("<xml><Encrypt><![CDATA[").removesuffix("]]></Encrypt></xml>")
+    )
+    answer = await http.get("/wecom/callback", params={**query, "echostr": echostr})
+    assert (answer.status_code, answer.text) == (200, "echo-4711")
+    forged = await http.get(
+        "/wecom/callback", params={**query, "msg_signature": "f" * 40, "echostr": echostr}
+    )
+    assert forged.status_code == 403
+    assert (await http.get("/wecom/callback", params={"echostr": echostr})).status_code == 403
