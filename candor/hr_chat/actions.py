@@ -23,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.auth.principals import load_principal
 from candor.hr_chat.binding import account_holder
+from candor.hr_chat.cards import actor_name
 from candor.hr_chat.texts import text
 from candor.logging import get_logger
 from candor.models import HrCard, HRUser
 from candor.models.enums import HrCardState, HrChatPlatform
-from candor.models.outreach import MessageState
+from candor.models.outreach import MessageState, OutreachMessage
 from candor.outreach import service
 from candor.outreach.context import outreach_context
 from candor.outreach.queries import visible_message
@@ -54,6 +55,13 @@ def status_text(locale: str | None, card: HrCard) -> str:
     if card.decision == "rejected":
         return text(locale, "rejected_by", name=card.decided_by or "?")
     return card.decision or card.state.value
+
+
+async def _decided(session: AsyncSession, message: OutreachMessage) -> str:
+    """A message decided meanwhile (by a colleague, the console): its state and by whom."""
+    if message.decided_by is None:
+        return message.state.value
+    return f"{message.state.value} ({await actor_name(session, message.decided_by)})"
 
 
 async def _card(session: AsyncSession, token: str, *, for_update: bool) -> HrCard | None:
@@ -102,7 +110,7 @@ async def click(
     if message is None:
         return Answer(text(locale, "out_of_scope"))
     if message.state is not MessageState.PENDING_APPROVAL:
-        return Answer(text(locale, "already", status=message.state.value))
+        return Answer(text(locale, "already", status=await _decided(session, message)))
     assert principal is not None
     if action == REJECT:
         card.reason_wanted_until = now + REASON_WINDOW
@@ -156,7 +164,7 @@ async def reason_reply(
         return Answer(text(user.locale, "out_of_scope"))
     if message.state is not MessageState.PENDING_APPROVAL:
         card.reason_wanted_until = None
-        return Answer(text(user.locale, "already", status=message.state.value))
+        return Answer(text(user.locale, "already", status=await _decided(session, message)))
     assert principal is not None
     await service.reject(session, message, actor=principal.actor, reason=reason, via=platform.value)
     return Answer(text(user.locale, "done_rejected", reason=reason), changed=True)

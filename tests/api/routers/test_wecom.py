@@ -17,7 +17,7 @@ from candor.clock import utcnow
 from candor.devtools.fake_wecom import AGENT_ID, CORP_ID, click_xml, seal
 from candor.hr_chat.binding import new_code
 from candor.models import AuditEntry, HrCard, HrChatAccount, OutreachMessage, TeamMembership
-from candor.models.enums import HrCardState, HrChatPlatform
+from candor.models.enums import HrCardState, HrChatPlatform, Role
 from candor.models.outreach import MessageState
 from candor.outreach.context import ResultDrafter
 from candor.runtime import Runtime
@@ -273,3 +273,24 @@ async def test_url_verification_echoes_the_decrypted_echostr(
     )
     assert forged.status_code == 403
     assert (await http.get("/wecom/callback", params={"echostr": echostr})).status_code == 403
+
+
+async def test_a_colleagues_click_after_the_decision_is_told_who_decided(
+    world: World, http: httpx.AsyncClient, fake_wecom: RunningFakeWeCom
+) -> None:
+    runtime, fake = world.runtime, fake_wecom.state
+    colleague, _ = await world.member(Role.RECRUITER, world.team)
+    li, wang = WeComMember(http, fake, "li.na"), WeComMember(http, fake, "wang.wu")
+    await bind_wecom(runtime, li, world.recruiter)
+    await bind_wecom(runtime, wang, colleague)
+    message_id = await _pending_draft(world, 5)
+    assert await drain_cards(runtime) == 2  # the team's recruiters, each on their own card
+    mine, theirs = await cards_of(runtime)
+    assert "已批准" in await li.click(mine.token, "approve")
+    before = await _audit_count(runtime)
+    answer = await wang.click(theirs.token, "approve")
+    assert "此项已处理" in answer
+    assert "王招聘" in answer
+    assert await _audit_count(runtime) == before
+    assert (await _message(runtime, message_id)).decided_by == f"user:{world.recruiter.id}"
+    assert await drain_cards(runtime) == 2  # both cards now show the decision
