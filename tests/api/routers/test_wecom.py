@@ -16,7 +16,7 @@ from candor.ats.schemas import ATS_EVENT
 from candor.clock import utcnow
 from candor.devtools.fake_wecom import AGENT_ID, CORP_ID, click_xml, seal
 from candor.hr_chat.binding import new_code
-from candor.models import AuditEntry, HrCard, HrChatAccount, OutreachMessage, TeamMembership
+from candor.models import AuditEntry, HrCard, HrChatAccount, HRUser, OutreachMessage, TeamMembership
 from candor.models.enums import HrCardState, HrChatPlatform, Role
 from candor.models.outreach import MessageState
 from candor.outreach.context import ResultDrafter
@@ -194,9 +194,8 @@ async def test_reject_with_the_reason_replied(
     world: World, http: httpx.AsyncClient, fake_wecom: RunningFakeWeCom
 ) -> None:
     runtime = world.runtime
-    world.recruiter.locale = "en"
     async with runtime.transaction() as session:
-        await session.merge(world.recruiter)
+        (await session.get_one(HRUser, world.recruiter.id)).locale = "en"
     li = WeComMember(http, fake_wecom.state, "li.na")
     assert "Bound" in await bind_wecom(runtime, li, world.recruiter)
     message_id = await _pending_draft(world, 3)
