@@ -88,22 +88,28 @@ async def receive_callback(
         return _rejected(exc)
     now = utcnow()
     platform = HrChatPlatform.WECOM
-    if message.kind == "text":
-        answer = await inbound.on_text(
-            session, redis, platform, message.user, message.content, now=now
-        )
-    elif message.kind == "click":
-        answer = await inbound.on_click(
-            session,
-            runtime.settings,
-            platform,
-            message.user,
-            message.task_id,
-            message.key,
-            now=now,
-        )
-    else:
-        return PlainTextResponse("")  # other events (entering the app): nothing to say
+    try:
+        if message.kind == "text":
+            answer = await inbound.on_text(
+                session, redis, platform, message.user, message.content, now=now
+            )
+        elif message.kind == "click":
+            answer = await inbound.on_click(
+                session,
+                runtime.settings,
+                platform,
+                message.user,
+                message.task_id,
+                message.key,
+                now=now,
+            )
+        else:
+            return PlainTextResponse("")  # other events (entering the app): nothing to say
+    except Exception:
+        # Handling failed (the database went away): WeCom retries the same callback, whose
+        # nonce must then be accepted again.
+        await wecom.release(timestamp, nonce)
+        raise
     # Committed before the reply is sent (the session commits before the response).
     reply = wecom.reply_text(message.user, answer.text, nonce=nonce, timestamp=timestamp)
     return Response(reply, media_type="application/xml")

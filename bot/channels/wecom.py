@@ -144,6 +144,10 @@ class WeComCards:
         self.client._http.close()
 
 
+def _nonce_key(timestamp: str, nonce: str) -> str:
+    return f"wecom:nonce:{timestamp}:{nonce}"
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """One decrypted callback: a text from `user`, or a click on the card `task_id`."""
@@ -197,7 +201,7 @@ class WeComCallback:
             raise MalformedRequestError("the message does not decrypt") from None
         # Only an authentic callback uses up its nonce: a forged one cannot block it.
         if not await self.redis.set(
-            f"wecom:nonce:{timestamp}:{nonce}", "1", nx=True, ex=NONCE_TTL_SECONDS
+            _nonce_key(timestamp, nonce), "1", nx=True, ex=NONCE_TTL_SECONDS
         ):
             raise ReplayedNonceError("this callback was already received")
         message = safe_xml(str(xml))
@@ -215,6 +219,10 @@ class WeComCallback:
                 key=message.findtext("EventKey") or "",
             )
         return Inbound(user, "other")
+
+    async def release(self, timestamp: str, nonce: str) -> None:
+        """Forget a nonce whose callback could not be handled, so WeCom's retry is."""
+        await self.redis.delete(_nonce_key(timestamp, nonce))
 
     def reply_text(self, to: str, content: str, *, nonce: str, timestamp: str) -> str:
         """A passive reply, encrypted as WeCom expects."""
