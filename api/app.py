@@ -35,10 +35,12 @@ from api.routers import (
     webchat,
     webhooks,
     wechat,
+    wecom,
 )
 from bot.channels.http11 import Http11Transport
-from bot.channels.registry import build_senders
+from bot.channels.registry import build_card_senders, build_senders
 from bot.channels.wechat.service import build_wechat_endpoint
+from bot.channels.wecom import WeComCallback
 from bot.conversation import ConversationGateway
 from bot.gateway import Gateway
 from bot.lifespan import ChatChannels, default_gateway
@@ -79,6 +81,9 @@ def create_app(
         app.state.gateway = (gateway_factory or default_gateway)(app.state.runtime)
         app.state.chat = await ChatChannels.start(app.state.runtime, app.state.gateway)
         app.state.wechat = build_wechat_endpoint(settings, app.state.runtime.redis)
+        app.state.wecom = (
+            WeComCallback(settings, app.state.runtime.redis) if settings.wecom_enabled else None
+        )
         # What start-up loaded lives as long as the process: keep it out of the cyclic
         # garbage collector's full passes, which otherwise walk some 300,000 long-lived
         # objects (100-350 ms, with every request in flight stalled).
@@ -91,10 +96,15 @@ def create_app(
             if with_worker
             else {}
         )
+        card_senders = build_card_senders(settings, app.state.runtime.redis) if with_worker else {}
         worker = (
             asyncio.create_task(
                 run_worker_loops(
-                    app.state.runtime, senders, stop, webhook_transport=Http11Transport()
+                    app.state.runtime,
+                    senders,
+                    stop,
+                    webhook_transport=Http11Transport(),
+                    card_senders=card_senders,
                 )
             )
             if with_worker
@@ -107,6 +117,8 @@ def create_app(
             if worker is not None:
                 await worker
             await close_senders(senders)
+            for card_sender in card_senders.values():
+                await card_sender.aclose()
             if app.state.wechat is not None:
                 await app.state.wechat.aclose()
             await app.state.chat.aclose()
@@ -141,6 +153,7 @@ def create_app(
     # The chat webhooks first: routes are matched in order, and these take the most requests
     # (matching a WeChat callback past every console route cost ~5 % of its CPU).
     app.include_router(wechat.router)
+    app.include_router(wecom.router)
     app.include_router(telegram.router)
     app.include_router(webchat.router)
     app.include_router(sms.router)

@@ -12,7 +12,9 @@ from bot.channels.telegram import TelegramBot
 from bot.conversation import ConversationGateway
 from bot.dialogue.factory import build_engine
 from bot.gateway import Gateway
+from candor.hr_chat.inbound import HrChatInbox
 from candor.logging import get_logger
+from candor.models.enums import HrChatPlatform
 from candor.runtime import Runtime
 
 log = get_logger(__name__)
@@ -35,7 +37,12 @@ class ChatChannels:
         settings = runtime.settings
         if gateway is None or settings.telegram_bot_token is None:
             return cls()
-        telegram = TelegramBot.from_settings(settings, gateway, runtime.redis)
+        telegram = TelegramBot.from_settings(
+            settings,
+            gateway,
+            runtime.redis,
+            hr=HrChatInbox(runtime, HrChatPlatform.TELEGRAM),
+        )
         try:
             await telegram.start()
         except TelegramError as exc:

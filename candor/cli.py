@@ -131,11 +131,17 @@ def worker(
     import asyncio
 
     from bot.channels.http11 import Http11Transport
-    from bot.channels.registry import build_senders
+    from bot.channels.registry import build_card_senders, build_senders
     from candor.worker import run_worker
 
     asyncio.run(
-        run_worker(_settings(), build_senders, once=once, webhook_transport=Http11Transport())
+        run_worker(
+            _settings(),
+            build_senders,
+            once=once,
+            webhook_transport=Http11Transport(),
+            build_card_senders=build_card_senders,
+        )
     )
 
 

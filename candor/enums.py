@@ -34,6 +34,25 @@ class Channel(StrEnum):
     SMS = "sms"
 
 
+class HrChatPlatform(StrEnum):
+    """Where an HR user may take approvals in chat (candor.hr_chat)."""
+
+    WECOM = "wecom"
+    TELEGRAM = "telegram"
+
+
+class HrCardKind(StrEnum):
+    DRAFT = "draft"  # a result message awaiting approval: approve / reject / open
+    HANDOFF = "handoff"  # a conversation handed to HR: open
+    SLA_WARNING = "sla_warning"  # a pending message nearing its deadline: approve / reject / open
+
+
+class HrCardState(StrEnum):
+    OPEN = "open"
+    DECIDED = "decided"
+    EXPIRED = "expired"
+
+
 class Stage(StrEnum):
     """Where an application is in the hiring process, in funnel order."""
 

@@ -313,6 +313,29 @@ class Settings(BaseSettings):
         description="The one-time subscription (一次性订阅消息) template the bot offers when a "
         "consenting WeChat candidate asks about a result that is still pending; unset: no offer.",
     )
+    wecom_corp_id: str | None = Field(
+        default=None,
+        description="WeCom (企业微信) CorpID. With agent id, secret, token and EncodingAESKey it "
+        "turns on HR approvals as WeCom app messages.",
+    )
+    wecom_agent_id: int | None = Field(
+        default=None, description="The AgentId of Candor's self-built WeCom app."
+    )
+    wecom_secret: SecretStr | None = Field(
+        default=None, description="The WeCom app's Secret, for its access_token."
+    )
+    wecom_token: SecretStr | None = Field(
+        default=None, description="The WeCom app's callback Token (signs every callback)."
+    )
+    wecom_encoding_aes_key: SecretStr | None = Field(
+        default=None,
+        description="The WeCom app's callback EncodingAESKey (43 characters); WeCom always "
+        "encrypts callbacks.",
+    )
+    wecom_api_base_url: str = Field(
+        default="https://qyapi.weixin.qq.com/cgi-bin/",
+        description="WeCom API base URL (a local fake in tests and the demo).",
+    )
     sms_sign_name: str | None = Field(
         default=None,
         max_length=20,
@@ -397,6 +420,11 @@ class Settings(BaseSettings):
         "wechat_app_secret",
         "wechat_aes_key",
         "wechat_previous_aes_key",
+        "wecom_secret",
+        "wecom_token",
+        "wecom_encoding_aes_key",
+        "wecom_corp_id",
+        "wecom_agent_id",
         "sms_callback_token",
         "metrics_token",
         mode="before",
@@ -421,6 +449,17 @@ class Settings(BaseSettings):
         if len(self.secret_key.get_secret_value()) < 32:
             raise InsecureSettingsError("CANDOR_SECRET_KEY must be at least 32 characters")
         return self
+
+    @property
+    def wecom_enabled(self) -> bool:
+        """Whether HR approvals over WeCom are configured (every WeCom setting given)."""
+        return None not in (
+            self.wecom_corp_id,
+            self.wecom_agent_id,
+            self.wecom_secret,
+            self.wecom_token,
+            self.wecom_encoding_aes_key,
+        )
 
     @property
     def uses_sqlite(self) -> bool:

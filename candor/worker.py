@@ -39,12 +39,14 @@ from candor.clock import utcnow
 from candor.delivery.direct import DirectQueue
 from candor.delivery.loop import DeliveryLoop, DeliveryQueue, Sending
 from candor.delivery.ports import ChannelSender, close_senders
+from candor.hr_chat.ports import CardSender
+from candor.hr_chat.queue import HrCardQueue
 from candor.logging import configure_logging, get_logger
 from candor.metrics.heartbeat import run_heartbeat
 from candor.metrics.process import configure as configure_metrics
 from candor.metrics.process import mark_dead as mark_metrics_process_dead
 from candor.models import AtsEvent
-from candor.models.enums import Channel
+from candor.models.enums import Channel, HrChatPlatform
 from candor.notify.hr_mail import HrNoticeQueue
 from candor.outreach.context import outreach_context
 from candor.outreach.dispatcher import Dispatcher
@@ -139,6 +141,8 @@ DEFAULT_JOBS: tuple[Job, ...] = (
 )
 
 Senders = Mapping[Channel, ChannelSender]
+CardSenders = Mapping[HrChatPlatform, CardSender]
+CardSendersFactory = Callable[[Settings, Redis], CardSenders]
 SendersFactory = Callable[
     [Settings, Redis, async_sessionmaker[AsyncSession]], dict[Channel, ChannelSender]
 ]
@@ -242,13 +246,19 @@ async def _outreach_context(
 
 
 def delivery_queues(
-    runtime: Runtime, senders: Senders, context: OutreachContext
+    runtime: Runtime,
+    senders: Senders,
+    context: OutreachContext,
+    card_senders: CardSenders | None = None,
 ) -> list[DeliveryQueue[Any]]:
-    """The queues of the one delivery loop: results, direct messages, and HR notices when
-    there is an SMTP server to mail them (otherwise they wait, listed in the console)."""
+    """The queues of the one delivery loop: results, direct messages, HR notices when
+    there is an SMTP server to mail them (otherwise they wait, listed in the console), and
+    HR's approval cards on the chat platforms configured (WeCom, Telegram)."""
     queues: list[DeliveryQueue[Any]] = [Dispatcher(runtime, senders, context), DirectQueue(runtime)]
     if runtime.settings.smtp_host:
         queues.append(HrNoticeQueue(runtime))
+    if card_senders:
+        queues.append(HrCardQueue(runtime, card_senders))
     return queues
 
 
@@ -259,15 +269,16 @@ async def run_worker_loops(
     *,
     once: bool = False,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
+    card_senders: CardSenders | None = None,
 ) -> None:
     """The periodic jobs, the delivery loop and the webhook outbox, until `stop` is set (or
     one pass). `webhook_transport` is the HTTP transport of the webhooks (the composition
-    root's choice; httpx's own when None)."""
+    root's choice; httpx's own when None); `card_senders` show HR's approval cards."""
     context = await _outreach_context(runtime, stop, once=once)
     if context is None:
         return
     await ensure_reference_data(runtime)
-    queues = delivery_queues(runtime, senders, context)
+    queues = delivery_queues(runtime, senders, context, card_senders)
     sending = Sending(senders, concurrency=runtime.settings.dispatcher_concurrency)
     deliveries = DeliveryLoop(sending, queues)
     webhooks = WebhookQueue(runtime, transport=webhook_transport)
@@ -295,9 +306,10 @@ async def run_worker(
     *,
     once: bool = False,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
+    build_card_senders: CardSendersFactory | None = None,
 ) -> None:
     """`candor worker`: run until SIGINT/SIGTERM, sending through the senders that
-    `build_senders` makes once for this process."""
+    `build_senders` (and `build_card_senders`) make once for this process."""
     configure_logging(settings)
     # Multiprocess metrics on before any is built. The dead processes' files are left to
     # `candor serve` to clear at its start: removing them now would shrink the host's sums
@@ -311,11 +323,19 @@ async def run_worker(
     log.info("worker.started", jobs=[job.name for job in DEFAULT_JOBS], once=once)
     async with open_runtime(settings) as runtime:
         senders = build_senders(settings, runtime.redis, runtime.sessionmaker)
+        card_senders = build_card_senders(settings, runtime.redis) if build_card_senders else {}
         try:
             await run_worker_loops(
-                runtime, senders, stop, once=once, webhook_transport=webhook_transport
+                runtime,
+                senders,
+                stop,
+                once=once,
+                webhook_transport=webhook_transport,
+                card_senders=card_senders,
             )
         finally:
             await close_senders(senders)
+            for card_sender in card_senders.values():
+                await card_sender.aclose()
             mark_metrics_process_dead()
     log.info("worker.stopped")

@@ -35,7 +35,7 @@ REDIS_URL = os.environ.get("CANDOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
-pytest_plugins = ["tests.outreach_world", "tests.console_world"]
+pytest_plugins = ["tests.outreach_world", "tests.console_world", "tests.wecom_world"]
 
 
 def cannot_run_here(message: str) -> NoReturn:

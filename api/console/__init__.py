@@ -16,6 +16,7 @@ from api.console import (
     conversations,
     kpis,
     nlu_review,
+    notifications,
     template_editor,
     webhooks,
 )
@@ -36,6 +37,7 @@ def install_console(app: FastAPI) -> None:
         admin,
         webhooks,
         nlu_review,
+        notifications,
     ):
         app.include_router(module.router)
 

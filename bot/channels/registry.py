@@ -14,7 +14,8 @@ from bot.channels.log import LogChannel, UnconfiguredChannel
 from bot.channels.webhook import WebhookChannel
 from bot.channels.wechat.service import build_wechat_sender
 from candor.delivery.ports import ChannelSender
-from candor.models.enums import Channel
+from candor.hr_chat.ports import CardSender
+from candor.models.enums import Channel, HrChatPlatform
 from candor.settings import Environment, Settings
 
 
@@ -46,4 +47,17 @@ def build_senders(
     wechat = build_wechat_sender(settings, redis) if redis is not None else None
     if wechat is not None:
         senders[Channel.WECHAT] = wechat
+    return senders
+
+
+def build_card_senders(settings: Settings, redis: Redis) -> dict[HrChatPlatform, CardSender]:
+    """The platforms HR's approval cards go out on: those configured (candor.hr_chat)."""
+    from bot.channels.telegram_hr import TelegramCards
+    from bot.channels.wecom import WeComCards
+
+    senders: dict[HrChatPlatform, CardSender] = {}
+    if settings.wecom_enabled:
+        senders[HrChatPlatform.WECOM] = WeComCards(settings)
+    if settings.telegram_bot_token is not None:
+        senders[HrChatPlatform.TELEGRAM] = TelegramCards.from_settings(settings, redis)
     return senders

@@ -39,6 +39,7 @@ from bot.gateway import Gateway
 from candor.chat.messages import MAX_TEXT_CHARS, InboundMessage, Reply
 from candor.clock import utcnow
 from candor.delivery.ports import Delivery, Permanent, RetryAfter, SendResult, Sent
+from candor.hr_chat.inbound import HrChatInbox
 from candor.logging import get_logger
 from candor.models.enums import Channel
 from candor.settings import Settings
@@ -148,16 +149,24 @@ class TelegramBot:
     feeds it), or with one for long polling in development."""
 
     def __init__(self, application: Application[Any, Any, Any, Any, Any, Any], gateway: Gateway,
-                 redis: Redis) -> None:  # fmt: skip
+                 redis: Redis, hr: HrChatInbox | None = None) -> None:  # fmt: skip
         self.application = application
         self.gateway = gateway
         self.redis = redis
+        # HR users who bound this chat for approvals (candor.hr_chat) share the bot.
+        self.hr = hr
         self.limiter = rate_limiter(redis)
         application.add_handler(TypeHandler(Update, self._on_update))
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, gateway: Gateway, redis: Redis, *, polling: bool = False
+        cls,
+        settings: Settings,
+        gateway: Gateway,
+        redis: Redis,
+        *,
+        polling: bool = False,
+        hr: HrChatInbox | None = None,
     ) -> TelegramBot:
         assert settings.telegram_bot_token is not None
         builder = (
@@ -167,7 +176,7 @@ class TelegramBot:
         )
         if not polling:
             builder = builder.updater(None)
-        return cls(builder.build(), gateway, redis)
+        return cls(builder.build(), gateway, redis, hr)
 
     @property
     def bot(self) -> Bot:
@@ -212,9 +221,29 @@ class TelegramBot:
         message = inbound_from_update(update)
         if message is None:
             return
+        if self.hr is not None and await self._handled_as_hr(message):
+            return
         replies = await self.gateway.handle(message)
         for reply in replies:
             await self.send_reply(message.external_user_id, reply)
+
+    async def _handled_as_hr(self, message: InboundMessage) -> bool:
+        """An HR user's `/start <code>`, card button (`hr:` data) or text in a bound HR
+        chat: answered here. Anything else is a candidate's, for the conversation."""
+        assert self.hr is not None
+        chat = message.external_user_id
+        if message.event == "button" and message.event_key:
+            answer = await self.hr.click(chat, message.event_key)
+        elif message.event == "start" and message.event_key:
+            answer = await self.hr.text(chat, f"/start {message.event_key}")
+        elif message.event is None and message.text is not None:
+            answer = await self.hr.text(chat, message.text)
+        else:
+            return False
+        if answer is None:
+            return False
+        await self.send_reply(chat, Reply(text=answer.text))
+        return True
 
     async def send_reply(self, chat_id: str, reply: Reply) -> None:
         for attempt in range(2):

@@ -82,6 +82,9 @@ class Action:
     NLU_MODEL_ACCEPTED = "nlu_model.accepted"
     NLU_MODEL_DISCARDED = "nlu_model.discarded"
     NLU_MODEL_REVERTED = "nlu_model.reverted"
+    # An HR user's own WeCom / Telegram account for approvals in chat (candor.hr_chat).
+    HR_CHAT_BOUND = "hr_chat.bound"
+    HR_CHAT_UNBOUND = "hr_chat.unbound"
 
 
 ACTIONS = tuple(

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from candor.delivery.ports import ChannelSender, Delivery, Permanent, RetryAfter, SendResult
@@ -44,6 +45,7 @@ class Pending(Protocol):
 
 
 P = TypeVar("P", bound=Pending)
+P_contra = TypeVar("P_contra", contravariant=True)
 
 
 class DeliveryQueue(Protocol[P]):
@@ -58,6 +60,13 @@ class DeliveryQueue(Protocol[P]):
         """Record a batch's outcomes. A row whose send crashed is left out: its lease
         expires and a later claim sends it again."""
         ...
+
+
+class OwnSender(Protocol[P_contra]):
+    """`send_one` of a queue that sends through its own port rather than a channel's
+    `ChannelSender` (its rows' `delivery` is then unused)."""
+
+    def __call__(self, pending: P_contra, /) -> Awaitable[SendResult]: ...
 
 
 class Sending:
@@ -82,17 +91,23 @@ class Sending:
         sender = self.senders.get(delivery.channel)
         if sender is None:
             return Permanent(f"no sender for {delivery.channel.value}")
+        return await self.run(
+            lambda: sender.send(delivery),
+            channel=delivery.channel.value,
+            idempotency_key=delivery.idempotency_key,
+        )
+
+    async def run(
+        self, send: Callable[[], Awaitable[SendResult]], **context: str
+    ) -> SendResult | None:
+        """Any send, within the shared bound and the timeout; None when it crashed."""
         async with self._slots:
             try:
-                return await asyncio.wait_for(sender.send(delivery), timeout=self.timeout)
+                return await asyncio.wait_for(send(), timeout=self.timeout)
             except TimeoutError:
                 return RetryAfter(5.0, TIMED_OUT)
             except Exception:
-                log.exception(
-                    "delivery.send_crashed",
-                    channel=delivery.channel.value,
-                    idempotency_key=delivery.idempotency_key,
-                )
+                log.exception("delivery.send_crashed", **context)
                 return None
 
 
@@ -102,7 +117,13 @@ async def run_round(queue: DeliveryQueue[P], sending: Sending) -> int:
     pending = await queue.claim_due()
     if not pending:
         return 0
-    results = await asyncio.gather(*(sending.send(p.delivery) for p in pending))
+    own: OwnSender[P] | None = getattr(queue, "send_one", None)
+    if own is not None:  # a queue with its own port (HR's approval cards), same bounds
+        results = await asyncio.gather(
+            *(sending.run(partial(own, p), queue=queue.name) for p in pending)
+        )
+    else:
+        results = await asyncio.gather(*(sending.send(p.delivery) for p in pending))
     await queue.record_outcomes(
         [(p, result) for p, result in zip(pending, results, strict=True) if result is not None]
     )

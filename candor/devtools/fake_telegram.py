@@ -48,6 +48,7 @@ class FakeTelegramState:
     token: str = "123456:TEST-TOKEN"  # noqa: S105 - a fake server's fake token
     retry_after: int = 1
     sent: list[dict[str, Any]] = field(default_factory=list)
+    edits: list[dict[str, Any]] = field(default_factory=list)  # editMessageText calls
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     scripts: dict[str, list[int]] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)
@@ -172,6 +173,12 @@ def create_fake_telegram_app(state: FakeTelegramState | None = None) -> Starlett
         state.sent.append({**params, "chat_id": chat_id, "at": time.monotonic(), **message})
         return _ok(message)
 
+    async def edit_message_text(params: dict[str, Any]) -> Response:
+        if not params.get("text"):
+            return _error(400, "Bad Request: message text is empty")
+        state.edits.append(params)
+        return _ok(True)
+
     async def answer_callback_query(_params: dict[str, Any]) -> Response:
         return _ok(True)
 
@@ -205,6 +212,7 @@ def create_fake_telegram_app(state: FakeTelegramState | None = None) -> Starlett
         "getme": get_me,
         "sendmessage": send_message,
         "answercallbackquery": answer_callback_query,
+        "editmessagetext": edit_message_text,
         "setwebhook": set_webhook,
         "deletewebhook": delete_webhook,
         "getwebhookinfo": get_webhook_info,

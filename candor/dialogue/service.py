@@ -22,6 +22,7 @@ from candor.chat import teams, transcript
 from candor.db.aftercommit import on_commit
 from candor.delivery.direct import queue_direct
 from candor.errors import CandorError
+from candor.hr_chat.cards import add_handoff_cards
 from candor.logging import get_logger
 from candor.models import (
     Application,
@@ -88,6 +89,7 @@ async def open_handoff(
     if application is not None:
         await session.flush()  # the hand-off's id
         session.add(HandoffApplication(handoff_id=handoff.id, application_id=application.id))
+        await add_handoff_cards(session, handoff, application, now=now)
     await add_task(
         session,
         HrTaskKind.HANDOFF,

@@ -29,6 +29,7 @@ from candor.models.dialogue import (
     JobAnswer,
     JobQuestion,
 )
+from candor.models.hr_chat import HrCard, HrChatAccount
 from candor.models.integration import ApiToken, AtsEvent, IdempotencyKey
 from candor.models.kpis import (
     ApplicationFacts,
@@ -82,6 +83,8 @@ __all__ = [
     "Handoff",
     "HandoffApplication",
     "HandoffFacts",
+    "HrCard",
+    "HrChatAccount",
     "HrTask",
     "IdempotencyKey",
     "IdentityEvent",

@@ -23,9 +23,10 @@ from candor.chat.teams import team_of_application
 from candor.clock import BUSINESS_TZ, utcnow
 from candor.delivery.sms_numbers import mobile_or_none
 from candor.delivery.sms_segments import segments
+from candor.hr_chat.cards import actor_name, add_message_cards, close_message_cards
 from candor.logging import get_logger
 from candor.models import Application, Candidate, ChatIdentity, Interview, Job
-from candor.models.enums import Channel, Decision
+from candor.models.enums import Channel, Decision, HrCardKind
 from candor.models.outreach import (
     ApprovalMode,
     ApprovalRule,
@@ -593,6 +594,10 @@ async def _route_draft(
         transition(session, message, MessageState.APPROVED, actor=SYSTEM_AUTO, at=now)
         message.decided_by, message.decided_at = SYSTEM_AUTO, now
         await _queue(session, message, candidate, context, actor=SYSTEM_AUTO, now=now)
+        return
+    # Awaiting HR: a card to each one who takes approvals in WeCom / Telegram, sent after
+    # this transaction commits.
+    await add_message_cards(session, message, job, HrCardKind.DRAFT, now=now)
 
 
 async def _supersede_pending(
@@ -620,6 +625,9 @@ async def _supersede_pending(
             at=now,
         )
         message.rejection_reason = "superseded by a newer result"
+        await close_message_cards(
+            session, message.id, decision="superseded", decided_by=SYSTEM_DRAFTING, now=now
+        )
 
 
 async def _queue(
@@ -686,10 +694,12 @@ async def approve(
     actor: str,
     edited_body: str | None = None,
     edited_subject: str | None = None,
+    via: str | None = None,
 ) -> OutreachMessage:
     """Approve as drafted, or with HR's edits; either way the outbox row is written here.
 
-    The decision is audited in the same transaction (see candor/audit/service.py)."""
+    The decision is audited in the same transaction (see candor/audit/service.py), with
+    `via` ("wecom", "telegram") when it was taken in chat rather than the console or API."""
     now = utcnow()
     before = _audited_fields(message)
     if edited_body is not None or edited_subject is not None:
@@ -724,7 +734,15 @@ async def approve(
         team_id=await team_of_application(session, message.application_id),
         before=before,
         after=_audited_fields(message),
+        details={"via": via} if via else None,
         at=now,
+    )
+    await close_message_cards(
+        session,
+        message.id,
+        decision="approved",
+        decided_by=await actor_name(session, actor),
+        now=now,
     )
     candidate = await _candidate_of(session, message)
     await _queue(session, message, candidate, context, actor=actor, now=now)
@@ -742,7 +760,12 @@ def _refuse_template_syntax(*texts: str) -> None:
 
 
 async def reject(
-    session: AsyncSession, message: OutreachMessage, *, actor: str, reason: str
+    session: AsyncSession,
+    message: OutreachMessage,
+    *,
+    actor: str,
+    reason: str,
+    via: str | None = None,
 ) -> OutreachMessage:
     now = utcnow()
     before = _audited_fields(message)
@@ -758,8 +781,15 @@ async def reject(
         team_id=await team_of_application(session, message.application_id),
         before=before,
         after=_audited_fields(message),
-        details={"reason": reason},
+        details={"reason": reason, "via": via} if via else {"reason": reason},
         at=now,
+    )
+    await close_message_cards(
+        session,
+        message.id,
+        decision="rejected",
+        decided_by=await actor_name(session, actor),
+        now=now,
     )
     log.info("outreach.rejected", message_id=message.id, actor=actor)
     return message

@@ -33,9 +33,10 @@ from sqlalchemy.orm import joinedload
 from candor.auth.principals import HRPrincipal
 from candor.auth.scope import scoped, visible_teams
 from candor.clock import BUSINESS_TZ
+from candor.hr_chat.cards import add_message_cards
 from candor.logging import get_logger
 from candor.models import Application, HRUser, Job, Team, TeamMembership
-from candor.models.enums import Role
+from candor.models.enums import HrCardKind, Role
 from candor.models.outreach import (
     MessageState,
     OutreachMessage,
@@ -149,6 +150,15 @@ async def check_deadlines(
             new = [r for r in wanted if (message.id, kind, r) not in recorded]
             added = await record_notices(session, message.id, kind, new, now)
             counts[kind] += len(added)
+            if (
+                kind is SlaNotificationKind.WARN
+                and added
+                and message.state is MessageState.PENDING_APPROVAL
+            ):
+                # Those told by e-mail who take approvals in chat get a card to act on.
+                await add_message_cards(
+                    session, message, job, HrCardKind.SLA_WARNING, now=now, recipients=added
+                )
             if added or kind is SlaNotificationKind.BREACH:
                 emit = log.info if kind is SlaNotificationKind.WARN else log.warning
                 emit(

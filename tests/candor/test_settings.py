@@ -95,3 +95,20 @@ def test_a_blank_optional_secret_is_unset(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("CANDOR_METRICS_TOKEN", "short")
     with pytest.raises(ValidationError, match="metrics_token"):
         Settings(_env_file=None)
+
+
+def test_wecom_is_on_only_with_all_five_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CORP_ID", "AGENT_ID", "SECRET", "TOKEN", "ENCODING_AES_KEY"):
+        monkeypatch.setenv(f"CANDOR_WECOM_{name}", "")  # as an env file's blank line leaves it
+    blank = Settings(_env_file=None)
+    assert (blank.wecom_agent_id, blank.wecom_secret, blank.wecom_enabled) == (None, None, False)
+
+    monkeypatch.setenv("CANDOR_WECOM_CORP_ID", "ww1")
+    monkeypatch.setenv("CANDOR_WECOM_AGENT_ID", "1000002")
+    monkeypatch.setenv("CANDOR_WECOM_SECRET", "s")
+    monkeypatch.setenv("CANDOR_WECOM_TOKEN", "t")
+    assert not Settings(_env_file=None).wecom_enabled
+    monkeypatch.setenv("CANDOR_WECOM_ENCODING_AES_KEY", "k" * 43)
+    configured = Settings(_env_file=None)
+    assert configured.wecom_enabled
+    assert configured.wecom_agent_id == 1000002
