@@ -191,7 +191,7 @@ async def preview(
 ) -> Response:
     """The editor with a preview of the unsaved sources; only the preview panel for the
     editor's live preview (`X-Fragment: 1`)."""
-    _, current = await _versions(session, user, key)
+    _versions_shown, current = await _versions(session, user, key)
     code = form_text(form, "application_code").strip()
     if request.headers.get("X-Fragment") != "1":
         return await _editor(request, session, runtime, user, key, form=form, application_code=code)
@@ -215,7 +215,7 @@ async def save(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    _, current = await _versions(session, user, key)
+    _versions_shown, current = await _versions(session, user, key)
     if not user.principal.is_admin:
         raise ConsoleHTTPError(403, _("only an admin may save templates"))
     sources = _sources(form, current)
