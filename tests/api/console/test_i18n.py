@@ -16,7 +16,7 @@ from api.console.i18n import LOCALE_COOKIE, negotiate, translations, use_locale
 from api.console.rendering import TEMPLATES_DIR, templates
 from candor.access.tokens import SCOPE_HELP
 from candor.outreach.templating import TEMPLATE_VARIABLES
-from tests.console_world import login, logged_in, post_form, session_csrf, set_password
+from tests.console_world import logged_in, login, post_form, session_csrf, set_password
 from tests.factories import make_hr_user
 from tests.outreach_world import World
 
@@ -74,9 +74,7 @@ class _VisibleText(HTMLParser):
 def bare_english(source: str, env: Environment = templates.env) -> list[str]:
     """English words a template shows outside `_()`: its literal text (the lexer's `data`
     tokens, every Jinja expression, statement and comment blanked) parsed as HTML."""
-    literal = "".join(
-        value if token == "data" else " " for _line, token, value in env.lex(source)
-    )
+    literal = "".join(value if token == "data" else " " for _line, token, value in env.lex(source))
     parser = _VisibleText()
     parser.feed(literal)
     parser.close()
