@@ -5,6 +5,7 @@ Only a Python >= 3.11 is needed. The script installs a pinned uv into .tools/, l
 .venv from uv.lock exactly (`--locked` fails if pyproject.toml and the lock disagree), then:
 
 - demo: runs `candor demo` on embedded defaults (SQLite, in-process Redis), on 127.0.0.1:8000;
+- i18n: re-extracts the HR console's strings and updates its zh_CN catalogue;
 - test: installs Debian's chromium for the console's browser tests and its prometheus
   (for promtool) and caddy packages when they are missing (as root), runs ruff and mypy, sets up and
   trains the real Rasa engine (in its own Python 3.10 venv, cached under
@@ -141,13 +142,16 @@ def run_tests(pytest_args: list[str]) -> None:
 def main(argv: list[str]) -> None:
     if sys.version_info < (3, 11):
         raise SystemExit("Candor needs Python 3.11 or newer; this is " + sys.version.split()[0])
-    if not argv or argv[0] not in {"demo", "test", "setup"}:
-        raise SystemExit("usage: python3 dev.py demo | test [pytest args] | setup")
+    if not argv or argv[0] not in {"demo", "test", "setup", "i18n"}:
+        raise SystemExit("usage: python3 dev.py demo | test [pytest args] | setup | i18n")
     sync_environment()
     if argv[0] == "demo":
         os.execv(_bin(VENV, "candor"), [str(_bin(VENV, "candor")), "demo", *argv[1:]])
     elif argv[0] == "test":
         run_tests(argv[1:])
+    elif argv[0] == "i18n":
+        # Re-extract the console's strings into its zh_CN catalogue (docs/console.md).
+        _run(_bin(VENV, "candor"), "i18n", "update")
 
 
 if __name__ == "__main__":

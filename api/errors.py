@@ -1,5 +1,10 @@
 """One error shape for every failure: `{"error": {"code", "message", "details"?}}`.
 
+The `code` never changes with the language; the `message` is English unless the request's
+Accept-Language prefers Chinese (zh*), when it comes from the console's zh_CN catalogue: the
+message itself where the catalogue has it (every literal `ApiError` message is extracted),
+else a general wording for its code, else the English message.
+
 Every domain error is a `candor.errors.CandorError` and has one handler here; routes raise
 or let through, and map nothing by hand."""
 
@@ -15,6 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.console.i18n import N_, negotiate, translations
 from candor.errors import CandorError
 from candor.logging import get_logger
 
@@ -109,23 +115,62 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": error}
 
 
+# A general wording per code, for messages the catalogue does not have word for word
+# (domain messages with values in them).
+CODE_MESSAGES = {
+    "invalid_request": N_("the request does not match the schema"),
+    "database_unavailable": N_("the database connection was lost; try again"),
+    "unauthenticated": N_("the request is not authenticated"),
+    "insufficient_scope": N_("the token lacks the scope this needs"),
+    "forbidden": N_("this is not allowed"),
+    "not_found": N_("no such resource, or not in your teams"),
+    "http_400": N_("the request cannot be read"),
+    "http_404": N_("Not Found"),
+    "http_405": N_("Method Not Allowed"),
+    "http_413": N_("the request body is too large"),
+    "idempotency_key_invalid": N_("the Idempotency-Key header is missing or malformed"),
+    "idempotency_conflict": N_("the Idempotency-Key was used with another request, or it runs"),
+}
+
+
+def localised_message(request: Request, code: str, message: str) -> str:
+    """`message` in the language Accept-Language prefers: Chinese for zh*, else English."""
+    locale = negotiate(request.headers.get("accept-language"), default="en")
+    if locale == "en":
+        return message
+    catalogue = translations(locale)
+    translated = catalogue.gettext(message)
+    if translated != message:
+        return translated
+    general = CODE_MESSAGES.get(code)
+    return catalogue.gettext(general) if general is not None else message
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CandorError)
-    async def _candor_error(_request: Request, exc: CandorError) -> JSONResponse:
+    async def _candor_error(request: Request, exc: CandorError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
         return JSONResponse(
-            error_body(exc.code, exc.message, exc.details or None),
+            error_body(
+                exc.code, localised_message(request, exc.code, exc.message), exc.details or None
+            ),
             status_code=exc.http_status,
             headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
             {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
         ]
         return JSONResponse(
-            error_body("invalid_request", "the request does not match the schema", details),
+            error_body(
+                "invalid_request",
+                localised_message(
+                    request, "invalid_request", "the request does not match the schema"
+                ),
+                details,
+            ),
             status_code=422,
         )
 
@@ -138,15 +183,23 @@ def install_error_handlers(app: FastAPI) -> None:
             raise exc
         log.warning("http.database_unavailable", path=request.url.path, error=str(exc.orig))
         return JSONResponse(
-            error_body("database_unavailable", "the database connection was lost; try again"),
+            error_body(
+                "database_unavailable",
+                localised_message(
+                    request,
+                    "database_unavailable",
+                    "the database connection was lost; try again",
+                ),
+            ),
             status_code=503,
             headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = f"http_{exc.status_code}"
         return JSONResponse(
-            error_body(f"http_{exc.status_code}", str(exc.detail)),
+            error_body(code, localised_message(request, code, str(exc.detail))),
             status_code=exc.status_code,
             headers=exc.headers,
         )

@@ -52,6 +52,12 @@ app.add_typer(nlu_app, name="nlu")
 app.add_typer(rasa_app, name="rasa")
 app.add_typer(dialogue_app, name="dialogue")
 app.add_typer(kpis_app, name="kpis")
+i18n_app = typer.Typer(
+    help="The HR console's translations (docs/console.md).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(i18n_app, name="i18n")
 
 
 def _settings() -> Settings:
@@ -308,6 +314,37 @@ def calendar_show(
         every_day=all_days,
         offline=offline,
     )
+
+
+@i18n_app.command("update")
+def i18n_update() -> None:
+    """Re-extract the console's strings and merge them into the zh_CN catalogue."""
+    from api.console.catalogue import po_path, update
+
+    for locale, problems in update().items():
+        typer.echo(f"{po_path(locale)}: {len(problems.untranslated)} untranslated")
+        for message_id in problems.untranslated:
+            typer.echo(f"  {message_id}")
+
+
+@i18n_app.command("check")
+def i18n_check() -> None:
+    """Fail if a catalogue lacks, or has fuzzy or stale, translations of the sources."""
+    from api.console.catalogue import check
+    from api.console.i18n import LOCALES, SOURCE_LOCALE
+
+    failed = False
+    for locale in LOCALES:
+        if locale == SOURCE_LOCALE:
+            continue
+        problems = check(locale)
+        for kind in ("untranslated", "fuzzy", "missing", "obsolete"):
+            for message_id in getattr(problems, kind):
+                typer.echo(f"{locale} {kind}: {message_id}")
+        failed = failed or not problems.ok
+    if failed:
+        raise typer.Exit(1)
+    typer.echo("catalogues in step with the sources")
 
 
 chat_cli.register(app, _settings)

@@ -91,12 +91,15 @@ async def post_form(
 @pytest.fixture
 async def console(world: World) -> AsyncIterator[httpx.AsyncClient]:
     """A browser-like client of the console: HTTPS (the session cookie is Secure outside
-    development), cookies kept, redirects not followed so tests see them."""
+    development), cookies kept, redirects not followed so tests see them. It prefers
+    English, as the factory's users do: the login page (no user yet) follows Accept-Language."""
     app = create_app(runtime=world.runtime)
     async with (
         LifespanManager(app),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="https://candor.test"
+            transport=httpx.ASGITransport(app=app),
+            base_url="https://candor.test",
+            headers={"Accept-Language": "en"},
         ) as http,
     ):
         yield http

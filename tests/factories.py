@@ -30,12 +30,17 @@ async def make_hr_user(
     team: Team | None = None,
     role: Role = Role.RECRUITER,
     email: str | None = None,
+    locale: str | None = "en",
 ) -> HRUser:
+    """An HR user. The console speaks zh_CN to users without a language (locale None);
+    factory users chose English, so tests asserting the console's English text read it.
+    tests/api/console/test_i18n.py passes `locale=None` for the Chinese default."""
     user = HRUser(
         email=email or f"hr{next(_counter)}@example.com",
         display_name="王招聘",
         role=role,
         password_hash=None,
+        locale=locale,
     )
     session.add(user)
     await session.flush()

@@ -21,11 +21,13 @@ from api.console import (
     webhooks,
 )
 from api.console.deps import ConsoleHTTPError, LoginRequiredError
+from api.console.i18n import LocaleMiddleware
 from api.console.rendering import STATIC_DIR, page
 
 
 def install_console(app: FastAPI) -> None:
     """Mount the console's pages, its static files and its HTML error pages on `app`."""
+    app.add_middleware(LocaleMiddleware)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     for module in (
         auth,

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from api.console.deps import CheckedForm, ConsoleAdmin, ConsoleHTTPError, ConsoleUser, form_text
+from api.console.i18n import N_, _
 from api.console.rendering import page
 from api.deps import RedisDep, SessionDep
 from candor.access import teams as team_service
@@ -31,15 +32,15 @@ router = APIRouter(prefix="/console/admin", include_in_schema=False)
 
 # The status line shown after a change, by the `done` query parameter.
 DONE = {
-    "created": "User created.",
-    "updated": "Saved.",
-    "deactivated": "Deactivated: their sessions ended and their personal tokens were revoked.",
-    "reactivated": "Reactivated. Personal tokens revoked at deactivation stay revoked.",
-    "password": "Password set; their sessions ended.",
-    "unlocked": "Login delays cleared.",
-    "revoked": "Token revoked: requests with it are refused from now on.",
-    "team_created": "Team created.",
-    "team_renamed": "Team renamed.",
+    "created": N_("User created."),
+    "updated": N_("Saved."),
+    "deactivated": N_("Deactivated: their sessions ended and their personal tokens were revoked."),
+    "reactivated": N_("Reactivated. Personal tokens revoked at deactivation stay revoked."),
+    "password": N_("Password set; their sessions ended."),
+    "unlocked": N_("Login delays cleared."),
+    "revoked": N_("Token revoked: requests with it are refused from now on."),
+    "team_created": N_("Team created."),
+    "team_renamed": N_("Team renamed."),
 }
 
 
@@ -50,7 +51,7 @@ def _ids(form: FormData, name: str, problems: dict[str, str]) -> list[int]:
         if row_id is not None:
             ids.append(row_id)
         elif value != "":
-            problems[name] = f"not an id: {value!r}"
+            problems[name] = _("not an id: %(value)r", value=value)
     return ids
 
 
@@ -60,7 +61,7 @@ def _optional_id(form: FormData, name: str, problems: dict[str, str]) -> int | N
         return None
     row_id = parse_row_id(value)
     if row_id is None:
-        problems[name] = f"not an id: {value!r}"
+        problems[name] = _("not an id: %(value)r", value=value)
     return row_id
 
 
@@ -73,7 +74,8 @@ def _redirect(path: str, done: str) -> Response:
 
 
 def _done(request: Request) -> str | None:
-    return DONE.get(request.query_params.get("done", ""))
+    done = DONE.get(request.query_params.get("done", ""))
+    return _(done) if done else None
 
 
 # --- users -----------------------------------------------------------------------------

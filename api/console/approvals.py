@@ -19,6 +19,7 @@ from api.console.deps import (
     form_textarea,
     not_found,
 )
+from api.console.i18n import _
 from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
 from candor.console.inbox import draft_card, draft_cards, line_diff
@@ -72,7 +73,7 @@ async def _visible(
         session, user.principal, message_id, for_update=for_update
     )
     if message is None:
-        raise not_found(f"message {message_id}")
+        raise not_found(_("message %(id)s", id=message_id))
     return message
 
 
@@ -174,9 +175,9 @@ async def edit_and_approve(
     body = form_textarea(form, "body", default=message.body)
     problems = []
     if not subject or len(subject) > 300:
-        problems.append("the subject must be 1 to 300 characters")
+        problems.append(_("the subject must be 1 to 300 characters"))
     if not body.strip():
-        problems.append("the message cannot be empty")
+        problems.append(_("the message cannot be empty"))
     if problems or form_text(form, "confirm") != "1":
         return await _message_page(
             request,
@@ -235,7 +236,7 @@ async def redraft(
             session,
             message,
             status_code=exc.http_status,
-            problems=[f"still cannot draft it: {exc.message}"],
+            problems=[_("still cannot draft it: %(why)s", why=exc.message)],
         )
 
 
@@ -256,7 +257,7 @@ async def reject(
             session,
             message,
             status_code=422,
-            problems=[f"give a reason for rejecting (1 to {MAX_REASON} characters)"],
+            problems=[_("give a reason for rejecting (1 to %(n)s characters)", n=MAX_REASON)],
         )
 
     async def decision() -> None:
@@ -276,7 +277,7 @@ async def bulk_approve(
     parsed = [parse_row_id(value) for value in form.getlist("message_id") if isinstance(value, str)]
     requested = [message_id for message_id in parsed if message_id is not None]
     if len(requested) > MAX_BULK:
-        raise ConsoleHTTPError(422, f"approve at most {MAX_BULK} messages at a time")
+        raise ConsoleHTTPError(422, _("approve at most %(n)s messages at a time", n=MAX_BULK))
     messages = [
         message
         for message_id in dict.fromkeys(requested)

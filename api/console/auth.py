@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.console.deps import SESSION_COOKIE, CheckedForm, CurrentConsoleUser
+from api.console.deps import SESSION_COOKIE, CheckedForm, CurrentConsoleUser, form_text
+from api.console.i18n import LOCALE_COOKIE, _, ngettext, normalise, use_locale
 from api.console.rendering import page
 from api.deps import RedisDep, RuntimeDep, SessionDep
+from candor.access import users as user_service
 from candor.auth import sessions, throttle
 from candor.auth.login import LoginError, login
 from candor.settings import Environment
@@ -66,6 +69,34 @@ def _login_form(
     return response
 
 
+def _wait_text(seconds: int) -> str:
+    if seconds < 60:
+        return ngettext("%(num)s second", "%(num)s seconds", seconds)
+    minutes = math.ceil(seconds / 60)
+    return ngettext("%(num)s minute", "%(num)s minutes", minutes)
+
+
+def _login_error_text(exc: LoginError) -> str:
+    """The domain's refusal, said in the page's language."""
+    wait = _wait_text(exc.retry_after_seconds or 0)
+    if exc.reason == "rate":
+        return _("too many login attempts from this address; wait a minute")
+    if exc.reason == "pair":
+        return _(
+            "too many failed logins for this account from here; try again in %(wait)s",
+            wait=wait,
+        )
+    if exc.reason == "account":
+        return _(
+            "too many failed logins for this account from unknown devices; try again in "
+            "%(wait)s, or from a browser you have logged in with before",
+            wait=wait,
+        )
+    if exc.reason == "address":
+        return _("too many failed logins from this address; try again in %(wait)s", wait=wait)
+    return _("unknown e-mail address or wrong password")
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, runtime: RuntimeDep, next: str | None = None) -> Response:
     return _login_form(request, runtime, next_path=next)
@@ -87,7 +118,7 @@ async def login_submit(
         return _login_form(
             request,
             runtime,
-            error="the login form expired; please try again",
+            error=_("the login form expired; please try again"),
             email=email,
             next_path=next,
             status_code=403,
@@ -107,7 +138,7 @@ async def login_submit(
         response = _login_form(
             request,
             runtime,
-            error=exc.message,
+            error=_login_error_text(exc),
             email=email,
             next_path=next,
             status_code=429 if exc.retry_after_seconds else 401,
@@ -145,3 +176,37 @@ async def logout(user: CurrentConsoleUser, _form: CheckedForm, redis: RedisDep) 
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+# The language cookie only helps the login page (no user yet); a year, like the switch.
+LOCALE_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+@router.post("/language")
+async def set_language(
+    request: Request,
+    runtime: RuntimeDep,
+    user: CurrentConsoleUser,
+    form: CheckedForm,
+    session: SessionDep,
+) -> Response:
+    """The header's language switch: stored on the user (every device), and in a cookie so
+    the login page speaks it too."""
+    locale = normalise(form_text(form, "locale"))
+    if locale is None:
+        from api.console.deps import ConsoleHTTPError
+
+        raise ConsoleHTTPError(422, _("Choose 中文 or English."))
+    await user_service.set_locale(session, user_id=user.principal.user_id, locale=locale)
+    use_locale(locale)
+    redirect = RedirectResponse(_safe_next(form_text(form, "next")), status_code=303)
+    redirect.set_cookie(
+        LOCALE_COOKIE,
+        locale,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(runtime),
+        path="/console",
+        max_age=LOCALE_COOKIE_MAX_AGE,
+    )
+    return redirect

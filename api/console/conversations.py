@@ -24,6 +24,7 @@ from api.console.deps import (
     form_textarea,
     not_found,
 )
+from api.console.i18n import _
 from api.console.rendering import page
 from api.deps import SessionDep
 from candor.auth.scope import visible_teams
@@ -60,7 +61,7 @@ async def _conversation(
 ) -> Conversation:
     conversation = await visible_conversation(session, user.principal, conversation_id)
     if conversation is None:
-        raise not_found(f"conversation {conversation_id}")
+        raise not_found(_("conversation %(id)s", id=conversation_id))
     return conversation
 
 
@@ -194,7 +195,7 @@ async def find_candidate(user: CurrentConsoleUser, session: SessionDep, code: st
     if application is None or (
         await views.visible_candidate(session, user.principal, application.candidate_id) is None
     ):
-        raise not_found(f"application {code.strip()[:32]!r}")
+        raise not_found(_("application %(id)r", id=code.strip()[:32]))
     return RedirectResponse(f"/console/candidates/{application.candidate_id}", status_code=303)
 
 
@@ -208,7 +209,7 @@ async def candidate_page(
 ) -> Response:
     candidate = await views.visible_candidate(session, user.principal, candidate_id)
     if candidate is None:
-        raise not_found(f"candidate {candidate_id}")
+        raise not_found(_("candidate %(id)s", id=candidate_id))
     return await _transcript_page(
         request, user, session, candidate=candidate, conversation=None, done=done
     )
@@ -305,7 +306,7 @@ async def unbind(
 ) -> Response:
     identity = await views.visible_identity(session, user.principal, identity_id)
     if identity is None:
-        raise not_found(f"chat account {identity_id}")
+        raise not_found(_("chat account %(id)s", id=identity_id))
     candidate_id = identity.candidate_id
     assert candidate_id is not None  # visible_identity
     await hr_actions.unbind_identity(
@@ -374,7 +375,7 @@ async def approve_question(
 ) -> Response:
     question = await visible_job_question(session, user.principal, question_id)
     if question is None:
-        raise not_found(f"job question {question_id}")
+        raise not_found(_("job question %(id)s", id=question_id))
     answer = form_textarea(form, "answer", default=question.draft or "")
     try:
         await hr_actions.approve_job_question(
@@ -403,7 +404,7 @@ async def reject_question(
 ) -> Response:
     question = await visible_job_question(session, user.principal, question_id)
     if question is None:
-        raise not_found(f"job question {question_id}")
+        raise not_found(_("job question %(id)s", id=question_id))
     try:
         await hr_actions.reject_job_question(
             session, question, actor=user.actor, reason=form_text(form, "reason"), now=utcnow()
@@ -443,7 +444,7 @@ async def task_done(
 ) -> Response:
     task = await visible_task(session, user.principal, task_id)
     if task is None:
-        raise not_found(f"task {task_id}")
+        raise not_found(_("task %(id)s", id=task_id))
     await hr_actions.complete_task(session, task, actor=user.actor, now=utcnow())
     return RedirectResponse(f"/console/hr-tasks?done=done:{task.id}", status_code=303)
 
@@ -456,7 +457,7 @@ async def escalations_page(
     request: Request, user: CurrentConsoleUser, session: SessionDep
 ) -> Response:
     if not views.sees_escalations(user.principal):
-        raise ConsoleHTTPError(403, "escalations are for team leads and admins")
+        raise ConsoleHTTPError(403, _("escalations are for team leads and admins"))
     return page(
         request,
         "escalations.html",

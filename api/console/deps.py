@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
+from api.console.i18n import DEFAULT_LOCALE, _, normalise, use_locale
 from api.deps import RedisDep, SessionDep
 from candor.auth.principals import HRPrincipal, load_person
 from candor.auth.sessions import csrf_matches, load_session
@@ -35,7 +36,7 @@ class ConsoleHTTPError(Exception):
 
 
 def not_found(what: str) -> ConsoleHTTPError:
-    return ConsoleHTTPError(404, f"{what} does not exist, or is not in your teams")
+    return ConsoleHTTPError(404, _("%(what)s does not exist, or is not in your teams", what=what))
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class ConsoleUser:
     email: str
     session_id: str
     csrf_token: str
+    locale: str = DEFAULT_LOCALE
 
     @property
     def actor(self) -> str:
@@ -58,12 +60,17 @@ async def get_console_user(request: Request, session: SessionDep, redis: RedisDe
     if stored is None or person is None:
         next_path = request.url.path if request.method == "GET" else "/console"
         raise LoginRequiredError(next_path)
+    # The user's stored language wins over the cookie and Accept-Language, on every device;
+    # pages, error pages and the texts the routes build all read it from here on.
+    locale = normalise(person.locale) or DEFAULT_LOCALE
+    use_locale(locale)
     return ConsoleUser(
         principal=person.principal,
         display_name=person.display_name,
         email=person.email,
         session_id=session_id,
         csrf_token=stored.csrf_token,
+        locale=locale,
     )
 
 
@@ -72,7 +79,7 @@ CurrentConsoleUser = Annotated[ConsoleUser, Depends(get_console_user)]
 
 async def get_console_admin(user: CurrentConsoleUser) -> ConsoleUser:
     if not user.principal.is_admin:
-        raise ConsoleHTTPError(403, "only an admin may do this")
+        raise ConsoleHTTPError(403, _("only an admin may do this"))
     return user
 
 
@@ -86,7 +93,7 @@ async def get_checked_form(request: Request, user: CurrentConsoleUser) -> FormDa
     submitted = form.get(CSRF_FIELD)
     token = submitted if isinstance(submitted, str) else request.headers.get(CSRF_HEADER)
     if not csrf_matches(user.csrf_token, token):
-        raise ConsoleHTTPError(403, "the form's security token is missing or stale; reload")
+        raise ConsoleHTTPError(403, _("the form's security token is missing or stale; reload"))
     return form
 
 

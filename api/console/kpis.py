@@ -19,6 +19,8 @@ from api.console.charts import (
     column_chart,
 )
 from api.console.deps import ConsoleHTTPError, CurrentConsoleUser
+from api.console.i18n import N_, _, ngettext
+from api.console.labels import label
 from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
 from api.kpi_params import DrilldownQueryDep, KpiFilterDep, RecordsPageDep
@@ -61,12 +63,17 @@ def _charts(report: KpiReport) -> dict[str, Any]:
                 label=w.week.strftime("%m-%d"),
                 value=w.timeliness_rate or 0.0,
                 href=records + filter_query(f, metric="interviews", week=w.week.isoformat()),
-                title=f"week of {w.week}: {w.in_time} of {w.completed - w.pending} in time"
-                + (f", {w.pending} pending" if w.pending else ""),
+                title=_(
+                    "week of %(week)s: %(in_time)s of %(decided)s in time",
+                    week=w.week,
+                    in_time=w.in_time,
+                    decided=w.completed - w.pending,
+                )
+                + (_(", %(n)s pending", n=w.pending) if w.pending else ""),
             )
             for w in weeks
         ],
-        title="Feedback timeliness rate by week of completion",
+        title=_("Feedback timeliness rate by week of completion"),
         max_value=1.0,
         percent=True,
     )
@@ -76,23 +83,25 @@ def _charts(report: KpiReport) -> dict[str, Any]:
                 label=w.week.strftime("%m-%d"),
                 value=w.completed,
                 href=records + filter_query(f, metric="interviews", week=w.week.isoformat()),
-                title=f"week of {w.week}: {w.completed} interviews completed",
+                title=_("week of %(week)s: %(n)s interviews completed", week=w.week, n=w.completed),
             )
             for w in weeks
         ],
-        title="Interviews completed by week",
+        title=_("Interviews completed by week"),
     )
     funnel = bar_list(
         [
             Bar(
-                label=step.replace("_", " "),
+                label=_(FUNNEL_LABELS[step]) if step in FUNNEL_LABELS else step.replace("_", " "),
                 value=report.figures.funnel[step],
                 href=records + filter_query(f, metric="funnel", step=step),
-                title=f"{report.figures.funnel[step]} applications",
+                title=ngettext(
+                    "%(num)s application", "%(num)s applications", report.figures.funnel[step]
+                ),
             )
             for step in FUNNEL_STEPS
         ],
-        title="Funnel",
+        title=_("Funnel"),
     )
     delivery = bar_list(
         [
@@ -100,38 +109,38 @@ def _charts(report: KpiReport) -> dict[str, Any]:
                 label=c.channel.value,
                 value=c.success_rate or 0.0,
                 href=records + filter_query(f, metric="deliveries", channel=c.channel.value),
-                title=f"{c.sent} of {c.finished} delivered",
+                title=_("%(sent)s of %(finished)s delivered", sent=c.sent, finished=c.finished),
                 colour=LATE_COLOUR if (c.success_rate or 0) < 0.9 else "#2e7d32",
             )
             for c in report.figures.delivery
         ],
-        title="Delivery success by channel",
+        title=_("Delivery success by channel"),
         percent=True,
     )
     status = bar_list(
         [
             Bar(
-                "in time",
+                _("in time"),
                 report.figures.notified_in_time,
                 records + filter_query(f, metric="interviews", timeliness=Timeliness.IN_TIME.value),
-                "notified within the promise",
+                _("notified within the promise"),
             ),
             Bar(
-                "late or missed",
+                _("late or missed"),
                 report.figures.notified_late_or_missed,
                 records + filter_query(f, metric="interviews", timeliness=Timeliness.LATE.value),
-                "notified after the promise, or not at all and the promise passed",
+                _("notified after the promise, or not at all and the promise passed"),
                 LATE_COLOUR,
             ),
             Bar(
-                "pending",
+                _("pending"),
                 report.figures.pending_within_promise,
                 records + filter_query(f, metric="interviews", timeliness=Timeliness.PENDING.value),
-                "not notified yet, still within the promise",
+                _("not notified yet, still within the promise"),
                 PENDING_COLOUR,
             ),
         ],
-        title="Interviews by feedback status",
+        title=_("Interviews by feedback status"),
     )
     return {
         **_conversation_charts(report),
@@ -141,6 +150,23 @@ def _charts(report: KpiReport) -> dict[str, Any]:
         "delivery_chart": delivery,
         "status_chart": status,
     }
+
+
+# The funnel's steps as HR says them (the step codes stay in the links).
+FUNNEL_LABELS = {
+    "applied": N_("applied"),
+    "ai_interview_completed": N_("ai interview completed"),
+    "result_sent": N_("result sent"),
+    "next_round": N_("next round"),
+    "offer": N_("offer"),
+}
+
+
+def _split_label(param: str, key: str) -> str:
+    """A CSAT split's row: "outcome advance", "promise kept"."""
+    if param == "outcome":
+        return _("outcome %(outcome)s", outcome=label(key))
+    return _("promise %(promise)s", promise=label(key))
 
 
 def _conversation_charts(report: KpiReport) -> dict[str, Any]:
@@ -154,11 +180,16 @@ def _conversation_charts(report: KpiReport) -> dict[str, Any]:
                 label=w.week.strftime("%m-%d"),
                 value=w.reply_rate or 0.0,
                 href=records + filter_query(f, metric="replies", week=w.week.isoformat()),
-                title=f"week of {w.week}: {w.replied} of {w.results_sent} results replied to",
+                title=_(
+                    "week of %(week)s: %(replied)s of %(sent)s results replied to",
+                    week=w.week,
+                    replied=w.replied,
+                    sent=w.results_sent,
+                ),
             )
             for w in weeks
         ],
-        title="Candidate reply rate by week of sending",
+        title=_("Candidate reply rate by week of sending"),
         max_value=1.0,
         percent=True,
     )
@@ -168,12 +199,17 @@ def _conversation_charts(report: KpiReport) -> dict[str, Any]:
                 label=w.week.strftime("%m-%d"),
                 value=w.containment_rate or 0.0,
                 href=records + filter_query(f, metric="conversations", week=w.week.isoformat()),
-                title=f"week of {w.week}: {w.contained} of {w.conversations_started} "
-                "conversations handled by the bot alone",
+                title=_(
+                    "week of %(week)s: %(contained)s of %(started)s conversations handled "
+                    "by the bot alone",
+                    week=w.week,
+                    contained=w.contained,
+                    started=w.conversations_started,
+                ),
             )
             for w in weeks
         ],
-        title="Bot containment by week of start",
+        title=_("Bot containment by week of start"),
         max_value=1.0,
         percent=True,
     )
@@ -183,11 +219,11 @@ def _conversation_charts(report: KpiReport) -> dict[str, Any]:
                 label=w.week.strftime("%m-%d"),
                 value=w.handoffs,
                 href=records + filter_query(f, metric="handoffs", week=w.week.isoformat()),
-                title=f"week of {w.week}: {w.handoffs} hand-offs",
+                title=_("week of %(week)s: %(n)s hand-offs", week=w.week, n=w.handoffs),
             )
             for w in weeks
         ],
-        title="Hand-offs by week",
+        title=_("Hand-offs by week"),
     )
     csat = report.figures.csat
     distribution = bar_list(
@@ -196,12 +232,17 @@ def _conversation_charts(report: KpiReport) -> dict[str, Any]:
                 label=f"{rating} ★",
                 value=count,
                 href=records + filter_query(f, metric="csat", rating=rating),
-                title=f"{count} answers rated {rating}",
+                title=ngettext(
+                    "%(num)s answer rated %(rating)s",
+                    "%(num)s answers rated %(rating)s",
+                    count,
+                    rating=rating,
+                ),
                 colour=LATE_COLOUR if rating <= 2 else BAR_COLOUR,
             )
             for rating, count in sorted(csat.distribution.items(), reverse=True)
         ],
-        title="CSAT: answers by rating",
+        title=_("CSAT: answers by rating"),
     )
     groups = [("outcome", split) for split in report.figures.csat_by_outcome] + [
         ("promise", split) for split in report.figures.csat_by_promise
@@ -209,19 +250,26 @@ def _conversation_charts(report: KpiReport) -> dict[str, Any]:
     splits = bar_list(
         [
             Bar(
-                label=f"{param} {split.key}",
+                label=_split_label(param, split.key),
                 value=split.mean or 0.0,
                 href=records + filter_query(f, metric="csat", **{param: split.key}),
-                title=f"mean {split.mean or 0:.2f} over {split.rated} of {split.asked} answered",
+                title=_(
+                    "mean %(mean).2f over %(rated)s of %(asked)s answered",
+                    mean=split.mean or 0,
+                    rated=split.rated,
+                    asked=split.asked,
+                ),
             )
             for param, split in groups
             if split.asked
         ],
-        title="CSAT mean by outcome and by whether the promise was kept",
+        title=_("CSAT mean by outcome and by whether the promise was kept"),
         max_value=5.0,
     )
-    csat_rows: list[tuple[str, dict[str, str], CsatFigures]] = [("all answers", {}, csat)]
-    csat_rows += [(f"{param} {split.key}", {param: split.key}, split) for param, split in groups]
+    csat_rows: list[tuple[str, dict[str, str], CsatFigures]] = [(_("all answers"), {}, csat)]
+    csat_rows += [
+        (_split_label(param, split.key), {param: split.key}, split) for param, split in groups
+    ]
     return {
         "csat_rows": csat_rows,
         "replies_chart": replies,

@@ -25,6 +25,7 @@ from api.console.deps import (
     form_text,
     not_found,
 )
+from api.console.i18n import N_, _
 from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
 from candor.clock import utcnow
@@ -43,15 +44,15 @@ E = TypeVar("E", bound=StrEnum)
 router = APIRouter(prefix="/console/nlu-review", include_in_schema=False)
 
 STATE_LABELS = {
-    ReviewState.PENDING: "To review",
-    ReviewState.APPROVED: "Intent assigned",
-    ReviewState.NEW_INTENT: "New intent needed",
-    ReviewState.DISMISSED: "Dismissed",
+    ReviewState.PENDING: N_("To review"),
+    ReviewState.APPROVED: N_("Intent assigned"),
+    ReviewState.NEW_INTENT: N_("New intent needed"),
+    ReviewState.DISMISSED: N_("Dismissed"),
 }
 REASON_LABELS = {
-    MisreadReason.FALLBACK.value: "NLU unsure",
-    MisreadReason.HANDOFF_AFTER_MISREAD.value: "handed off after a misreading",
-    MisreadReason.FOLLOWED_BY_COMPLAINT.value: "complaint followed",
+    MisreadReason.FALLBACK.value: N_("NLU unsure"),
+    MisreadReason.HANDOFF_AFTER_MISREAD.value: N_("handed off after a misreading"),
+    MisreadReason.FOLLOWED_BY_COMPLAINT.value: N_("complaint followed"),
 }
 
 
@@ -62,13 +63,15 @@ def _choice(kind: type[E], raw: str | None, name: str) -> E | None:
         return kind(raw)
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
-        raise ConsoleHTTPError(422, f"{name}: one of {allowed}") from None
+        raise ConsoleHTTPError(
+            422, _("%(name)s: one of %(allowed)s", name=name, allowed=allowed)
+        ) from None
 
 
 def _number(form: FormData, name: str) -> int:
     raw = form_text(form, name).strip()
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise ConsoleHTTPError(422, f"{name}: give the number shown on the page")
+        raise ConsoleHTTPError(422, _("%(name)s: give the number shown on the page", name=name))
     return int(raw)
 
 
@@ -138,10 +141,10 @@ async def decide(
     item_id = _number(form, "item_id")
     verdict = _choice(service.Verdict, form_text(form, "verdict"), "verdict")
     if verdict is None:
-        raise ConsoleHTTPError(422, "verdict: choose assign, new intent or dismiss")
+        raise ConsoleHTTPError(422, _("verdict: choose assign, new intent or dismiss"))
     item = await service.visible_item(session, user.principal, item_id)
     if item is None:
-        raise not_found(f"message {item_id}")
+        raise not_found(_("message %(id)s", id=item_id))
     try:
         await service.review(
             session,
@@ -178,7 +181,7 @@ async def reopen(
     item_id = _number(form, "item_id")
     item = await service.visible_item(session, user.principal, item_id)
     if item is None:
-        raise not_found(f"message {item_id}")
+        raise not_found(_("message %(id)s", id=item_id))
     state = item.state
     try:
         await service.reopen(session, item, actor=user.actor, now=utcnow())
@@ -200,7 +203,9 @@ def _blind_sets(settings: Settings) -> BlindSets:
     try:
         return load_blind_sets(eval_dir(settings))
     except BlindSetError as exc:
-        raise ConsoleHTTPError(422, f"the blind evaluation sets cannot be read: {exc}") from exc
+        raise ConsoleHTTPError(
+            422, _("the blind evaluation sets cannot be read: %(why)s", why=exc)
+        ) from exc
 
 
 # -- models (admins) -------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import gettext
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_date, format_datetime, format_timedelta
+from babel.numbers import format_decimal, format_percent
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -14,7 +15,15 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from api.console.deps import CSRF_FIELD, ConsoleUser
-from candor.clock import BUSINESS_TZ
+from api.console.i18n import (
+    HTML_LANG,
+    LANGUAGE_NAMES,
+    LOCALES,
+    current_locale,
+    translations,
+)
+from api.console.labels import label
+from candor.clock import BUSINESS_TZ, utcnow
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -33,29 +42,100 @@ SECURITY_HEADERS = {
 }
 
 
-def _local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored UTC time as people here read it: Asia/Shanghai."""
-    return moment.astimezone(BUSINESS_TZ).strftime(fmt) if moment is not None else "—"
+def _local(moment: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """A stored UTC time as people here read it: Asia/Shanghai (a CLDR pattern)."""
+    if moment is None:
+        return "—"
+    return format_datetime(moment, fmt, tzinfo=BUSINESS_TZ, locale=current_locale())
 
 
-templates.env.filters["local"] = _local
+def _datetime(moment: datetime | None, width: str = "medium") -> str:
+    """A moment in the user's language and China time: "2026年12月2日 15:04:05"."""
+    if moment is None:
+        return "—"
+    return format_datetime(moment, width, tzinfo=BUSINESS_TZ, locale=current_locale())
 
-DEFAULT_LOCALE = "zh_CN"
+
+def _date(moment: datetime | date | None, width: str = "medium") -> str:
+    if moment is None:
+        return "—"
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(BUSINESS_TZ).date()
+    return format_date(moment, width, locale=current_locale())
 
 
-def _translations(locale: str | None) -> gettext.NullTranslations:
-    # Placeholder until the catalogues land: every locale reads the source strings.
-    return gettext.NullTranslations()
+def _number(value: float | int | None, digits: int | None = None) -> str:
+    if value is None:
+        return "—"
+    if digits is None:
+        return format_decimal(value, locale=current_locale())
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, pattern, locale=current_locale())
+
+
+def _percent(fraction: float | None, digits: int = 0) -> str:
+    """0.125 → "12%" / "12.5%" with `digits`; the locale's percent sign and grouping."""
+    if fraction is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
+    return format_percent(fraction, pattern, locale=current_locale())
+
+
+def _ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """How long ago: "3 天前" / "3 days ago"."""
+    if moment is None:
+        return "—"
+    delta = moment - (now or utcnow())
+    return format_timedelta(
+        delta, add_direction=True, threshold=1.0, format="long", locale=current_locale()
+    )
+
+
+def _duration(seconds: float | None) -> str:
+    """A length of time: "3 小时" / "3 hours"."""
+    if seconds is None:
+        return "—"
+    return format_timedelta(
+        timedelta(seconds=seconds), threshold=1.0, format="long", locale=current_locale()
+    )
+
+
+templates.env.filters.update(
+    local=_local,
+    datetime=_datetime,
+    date=_date,
+    number=_number,
+    percent=_percent,
+    ago=_ago,
+    duration=_duration,
+    label=label,
+)
+
+
+def _translate(text: object) -> str:
+    """A text the code chose at run time (a label, a domain message) in the user's
+    language if the catalogue has it; else as it is. No placeholders are filled."""
+    if text is None:
+        return ""
+    return translations(current_locale()).gettext(str(text))
+
+
+templates.env.filters["tr"] = _translate
+
+
+def _context_locale(context: Context) -> str:
+    locale = context.get("locale")
+    return locale if isinstance(locale, str) else current_locale()
 
 
 @pass_context
 def _gettext(context: Context, message: str) -> str:
-    return _translations(context.get("locale")).gettext(message)
+    return translations(_context_locale(context)).gettext(message)
 
 
 @pass_context
 def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
-    return _translations(context.get("locale")).ngettext(singular, plural, n)
+    return translations(_context_locale(context)).ngettext(singular, plural, n)
 
 
 # Templates say {{ _("Approvals") }}; the request's locale picks the catalogue at render time.
@@ -73,10 +153,18 @@ def page(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
+    locale = current_locale()
     response = templates.TemplateResponse(
         request,
         name,
-        {"user": user, "csrf_field": CSRF_FIELD, "locale": DEFAULT_LOCALE, **context},
+        {
+            "user": user,
+            "csrf_field": CSRF_FIELD,
+            "locale": locale,
+            "html_lang": HTML_LANG[locale],
+            "languages": [(code, LANGUAGE_NAMES[code]) for code in LOCALES],
+            **context,
+        },
         status_code=status_code,
     )
     response.headers.update(SECURITY_HEADERS)

@@ -22,6 +22,7 @@ from api.console.deps import (
     form_textarea,
     not_found,
 )
+from api.console.i18n import _
 from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
 from candor.clock import utcnow
@@ -75,7 +76,7 @@ async def _versions(
     """The template's versions and the current one (the first listed if none is marked)."""
     versions = await queries.template_versions(session, user.principal, key)
     if not versions:
-        raise not_found(f"template {key!r}")
+        raise not_found(_("template %(id)r", id=key))
     return versions, next((v for v in versions if v.is_current), versions[0])
 
 
@@ -111,7 +112,7 @@ async def _preview(
     except TemplateValidationError as exc:
         return {"problems": exc.problems, "rendered": None}
     except TemplateRenderError as exc:
-        return {"problems": [f"the template did not render: {exc}"], "rendered": None}
+        return {"problems": [_("the template did not render: %(why)s", why=exc)], "rendered": None}
     return {"problems": [], "rendered": result.rendered, "sms_segments": result.sms_segments}
 
 
@@ -190,7 +191,7 @@ async def preview(
 ) -> Response:
     """The editor with a preview of the unsaved sources; only the preview panel for the
     editor's live preview (`X-Fragment: 1`)."""
-    _, current = await _versions(session, user, key)
+    _versions_shown, current = await _versions(session, user, key)
     code = form_text(form, "application_code").strip()
     if request.headers.get("X-Fragment") != "1":
         return await _editor(request, session, runtime, user, key, form=form, application_code=code)
@@ -214,9 +215,9 @@ async def save(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    _, current = await _versions(session, user, key)
+    _versions_shown, current = await _versions(session, user, key)
     if not user.principal.is_admin:
-        raise ConsoleHTTPError(403, "only an admin may save templates")
+        raise ConsoleHTTPError(403, _("only an admin may save templates"))
     sources = _sources(form, current)
     code = form_text(form, "application_code").strip()
     try:

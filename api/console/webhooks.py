@@ -23,6 +23,7 @@ from api.console.deps import (
     ConsoleUser,
     form_text,
 )
+from api.console.i18n import N_, _
 from api.console.rendering import page
 from api.deps import RuntimeDep, SessionDep
 from candor.clock import utcnow
@@ -37,10 +38,10 @@ router = APIRouter(prefix="/console/admin/webhooks", include_in_schema=False)
 BASE = "/console/admin/webhooks"
 DELIVERIES_SHOWN = 50
 DONE = {
-    "updated": "Saved.",
-    "deleted": "Endpoint deleted, with its deliveries.",
-    "replayed": "The delivery is queued again, with the same webhook-id.",
-    "in_flight": "The delivery is being sent right now; replay it once this attempt shows.",
+    "updated": N_("Saved."),
+    "deleted": N_("Endpoint deleted, with its deliveries."),
+    "replayed": N_("The delivery is queued again, with the same webhook-id."),
+    "in_flight": N_("The delivery is being sent right now; replay it once this attempt shows."),
 }
 
 
@@ -78,7 +79,8 @@ async def _endpoint(session: SessionDep, endpoint_id: int) -> WebhookEndpoint:
 
 
 def _done(request: Request) -> str | None:
-    return DONE.get(request.query_params.get("done", ""))
+    done = DONE.get(request.query_params.get("done", ""))
+    return _(done) if done else None
 
 
 async def _list_page(

@@ -413,3 +413,17 @@ async def clear_lockout(session: AsyncSession, redis: Redis, *, actor: str, user
         after={"delayed_for_seconds": None},
     )
     log.info("access.lockout_cleared", user_id=user.id, actor=actor)
+
+
+CONSOLE_LOCALES = frozenset({"zh_CN", "en"})
+
+
+async def set_locale(session: AsyncSession, *, user_id: int, locale: str) -> HRUser:
+    """Remember the console language a user chose, for every later session and device."""
+    if locale not in CONSOLE_LOCALES:
+        raise AccessInputError({"locale": "not a console language"})
+    user = await _get_user(session, user_id)
+    user.locale = locale
+    await session.flush()
+    log.info("access.user_locale_set", user_id=user.id, locale=locale)
+    return user

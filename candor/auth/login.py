@@ -27,9 +27,14 @@ class LoginError(CandorError):
     code = "login_failed"
     http_status = 401
 
-    def __init__(self, message: str, *, retry_after_seconds: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after_seconds: int | None = None, reason: str = "invalid"
+    ) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+        # What went wrong as data, for edges that say it in the user's language:
+        # "invalid", or the throttle scope's value ("rate", "pair", "account", "address").
+        self.reason = reason
 
 
 INVALID = "unknown e-mail address or wrong password"
@@ -49,7 +54,9 @@ def _throttled_error(throttled: throttle.Throttled) -> LoginError:
         f"try again in {wait}, or from a browser you have logged in with before",
         throttle.Scope.ADDRESS: f"too many failed logins from this address; try again in {wait}",
     }[throttled.scope]
-    return LoginError(text, retry_after_seconds=throttled.retry_after_seconds)
+    return LoginError(
+        text, retry_after_seconds=throttled.retry_after_seconds, reason=throttled.scope.value
+    )
 
 
 @dataclass(frozen=True, slots=True)

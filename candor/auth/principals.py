@@ -34,6 +34,7 @@ class HRPerson:
     principal: HRPrincipal
     display_name: str
     email: str
+    locale: str | None = None  # the console language they chose; None: the default
 
 
 async def load_person(session: AsyncSession, user_id: int) -> HRPerson | None:
@@ -41,7 +42,7 @@ async def load_person(session: AsyncSession, user_id: int) -> HRPerson | None:
     if principal is None:
         return None
     user = await session.get_one(HRUser, user_id)  # in the identity map since load_principal
-    return HRPerson(principal, user.display_name, user.email)
+    return HRPerson(principal, user.display_name, user.email, user.locale)
 
 
 async def load_principal(session: AsyncSession, user_id: int) -> HRPrincipal | None:

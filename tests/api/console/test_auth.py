@@ -95,7 +95,11 @@ async def browser_at(world: World, address: str) -> AsyncIterator[httpx.AsyncCli
     transport = httpx.ASGITransport(app=app, client=(address, 50000))
     async with (
         LifespanManager(app),
-        httpx.AsyncClient(transport=transport, base_url="https://candor.test") as http,
+        httpx.AsyncClient(
+            transport=transport,
+            base_url="https://candor.test",
+            headers={"Accept-Language": "en"},  # the login page speaks it
+        ) as http,
     ):
         yield http
 

@@ -141,6 +141,15 @@ async def test_log_in_and_approve_a_draft_with_the_keyboard(
     assert await state_of(world, message_id) is MessageState.QUEUED
     await screenshot(page, request, "approved")
 
+    # The header's language switch: a plain form, back on the same page in Chinese.
+    await page.get_by_role("button", name="中文").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("审批")
+    await expect(page.locator(".empty")).to_contain_text("没有待审批的消息")
+    await screenshot(page, request, "inbox-zh")
+    await page.get_by_role("button", name="English").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Approvals")
+
 
 async def test_edit_a_draft_review_the_diff_and_approve(
     world: World, server: ServerThread, browser: Browser, request: pytest.FixtureRequest

@@ -115,7 +115,7 @@ async def write_history(session: AsyncSession) -> History:
     team_a = Team(external_id="kpi-a", name="A 组")
     team_b = Team(external_id="kpi-b", name="B 组")
     session.add_all([team_a, team_b])
-    recruiter = HRUser(email="a@example.com", display_name="A", role=Role.RECRUITER)
+    recruiter = HRUser(email="a@example.com", display_name="A", role=Role.RECRUITER, locale="en")
     session.add(recruiter)
     await session.flush()
     session.add(TeamMembership(team_id=team_a.id, user_id=recruiter.id))
