@@ -968,6 +968,10 @@ class _History:
             when, _, action = heapq.heappop(self.pending)
             with clock_at(when):
                 await action()
+                # Each action is one unit of work, as a service call's commit would be; the
+                # next one may reload rows with populate_existing, which would otherwise
+                # silently discard this one's unflushed changes (an approval's new state).
+                await self.session.flush()
 
     async def play(self, events: Sequence[AtsEventIn], progress: Progress | None) -> None:
         self.recruiter_by_job = {

@@ -5,22 +5,28 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
+from playwright.sync_api import expect, sync_playwright
 
 from candor.demo.command import SeedProgress, run_demo
 from candor.demo.content import HR_USERS
 from candor.demo.seed import DEMO_ATS_TOKEN, DEMO_PASSWORD
+from candor.enums import Role
 from candor.settings import Settings
+from tests.conftest import cannot_run_here
 from tests.fakes import free_port
 
 CANDOR = Path(sys.executable).with_name("candor")
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "demo"
 
 
 def candor_demo(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -110,7 +116,69 @@ def _read_lines(stream: io.TextIOBase, into: list[str]) -> None:
         into.append(line.rstrip("\n"))
 
 
-def test_candor_demo_keeps_what_to_open_on_screen_and_the_log_in_a_file(
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "zh-CN",  # a Chinese phone's browser: Accept-Language zh-CN
+}
+# The timeliness chart's bars, as the zh-CN console titles them.
+WEEK_BAR = re.compile(r"<title>(\d{4}-\d\d-\d\d) 当周：(\d+) 个中按时 (\d+) 个")
+
+
+def _a_recruiter_on_a_phone_approves_in_two_taps_and_sees_the_story(
+    base_url: str, database: Path
+) -> None:
+    """What issue 18 promises a new user of the demo: log in as a recruiter on a phone-sized
+    browser, read the console in Chinese, approve a draft in two taps, and find the
+    before-and-after of adopting Candor on the dashboard they land on."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        cannot_run_here("Debian's chromium is not installed; `python3 dev.py test` installs it")
+    recruiter = next(u for u in HR_USERS if u.role is Role.RECRUITER)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_context(**PHONE).new_page()
+            page.goto(f"{base_url}/console/login")
+            page.get_by_label("邮箱").fill(recruiter.email)
+            page.get_by_label("密码").fill(DEMO_PASSWORD)
+            page.get_by_role("button", name="登录").tap()  # tap one
+            expect(page).to_have_url(f"{base_url}/console/inbox")
+            expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+            expect(page.get_by_role("link", name="审批")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "phone-inbox-zh.png"), full_page=True)
+
+            page.get_by_role("button", name="批准", exact=True).first.tap()  # tap two
+            flash = page.get_by_role("status")
+            expect(flash).to_contain_text("已批准并进入发送队列")
+            approved = re.search(r"消息 (\d+) 已批准", flash.inner_text())
+            assert approved is not None
+
+            page.goto(f"{base_url}/console/kpis")
+            page.screenshot(path=str(ARTIFACTS / "phone-kpis-zh.png"), full_page=True)
+            bars = [
+                (int(in_time), int(decided))
+                for _week, decided, in_time in WEEK_BAR.findall(page.content())
+                if int(decided)
+            ]
+        finally:
+            browser.close()
+    with sqlite3.connect(database) as db:
+        (state,) = db.execute(
+            "SELECT state FROM outreach_messages WHERE id = ?", (int(approved.group(1)),)
+        ).fetchone()
+    assert state in {"approved", "queued", "sent", "delivered"}
+    # The default dashboard spans the adoption: its first weeks mostly late, its last on time.
+    assert len(bars) >= 8, bars
+    first, last = bars[:4], bars[-4:]
+    assert sum(t for t, _ in first) / sum(d for _, d in first) < 0.5, bars
+    assert sum(t for t, _ in last) / sum(d for _, d in last) > 0.85, bars
+
+
+def test_candor_demo_shows_what_to_open_logs_to_a_file_and_serves_a_recruiter_on_a_phone(
     tmp_path: Path, seeded_demo: tuple[Path, SeedRun]
 ) -> None:
     # A copy of the seeded database: this run migrates it, finds the demo and serves it.
@@ -151,6 +219,9 @@ def test_candor_demo_keeps_what_to_open_on_screen_and_the_log_in_a_file(
             time.sleep(0.2)
         time.sleep(2)
         on_screen_when_ready = (list(out), list(err))
+        _a_recruiter_on_a_phone_approves_in_two_taps_and_sees_the_story(
+            f"http://127.0.0.1:{port}", database
+        )
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=60)

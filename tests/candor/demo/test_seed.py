@@ -50,7 +50,7 @@ from candor.models.enums import (
     Role,
     Stage,
 )
-from candor.models.outreach import MessageState, OutreachMessage
+from candor.models.outreach import MessageState, OutboxItem, OutboxState, OutreachMessage
 from candor.runtime import Runtime
 from candor.sla.service import current_calendar
 
@@ -101,9 +101,28 @@ async def test_the_seed_is_a_realistic_company_that_tells_its_story(
     check_candidates_look_real_and_history_is_complete(apps)
     await check_logins_token_and_web_identities(runtime, summary)
     await check_decided_results_have_their_messages(runtime, apps)
+    await check_every_message_agrees_with_its_outbox(runtime)
     await check_the_story_through_the_kpi_service(runtime)
     await check_the_approval_inbox_is_a_handful_due_soon(runtime)
     await check_seeding_again_is_a_no_op_and_the_printed_example_works(runtime, client)
+
+
+async def check_every_message_agrees_with_its_outbox(runtime: Runtime) -> None:
+    """A message is sent once its outbox row is, and one still awaiting approval has no row:
+    otherwise approving it from today's inbox collides with its own earlier delivery."""
+    async with runtime.sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(OutreachMessage.id, OutreachMessage.state, OutboxItem.state).join(
+                    OutboxItem, OutboxItem.message_id == OutreachMessage.id
+                )
+            )
+        ).all()
+    assert rows
+    awaiting = {MessageState.PENDING_APPROVAL, MessageState.NEEDS_ATTENTION}
+    assert [r for r in rows if r[1] in awaiting] == []
+    sent = {MessageState.SENT, MessageState.DELIVERED}
+    assert [r for r in rows if r[2] is OutboxState.SENT and r[1] not in sent] == []
 
 
 async def check_the_story_through_the_kpi_service(runtime: Runtime) -> None:
