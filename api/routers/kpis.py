@@ -26,7 +26,7 @@ router = APIRouter(
     responses=error_responses(
         HR_TOKEN,
         {
-            404: "A team not in yours",
+            404: "A team, recruiter or job outside your teams (`invalid_filter`)",
             422: "A filter or parameter does not match the schema (`invalid_request`, "
             "`invalid_filter`)",
         },

@@ -94,6 +94,9 @@ async def test_edit_shows_a_diff_first_and_approves_only_when_confirmed(
     assert '<div class="added">+ 感谢您的耐心等待。</div>' in review.text
     assert 'class="removed"' in review.text
     assert (await message(world, message_id)).state is MessageState.PENDING_APPROVAL
+    # A page a POST rendered cannot be fetched again: the language switch does not return to it.
+    assert 'name="next"' not in review.text
+    assert 'name="next"' in (await console.get(f"/console/messages/{message_id}")).text
 
     done = await post_form(console, path, csrf, subject="面试结果", body=edited, confirm="1")
     assert done.status_code == 303
