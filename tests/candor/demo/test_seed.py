@@ -91,7 +91,7 @@ def ai_interview(application: Application) -> Interview | None:
 async def test_the_seed_is_a_realistic_company_that_tells_its_story(
     runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
-    """One seed, every aspect: seeding takes seconds, so the tests seed only once."""
+    """One seed, every aspect: seeding takes tens of seconds, so the tests seed only once."""
     summary = await seed(runtime)
 
     assert summary is not None
