@@ -16,7 +16,7 @@ from candor.ats.schemas import ATS_EVENT
 from candor.clock import utcnow
 from candor.devtools.fake_wecom import AGENT_ID, CORP_ID, click_xml, seal
 from candor.hr_chat.binding import new_code
-from candor.models import AuditEntry, HrCard, HrChatAccount, HRUser, OutreachMessage, TeamMembership
+from candor.models import AuditEntry, HrCard, HrChatAccount, OutreachMessage, TeamMembership
 from candor.models.enums import HrCardState, HrChatPlatform, Role
 from candor.models.outreach import MessageState
 from candor.outreach.context import ResultDrafter
@@ -30,6 +30,7 @@ from tests.wecom_world import (
     bind_wecom,
     cards_of,
     drain_cards,
+    speaks,
     wecom_settings,
 )
 
@@ -72,6 +73,7 @@ async def test_bind_then_approve_from_a_card(
     world: World, http: httpx.AsyncClient, fake_wecom: RunningFakeWeCom
 ) -> None:
     runtime, fake = world.runtime, fake_wecom.state
+    await speaks(runtime, None, world.recruiter)  # Chinese, the default
     li = WeComMember(http, fake, "li.na")
     assert "Candor" in await li.say("hello")  # not bound yet: told how
     assert "绑定成功" in await bind_wecom(runtime, li, world.recruiter)
@@ -135,6 +137,7 @@ async def test_refusals_change_nothing(
     world: World, http: httpx.AsyncClient, fake_wecom: RunningFakeWeCom
 ) -> None:
     runtime, fake = world.runtime, fake_wecom.state
+    await speaks(runtime, None, world.recruiter, world.outsider)  # Chinese, the default
     li, zhang = WeComMember(http, fake, "li.na"), WeComMember(http, fake, "zhang.san")
     await bind_wecom(runtime, li, world.recruiter)
     code = "ABCD2345"
@@ -194,8 +197,8 @@ async def test_reject_with_the_reason_replied(
     world: World, http: httpx.AsyncClient, fake_wecom: RunningFakeWeCom
 ) -> None:
     runtime = world.runtime
-    async with runtime.transaction() as session:
-        (await session.get_one(HRUser, world.recruiter.id)).locale = "en"
+    await speaks(runtime, "en", world.recruiter)
+    await speaks(runtime, None, world.outsider)  # Chinese, the default
     li = WeComMember(http, fake_wecom.state, "li.na")
     assert "Bound" in await bind_wecom(runtime, li, world.recruiter)
     message_id = await _pending_draft(world, 3)
@@ -279,6 +282,7 @@ async def test_a_colleagues_click_after_the_decision_is_told_who_decided(
 ) -> None:
     runtime, fake = world.runtime, fake_wecom.state
     colleague, _ = await world.member(Role.RECRUITER, world.team)
+    await speaks(runtime, None, world.recruiter, colleague)  # Chinese, the default
     li, wang = WeComMember(http, fake, "li.na"), WeComMember(http, fake, "wang.wu")
     await bind_wecom(runtime, li, world.recruiter)
     await bind_wecom(runtime, wang, colleague)

@@ -27,6 +27,7 @@ from candor.runtime import Runtime
 from tests.api.routers.test_telegram import HEADERS, SECRET, YesNoEngine
 from tests.fake_telegram_server import RunningFakeTelegram, running_fake_telegram
 from tests.outreach_world import World
+from tests.wecom_world import speaks
 
 HR_CHAT, OTHER_CHAT, CANDIDATE_CHAT = 7001, 7002, 42
 
@@ -115,6 +116,7 @@ async def test_hr_binds_and_decides_on_telegram_while_candidates_talk_to_the_bot
     assert "控制台" not in candidate_reply
     chat_messages = await _chat_messages(world)
 
+    await speaks(world.runtime, None, world.recruiter, world.outsider)  # Chinese, the default
     code = await new_code(bot.runtime.redis, world.recruiter.id, HrChatPlatform.TELEGRAM)
     assert "绑定成功" in await bot.text(HR_CHAT, f"/start {code}")
     assert "绑定码无效" in await bot.text(OTHER_CHAT, f"/start {code}")  # used up
