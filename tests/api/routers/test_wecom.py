@@ -4,6 +4,7 @@ click or a callback is refused without changing anything."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -297,6 +298,7 @@ async def test_a_colleagues_click_after_the_decision_is_told_who_decided(
     answer = await wang.click(theirs.token, "approve")
     assert "此项已处理" in answer
     assert "王招聘" in answer
+    assert not re.search(r"[A-Za-z]", answer)  # the state in Chinese too, not "queued"
     assert await _audit_count(runtime) == before
     assert (await _message(runtime, message_id)).decided_by == f"user:{world.recruiter.id}"
     assert await drain_cards(runtime) == 2  # both cards now show the decision
