@@ -106,3 +106,11 @@ async def cards_of(runtime: Runtime, **where: Any) -> list[HrCard]:
         for name, value in where.items():
             query = query.where(getattr(HrCard, name) == value)
         return list((await session.scalars(query)).all())
+
+
+async def speaks(runtime: Runtime, locale: str | None, *users: HRUser) -> None:
+    """Give HR users a language: None is Chinese, the product default (the factory's
+    users speak English), so a test asserting Chinese chat replies says so."""
+    async with runtime.transaction() as session:
+        for user in users:
+            (await session.get_one(HRUser, user.id)).locale = locale

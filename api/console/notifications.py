@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console.deps import CheckedForm, ConsoleHTTPError, CurrentConsoleUser, form_text
+from api.console.i18n import _
 from api.console.rendering import page
 from api.deps import RedisDep, RuntimeDep, SessionDep
 from candor.hr_chat import binding
@@ -27,7 +28,7 @@ def _platform(form_value: str, settings: Settings) -> HrChatPlatform:
     for platform in _platforms(settings):
         if platform.value == form_value:
             return platform
-    raise ConsoleHTTPError(422, "that chat platform is not configured here")
+    raise ConsoleHTTPError(422, _("that chat platform is not configured here"))
 
 
 async def _page(

@@ -8,11 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from api.deps import RedisDep, RuntimeDep, SessionDep
+from api.deps import RuntimeDep
 from api.errors import ApiError, error_body, error_responses
 from bot.channels.wechat.envelope import BadSignatureError, CallbackRejectedError
 from bot.channels.wecom import WeComCallback
-from candor.clock import utcnow
 from candor.hr_chat import inbound
 from candor.models.enums import HrChatPlatform
 
@@ -68,13 +67,7 @@ async def verify_callback(request: Request, wecom: WeComDep) -> Response:
     summary="HR users' texts and card clicks from the WeCom app (always encrypted)",
     responses=CALLBACK,
 )
-async def receive_callback(
-    request: Request,
-    wecom: WeComDep,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    redis: RedisDep,
-) -> Response:
+async def receive_callback(request: Request, wecom: WeComDep, runtime: RuntimeDep) -> Response:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return JSONResponse(
@@ -86,30 +79,22 @@ async def receive_callback(
         message = await wecom.open(signature, timestamp, nonce, body)
     except CallbackRejectedError as exc:
         return _rejected(exc)
-    now = utcnow()
     platform = HrChatPlatform.WECOM
     try:
+        # Each runs and commits its own transaction before returning, so a failed commit
+        # raises here too.
         if message.kind == "text":
-            answer = await inbound.on_text(
-                session, redis, platform, message.user, message.content, now=now
-            )
+            answer = await inbound.receive_text(runtime, platform, message.user, message.content)
         elif message.kind == "click":
-            answer = await inbound.on_click(
-                session,
-                runtime.settings,
-                platform,
-                message.user,
-                message.task_id,
-                message.key,
-                now=now,
+            answer = await inbound.receive_click(
+                runtime, platform, message.user, message.task_id, message.key
             )
         else:
             return PlainTextResponse("")  # other events (entering the app): nothing to say
     except Exception:
-        # Handling failed (the database went away): WeCom retries the same callback, whose
-        # nonce must then be accepted again.
+        # Handling or committing failed (the database went away): WeCom retries the same
+        # callback, whose nonce must then be accepted again.
         await wecom.release(timestamp, nonce)
         raise
-    # Committed before the reply is sent (the session commits before the response).
     reply = wecom.reply_text(message.user, answer.text, nonce=nonce, timestamp=timestamp)
     return Response(reply, media_type="application/xml")

@@ -228,18 +228,19 @@ class TelegramBot:
             await self.send_reply(message.external_user_id, reply)
 
     async def _handled_as_hr(self, message: InboundMessage) -> bool:
-        """An HR user's `/start <code>`, card button (`hr:` data) or text in a bound HR
-        chat: answered here. Anything else is a candidate's, for the conversation."""
+        """An HR user's `/start <code>`, card button (`hr:` data), and every update from a
+        chat bound to an HR user: answered here. Anything else is a candidate's, for the
+        conversation."""
         assert self.hr is not None
         chat = message.external_user_id
         if message.event == "button" and message.event_key:
             answer = await self.hr.click(chat, message.event_key)
-        elif message.event == "start" and message.event_key:
-            answer = await self.hr.text(chat, f"/start {message.event_key}")
+        elif message.event == "start":
+            answer = await self.hr.text(chat, f"/start {message.event_key or ''}".strip())
         elif message.event is None and message.text is not None:
             answer = await self.hr.text(chat, message.text)
         else:
-            return False
+            answer = await self.hr.other(chat)
         if answer is None:
             return False
         await self.send_reply(chat, Reply(text=answer.text))

@@ -54,14 +54,18 @@ def status_text(locale: str | None, card: HrCard) -> str:
         return text(locale, "approved_by", name=card.decided_by or "?")
     if card.decision == "rejected":
         return text(locale, "rejected_by", name=card.decided_by or "?")
-    return card.decision or card.state.value
+    if card.decision == "superseded":
+        return text(locale, "superseded")
+    return text(locale, f"card_{card.state.value}")
 
 
-async def _decided(session: AsyncSession, message: OutreachMessage) -> str:
+async def _decided(session: AsyncSession, locale: str | None, message: OutreachMessage) -> str:
     """A message decided meanwhile (by a colleague, the console): its state and by whom."""
+    status = text(locale, f"message_{message.state.value}")
     if message.decided_by is None:
-        return message.state.value
-    return f"{message.state.value} ({await actor_name(session, message.decided_by)})"
+        return status
+    name = await actor_name(session, message.decided_by)
+    return text(locale, "status_by", status=status, name=name)
 
 
 async def _card(session: AsyncSession, token: str, *, for_update: bool) -> HrCard | None:
@@ -110,7 +114,7 @@ async def click(
     if message is None:
         return Answer(text(locale, "out_of_scope"))
     if message.state is not MessageState.PENDING_APPROVAL:
-        return Answer(text(locale, "already", status=await _decided(session, message)))
+        return Answer(text(locale, "already", status=await _decided(session, locale, message)))
     assert principal is not None
     if action == REJECT:
         card.reason_wanted_until = now + REASON_WINDOW
@@ -164,7 +168,9 @@ async def reason_reply(
         return Answer(text(user.locale, "out_of_scope"))
     if message.state is not MessageState.PENDING_APPROVAL:
         card.reason_wanted_until = None
-        return Answer(text(user.locale, "already", status=await _decided(session, message)))
+        return Answer(
+            text(user.locale, "already", status=await _decided(session, user.locale, message))
+        )
     assert principal is not None
     await service.reject(session, message, actor=principal.actor, reason=reason, via=platform.value)
     return Answer(text(user.locale, "done_rejected", reason=reason), changed=True)

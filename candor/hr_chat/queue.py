@@ -6,6 +6,7 @@ Rows of `hr_cards` are claimed with a short lease (as `sla_notifications` are by
 that was sent gets `update_pending` until its update went out. Cards are claimed only after
 the transaction that wrote them committed, and only for platforms this worker can reach. An
 open card past `expires_at` is not sent. A card decided before it was sent is never sent.
+A card the platform refuses for good (`Permanent`) is given up on at once, not retried.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor import metrics
 from candor.clock import BUSINESS_TZ, utcnow
-from candor.delivery.ports import RetryAfter, SendResult, Sent
+from candor.delivery.ports import Permanent, SendResult, Sent
 from candor.hr_chat.actions import APPROVE, REJECT, status_text
 from candor.hr_chat.ports import Card, CardSender
 from candor.hr_chat.texts import text
@@ -40,8 +41,8 @@ from candor.runtime import Runtime
 log = get_logger(__name__)
 
 LEASE = timedelta(seconds=60)
-REFUSED_WAIT = timedelta(minutes=10)
-MAX_ATTEMPTS = 20  # then the card is left: the console and e-mail still tell HR
+MAX_ATTEMPTS = 20  # then (or at once when refused for good) the card is left: the console
+# and e-mail still tell HR
 PREVIEW_CHARS = 120
 
 
@@ -234,12 +235,21 @@ class HrCardQueue:
                     card.attempts, card.next_attempt_at, card.last_error = 0, None, None
                     self.sent += 1
                     continue
-                wait = (
-                    timedelta(seconds=max(outcome.seconds, 1.0))
-                    if isinstance(outcome, RetryAfter)
-                    else REFUSED_WAIT
-                )
-                card.next_attempt_at, card.last_error = now + wait, outcome.reason
+                card.last_error = outcome.reason
+                if isinstance(outcome, Permanent):
+                    # Refused for good (blocked bot, WeCom refusal, nothing to update): a
+                    # retry would fail the same way, so the card is given up on.
+                    card.attempts, card.next_attempt_at = MAX_ATTEMPTS, None
+                    card.update_pending = False
+                    log.error(
+                        "hr_chat.card_refused",
+                        card_id=claimed.card_id,
+                        platform=claimed.platform.value,
+                        update=claimed.update,
+                        reason=outcome.reason,
+                    )
+                    continue
+                card.next_attempt_at = now + timedelta(seconds=max(outcome.seconds, 1.0))
                 log.warning(
                     "hr_chat.card_failed",
                     card_id=claimed.card_id,
@@ -250,5 +260,7 @@ class HrCardQueue:
         for claimed, outcome in outcomes:
             if isinstance(outcome, Sent):
                 metrics.delivered(self.name, claimed.platform.value)
+            elif isinstance(outcome, Permanent):
+                metrics.failed(self.name, claimed.platform.value, outcome.reason)
             else:
                 metrics.retried(self.name, claimed.platform.value, outcome.reason)

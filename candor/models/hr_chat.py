@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from candor.clock import utcnow
@@ -41,7 +50,13 @@ class HrCard(IdMixin, Base):
     task_id, Telegram's callback data); it is the only way a click names its card."""
 
     __tablename__ = "hr_cards"
-    __table_args__ = (UniqueConstraint("subject_key", "kind", "recipient_id", "platform"),)
+    __table_args__ = (
+        UniqueConstraint("subject_key", "kind", "recipient_id", "platform"),
+        # The card queue's claim, polled every half second: unsent cards, and decided cards
+        # whose update is pending, each due by next_attempt_at.
+        Index("ix_hr_cards_unsent_due", "sent_at", "next_attempt_at"),
+        Index("ix_hr_cards_update_due", "update_pending", "next_attempt_at"),
+    )
 
     kind: Mapped[HrCardKind] = mapped_column(enum_column(HrCardKind, "hr_card_kind"))
     platform: Mapped[HrChatPlatform] = mapped_column(
@@ -54,7 +69,9 @@ class HrCard(IdMixin, Base):
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("outreach_messages.id", ondelete="CASCADE"), index=True
     )
-    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    handoff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), index=True
+    )
     token: Mapped[str] = mapped_column(String(64), unique=True)
     state: Mapped[HrCardState] = mapped_column(
         enum_column(HrCardState, "hr_card_state"), default=HrCardState.OPEN

@@ -154,10 +154,20 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_hr_cards_recipient_id"), ["recipient_id"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_hr_cards_handoff_id"), ["handoff_id"], unique=False)
+        batch_op.create_index(
+            "ix_hr_cards_unsent_due", ["sent_at", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_hr_cards_update_due", ["update_pending", "next_attempt_at"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("hr_cards", schema=None) as batch_op:
+        batch_op.drop_index("ix_hr_cards_update_due")
+        batch_op.drop_index("ix_hr_cards_unsent_due")
+        batch_op.drop_index(batch_op.f("ix_hr_cards_handoff_id"))
         batch_op.drop_index(batch_op.f("ix_hr_cards_recipient_id"))
         batch_op.drop_index(batch_op.f("ix_hr_cards_message_id"))
 

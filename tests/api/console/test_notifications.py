@@ -45,6 +45,7 @@ async def test_a_code_binds_once_and_only_configured_platforms_are_offered(
     ).status_code == 403
     refused = await post_form(console, "/console/me/notifications/bind", csrf, platform="wecom")
     assert refused.status_code == 422
+    assert "not configured here" in refused.text
 
     shown = await post_form(console, "/console/me/notifications/bind", csrf, platform="telegram")
     found = re.search(r"/start ([A-Z0-9]{8})", shown.text)

@@ -4,19 +4,20 @@ click or a callback is refused without changing anything."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from candor.ats.intake import accept_event
 from candor.ats.schemas import ATS_EVENT
 from candor.clock import utcnow
 from candor.devtools.fake_wecom import AGENT_ID, CORP_ID, click_xml, seal
-from candor.hr_chat.binding import new_code
-from candor.models import AuditEntry, HrCard, HrChatAccount, HRUser, OutreachMessage, TeamMembership
+from candor.hr_chat.binding import looks_like_code, new_code
+from candor.models import AuditEntry, HrCard, HrChatAccount, OutreachMessage, TeamMembership
 from candor.models.enums import HrCardState, HrChatPlatform, Role
 from candor.models.outreach import MessageState
 from candor.outreach.context import ResultDrafter
@@ -30,6 +31,7 @@ from tests.wecom_world import (
     bind_wecom,
     cards_of,
     drain_cards,
+    speaks,
     wecom_settings,
 )
 
@@ -72,6 +74,7 @@ async def test_bind_then_approve_from_a_card(
     world: World, http: httpx.AsyncClient, fake_wecom: RunningFakeWeCom
 ) -> None:
     runtime, fake = world.runtime, fake_wecom.state
+    await speaks(runtime, None, world.recruiter)  # Chinese, the default
     li = WeComMember(http, fake, "li.na")
     assert "Candor" in await li.say("hello")  # not bound yet: told how
     assert "绑定成功" in await bind_wecom(runtime, li, world.recruiter)
@@ -135,6 +138,7 @@ async def test_refusals_change_nothing(
     world: World, http: httpx.AsyncClient, fake_wecom: RunningFakeWeCom
 ) -> None:
     runtime, fake = world.runtime, fake_wecom.state
+    await speaks(runtime, None, world.recruiter, world.outsider)  # Chinese, the default
     li, zhang = WeComMember(http, fake, "li.na"), WeComMember(http, fake, "zhang.san")
     await bind_wecom(runtime, li, world.recruiter)
     code = "ABCD2345"
@@ -194,8 +198,8 @@ async def test_reject_with_the_reason_replied(
     world: World, http: httpx.AsyncClient, fake_wecom: RunningFakeWeCom
 ) -> None:
     runtime = world.runtime
-    async with runtime.transaction() as session:
-        (await session.get_one(HRUser, world.recruiter.id)).locale = "en"
+    await speaks(runtime, "en", world.recruiter)
+    await speaks(runtime, None, world.outsider)  # Chinese, the default
     li = WeComMember(http, fake_wecom.state, "li.na")
     assert "Bound" in await bind_wecom(runtime, li, world.recruiter)
     message_id = await _pending_draft(world, 3)
@@ -205,16 +209,19 @@ async def test_reject_with_the_reason_replied(
     [card] = await cards_of(runtime)
     assert "reason" in await li.click(card.token, "reject")
     assert (await _message(runtime, message_id)).state is MessageState.PENDING_APPROVAL
-    assert "Rejected" in await li.say("The wording is too blunt")
+    # Eight letters: it looks like a binding code, but a bound account awaiting a reason
+    # means it as the reason.
+    assert looks_like_code("Next week")
+    assert "Rejected" in await li.say("Next week")
     message = await _message(runtime, message_id)
     assert message.state is MessageState.REJECTED
-    assert message.rejection_reason == "The wording is too blunt"
+    assert message.rejection_reason == "Next week"
     async with runtime.sessionmaker() as session:
         rejected = await session.scalar(
             select(AuditEntry).where(AuditEntry.action == "message.rejected")
         )
     assert rejected is not None
-    assert rejected.details == {"reason": "The wording is too blunt", "via": "wecom"}
+    assert rejected.details == {"reason": "Next week", "via": "wecom"}
     # A used binding code binds nothing, and an unbound account stays unbound.
     code = await new_code(runtime.redis, world.outsider.id, HrChatPlatform.WECOM)
     zhang = WeComMember(http, fake_wecom.state, "zhang.san")
@@ -279,6 +286,7 @@ async def test_a_colleagues_click_after_the_decision_is_told_who_decided(
 ) -> None:
     runtime, fake = world.runtime, fake_wecom.state
     colleague, _ = await world.member(Role.RECRUITER, world.team)
+    await speaks(runtime, None, world.recruiter, colleague)  # Chinese, the default
     li, wang = WeComMember(http, fake, "li.na"), WeComMember(http, fake, "wang.wu")
     await bind_wecom(runtime, li, world.recruiter)
     await bind_wecom(runtime, wang, colleague)
@@ -290,6 +298,57 @@ async def test_a_colleagues_click_after_the_decision_is_told_who_decided(
     answer = await wang.click(theirs.token, "approve")
     assert "此项已处理" in answer
     assert "王招聘" in answer
+    assert not re.search(r"[A-Za-z]", answer)  # the state in Chinese too, not "queued"
     assert await _audit_count(runtime) == before
     assert (await _message(runtime, message_id)).decided_by == f"user:{world.recruiter.id}"
     assert await drain_cards(runtime) == 2  # both cards now show the decision
+
+
+_REFUSE_CARD_UPDATES = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_card_updates BEFORE UPDATE ON hr_cards"
+        " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_card_updates() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+        "CREATE TRIGGER refuse_card_updates BEFORE UPDATE ON hr_cards"
+        " FOR EACH ROW EXECUTE FUNCTION refuse_card_updates()",
+    ],
+}
+_ALLOW_CARD_UPDATES = {
+    "sqlite": ["DROP TRIGGER refuse_card_updates"],
+    "postgresql": [
+        "DROP TRIGGER refuse_card_updates ON hr_cards",
+        "DROP FUNCTION refuse_card_updates()",
+    ],
+}
+
+
+async def _execute(runtime: Runtime, statements: dict[str, list[str]]) -> None:
+    async with runtime.transaction() as session:
+        for statement in statements[session.bind.dialect.name]:
+            await session.execute(text(statement))
+
+
+async def test_a_click_whose_commit_fails_is_accepted_when_wecom_retries(
+    world: World, http: httpx.AsyncClient, fake_wecom: RunningFakeWeCom
+) -> None:
+    runtime, fake = world.runtime, fake_wecom.state
+    await bind_wecom(runtime, WeComMember(http, fake, "li.na"), world.recruiter)
+    await _pending_draft(world, 6)
+    await drain_cards(runtime)
+    [card] = await cards_of(runtime)
+    # Reject only marks the card (written at commit): the database refuses that write.
+    query, body = seal(fake.crypto, click_xml(CORP_ID, AGENT_ID, "li.na", card.token, "reject"))
+    await _execute(runtime, _REFUSE_CARD_UPDATES)
+    try:
+        with pytest.raises(Exception, match="refused by the test"):
+            await http.post("/wecom/callback", params=query, content=body)
+    finally:
+        await _execute(runtime, _ALLOW_CARD_UPDATES)
+    assert (await cards_of(runtime))[0].reason_wanted_until is None  # nothing was kept
+    # WeCom retries the same callback: not a replay, since nothing was committed.
+    retried = await http.post("/wecom/callback", params=query, content=body)
+    assert retried.status_code == 200, retried.text
+    assert (await cards_of(runtime))[0].reason_wanted_until is not None

@@ -20,13 +20,14 @@ from bot.conversation import ConversationGateway
 from candor.delivery.loop import DeliveryLoop, Sending
 from candor.hr_chat.binding import new_code
 from candor.hr_chat.queue import HrCardQueue
-from candor.models import AuditEntry, ChatMessage, HrCard, OutreachMessage
+from candor.models import AuditEntry, ChatMessage, Conversation, HrCard, OutreachMessage
 from candor.models.enums import HrChatPlatform
 from candor.models.outreach import MessageState
 from candor.runtime import Runtime
 from tests.api.routers.test_telegram import HEADERS, SECRET, YesNoEngine
 from tests.fake_telegram_server import RunningFakeTelegram, running_fake_telegram
 from tests.outreach_world import World
+from tests.wecom_world import speaks
 
 HR_CHAT, OTHER_CHAT, CANDIDATE_CHAT = 7001, 7002, 42
 
@@ -101,6 +102,11 @@ async def _chat_messages(world: World) -> int:
         return int(await session.scalar(select(func.count()).select_from(ChatMessage)) or 0)
 
 
+async def _conversations(world: World) -> int:
+    async with world.runtime.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(Conversation)) or 0)
+
+
 async def _state(world: World, message_id: int) -> OutreachMessage:
     async with world.runtime.sessionmaker() as session:
         return await session.get_one(OutreachMessage, message_id)
@@ -115,9 +121,17 @@ async def test_hr_binds_and_decides_on_telegram_while_candidates_talk_to_the_bot
     assert "控制台" not in candidate_reply
     chat_messages = await _chat_messages(world)
 
+    await speaks(world.runtime, None, world.recruiter, world.outsider)  # Chinese, the default
     code = await new_code(bot.runtime.redis, world.recruiter.id, HrChatPlatform.TELEGRAM)
     assert "绑定成功" in await bot.text(HR_CHAT, f"/start {code}")
     assert "绑定码无效" in await bot.text(OTHER_CHAT, f"/start {code}")  # used up
+    # Everything else from the bound chat is HR's too: help, never the candidate dialogue.
+    conversations = await _conversations(world)
+    assert "卡片上的按钮" in await bot.text(HR_CHAT, "/start")
+    assert "卡片上的按钮" in await bot.text(HR_CHAT, "hello")
+    assert "卡片上的按钮" in await bot.click(HR_CHAT, "yes")  # not an `hr:` button
+    assert await _conversations(world) == conversations
+    assert await _chat_messages(world) == chat_messages
 
     message_id, card = await _draft(world, 1)
     assert await bot.drain_cards() == 1

@@ -27,6 +27,7 @@ from tests.wecom_world import (
     bind_wecom,
     cards_of,
     drain_cards,
+    speaks,
     wecom_settings,
 )
 
@@ -46,6 +47,7 @@ async def test_sla_warnings_and_handoffs_become_cards_for_bound_hr_only(
     world: World, http: httpx.AsyncClient, fake_wecom: RunningFakeWeCom
 ) -> None:
     runtime, fake = world.runtime, fake_wecom.state
+    await speaks(runtime, None, world.recruiter)  # Chinese, the default
     li = WeComMember(http, fake, "li.na")
     await bind_wecom(runtime, li, world.recruiter)
     lead, _ = await world.member(Role.TEAM_LEAD, world.team)  # not bound: no card for them
