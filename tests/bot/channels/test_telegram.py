@@ -109,8 +109,9 @@ async def test_one_message_per_second_per_chat_across_senders(
 
     assert all(isinstance(r, Sent) for r in results)
     first, second = sorted(m["at"] for m in fake.state.sent_to("4242"))
-    # The slots are a second apart; the requests' arrival jitters with the machine's load.
-    assert second - first >= 0.75
+    # The slots are a second apart; the requests' arrival jitters with the machine's load
+    # (0.69 s seen on a busy machine), while without the limiter both arrive at once.
+    assert second - first >= 0.5
 
 
 async def test_the_overall_limit_is_shared() -> None:
