@@ -327,7 +327,7 @@ _ALLOW_CARD_UPDATES = {
 
 async def _execute(runtime: Runtime, statements: dict[str, list[str]]) -> None:
     async with runtime.transaction() as session:
-        for statement in statements[session.bind.dialect.name]:
+        for statement in statements[session.get_bind().dialect.name]:
             await session.execute(text(statement))
 
 
