@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -61,8 +62,9 @@ class Telegram:
             return int(await session.scalar(select(func.count()).select_from(ChatMessage)) or 0)
 
 
-@pytest.fixture
-async def telegram(world: World) -> AsyncIterator[Telegram]:
+@asynccontextmanager
+async def serving_telegram(world: World) -> AsyncIterator[Telegram]:
+    """The app with its Telegram bot configured against the fake Bot API, and a client."""
     engine = YesNoEngine()
     async with running_fake_telegram() as fake:
         settings = world.runtime.settings.model_copy(
@@ -81,6 +83,12 @@ async def telegram(world: World) -> AsyncIterator[Telegram]:
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
         ):
             yield Telegram(http, fake, engine, runtime)
+
+
+@pytest.fixture
+async def telegram(world: World) -> AsyncIterator[Telegram]:
+    async with serving_telegram(world) as served:
+        yield served
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}])

@@ -5,18 +5,14 @@ or reject through the console's service, while candidates' messages still reach 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from api.app import create_app
 from bot.channels.telegram_hr import TelegramCards
-from bot.conversation import ConversationGateway
 from candor.delivery.loop import DeliveryLoop, Sending
 from candor.hr_chat.binding import new_code
 from candor.hr_chat.queue import HrCardQueue
@@ -24,8 +20,8 @@ from candor.models import AuditEntry, ChatMessage, Conversation, HrCard, Outreac
 from candor.models.enums import HrChatPlatform
 from candor.models.outreach import MessageState
 from candor.runtime import Runtime
-from tests.api.routers.test_telegram import HEADERS, SECRET, YesNoEngine
-from tests.fake_telegram_server import RunningFakeTelegram, running_fake_telegram
+from tests.api.routers.test_telegram import HEADERS, YesNoEngine, serving_telegram
+from tests.fake_telegram_server import RunningFakeTelegram
 from tests.outreach_world import World
 from tests.wecom_world import speaks
 
@@ -64,24 +60,8 @@ class Bot:
 
 @pytest.fixture
 async def bot(world: World) -> AsyncIterator[Bot]:
-    engine = YesNoEngine()
-    async with running_fake_telegram() as fake:
-        settings = world.runtime.settings.model_copy(
-            update={
-                "telegram_bot_token": SecretStr(fake.state.token),
-                "telegram_webhook_secret": SecretStr(SECRET),
-                "telegram_api_base": fake.base,
-            }
-        )
-        runtime = replace(world.runtime, settings=settings)
-        app = create_app(
-            runtime=runtime, gateway_factory=lambda r: ConversationGateway(r, engine=engine)
-        )
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
-        ):
-            yield Bot(http, fake, engine, runtime)
+    async with serving_telegram(world) as served:
+        yield Bot(served.http, served.fake, served.engine, served.runtime)
 
 
 async def _draft(world: World, n: int) -> tuple[int, HrCard]:
