@@ -20,6 +20,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 import venv
 from pathlib import Path
 
@@ -117,26 +120,104 @@ def ensure_deploy_tools() -> None:
         _run("systemctl", "disable", "--now", *(f"{package}.service" for package in packages))
 
 
-def rasa_environment() -> dict[str, str]:
+class RasaPreparation:
     """The real Rasa engine is part of the suite. Its venv (2.7 GB, minutes to install) and
     training cache live outside the clone, so a fresh clone on the same machine (CI) reuses
-    them; `candor rasa train` retrains only what the project files changed."""
-    home = os.environ.get("CANDOR_RASA_HOME") or str(Path.home() / ".cache" / "candor" / "rasa")
-    env = {**os.environ, "CANDOR_RASA_HOME": home}
-    candor = _bin(VENV, "candor")
-    _run(candor, "rasa", "setup", env=env)
-    _run(candor, "rasa", "train", env=env)
-    return env
+    them; `candor rasa train` retrains only what the project files changed.
+
+    On a fresh machine the set-up and training take about a quarter of an hour, mostly on one
+    core, while pytest also runs on one: so they run side by side, niced, with their output in
+    a log. dev.py writes the outcome to a file named by CANDOR_RASA_PREPARED, and the one test
+    that needs the trained model waits for it (tests/nlu/test_rasa_engine.py)."""
+
+    def __init__(self) -> None:
+        home = os.environ.get("CANDOR_RASA_HOME") or str(Path.home() / ".cache" / "candor" / "rasa")
+        Path(home).mkdir(parents=True, exist_ok=True)
+        self.work = Path(tempfile.mkdtemp(prefix="candor-rasa-prepare-"))
+        self.log = Path(home) / "prepare.log"
+        self.outcome = self.work / "outcome"
+        self.env = {
+            **os.environ,
+            "CANDOR_RASA_HOME": home,
+            "CANDOR_RASA_PREPARED": str(self.outcome),
+        }
+        self.failure: str | None = None
+        self._thread = threading.Thread(target=self._prepare, name="rasa-preparation", daemon=True)
+
+    def start(self) -> None:
+        print(
+            f"+ candor rasa setup && candor rasa train, in the background (log: {self.log})",
+            flush=True,
+        )
+        self._thread.start()
+
+    def _prepare(self) -> None:
+        try:
+            self._run_steps()
+        except Exception as error:  # reported as the preparation's failure, never lost
+            self.failure = f"Rasa's preparation could not run: {error!r}"
+        # Written whole, then renamed: a reader sees no outcome or the complete one.
+        partial = self.work / "outcome.partial"
+        partial.write_text(
+            "ok\n" if self.failure is None else f"failed\n{self.failure}\n", encoding="utf-8"
+        )
+        partial.replace(self.outcome)
+
+    def _run_steps(self) -> None:
+        candor = str(_bin(VENV, "candor"))
+        self.log.write_text("", encoding="utf-8")
+        # Appending: the steps' output and these lines share the file without overwriting.
+        with self.log.open("a", encoding="utf-8") as log:
+            for step in ("setup", "train"):
+                started = time.monotonic()
+                completed = subprocess.run(
+                    ["nice", "-n", "10", candor, "rasa", step]
+                    if shutil.which("nice")
+                    else [candor, "rasa", step],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    check=False,
+                )
+                took = time.monotonic() - started
+                print(
+                    f"rasa {step}: exit {completed.returncode} after {took:.0f} s",
+                    file=log,
+                    flush=True,
+                )
+                if completed.returncode != 0:
+                    self.failure = (
+                        f"`candor rasa {step}` failed with exit code {completed.returncode}; "
+                        f"see {self.log}"
+                    )
+                    return
+
+    def finish(self) -> None:
+        """Wait for the preparation (never leave a half-installed venv behind) and fail the
+        run if it failed, whatever pytest said."""
+        if self._thread.is_alive():
+            print(f"waiting for Rasa's set-up and training to finish (log: {self.log})", flush=True)
+        self._thread.join()
+        shutil.rmtree(self.work, ignore_errors=True)
+        if self.failure is not None:
+            print(f"! {self.failure}", flush=True)
+            print(self.log.read_text(encoding="utf-8")[-4000:], flush=True)
+            raise SystemExit(1)
 
 
 def run_tests(pytest_args: list[str]) -> None:
-    ensure_browser()
-    ensure_deploy_tools()
-    _run(_bin(VENV, "ruff"), "check", ".")
-    _run(_bin(VENV, "ruff"), "format", "--check", ".")
-    _run(_bin(VENV, "mypy"))
-    env = rasa_environment()
-    _run(_bin(VENV, "pytest"), *pytest_args, env=env)
+    rasa = RasaPreparation()
+    rasa.start()
+    try:
+        ensure_browser()
+        ensure_deploy_tools()
+        _run(_bin(VENV, "ruff"), "check", ".")
+        _run(_bin(VENV, "ruff"), "format", "--check", ".")
+        _run(_bin(VENV, "mypy"))
+        _run(_bin(VENV, "pytest"), *pytest_args, env=rasa.env)
+    finally:
+        rasa.finish()
 
 
 def main(argv: list[str]) -> None:

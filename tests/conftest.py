@@ -58,6 +58,9 @@ def _reachable(url: str, default_port: int) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests of the real Rasa engine run last: `python3 dev.py test` sets Rasa up and trains
+    # it beside the suite, so by then the model is ready (or nearly).
+    items.sort(key=lambda item: item.get_closest_marker("real_rasa") is not None)
     if not any(item.get_closest_marker("scaled") for item in items):
         return
     missing = [
