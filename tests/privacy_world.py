@@ -124,7 +124,9 @@ async def seed_everywhere(
     await NumberLimits(redis, per_minute=5, per_hour=20, per_day=50).take(mobile, now)
     state = WeChatState(redis, "wx-test-app")
     await state.open_window(f"wechat-user-{n}", at=int(now.timestamp()))
-    await redis.set(f"wechat:wx-test-app:inbound:wechat-user-{n}:1700000000", f"answered:{name}你好")
+    await redis.set(
+        f"wechat:wx-test-app:inbound:wechat-user-{n}:1700000000", f"answered:{name}你好"
+    )
     await limits.count(
         redis, limits.ANON_MESSAGES_PER_ACCOUNT, limits.subject("web", f"web-user-{n}"), now=now
     )

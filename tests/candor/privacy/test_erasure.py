@@ -50,7 +50,8 @@ async def test_an_erased_candidate_is_nowhere_and_the_other_is_untouched(
     assert await redis_mentions(runtime, gone.needles) != []
     kept_rows = await rows_mentioning(runtime, kept.needles)
     kept_redis = await redis_mentions(runtime, kept.needles)
-    assert kept_rows and kept_redis
+    assert kept_rows
+    assert kept_redis
     kpis = await kpi_facts(runtime)
 
     settings = runtime.settings.model_copy(update={"privacy_deletion_cooling_off_days": 0})

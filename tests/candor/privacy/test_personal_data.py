@@ -66,4 +66,4 @@ def test_a_new_text_column_fails_the_check() -> None:
     try:
         assert ("candidates", "nickname") in text_columns() - declared()
     finally:
-        table._columns.remove(column)  # noqa: SLF001
+        table._columns.remove(column)
