@@ -62,14 +62,16 @@ async def open_request(session: AsyncSession, candidate_id: int) -> DeletionRequ
     )
 
 
-async def latest_request(session: AsyncSession, candidate_id: int) -> DeletionRequest | None:
-    return await session.scalar(
+async def latest_request(
+    session: AsyncSession, candidate_id: int, *, lock: bool = True
+) -> DeletionRequest | None:
+    query = (
         select(DeletionRequest)
         .where(DeletionRequest.candidate_id == candidate_id)
         .order_by(DeletionRequest.id.desc())
         .limit(1)
-        .with_for_update()
     )
+    return await session.scalar(query.with_for_update() if lock else query)
 
 
 def _audit(
