@@ -3,6 +3,7 @@ candidate hidden and finishes on the next run; the purge's report and its audit 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -53,6 +54,16 @@ def candor(runtime: Runtime, *args: str, **extra: str) -> subprocess.CompletedPr
         text=True,
         timeout=300,
         check=False,
+    )
+
+
+def start(runtime: Runtime, *args: str, **extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CANDOR, *args],
+        env=env_of(runtime, **extra),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -120,19 +131,13 @@ async def test_an_erasure_killed_half_way_is_hidden_and_finishes_on_restart(
     runtime = world.runtime
     candidate_id, request_id = await a_talkative_candidate_due_for_erasure(world)
     # One row per transaction, so the process is surely killed between two commits.
-    process = subprocess.Popen(
-        [*CANDOR, "privacy", "erase"],
-        env=env_of(runtime, CANDOR_PRIVACY_ERASURE_BATCH_ROWS="1"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start(runtime, "privacy", "erase", CANDOR_PRIVACY_ERASURE_BATCH_ROWS="1")
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None:
             if await erased_messages(runtime, candidate_id) >= 10:
                 break
-            time.sleep(0.02)
+            await asyncio.sleep(0.02)
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         process.kill()  # SIGKILL: no clean-up of any kind
     finally:
@@ -193,9 +198,8 @@ async def test_purge_dry_run_reports_then_purges_with_an_audit_row(world: World)
     assert "unhired_chats: would purge 0 rows" in dry.stdout
     async with runtime.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(BindingToken)) == 5
-        assert await session.scalar(
-            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "privacy.purged")
-        ) == 0  # fmt: skip
+        purges = select(func.count()).where(AuditEntry.action == "privacy.purged")
+        assert await session.scalar(purges) == 0
 
     purged = candor(runtime, "privacy", "purge")
 
