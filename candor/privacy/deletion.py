@@ -154,6 +154,7 @@ async def confirm_in_chat(
         raise DeletionNotRequestedError("there is no deletion request waiting for confirmation")
     if request.confirm_by is None or request.confirm_by < now:
         request.state = DeletionState.EXPIRED
+        await session.flush()
         raise DeletionConfirmationExpiredError(
             "the deletion request expired before it was confirmed; ask again"
         )
@@ -166,6 +167,7 @@ async def confirm_in_chat(
         now=now,
         details={"erase_after": request.erase_after.isoformat() if request.erase_after else None},
     )
+    await session.flush()
     log.info("privacy.deletion_confirmed", request_id=request.id)
     return request
 
@@ -222,6 +224,7 @@ async def cancel(
     request.closed_by = actor
     if confirmed:
         _audit(session, request, Action.PRIVACY_DELETION_CANCELLED, actor=actor, now=now)
+    await session.flush()
     log.info("privacy.deletion_cancelled", request_id=request.id)
     return request
 
@@ -256,6 +259,7 @@ async def set_legal_hold(
     request.legal_hold_by = actor
     request.legal_hold_reason = reason
     _audit(session, request, Action.PRIVACY_LEGAL_HOLD_SET, actor=actor, now=now)
+    await session.flush()
     log.info("privacy.legal_hold_set", request_id=request.id)
     return request
 
@@ -270,6 +274,7 @@ async def release_legal_hold(
     request.legal_hold_by = None
     request.legal_hold_reason = None
     _audit(session, request, Action.PRIVACY_LEGAL_HOLD_RELEASED, actor=actor, now=now)
+    await session.flush()
     log.info("privacy.legal_hold_released", request_id=request.id)
     return request
 
@@ -288,6 +293,7 @@ async def expire_unconfirmed(session: AsyncSession, *, now: datetime) -> int:
     for request in requests:
         request.state = DeletionState.EXPIRED
         count += 1
+    await session.flush()
     return count
 
 

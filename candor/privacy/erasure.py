@@ -389,6 +389,7 @@ async def start(session: AsyncSession, request: DeletionRequest, *, now: datetim
         details={"candidate_id": candidate.id},
         at=now,
     )
+    await session.flush()
     log.info("privacy.erasure_started", request_id=request.id)
 
 
@@ -412,6 +413,7 @@ async def erase_step(session: AsyncSession, request: DeletionRequest, *, limit: 
         progress["after"] = batch.last_key
     progress["rows"] = rows
     request.progress = progress
+    await session.flush()
     return True
 
 
@@ -477,6 +479,7 @@ async def finish(session: AsyncSession, request: DeletionRequest, *, now: dateti
     request.completed_at = now
     request.subject = {}
     request.legal_hold_reason = None
+    await session.flush()
     log.info("privacy.candidate_erased", request_id=request.id, rows=sum(rows.values()))
 
 
