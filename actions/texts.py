@@ -46,6 +46,7 @@ INTENT_LABELS: dict[str, tuple[str, str]] = {
     "withdraw": ("撤回申请", "Withdraw my application"),
     "bind_identity": ("绑定申请", "Link my application"),
     "opt_out": ("不再接收通知", "Stop notifications"),
+    "request_data_deletion": ("删除我的个人信息", "Delete my personal data"),
     "join_talent_pool": ("加入人才库", "Join the talent pool"),
     "human_handoff": ("联系 HR", "Talk to HR"),
     "rate_experience": ("评价体验", "Rate my experience"),
@@ -146,6 +147,48 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "回复“订阅”可恢复。",
         "Done: we will not send you proactive messages on any channel. You can still ask me "
         "about your result here at any time. Reply START to resume.",
+    ),
+    "deletion_confirm": (
+        "确定要删除我们保存的你的个人信息吗？包括联系方式、申请和面试记录、聊天记录。"
+        "确认后有 {days} 天的冷静期，期间可以随时取消；之后将彻底删除，无法恢复。"
+        "请在 {minutes} 分钟内回复“确认”或“取消”。",
+        "Do you want us to delete the personal data we hold about you: your contact details, "
+        "applications, interview records and chat history? After you confirm there are {days} "
+        "days to change your mind; then it is erased for good. Reply yes or no within "
+        "{minutes} minutes.",
+    ),
+    "deletion_yes": ("确认删除", "Yes, delete"),
+    "deletion_no": ("先不删除", "No, keep it"),
+    "deletion_opened": (
+        "已收到你的删除申请。{date}之后我们将删除你的个人信息，在此之前回复“删除我的数据”可以取消。",
+        "Your deletion request is in. Your personal data will be erased after {date}; until "
+        'then, say "delete my data" again to cancel it.',
+    ),
+    "deletion_declined": ("好的，不删除，你的信息保持不变。", "OK, nothing is deleted."),
+    "deletion_expired": (
+        "这个删除申请已过确认时限，没有生效。如仍需删除，请重新发送“删除我的数据”。",
+        "That deletion request expired before it was confirmed, so nothing changed. Say "
+        '"delete my data" again if you still want it.',
+    ),
+    "deletion_open": (
+        "你已经申请删除个人信息，将在{date}之后删除。要取消这个申请吗？",
+        "You have already asked for your data to be deleted; it will be erased after {date}. "
+        "Do you want to cancel that request?",
+    ),
+    "deletion_cancel_yes": ("取消删除申请", "Cancel the deletion"),
+    "deletion_cancel_no": ("保留申请", "Keep the request"),
+    "deletion_cancelled": (
+        "已取消删除申请，你的信息保持不变。",
+        "Your deletion request is cancelled.",
+    ),
+    "deletion_kept": ("好的，删除申请保持不变。", "OK, your deletion request stands."),
+    "deletion_started": (
+        "你的个人信息正在删除中，很快就会完成。",
+        "Your personal data is being erased right now.",
+    ),
+    "deletion_nothing_open": (
+        "你目前没有待确认的删除申请。如需删除个人信息，请发送“删除我的数据”。",
+        'You have no deletion request waiting. Say "delete my data" to ask for one.',
     ),
     "talent_pool_joined": (
         "已把你加入人才库 ✅ 有合适的岗位时我们会第一时间联系你。",

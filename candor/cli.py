@@ -19,6 +19,7 @@ from candor.access.cli import user_app
 from candor.chat import cli as chat_cli
 from candor.dialogue.cli import dialogue_app
 from candor.kpis.cli import kpis_app
+from candor.privacy.cli import privacy_app
 from nlu.cli import nlu_app, rasa_app
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ app.add_typer(nlu_app, name="nlu")
 app.add_typer(rasa_app, name="rasa")
 app.add_typer(dialogue_app, name="dialogue")
 app.add_typer(kpis_app, name="kpis")
+app.add_typer(privacy_app, name="privacy")
 i18n_app = typer.Typer(
     help="The HR console's translations (docs/console.md).",
     no_args_is_help=True,

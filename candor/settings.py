@@ -187,6 +187,53 @@ class Settings(BaseSettings):
         description="Days an HR POST's Idempotency-Key and its stored answer are kept: a "
         "retry with the same key after that runs the request again.",
     )
+    privacy_deletion_cooling_off_days: int = Field(
+        default=7,
+        ge=0,
+        le=90,
+        description="Days a confirmed deletion request waits before the candidate's data is "
+        "erased; the candidate (or an admin) may cancel it until then.",
+    )
+    privacy_deletion_confirm_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=24 * 60,
+        description="Minutes a candidate has to confirm a deletion asked for in chat.",
+    )
+    privacy_erasure_batch_rows: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="Rows one erasure step changes in one transaction: a candidate's erasure "
+        "never holds the database's writer for long.",
+    )
+    retention_unhired_chat_days: int = Field(
+        default=180,
+        ge=1,
+        le=3650,
+        description="Days after their last result message that the chat transcripts of "
+        "candidates who were not hired are kept (the texts are erased, the counts stay).",
+    )
+    retention_binding_token_days: int = Field(
+        default=0,
+        ge=0,
+        le=365,
+        description="Days a used, revoked or expired binding token is kept (0: at once).",
+    )
+    retention_chat_delivery_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days the text and address of a sent or failed direct chat delivery "
+        "(HR replies, binding codes) are kept.",
+    )
+    retention_audit_detail_days: int = Field(
+        default=730,
+        ge=30,
+        le=3650,
+        description="Days the before/after/details of an audit row are kept; who did what "
+        "to which object, and when, stays.",
+    )
     max_request_bytes: int = Field(
         default=1024 * 1024,
         ge=64 * 1024,

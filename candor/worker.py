@@ -52,6 +52,7 @@ from candor.outreach.context import outreach_context
 from candor.outreach.dispatcher import Dispatcher
 from candor.outreach.service import OutreachContext
 from candor.outreach.sla_watch import check_deadlines
+from candor.privacy import deletion, erasure, retention
 from candor.runtime import Runtime, open_runtime
 from candor.settings import Settings
 from candor.webhooks.queue import WebhookQueue, prune_settled
@@ -133,7 +134,45 @@ class PruneWebhookEvents(Job):
             return await prune_settled(session, before=utcnow() - self.retention)
 
 
+class EraseCandidates(Job):
+    """Deletion requests (candor.privacy): close those never confirmed, then erase each one
+    past its cooling-off period and not on legal hold, and finish any a dead process left
+    half way. Each request by id, in its own transactions."""
+
+    name = "erase_candidates"
+    interval = timedelta(minutes=1)
+    timeout = timedelta(minutes=30)
+
+    async def run(self, runtime: Runtime) -> int:
+        now = utcnow()
+        async with runtime.transaction() as session:
+            await deletion.expire_unconfirmed(session, now=now)
+            due = await deletion.due_request_ids(session, now=now)
+        erased = 0
+        for request_id in due:
+            erased += int(await erasure.erase(runtime, request_id))
+        return erased
+
+
+class PurgeExpiredData(Job):
+    """Retention (candor.privacy.retention): purge each class of personal data past its
+    configured period, with an audit row per run."""
+
+    name = "purge_expired_data"
+    interval = timedelta(hours=6)
+    timeout = timedelta(minutes=30)
+
+    async def run(self, runtime: Runtime) -> int:
+        async with runtime.transaction() as session:
+            report = await retention.purge(
+                session, runtime.settings, now=utcnow(), dry_run=False, actor="system:worker"
+            )
+        return sum(report.values())
+
+
 DEFAULT_JOBS: tuple[Job, ...] = (
+    EraseCandidates(),
+    PurgeExpiredData(),
     PruneAtsEvents(),
     PruneIdempotencyKeys(),
     PruneWebhookEvents(),

@@ -17,6 +17,7 @@ from api.console import (
     kpis,
     nlu_review,
     notifications,
+    privacy,
     template_editor,
     webhooks,
 )
@@ -40,6 +41,7 @@ def install_console(app: FastAPI) -> None:
         webhooks,
         nlu_review,
         notifications,
+        privacy,
     ):
         app.include_router(module.router)
 

@@ -45,6 +45,7 @@ from candor.ids import RowId
 from candor.models import Candidate, Conversation, HrTask, JobQuestion
 from candor.models.dialogue import JobQuestionState
 from candor.outreach.queries import visible_application
+from candor.privacy import deletion
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -164,6 +165,11 @@ async def _transcript_page(
         for q in await visible_job_questions(session, user.principal, JobQuestionState.PENDING)
         if q.conversation_id in conversation_ids
     ]
+    deletion_request = (
+        await deletion.latest_request(session, candidate.id, lock=False)
+        if candidate is not None and user.principal.is_admin
+        else None
+    )
     return page(
         request,
         "conversation.html",
@@ -185,6 +191,7 @@ async def _transcript_page(
         problem_conversation=problem_conversation,
         draft=draft,
         done=done,
+        deletion=deletion_request,
     )
 
 

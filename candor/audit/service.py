@@ -85,6 +85,15 @@ class Action:
     # An HR user's own WeCom / Telegram account for approvals in chat (candor.hr_chat).
     HR_CHAT_BOUND = "hr_chat.bound"
     HR_CHAT_UNBOUND = "hr_chat.unbound"
+    # Candidates' personal data (candor.privacy): deletion requests, legal holds, erasures
+    # and retention purges.
+    PRIVACY_DELETION_REQUESTED = "privacy.deletion_requested"
+    PRIVACY_DELETION_CANCELLED = "privacy.deletion_cancelled"
+    PRIVACY_LEGAL_HOLD_SET = "privacy.legal_hold_set"
+    PRIVACY_LEGAL_HOLD_RELEASED = "privacy.legal_hold_released"
+    PRIVACY_ERASURE_STARTED = "privacy.erasure_started"
+    PRIVACY_CANDIDATE_ERASED = "privacy.candidate_erased"
+    PRIVACY_PURGED = "privacy.purged"
 
 
 ACTIONS = tuple(

@@ -61,6 +61,7 @@ from candor.models.dialogue import Handoff
 from candor.models.enums import Channel, Role
 from candor.models.outreach import OutboxState, SlaNotificationKind
 from candor.outreach.sla_watch import UNSENT_STATES
+from candor.privacy.queries import is_hidden
 
 RECENT_LIMIT = 50
 TRANSCRIPT_LIMIT = 500
@@ -132,7 +133,7 @@ async def visible_candidate(
     """The candidate if the principal's teams see one of their conversations or have their
     latest application (`candor.chat.teams`); None otherwise."""
     candidate = await session.get(Candidate, candidate_id)
-    if candidate is None:
+    if candidate is None or await is_hidden(session, candidate_id):
         return None
     if await can_see_candidate(session, visible_teams(principal), candidate_id):
         return candidate

@@ -22,6 +22,7 @@ from candor.models import Application, ChatMessage, Conversation, Handoff, HrTas
 from candor.models.chat import Direction
 from candor.models.dialogue import HrTaskKind, JobQuestionState
 from candor.models.enums import Channel
+from candor.privacy.queries import is_hidden
 
 
 class ReplyIn(BaseModel):
@@ -206,6 +207,10 @@ async def visible_conversation(
     otherwise, so others' conversations look absent."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
+        return None
+    if conversation.candidate_id is not None and await is_hidden(
+        session, conversation.candidate_id
+    ):
         return None
     if not await can_see_conversation(session, visible_teams(principal), conversation_id):
         return None

@@ -51,6 +51,7 @@ from candor.models.outreach import (
     OutreachMessage,
     SlaNotification,
 )
+from candor.models.privacy import DeletionRequest
 from candor.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "ConversationFacts",
     "CsatFacts",
     "CsatRating",
+    "DeletionRequest",
     "DeliveryFacts",
     "DialogueState",
     "HRUser",

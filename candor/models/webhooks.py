@@ -25,6 +25,8 @@ class WebhookEventType(StrEnum):
     CSAT_RECORDED = "csat.recorded"
     HANDOFF_OPENED = "handoff.opened"
     HANDOFF_CLOSED = "handoff.closed"
+    # Candor erased the candidate's personal data (candor.privacy): the ATS should too.
+    CANDIDATE_DELETED = "candidate.deleted"
 
 
 class WebhookDeliveryState(StrEnum):

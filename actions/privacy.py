@@ -1,0 +1,112 @@
+"""The candidate's right to deletion in chat: asking (then confirming, or cancelling a
+request still in its cooling-off period). Only a bound candidate gets here: `CandorAction`
+answers an unbound chat that it is not linked, and reveals nothing."""
+
+from __future__ import annotations
+
+from actions import texts
+from actions.base import CandorAction, Context, Events
+from candor.models import DeletionRequest
+from candor.models.privacy import DeletionState
+from candor.privacy import deletion
+from candor.privacy.errors import (
+    DeletionAlreadyRequestedError,
+    DeletionConfirmationExpiredError,
+    DeletionNotRequestedError,
+)
+
+
+def _buttons(context: Context, yes: str, no: str) -> list[dict[str, str]]:
+    # Channels without buttons show them as text; a typed yes / 确认 is the same `affirm`.
+    return [
+        {"title": texts.say(yes, context.locale), "payload": "/affirm"},
+        {"title": texts.say(no, context.locale), "payload": "/deny"},
+    ]
+
+
+def _erase_day(context: Context, request: DeletionRequest) -> str:
+    moment = request.erase_after or context.now
+    return texts.local_day(moment, context.locale)
+
+
+class ActionRequestDataDeletion(CandorAction):
+    def name(self) -> str:
+        return "action_request_data_deletion"
+
+    async def act(self, context: Context) -> Events:
+        try:
+            await deletion.ask_in_chat(
+                context.session, context.candidate, settings=context.settings, now=context.now
+            )
+        except DeletionAlreadyRequestedError:
+            request = await deletion.open_request(context.session, context.candidate.id)
+            if request is not None and request.state is DeletionState.PENDING:
+                context.dispatcher.utter_message(
+                    text=texts.say(
+                        "deletion_open", context.locale, date=_erase_day(context, request)
+                    ),
+                    buttons=_buttons(context, "deletion_cancel_yes", "deletion_cancel_no"),
+                )
+                return []
+            if request is not None and request.state is DeletionState.ERASING:
+                context.say("deletion_started")
+                return []
+            # Asked a moment ago and not confirmed yet: ask again below.
+        context.dispatcher.utter_message(
+            text=texts.say(
+                "deletion_confirm",
+                context.locale,
+                days=context.settings.privacy_deletion_cooling_off_days,
+                minutes=context.settings.privacy_deletion_confirm_minutes,
+            ),
+            buttons=_buttons(context, "deletion_yes", "deletion_no"),
+        )
+        return []
+
+
+class ActionAnswerDataDeletion(CandorAction):
+    """The yes or no after the deletion question: confirm or decline a new request, or
+    cancel or keep one in its cooling-off period."""
+
+    def name(self) -> str:
+        return "action_answer_data_deletion"
+
+    async def act(self, context: Context) -> Events:
+        intent = (context.tracker.latest_message.get("intent") or {}).get("name")
+        yes = intent == "affirm"
+        session, candidate = context.session, context.candidate
+        request = await deletion.latest_request(session, candidate.id)
+        if request is not None and request.state is DeletionState.PENDING:
+            if yes:
+                await deletion.cancel(session, candidate.id, actor="candidate", now=context.now)
+                context.say("deletion_cancelled")
+            else:
+                context.say("deletion_kept")
+            return []
+        if request is None or request.state not in (
+            DeletionState.AWAITING_CONFIRMATION,
+            DeletionState.EXPIRED,
+        ):
+            context.say("deletion_nothing_open")
+            return []
+        if not yes:
+            if request.state is DeletionState.AWAITING_CONFIRMATION:
+                await deletion.cancel(session, candidate.id, actor="candidate", now=context.now)
+            context.say("deletion_declined")
+            return []
+        try:
+            confirmed = await deletion.confirm_in_chat(
+                session, candidate, settings=context.settings, now=context.now
+            )
+        except DeletionConfirmationExpiredError:
+            context.say("deletion_expired")
+            return []
+        except DeletionNotRequestedError:
+            context.say(
+                "deletion_expired"
+                if request.state is DeletionState.EXPIRED
+                else "deletion_nothing_open"
+            )
+            return []
+        context.say("deletion_opened", date=_erase_day(context, confirmed))
+        return []

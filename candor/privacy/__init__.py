@@ -1,0 +1,3 @@
+"""Candidates' rights over their personal data under PIPL: deletion (`deletion`, carried
+out by `erasure` from the one list of personal columns in `personal_data`) and retention
+(`retention`). See docs/privacy.md."""

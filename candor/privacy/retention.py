@@ -1,0 +1,194 @@
+"""Retention: each class of personal data is kept for its configured period, then purged.
+
+A class names the rows past their period (`rows`) and what purging does to them (`purge`).
+Texts are erased in place where a KPI fact is derived from the row (the counts stay);
+rows nothing counts are deleted. `purge(..., dry_run=True)` only counts. A real run writes
+one audit row with the counts per class. Rows already purged are not counted again, so a
+second run reports zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Text,
+    Update,
+    cast,
+    delete,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from candor.audit.service import Action, record
+from candor.logging import get_logger
+from candor.models import (
+    Application,
+    AuditEntry,
+    BindingToken,
+    ChatDelivery,
+    ChatMessage,
+    ManualBinding,
+    OutreachMessage,
+)
+from candor.models.dialogue import ChatDeliveryState
+from candor.models.enums import ApplicationStatus, Stage
+from candor.settings import Settings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DataClass:
+    name: str
+    description: str
+    # (settings, now) -> the condition on the table's rows that are past their period.
+    rows: Callable[[Settings, datetime], ColumnElement[bool]]
+    table: type
+    purge: Callable[[ColumnElement[bool]], Update | Delete]
+
+
+def _unhired_chats(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    """Messages older than the period, of a candidate never hired whose last result message
+    went out before the period too (and who has no application still moving)."""
+    cutoff = now - timedelta(days=settings.retention_unhired_chat_days)
+    candidate = ChatMessage.candidate_id
+    hired = exists().where(
+        Application.candidate_id == candidate,
+        or_(Application.stage == Stage.HIRED, Application.status == ApplicationStatus.HIRED),
+    )
+    moving = exists().where(
+        Application.candidate_id == candidate, Application.status == ApplicationStatus.ACTIVE
+    )
+    last_result = (
+        select(func.max(OutreachMessage.sent_at))
+        .join(Application, Application.id == OutreachMessage.application_id)
+        .where(Application.candidate_id == candidate)
+        .scalar_subquery()
+    )
+    return (
+        candidate.is_not(None)
+        & (ChatMessage.text.is_not(None) | ChatMessage.payload.is_not(None))
+        & (ChatMessage.at < cutoff)
+        & ~hired
+        & ~moving
+        & (last_result < cutoff)
+    )
+
+
+def _spent_binding_tokens(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    cutoff = now - timedelta(days=settings.retention_binding_token_days)
+    return (
+        (BindingToken.used_at < cutoff)
+        | (BindingToken.revoked_at < cutoff)
+        | (BindingToken.expires_at < cutoff)
+    )
+
+
+def _expired_binding_codes(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    return ManualBinding.code_hash.is_not(None) & (ManualBinding.code_expires_at < now)
+
+
+def _settled_chat_deliveries(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    cutoff = now - timedelta(days=settings.retention_chat_delivery_days)
+    return (
+        ChatDelivery.state.in_((ChatDeliveryState.SENT, ChatDeliveryState.FAILED))
+        & (ChatDelivery.next_attempt_at < cutoff)
+        & ((ChatDelivery.body != "") | (ChatDelivery.recipient != ""))
+    )
+
+
+def _old_audit_details(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    cutoff = now - timedelta(days=settings.retention_audit_detail_days)
+    return (AuditEntry.at < cutoff) & (
+        AuditEntry.before.is_not(None)
+        | AuditEntry.after.is_not(None)
+        | (func.length(cast(AuditEntry.details, Text)) > 2)
+    )
+
+
+CLASSES: tuple[DataClass, ...] = (
+    DataClass(
+        "unhired_chats",
+        "chat texts of candidates not hired, after the last result",
+        _unhired_chats,
+        ChatMessage,
+        lambda where: update(ChatMessage).where(where).values(text=None, payload=null()),
+    ),
+    DataClass(
+        "binding_tokens",
+        "binding tokens used, revoked or expired",
+        _spent_binding_tokens,
+        BindingToken,
+        lambda where: delete(BindingToken).where(where),
+    ),
+    DataClass(
+        "binding_codes",
+        "expired one-time binding codes",
+        _expired_binding_codes,
+        ManualBinding,
+        lambda where: update(ManualBinding).where(where).values(code_hash=None),
+    ),
+    DataClass(
+        "chat_deliveries",
+        "addresses and texts of sent or failed direct messages",
+        _settled_chat_deliveries,
+        ChatDelivery,
+        lambda where: (
+            update(ChatDelivery)
+            .where(where)
+            .values(recipient="", subject="", body="", last_error=None)
+        ),
+    ),
+    DataClass(
+        "audit_details",
+        "the before/after/details of old audit rows",
+        _old_audit_details,
+        AuditEntry,
+        lambda where: (
+            update(AuditEntry).where(where).values(before=null(), after=null(), details={})
+        ),
+    ),
+)
+
+
+async def purge(
+    session: AsyncSession, settings: Settings, *, now: datetime, dry_run: bool, actor: str
+) -> dict[str, int]:
+    """Count (dry run) or purge every class past its period; rows per class."""
+    report: dict[str, int] = {}
+    for data_class in CLASSES:
+        where = data_class.rows(settings, now)
+        if dry_run:
+            report[data_class.name] = int(
+                await session.scalar(
+                    select(func.count()).select_from(data_class.table).where(where)
+                )
+                or 0
+            )
+            continue
+        result = await session.execute(
+            data_class.purge(where).execution_options(synchronize_session=False)
+        )
+        report[data_class.name] = int(getattr(result, "rowcount", 0) or 0)
+    if not dry_run:
+        record(
+            session,
+            actor=actor,
+            action=Action.PRIVACY_PURGED,
+            object_type="retention",
+            object_id="purge",
+            details={"rows": report},
+            at=now,
+        )
+    log.info("privacy.purged" if not dry_run else "privacy.purge_counted", **report)
+    return report
