@@ -52,6 +52,7 @@ from candor.outreach.context import outreach_context
 from candor.outreach.dispatcher import Dispatcher
 from candor.outreach.service import OutreachContext
 from candor.outreach.sla_watch import check_deadlines
+from candor.privacy import service as privacy
 from candor.runtime import Runtime, open_runtime
 from candor.settings import Settings
 from candor.webhooks.queue import WebhookQueue, prune_settled
@@ -133,8 +134,21 @@ class PruneWebhookEvents(Job):
             return await prune_settled(session, before=utcnow() - self.retention)
 
 
+class PruneDataExports(Job):
+    """Drop the copies of candidates' data behind links that expired undownloaded
+    (candor/privacy/service.py): a copy lives no longer than its link."""
+
+    name = "prune_data_exports"
+    interval = timedelta(minutes=15)
+
+    async def run(self, runtime: Runtime) -> int:
+        async with runtime.transaction() as session:
+            return await privacy.prune_expired(session, now=utcnow())
+
+
 DEFAULT_JOBS: tuple[Job, ...] = (
     PruneAtsEvents(),
+    PruneDataExports(),
     PruneIdempotencyKeys(),
     PruneWebhookEvents(),
     SlaWatch(),

@@ -51,6 +51,7 @@ from candor.models.outreach import (
     OutreachMessage,
     SlaNotification,
 )
+from candor.models.privacy import DataExport, PrivacyNoticeShown
 from candor.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "ConversationFacts",
     "CsatFacts",
     "CsatRating",
+    "DataExport",
     "DeliveryFacts",
     "DialogueState",
     "HRUser",
@@ -100,6 +102,7 @@ __all__ = [
     "NluModelVersion",
     "OutboxItem",
     "OutreachMessage",
+    "PrivacyNoticeShown",
     "ReplyFacts",
     "SlaNotification",
     "StageChange",

@@ -1,0 +1,1 @@
+"""Candidates' rights over their personal data (PIPL): copies of it (export)."""
