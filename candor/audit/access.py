@@ -88,4 +88,4 @@ async def _names(
     if not ids:
         return {}
     rows = await session.execute(select(id_column, name_column).where(id_column.in_(sorted(ids))))
-    return {int(row_id): str(name) for row_id, name in rows.tuples().all()}
+    return {int(row_id): str(name) for row_id, name in rows.all()}

@@ -38,10 +38,16 @@ OTHERS_WORDS = "候选人二号的私人留言"
 
 
 async def second_application(world: World) -> None:
-    """Candidate 1 also applied in team-b; the result there is decided, not sent."""
+    """Candidate 1 also applied in team-b, a day before applying in team-a; the result
+    there is decided, not sent."""
     await world.post(
         application_created(
-            event_id="c-1b", application="app-1b", candidate="cand-1", job="job-b", team="team-b"
+            event_id="c-1b",
+            application="app-1b",
+            candidate="cand-1",
+            job="job-b",
+            team="team-b",
+            applied_at="2026-03-01T10:00:00+08:00",
         )
     )
     await world.post(
@@ -158,7 +164,7 @@ async def test_the_copy_is_complete_and_only_the_candidates_own(
     assert copy["scope"] == "complete"
     assert copy["profile"]["name"] == "李雷"
     assert copy["profile"]["email"] == "lilei@example.com"
-    assert [a["code"] for a in copy["applications"]] == [codes["app-1"], codes["app-1b"]]
+    assert [a["code"] for a in copy["applications"]] == [codes["app-1b"], codes["app-1"]]
     assert copy["applications"][0]["interviews"][0]["completed_at"].endswith("+08:00")
     # Only the result that was sent: the decided, unsent advance of app-1b is no part of it.
     [result] = copy["results"]
