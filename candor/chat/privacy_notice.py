@@ -4,9 +4,10 @@ how to get a copy or have it deleted, shown in chat once per version.
 The text and its version live in one YAML file (`data/privacy_notice.yml`, or the file
 `CANDOR_PRIVACY_NOTICE_FILE` names), read once when the gateway is built. A bound candidate
 is shown the current version with the first answer Candor gives them after their account
-is bound: merged into the binding confirmation when they bound in chat, or as its own
-message after the answer to their next message when they were bound another way (HR, the
-command line) or the version changed since they last saw it. Which version each candidate
+is bound: merged into the binding confirmation when they bound with a link or code, or as
+its own message after the engine's answer to their next message when they were bound
+another way (the dialogue's binding form), before the notice existed, or the version
+changed since they last saw it. Which version each candidate
 was shown, when, on which channel and in which language is a `privacy_notices_shown` row;
 one row per candidate and version, so no version is shown twice, even to two of the
 candidate's accounts writing at the same moment (one INSERT ... ON CONFLICT DO NOTHING).

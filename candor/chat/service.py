@@ -146,8 +146,8 @@ async def notice_after_turn(
     session: AsyncSession, turn: Turn, policy: ChatPolicy, *, now: datetime
 ) -> Reply | None:
     """The privacy notice as its own message after the engine's answer, for a bound
-    candidate who has not seen its current version (bound by HR or the command line, bound
-    in the dialogue's binding form, or the version changed); None when they have. Called in
+    candidate who has not seen its current version (bound in the dialogue's binding form
+    or before the notice existed, or the version changed); None when they have. Called in
     the engine's transaction, so it is recorded as shown only if the answer is."""
     notice = await take_due_notice(
         session,

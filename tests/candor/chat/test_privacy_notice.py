@@ -88,10 +88,10 @@ async def test_binding_in_chat_shows_the_notice_once_with_the_confirmation(
     assert len(await shown(world)) == 1
 
 
-async def test_a_candidate_bound_elsewhere_sees_it_after_the_answer_to_their_next_message(
+async def test_a_candidate_bound_before_sees_it_after_the_answer_to_their_next_message(
     world: World, nlu_model: NluModel
 ) -> None:
-    # Bound by HR (no chat of theirs confirmed it): the next message brings the notice.
+    # Bound without a confirmation in chat (before the notice existed): the next message brings it.
     await world.applicant(1, bind=[Channel.WEB], notice_seen=False)
     chat = Chat(world, gateway_with(world, nlu_model), "web-user-1")
 
