@@ -1,19 +1,23 @@
-"""The candidate's right to deletion in chat: asking (then confirming, or cancelling a
-request still in its cooling-off period). Only a bound candidate gets here: `CandorAction`
-answers an unbound chat that it is not linked, and reveals nothing."""
+"""The candidate's rights over their data in chat: a copy of it (PIPL Art. 45), and deletion
+(Art. 47): asking, then confirming, or cancelling a request still in its cooling-off period.
+Only a bound candidate gets here: `CandorAction` answers an unbound chat that it is not linked
+(and how to bind), and reveals nothing."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from actions import texts
 from actions.base import CandorAction, Context, Events
 from candor.models import DeletionRequest
 from candor.models.privacy import DeletionState
-from candor.privacy import deletion
+from candor.privacy import deletion, service
 from candor.privacy.errors import (
     DeletionAlreadyRequestedError,
     DeletionConfirmationExpiredError,
     DeletionNotRequestedError,
 )
+from candor.privacy.service import MAX_EXPORTS_PER_DAY, TooManyExportsError
 
 
 def _buttons(context: Context, yes: str, no: str) -> list[dict[str, str]]:
@@ -109,4 +113,28 @@ class ActionAnswerDataDeletion(CandorAction):
             )
             return []
         context.say("deletion_opened", date=_erase_day(context, confirmed))
+        return []
+
+
+class ActionRequestDataExport(CandorAction):
+    """A single-use, expiring download link to a JSON copy of everything Candor holds about
+    the bound candidate. The unbound are refused by `CandorAction` (told how to bind)."""
+
+    def name(self) -> str:
+        return "action_request_data_export"
+
+    async def act(self, context: Context) -> Events:
+        hours = context.settings.data_export_link_hours
+        try:
+            issued = await service.create_link(
+                context.session,
+                context.candidate,
+                via=f"chat:{context.party.identity.channel.value}",
+                valid_for=timedelta(hours=hours),
+                now=context.now,
+            )
+        except TooManyExportsError:
+            context.say("data_export_limit", count=MAX_EXPORTS_PER_DAY)
+            return []
+        context.say("data_export_ready", hours=hours, url=issued.url(context.settings.public_url))
         return []

@@ -52,6 +52,7 @@ INTENT_LABELS: dict[str, tuple[str, str]] = {
     "rate_experience": ("评价体验", "Rate my experience"),
     "ask_job_info": ("职位信息", "About the job"),
     "complain": ("投诉与建议", "Make a complaint"),
+    "request_data_export": ("导出我的数据", "Export my data"),
     "greet": ("打个招呼", "Say hello"),
     "goodbye": ("结束对话", "Goodbye"),
     "thank": ("表示感谢", "Say thanks"),
@@ -204,6 +205,18 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "hours. I'll stay quiet until then.",
     ),
     "clarify": ("我不太确定你的意思，你是想：", "I'm not sure what you mean. Did you want to:"),
+    "data_export_ready": (
+        "这是你的个人数据副本（JSON 格式：资料、申请、发给你的结果、聊天记录、同意记录和评分）。"
+        "下载链接 {hours} 小时内有效，只能下载一次，请不要转发给他人：\n{url}",
+        "Here is a copy of your personal data (JSON: profile, applications, the results we "
+        "sent you, messages, consents and ratings). The link works once, for {hours} hours; "
+        "please do not forward it:\n{url}",
+    ),
+    "data_export_limit": (
+        "你在 24 小时内已经申请了 {count} 次数据副本，请稍后再试；如有急需，可以回复“转人工”。",
+        "You have asked for {count} copies in the last 24 hours; please try again later, or "
+        'say "talk to HR" if it is urgent.',
+    ),
     "job_answer": ("{answer}", "{answer}"),
     "job_question_queued": (
         "这个问题我需要请 HR 确认后再回复你，预计 {date} 前答复。",

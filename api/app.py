@@ -29,6 +29,7 @@ from api.routers import (
     kpis,
     metrics,
     outreach,
+    privacy,
     sms,
     telegram,
     templates,
@@ -167,6 +168,7 @@ def create_app(
     app.include_router(kpis.router)
     app.include_router(audit.router)
     app.include_router(conversations.router)
+    app.include_router(privacy.router)
     app.include_router(webhooks.router)
     install_console(app)
     document_body_limit(app)

@@ -23,7 +23,8 @@ from bot.gateway import message_recorded
 from candor.chat import transcript
 from candor.chat.engine import DialogueEngine, PlaceholderEngine
 from candor.chat.messages import InboundMessage, Reply
-from candor.chat.service import ChatPolicy, receive
+from candor.chat.privacy_notice import load_notice
+from candor.chat.service import ChatPolicy, notice_after_turn, receive
 from candor.clock import utcnow
 from candor.logging import get_logger
 from candor.runtime import Runtime
@@ -50,7 +51,10 @@ class ConversationGateway:
         self.runtime = runtime
         self.clock = clock  # moves rate-limit windows and code expiry; tests inject one
         self.engine: DialogueEngine = engine or PlaceholderEngine()
-        self.policy = ChatPolicy(secret=runtime.settings.secret_key.get_secret_value())
+        self.policy = ChatPolicy(
+            secret=runtime.settings.secret_key.get_secret_value(),
+            notice=load_notice(runtime.settings.privacy_notice_file),
+        )
 
     async def aclose(self) -> None:
         """The engine's own resources (the Rasa engine's client and its pending counts)."""
@@ -85,6 +89,9 @@ class ConversationGateway:
             return received.replies
         async with self.runtime.transaction() as session:
             replies = await self.engine.respond(session, turn)
+            notice = await notice_after_turn(session, turn, self.policy, now=self.clock())
+            if notice is not None:
+                replies = [*replies, notice]
             await transcript.record_replies(
                 session,
                 conversation_id=turn.conversation_id,

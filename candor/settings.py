@@ -7,7 +7,7 @@ use, so tests and the CLI can set variables before anything is constructed.
 from __future__ import annotations
 
 import ipaddress
-from datetime import time
+from datetime import time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -243,6 +243,26 @@ class Settings(BaseSettings):
     )
     binding_token_days: int = Field(
         default=30, ge=1, le=30, description="Days a binding link stays valid (WeChat's QR max)."
+    )
+    privacy_notice_file: Path | None = Field(
+        default=None,
+        description="The privacy notice shown in chat after binding (YAML: version, zh-CN, "
+        "en); unset: the shipped data/privacy_notice.yml. Change `version` when the text "
+        "changes, so every candidate is shown it once more.",
+    )
+    data_export_link_hours: int = Field(
+        default=24,
+        ge=1,
+        le=168,
+        description="Hours a candidate's data-export download link stays valid (it works once).",
+    )
+    access_audit_window_minutes: int = Field(
+        default=10,
+        ge=0,
+        le=1440,
+        description="An HR user's repeated reads of one candidate's transcript or page within "
+        "this many minutes write one `transcript.read` / `candidate.viewed` audit row, not "
+        "one per page load; 0 audits every read.",
     )
     telegram_bot_token: SecretStr | None = Field(
         default=None, description="The Telegram bot's token; unset disables Telegram."
@@ -507,6 +527,10 @@ class Settings(BaseSettings):
             self.wecom_token,
             self.wecom_encoding_aes_key,
         )
+
+    @property
+    def access_audit_window(self) -> timedelta:
+        return timedelta(minutes=self.access_audit_window_minutes)
 
     @property
     def uses_sqlite(self) -> bool:

@@ -53,6 +53,7 @@ from candor.outreach.dispatcher import Dispatcher
 from candor.outreach.service import OutreachContext
 from candor.outreach.sla_watch import check_deadlines
 from candor.privacy import deletion, erasure, retention
+from candor.privacy import service as privacy
 from candor.runtime import Runtime, open_runtime
 from candor.settings import Settings
 from candor.webhooks.queue import WebhookQueue, prune_settled
@@ -168,12 +169,23 @@ class PurgeExpiredData(Job):
                 session, runtime.settings, now=utcnow(), dry_run=False, actor="system:worker"
             )
         return sum(report.values())
+class PruneDataExports(Job):
+    """Drop the copies of candidates' data behind links that expired undownloaded
+    (candor/privacy/service.py): a copy lives no longer than its link."""
+
+    name = "prune_data_exports"
+    interval = timedelta(minutes=15)
+
+    async def run(self, runtime: Runtime) -> int:
+        async with runtime.transaction() as session:
+            return await privacy.prune_expired(session, now=utcnow())
 
 
 DEFAULT_JOBS: tuple[Job, ...] = (
     EraseCandidates(),
     PurgeExpiredData(),
     PruneAtsEvents(),
+    PruneDataExports(),
     PruneIdempotencyKeys(),
     PruneWebhookEvents(),
     SlaWatch(),

@@ -17,7 +17,8 @@ from api.app import create_app
 from candor.ats.intake import accept_event
 from candor.ats.schemas import ATS_EVENT
 from candor.bootstrap import ensure_reference_data
-from candor.models import Application, Candidate, ChatIdentity, HRUser, Team
+from candor.chat.privacy_notice import load_notice
+from candor.models import Application, Candidate, ChatIdentity, HRUser, PrivacyNoticeShown, Team
 from candor.models.enums import Channel, Role
 from candor.models.outreach import MessageTemplate
 from candor.outreach.context import ResultDrafter, outreach_context
@@ -55,9 +56,12 @@ class World:
         team: str = "team-a",
         bind: list[Channel] | None = None,
         completed_at: str = "2026-03-03T10:40:00+08:00",
+        notice_seen: bool = True,
         **candidate: Any,
     ) -> str:
-        """An application at the AI interview, completed; returns its external id."""
+        """An application at the AI interview, completed; returns its external id. The
+        accounts in `bind` are bound already and, unless `notice_seen` is False, the
+        candidate was shown the current privacy notice when they bound."""
         app_id = f"app-{n}"
         await self.post(
             application_created(
@@ -99,6 +103,16 @@ class World:
                         external_user_id=f"{channel.value}-user-{n}",
                         candidate_id=cand.id,
                         bound_at=datetime.now(UTC),
+                    )
+                )
+            if bind and notice_seen:
+                session.add(
+                    PrivacyNoticeShown(
+                        candidate_id=cand.id,
+                        version=load_notice(self.runtime.settings.privacy_notice_file).version,
+                        channel=bind[0],
+                        locale=cand.locale,
+                        shown_at=datetime.now(UTC),
                     )
                 )
         return app_id

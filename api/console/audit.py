@@ -1,4 +1,6 @@
-"""The audit log page (admins): filter by who, what, object, team and days."""
+"""The audit log pages (admins): the whole trail, filtered by who, what, object, team and
+days; and who viewed whom (the reads of candidates' personal data), by reader, candidate
+and days."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from api.console.rendering import page
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.kpi_params import optional_date, optional_id
+from candor.audit.access import access_log
 from candor.audit.service import ACTIONS, AuditFilter, list_entries
 from candor.clock import BUSINESS_TZ
 
@@ -71,5 +74,52 @@ async def audit_page(
         actions=ACTIONS,
         start=start,
         end=end,
+        next_query=urlencode(params),
+    )
+
+
+@router.get("/access", response_class=HTMLResponse)
+async def access_page(
+    request: Request,
+    user: ConsoleAdmin,
+    session: SessionDep,
+    reader: str | None = None,
+    candidate_id: str | None = None,
+    start_text: Annotated[str | None, Query(alias="from")] = None,
+    end_text: Annotated[str | None, Query(alias="to")] = None,
+    before_id: str | None = None,
+) -> Response:
+    """Who viewed whom: every read of a candidate's personal data the audit log holds."""
+    try:
+        start = optional_date(start_text, "from")
+        end = optional_date(end_text, "to")
+        candidate = optional_id(candidate_id, "candidate_id")
+        before = optional_id(before_id, "before_id")
+    except ApiError as exc:
+        raise ConsoleHTTPError(422, exc.message) from exc
+    rows = await access_log(
+        session,
+        reader=(reader or "").strip()[:100] or None,
+        candidate_id=candidate,
+        since=_day_start(start),
+        until=_day_start(end + timedelta(days=1)) if end is not None else None,
+        limit=PAGE_SIZE,
+        before_id=before,
+    )
+    params = {k: v for k, v in request.query_params.items() if k != "before_id" and v}
+    if rows:
+        params["before_id"] = str(rows[-1].entry.id)
+    return page(
+        request,
+        "audit_access.html",
+        user,
+        active="audit",
+        rows=rows,
+        reader=reader or "",
+        candidate_id=candidate,
+        start=start,
+        end=end,
+        more=len(rows) == PAGE_SIZE,
+        window_minutes=request.app.state.runtime.settings.access_audit_window_minutes,
         next_query=urlencode(params),
     )

@@ -9,6 +9,7 @@ functions the API calls. Every POST depends on CheckedForm (CSRF).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
@@ -46,6 +47,7 @@ from candor.models import Candidate, Conversation, HrTask, JobQuestion
 from candor.models.dialogue import JobQuestionState
 from candor.outreach.queries import visible_application
 from candor.privacy import deletion
+from candor.privacy import service as privacy
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -157,6 +159,7 @@ async def _transcript_page(
         lines=len(lines),
         via="console",
         now=utcnow(),
+        window=request.app.state.runtime.settings.access_audit_window,
     )
     with_hr = await views.open_handoff_ids(session, conversation_ids)
     names = await views.actor_names(session, lines)
@@ -219,6 +222,27 @@ async def candidate_page(
         raise not_found(_("candidate %(id)s", id=candidate_id))
     return await _transcript_page(
         request, user, session, candidate=candidate, conversation=None, done=done
+    )
+
+
+@router.post("/candidates/{candidate_id}/export")
+async def export_candidate(
+    candidate_id: RowId, user: CurrentConsoleUser, form: CheckedForm, session: SessionDep
+) -> Response:
+    """The JSON copy of the candidate's data the user may see (their teams'), audited."""
+    try:
+        content = await privacy.export_for_hr(
+            session, user.principal, candidate_id, via="console", now=utcnow()
+        )
+    except privacy.CandidateNotVisibleError as exc:
+        raise not_found(_("candidate %(id)s", id=candidate_id)) from exc
+    return Response(
+        json.dumps(content, ensure_ascii=False, indent=2),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="candidate-{candidate_id}-data.json"',
+            "Cache-Control": "no-store",
+        },
     )
 
 

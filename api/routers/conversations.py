@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import CurrentHR, SessionDep
+from api.deps import CurrentHR, RuntimeDep, SessionDep
 from api.errors import HR_TOKEN, IDEMPOTENT_POST, ApiError, error_responses
 from api.idempotent import IdempotentPostDep
 from api.paging import DEFAULT_PAGE_SIZE, AfterId, PageLimit
@@ -84,6 +84,7 @@ async def list_handoffs(
 async def find_conversations(
     session: SessionDep,
     principal: CurrentHR,
+    runtime: RuntimeDep,
     candidate_id: Annotated[RowCursor | None, Query(description="The candidate's id")] = None,
     application_code: Annotated[
         str | None, Query(max_length=64, description="An application code, e.g. AP-2026-0001")
@@ -102,6 +103,15 @@ async def find_conversations(
         await views.visible_candidate(session, principal, candidate_id),
         f"candidate {candidate_id}",
     )
+    await hr_actions.candidate_viewed(
+        session,
+        actor=principal.actor,
+        candidate_id=candidate_id,
+        what="conversations",
+        via="api",
+        now=utcnow(),
+        window=runtime.settings.access_audit_window,
+    )
     return await views.candidate_conversations_out(session, principal, candidate_id)
 
 
@@ -115,14 +125,16 @@ async def find_conversations(
     description=(
         "A bound conversation reads as its candidate's whole transcript: their chat messages "
         "on every channel and their results as delivered by e-mail, WeChat or Telegram. "
-        "Only the messages about your teams' applications (or none) are listed. Every read "
-        "is audited (`transcript.read`)."
+        "Only the messages about your teams' applications (or none) are listed. Reads are "
+        "audited (`transcript.read`), once per reader and candidate per "
+        "`CANDOR_ACCESS_AUDIT_WINDOW_MINUTES`."
     ),
 )
 async def conversation_messages(
     conversation_id: RowId,
     session: SessionDep,
     principal: CurrentHR,
+    runtime: RuntimeDep,
     limit: PageLimit = DEFAULT_PAGE_SIZE,
     after: Annotated[
         str | None,
@@ -137,7 +149,13 @@ async def conversation_messages(
     if key is None:
         raise ApiError(422, "bad_cursor", "`after` takes a `cursor` from a previous page")
     lines = await hr_actions.read_transcript(
-        session, principal, conversation, after=key, limit=limit, now=utcnow()
+        session,
+        principal,
+        conversation,
+        after=key,
+        limit=limit,
+        now=utcnow(),
+        window=runtime.settings.access_audit_window,
     )
     return [views.line_out(line) for line in lines]
 

@@ -61,8 +61,9 @@ from nlu.project import FALLBACK_INTENT, RasaProject
 log = get_logger(__name__)
 
 MAX_ACTIONS_PER_TURN = 10
-# Stopping messages is the candidate's right even while HR has the conversation.
-HONOURED_DURING_HANDOFF = frozenset({"opt_out"})
+# Stopping messages and taking a copy of their data are the candidate's rights even while
+# HR has the conversation.
+HONOURED_DURING_HANDOFF = frozenset({"opt_out", "request_data_export"})
 RANKING_KEPT = 5
 
 

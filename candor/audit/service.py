@@ -94,6 +94,23 @@ class Action:
     PRIVACY_ERASURE_STARTED = "privacy.erasure_started"
     PRIVACY_CANDIDATE_ERASED = "privacy.candidate_erased"
     PRIVACY_PURGED = "privacy.purged"
+    # Candidates' rights over their data (candor.privacy): a copy asked for in chat (its
+    # link created, downloaded, or refused as used or expired), a copy HR took, and HR
+    # looking a candidate up over the API (the console's page is a `transcript.read`).
+    DATA_EXPORT_CREATED = "data_export.created"
+    DATA_EXPORT_DOWNLOADED = "data_export.downloaded"
+    DATA_EXPORT_REFUSED = "data_export.refused"
+    CANDIDATE_EXPORTED = "candidate.exported"
+    CANDIDATE_VIEWED = "candidate.viewed"
+
+
+# Reading a candidate's personal data: what "who viewed whom" lists.
+ACCESS_ACTIONS = (
+    Action.TRANSCRIPT_READ,
+    Action.CANDIDATE_VIEWED,
+    Action.CANDIDATE_EXPORTED,
+    Action.DATA_EXPORT_DOWNLOADED,
+)
 
 
 ACTIONS = tuple(
@@ -132,10 +149,37 @@ def record(
     return entry
 
 
+async def recorded_since(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    since: datetime,
+) -> bool:
+    """Whether this actor's `action` on this object has a row at or after `since`: reads of
+    personal data are recorded once per window, not once per page load."""
+    found = await session.scalar(
+        select(AuditEntry.id)
+        .where(
+            AuditEntry.object_type == object_type,
+            AuditEntry.object_id == str(object_id),
+            AuditEntry.actor == actor,
+            AuditEntry.action == action,
+            AuditEntry.at >= since,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
     actor: str | None = None
     action: str | None = None
+    # Any of these actions (the access view's reads); with `action`, both must hold.
+    actions: tuple[str, ...] | None = None
     object_type: str | None = None
     object_id: str | None = None
     team_id: int | None = None
@@ -152,6 +196,8 @@ async def list_entries(session: AsyncSession, filters: AuditFilter) -> list[Audi
         query = query.where(AuditEntry.actor == filters.actor)
     if filters.action:
         query = query.where(AuditEntry.action == filters.action)
+    if filters.actions is not None:
+        query = query.where(AuditEntry.action.in_(filters.actions))
     if filters.object_type:
         query = query.where(AuditEntry.object_type == filters.object_type)
     if filters.object_id:

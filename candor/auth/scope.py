@@ -3,7 +3,8 @@
 Every team-scoped read takes a `VisibleTeams` rather than deciding from a principal's role,
 so the rule (an admin sees every team, anyone else their memberships, someone with none sees
 nothing) lives here once. The constructor refuses callers without this module's private
-token, so no other module can widen a scope it was given.
+token, so no other module can widen a scope it was given. `candidate_own_data` is the one
+other maker: every team, for a candidate's export of their own data.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ def visible_teams(principal: HRPrincipal) -> VisibleTeams:
     if principal.is_admin:
         return VisibleTeams(True, frozenset(), _TOKEN)
     return VisibleTeams(False, principal.team_ids, _TOKEN)
+
+
+def candidate_own_data() -> VisibleTeams:
+    """Every team's rows, for the one reader who is no HR principal: a candidate taking a
+    copy of their own data (`candor.privacy`). The rows stay the candidate's own by the
+    queries' candidate condition; this only lifts the team condition."""
+    return VisibleTeams(True, frozenset(), _TOKEN)
 
 
 def team_condition(team_column: Any, visible: VisibleTeams) -> ColumnElement[bool] | None:

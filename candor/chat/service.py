@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from candor.chat import binding, commands, consent, limits, teams, transcript
 from candor.chat.binding import BindResult
 from candor.chat.engine import Turn
+from candor.chat.language import message_language
 from candor.chat.messages import InboundMessage, Reply
+from candor.chat.privacy_notice import PrivacyNotice, load_notice, take_due_notice
 from candor.chat.texts import text
 from candor.delivery.sms_numbers import mobile_or_none
 from candor.logging import get_logger
@@ -44,6 +46,8 @@ class ChatPolicy:
     """What the chat service needs from the settings."""
 
     secret: str  # keys the one-time codes' hashes
+    # The privacy notice shown once per version to each bound candidate.
+    notice: PrivacyNotice = field(default_factory=load_notice)
 
 
 @dataclass(slots=True)
@@ -94,6 +98,7 @@ async def receive(
         # A redelivery answered again is the same message: the ATS heard of it already.
         await _record_reply(session, outcome.engine_turn, message)
     if outcome.engine_turn is None and outcome.replies:
+        await _with_notice(session, identity, outcome, policy, now=now)
         conversation.last_message_at = now
         for reply in outcome.replies:
             transcript.record_outbound(
@@ -109,6 +114,50 @@ async def receive(
                 buttons=[(b.title, b.payload) for b in reply.buttons],
             )
     return outcome
+
+
+async def _with_notice(
+    session: AsyncSession,
+    identity: ChatIdentity,
+    outcome: Received,
+    policy: ChatPolicy,
+    *,
+    now: datetime,
+) -> None:
+    """A candidate bound now (or earlier) who has not seen the current privacy notice gets it
+    in the same message as Candor's answer: the binding confirmation, mostly."""
+    if identity.bound_at is None or identity.candidate_id is None:
+        return
+    candidate = await session.get_one(Candidate, identity.candidate_id)
+    notice = await take_due_notice(
+        session,
+        policy.notice,
+        candidate_id=candidate.id,
+        channel=identity.channel,
+        locale=candidate.locale,
+        now=now,
+    )
+    if notice is not None:
+        last = outcome.replies[-1]
+        outcome.replies[-1] = Reply(f"{last.text}\n\n{notice}", last.buttons)
+
+
+async def notice_after_turn(
+    session: AsyncSession, turn: Turn, policy: ChatPolicy, *, now: datetime
+) -> Reply | None:
+    """The privacy notice as its own message after the engine's answer, for a bound
+    candidate who has not seen its current version (bound in the dialogue's binding form
+    or before the notice existed, or the version changed); None when they have. Called in
+    the engine's transaction, so it is recorded as shown only if the answer is."""
+    notice = await take_due_notice(
+        session,
+        policy.notice,
+        candidate_id=turn.candidate_id,
+        channel=turn.channel,
+        locale=message_language(turn.text) or turn.locale,
+        now=now,
+    )
+    return Reply(notice) if notice is not None else None
 
 
 async def _record_reply(session: AsyncSession, turn: Turn, message: InboundMessage) -> None:

@@ -38,6 +38,7 @@ from candor.chat.teams import conversation_application
 from candor.models import Candidate, ChatIdentity, ChatMessage, Conversation
 from candor.models.chat import Direction
 from candor.models.enums import Channel
+from candor.privacy.links import mask_export_links
 
 # The tables, for the per-message statements: Core statements skip the ORM's bookkeeping.
 _MESSAGES: Table = ChatMessage.__table__  # type: ignore[assignment]
@@ -445,7 +446,7 @@ def record_outbound(
         candidate_id=candidate_id,
         direction=Direction.OUTBOUND,
         channel=channel,
-        text=text,
+        text=mask_export_links(text),
         payload={"buttons": [[title, value] for title, value in buttons]} if buttons else None,
         provider_message_id=provider_message_id,
         author=author,
@@ -483,7 +484,7 @@ async def record_replies(
             "candidate_id": candidate_id,
             "direction": Direction.OUTBOUND,
             "channel": channel,
-            "text": text,
+            "text": mask_export_links(text),  # a data-export link's token is never stored
             "payload": {"buttons": [[title, value] for title, value in buttons]}
             if buttons
             else None,

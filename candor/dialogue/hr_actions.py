@@ -10,12 +10,12 @@ command's) unit of work does.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from candor.audit.service import Action, record
+from candor.audit.service import Action, record, recorded_since
 from candor.auth.principals import HRPrincipal
 from candor.auth.scope import visible_teams
 from candor.chat import binding
@@ -88,10 +88,11 @@ async def read_transcript(
     after: LineKey,
     limit: int,
     now: datetime,
+    window: timedelta = timedelta(0),
 ) -> list[Line]:
     """A page of the transcript of a conversation the principal sees, over the API: the
     candidate's across channels when the conversation is bound, else the conversation's;
-    audited like the console's page."""
+    audited like the console's page (once per `window`)."""
     candidate_id = conversation.candidate_id
     lines = await views.transcript(
         session,
@@ -109,6 +110,7 @@ async def read_transcript(
         lines=len(lines),
         via="api",
         now=now,
+        window=window,
     )
     return lines
 
@@ -122,16 +124,33 @@ async def transcript_read(
     lines: int,
     via: str,
     now: datetime,
-) -> None:
+    window: timedelta = timedelta(0),
+) -> bool:
     """A person read a transcript: the candidate's across channels or, of an account nobody
     is bound to, the one conversation's. Audited under the team the candidate (or the
-    conversation) belongs to, with how many lines were shown and where (console or API)."""
+    conversation) belongs to, with how many lines were shown and where (console or API).
+
+    One row per reader and candidate (or conversation) per `window`: reloading the page,
+    or paging through it over the API, within the window adds none (the row says when the
+    reading began). False when no row was written for that reason."""
     if candidate_id is not None:
         object_type, object_id = "candidate", candidate_id
-        team_id = await team_of_candidate(session, candidate_id)
     else:
         assert conversation is not None
         object_type, object_id = "conversation", conversation.id
+    if window > timedelta(0) and await recorded_since(
+        session,
+        actor=actor,
+        action=Action.TRANSCRIPT_READ,
+        object_type=object_type,
+        object_id=object_id,
+        since=now - window,
+    ):
+        return False
+    if candidate_id is not None:
+        team_id = await team_of_candidate(session, candidate_id)
+    else:
+        assert conversation is not None
         team_id = await team_of_conversation(session, conversation)
     details: dict[str, object] = {"lines": lines, "via": via}
     if conversation is not None:
@@ -146,6 +165,41 @@ async def transcript_read(
         details=details,
         at=now,
     )
+    return True
+
+
+async def candidate_viewed(
+    session: AsyncSession,
+    *,
+    actor: str,
+    candidate_id: int,
+    what: str,
+    via: str,
+    now: datetime,
+    window: timedelta = timedelta(0),
+) -> bool:
+    """A person looked a candidate up (their conversations' list over the API): audited
+    like a transcript read, once per reader and candidate per `window`."""
+    if window > timedelta(0) and await recorded_since(
+        session,
+        actor=actor,
+        action=Action.CANDIDATE_VIEWED,
+        object_type="candidate",
+        object_id=candidate_id,
+        since=now - window,
+    ):
+        return False
+    record(
+        session,
+        actor=actor,
+        action=Action.CANDIDATE_VIEWED,
+        object_type="candidate",
+        object_id=candidate_id,
+        team_id=await team_of_candidate(session, candidate_id),
+        details={"what": what, "via": via},
+        at=now,
+    )
+    return True
 
 
 def _question_state(question: JobQuestion) -> dict[str, object]:

@@ -52,6 +52,7 @@ from candor.models.outreach import (
     SlaNotification,
 )
 from candor.models.privacy import DeletionRequest
+from candor.models.privacy import DataExport, PrivacyNoticeShown
 from candor.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "CsatFacts",
     "CsatRating",
     "DeletionRequest",
+    "DataExport",
     "DeliveryFacts",
     "DialogueState",
     "HRUser",
@@ -102,6 +104,7 @@ __all__ = [
     "NluModelVersion",
     "OutboxItem",
     "OutreachMessage",
+    "PrivacyNoticeShown",
     "ReplyFacts",
     "SlaNotification",
     "StageChange",

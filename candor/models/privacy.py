@@ -1,4 +1,6 @@
-"""A candidate's request to have their personal data erased (PIPL Art. 47), and its progress.
+"""Candidates' rights over their personal data (PIPL): the privacy notice each was shown, the
+copies of their data they asked for (single-use download links), and requests to have their
+personal data erased (Art. 47) with their progress.
 
 The request waits out a cooling-off period (the candidate may cancel) and any legal hold,
 then the worker erases it (`candor.privacy.erasure`). `subject` is the erasure's working
@@ -13,11 +15,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from candor.db.base import Base, IdMixin
-from candor.db.types import JSONType, UTCDateTime, enum_column, utcnow
+from candor.db.types import BigIntId, JSONType, UTCDateTime, enum_column, utcnow
+from candor.models.enums import Channel, Locale
 
 
 class DeletionState(StrEnum):
@@ -72,3 +75,38 @@ class DeletionRequest(IdMixin, Base):
     subject: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # Rows changed per table so far (numbers only), for the audit row and the docs' figures.
     progress: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class PrivacyNoticeShown(Base):
+    """One version of the privacy notice, shown to one candidate once: when, on which
+    channel and in which language. A new version is a new row."""
+
+    __tablename__ = "privacy_notices_shown"
+    __table_args__ = (UniqueConstraint("candidate_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "notice_channel"))
+    locale: Mapped[Locale] = mapped_column(enum_column(Locale, "notice_locale"))
+    shown_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DataExport(IdMixin, Base):
+    """A copy of a candidate's data they asked for in chat, behind a single-use link that
+    expires. Only the token's SHA-256 is kept; the copy itself is dropped once downloaded
+    or expired (the worker's `prune_data_exports`), the row stays as the record."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (Index("ix_data_exports_expires_at", "expires_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("candidates.id", ondelete="CASCADE"), index=True
+    )
+    requested_by: Mapped[str] = mapped_column(String(100))
+    via: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    content: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

@@ -72,6 +72,8 @@ COMPANY_WIDE = {
 # Routes whose parameter names no object at all, with the reason.
 NOT_OBJECTS = {
     "/chat/static/{name}": "the web chat's public script and stylesheet",
+    "/privacy/exports/{token}": "a candidate's own export link: its token is the credential, "
+    "no HR user's (tests/api/routers/test_privacy.py)",
 }
 # A request body that passes validation, by body model, so the handler's lookup runs.
 BODIES: dict[str, dict[str, Any]] = {

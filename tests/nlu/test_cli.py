@@ -163,5 +163,5 @@ def test_cross_validation_on_the_training_data(nlu_settings: Settings) -> None:
 def test_train_reuses_the_cached_model(nlu_settings: Settings) -> None:
     completed = candor("nlu", "train", settings=nlu_settings)
     assert completed.returncode == 0, completed.stderr
-    assert re.match(r"model [0-9a-f]{12}: 19 intents, \d+ features", completed.stdout)
+    assert re.match(r"model [0-9a-f]{12}: 21 intents, \d+ features", completed.stdout)
     assert "nlu.loaded" in completed.stderr

@@ -63,7 +63,7 @@ def test_intents_are_the_same_in_domain_and_training_data(
     project: RasaProject, data: TrainingData
 ) -> None:
     assert sorted(project.intents()) == sorted(data.intents)
-    assert len(project.intents()) == len(set(project.intents())) == 20
+    assert len(project.intents()) == len(set(project.intents())) == 21
 
 
 def test_every_intent_has_40_chinese_and_10_english_examples(data: TrainingData) -> None:

@@ -36,9 +36,10 @@ from candor.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, TEST_SECRET, cannot_run_here
 from tests.outreach_world import World
 
-# 0018_outbound_webhooks was merged by 793aa97; its first parent is the release before it.
-PREVIOUS_RELEASE = "9c67b54e0eff49f9fb0635a09c56125490acf714"
-PREVIOUS_HEAD = "0018"
+# 0020_privacy_rights was merged onto main after b9fe680, the release before it (its
+# migrations end at 0019).
+PREVIOUS_RELEASE = "b9fe6803ba2437eda99c19565885991e3993f8ec"
+PREVIOUS_HEAD = "0019"
 REPO = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.scaled

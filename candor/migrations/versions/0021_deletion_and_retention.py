@@ -1,7 +1,7 @@
 """Deletion requests (PIPL Art. 47) and the `candidate.deleted` webhook event
 
-Revision ID: 0022
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-03 10:00:00
 """
 
@@ -14,8 +14,8 @@ from sqlalchemy.dialects import postgresql
 import candor.db.types
 from candor.db.check_constraints import allow_values
 
-revision: str = "0022"
-down_revision: str | None = "0019"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
