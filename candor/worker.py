@@ -169,6 +169,8 @@ class PurgeExpiredData(Job):
                 session, runtime.settings, now=utcnow(), dry_run=False, actor="system:worker"
             )
         return sum(report.values())
+
+
 class PruneDataExports(Job):
     """Drop the copies of candidates' data behind links that expired undownloaded
     (candor/privacy/service.py): a copy lives no longer than its link."""

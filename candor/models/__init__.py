@@ -51,8 +51,7 @@ from candor.models.outreach import (
     OutreachMessage,
     SlaNotification,
 )
-from candor.models.privacy import DeletionRequest
-from candor.models.privacy import DataExport, PrivacyNoticeShown
+from candor.models.privacy import DataExport, DeletionRequest, PrivacyNoticeShown
 from candor.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -79,8 +78,8 @@ __all__ = [
     "ConversationFacts",
     "CsatFacts",
     "CsatRating",
-    "DeletionRequest",
     "DataExport",
+    "DeletionRequest",
     "DeliveryFacts",
     "DialogueState",
     "HRUser",

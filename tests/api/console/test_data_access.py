@@ -1,6 +1,6 @@
-"""Personal data in the console (deletion requests are in test_privacy.py): HR's export of a candidate, scoped to the teams they see
-and audited; reads of a candidate audited once per window (console and API); and the
-admins' "who viewed whom" page."""
+"""Personal data in the console (deletion requests are in test_privacy.py): HR's export of
+a candidate, scoped to the teams they see and audited; reads of a candidate audited once per
+window (console and API); and the admins' "who viewed whom" page."""
 
 from __future__ import annotations
 
