@@ -113,6 +113,10 @@ RULES: tuple[Rule, ...] = (
         {"details": Wipe.EMPTY_OBJECT},
     ),
     Rule("binding_tokens", _by(application_id="applications"), delete=True),
+    # Copies of their data they asked for, and the record of the notices they were shown:
+    # nothing counts them, and the copy is all of their data.
+    Rule("data_exports", _by(candidate_id="candidate"), delete=True),
+    Rule("privacy_notices_shown", _by(candidate_id="candidate"), delete=True),
     Rule("manual_bindings", _by(application_id="applications"), delete=True),
     Rule("dialogue_states", _by(conversation_id="conversations"), delete=True),
     Rule("nlu_review_items", _by(conversation_id="conversations"), delete=True),

@@ -36,10 +36,13 @@ from candor.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, TEST_SECRET, cannot_run_here
 from tests.outreach_world import World
 
-# 0020_privacy_rights was merged onto main after b9fe680, the release before it (its
-# migrations end at 0019).
+# 0020_privacy_rights and the migrations after it were merged onto main after b9fe680, the
+# release before them (its migrations end at 0019).
 PREVIOUS_RELEASE = "b9fe6803ba2437eda99c19565885991e3993f8ec"
 PREVIOUS_HEAD = "0019"
+# The revisions that landed since PREVIOUS_RELEASE, oldest first. A release may add several;
+# adding one more to this list is the reminder to ask whether the release moved.
+SINCE_PREVIOUS_RELEASE = ("0020", "0021", "0022")
 REPO = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.scaled
@@ -227,9 +230,24 @@ def test_the_pinned_previous_release_is_the_one_before_the_newest_migration() ->
     scripts = ScriptDirectory.from_config(alembic_config(Settings(_env_file=None)))
     head_revision = scripts.get_current_head()
     assert head_revision is not None
-    head = scripts.get_revision(head_revision)
-    assert head is not None
-    assert head.down_revision == PREVIOUS_HEAD, (
-        f"migration {head.revision} was added: move PREVIOUS_RELEASE to the main-line commit "
-        f"before it landed and PREVIOUS_HEAD to {head.down_revision}"
+    since = [
+        revision.revision
+        for revision in scripts.iterate_revisions(head_revision, PREVIOUS_HEAD)
+        if revision.revision != PREVIOUS_HEAD
+    ]
+    assert tuple(reversed(since)) == SINCE_PREVIOUS_RELEASE, (
+        f"migrations {since} came after {PREVIOUS_HEAD}: if a release landed in between, move "
+        "PREVIOUS_RELEASE to the main-line commit before the newest migrations and "
+        "PREVIOUS_HEAD to the last revision it has; list the rest in SINCE_PREVIOUS_RELEASE"
     )
+    shipped = subprocess.run(
+        ["git", "ls-tree", "--name-only", PREVIOUS_RELEASE, "candor/migrations/versions/"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    newest_shipped = max(
+        Path(name).name.split("_", 1)[0] for name in shipped if name.endswith(".py")
+    )
+    assert newest_shipped == PREVIOUS_HEAD
