@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
@@ -14,6 +15,10 @@ from candor.settings import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_KEYS = {
+    "encryption_keys": "k1:" + base64.b64encode(b"k" * 32).decode(),
+    "blind_index_key": base64.b64encode(b"b" * 32).decode(),
+}
 
 
 def test_defaults_are_embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -52,11 +57,11 @@ def test_default_secret_is_refused_outside_development(env: str) -> None:
 
 def test_short_secret_is_refused_in_production() -> None:
     with pytest.raises(ValidationError, match="at least 32 characters"):
-        Settings(env="production", secret_key="short")
+        Settings(env="production", secret_key="short", **PRODUCTION_KEYS)
 
 
 def test_production_accepts_a_real_secret() -> None:
-    settings = Settings(env="production", secret_key="x" * 40)
+    settings = Settings(env="production", secret_key="x" * 40, **PRODUCTION_KEYS)
     assert settings.env == "production"
 
 
