@@ -20,6 +20,8 @@ from candor.models import Candidate, ChatIdentity, Interview
 from candor.models.enums import Channel, Locale
 from candor.outreach.sms_callbacks import mobile_forms
 from candor.runtime import Runtime
+from candor.settings import Settings
+from tests.conftest import TEST_SECRET, _reset_scaled_state
 from tests.factories import application_created, make_team
 
 NOW = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)
@@ -188,3 +190,28 @@ async def test_a_value_under_a_key_not_configured_is_a_clear_error(runtime: Runt
         with pytest.raises(UnknownEncryptionKeyError, match="'gone'") as refused:
             await session.scalar(select(Candidate.email))
     assert refused.value.code == "encryption_key_unknown"
+
+
+async def test_with_encryption_off_values_are_written_plain_and_still_found(
+    settings: Settings,
+) -> None:
+    plain = Settings(
+        env="test",
+        secret_key=TEST_SECRET,
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
+        encryption_at_rest=False,
+    )
+    runtime = Runtime.create(plain)
+    try:
+        if not settings.uses_sqlite:
+            await _reset_scaled_state(runtime)
+        await ingest(runtime, email="han@example.com")
+        assert await raw_rows(runtime, "SELECT email FROM candidates") == [("han@example.com",)]
+        async with runtime.sessionmaker() as session:
+            found = await session.scalar(
+                select(Candidate.external_id).where(Candidate.email == "han@example.com")
+            )
+        assert found == "cand-1"
+    finally:
+        await runtime.aclose()
