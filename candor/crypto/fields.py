@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from candor.crypto.keys import Keyring
@@ -215,7 +216,13 @@ class _SealedComparator(TypeDecorator.Comparator[str]):
     __slots__ = ()
 
     def operate(self, op: Any, *other: Any, **kwargs: Any) -> ColumnElement[Any]:
-        if op in _PASSED_THROUGH:
+        if op in _PASSED_THROUGH or (
+            other
+            and isinstance(other[0], ColumnElement)
+            and not isinstance(other[0], BindParameter)
+        ):
+            # NULL checks; and column against column, which SQLAlchemy itself compares
+            # (a dict of columns looks keys up with ==) and which compares stored values.
             return super().operate(op, *other, **kwargs)
         if op is operators.eq:
             return self._lookup(other[0])
@@ -247,8 +254,9 @@ class _SealedComparator(TypeDecorator.Comparator[str]):
             )
         if value is None or isinstance(value, ClauseElement):
             raise SealedColumnError(
-                f"{sealed.context} is looked up by a plain value (bind parameters: "
-                "candor.crypto.lookups)"
+                f"{sealed.context} is looked up by a plain value (statements built once: "
+                "compare the blind index column with a bind parameter, as "
+                "candor/chat/transcript.py does)"
             )
         column = self.expr
         table = getattr(column, "table", None)
@@ -279,7 +287,7 @@ class SealedText(TypeDecorator[str]):
 
     impl = Text
     cache_ok = True
-    comparator_factory = _SealedComparator  # type: ignore[assignment]
+    comparator_factory = _SealedComparator
 
     def __init__(
         self,

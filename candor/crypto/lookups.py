@@ -4,7 +4,7 @@ that bypass the ORM and the conditions the code shares."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Text, and_, or_, type_coerce
 
@@ -28,7 +28,7 @@ EMAIL = "candidates.email"
 CHAT_ID = "chat_identities.external_user_id"
 
 
-def stored(column: ColumnElement[str | None]) -> ColumnElement[str | None]:
+def stored(column: ColumnElement[Any]) -> ColumnElement[str | None]:
     """A sealed column as it is stored (ciphertext, or legacy plaintext), for comparing
     with a plain value: without it the value compared with would be sealed too."""
     return type_coerce(column, Text())

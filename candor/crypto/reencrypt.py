@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Table,
     Text,
     and_,
     bindparam,
@@ -39,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ColumnClause, TableClause
 
 from candor.clock import utcnow
 from candor.crypto.fields import PREFIX, current_keyring, key_id_of, open_value, seal
@@ -74,13 +74,13 @@ class SealedTable:
     def context(self, sealed: SealedColumn) -> str:
         return f"{self.name}.{sealed.name}"
 
-    def raw(self) -> Table:
+    def raw(self) -> TableClause:
         """The table as stored: no sealing type, so what is read and written is the text."""
-        columns = [column("id", BigInteger)]
+        columns: list[ColumnClause[Any]] = [column("id", BigInteger())]
         for sealed in self.columns:
-            columns.append(column(sealed.name, JSONType if sealed.is_json else Text))
+            columns.append(column(sealed.name, JSONType if sealed.is_json else Text()))
             if sealed.index_column:
-                columns.append(column(sealed.index_column, Text))
+                columns.append(column(sealed.index_column, Text()))
         return table(self.name, *columns)
 
 
@@ -119,7 +119,7 @@ class PassReport:
     left: int = 0
 
 
-def _stored_text(raw: Table, sealed: SealedColumn) -> ColumnElement[Any]:
+def _stored_text(raw: TableClause, sealed: SealedColumn) -> ColumnElement[Any]:
     return cast(raw.c[sealed.name], Text)
 
 
@@ -137,7 +137,7 @@ def _plaintext(stored_text: str, sealed: SealedColumn, context: str, ring: Keyri
     return open_value(stored_text, context, ring)
 
 
-def _needs_work(target: SealedTable, raw: Table, key_id: str) -> ColumnElement[bool]:
+def _needs_work(target: SealedTable, raw: TableClause, key_id: str) -> ColumnElement[bool]:
     """Rows with a value not sealed with `key_id`, or a blind index not filled."""
     conditions: list[ColumnElement[bool]] = []
     for sealed in target.columns:
@@ -175,7 +175,7 @@ def _row_changes(target: SealedTable, row: Any, ring: Keyring) -> dict[str, Any]
     return changes if needed else None
 
 
-def _guarded_update(target: SealedTable, raw: Table) -> Any:
+def _guarded_update(target: SealedTable, raw: TableClause) -> Any:
     guards = [raw.c.id == bindparam("row_id")]
     values: dict[str, Any] = {}
     for sealed in target.columns:
@@ -193,7 +193,7 @@ async def _batch(
     """One batch in the caller's transaction: (last id read or None at the end, rows read,
     rows sealed, rows skipped)."""
     raw = target.raw()
-    selected = [raw.c.id]
+    selected: list[ColumnElement[Any]] = [raw.c.id]
     for sealed in target.columns:
         selected.append(_stored_text(raw, sealed).label(f"{sealed.name}_text"))
         if sealed.index_column:

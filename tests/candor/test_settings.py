@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -15,7 +16,7 @@ from candor.settings import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION_KEYS = {
+PRODUCTION_KEYS: dict[str, Any] = {
     "encryption_keys": "k1:" + base64.b64encode(b"k" * 32).decode(),
     "blind_index_key": base64.b64encode(b"b" * 32).decode(),
 }

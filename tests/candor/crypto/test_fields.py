@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from candor.crypto.fields import (
     PREFIX,
@@ -145,3 +145,14 @@ def test_a_comparison_that_cannot_work_on_ciphertext_is_refused() -> None:
         Candidate.mobile.like("138%")
     with pytest.raises(SealedColumnError, match="no blind index"):
         select(ChatDelivery.id).where(ChatDelivery.recipient == "li@example.com")
+
+
+def test_a_sealed_column_compared_with_a_bind_parameter_is_refused() -> None:
+    with pytest.raises(SealedColumnError, match="bind parameter"):
+        select(ChatIdentity.id).where(ChatIdentity.external_user_id == bindparam("openid"))
+
+
+def test_a_sealed_column_still_compares_with_another_column() -> None:
+    # SQLAlchemy compares columns with == (a dict of columns looks keys up that way).
+    by_column = {Candidate.__table__.c.email: "email"}
+    assert by_column[Candidate.email.expression] == "email"  # an annotated copy: == is called
