@@ -224,6 +224,8 @@ class _SealedComparator(TypeDecorator.Comparator[str]):
             # NULL checks; and column against column, which SQLAlchemy itself compares
             # (a dict of columns looks keys up with ==) and which compares stored values.
             return super().operate(op, *other, **kwargs)
+        if op in (operators.eq, operators.ne) and other[0] is None:  # == None: IS NULL
+            return super().operate(op, *other, **kwargs)
         if op is operators.eq:
             return self._lookup(other[0])
         if op is operators.ne:
@@ -252,7 +254,7 @@ class _SealedComparator(TypeDecorator.Comparator[str]):
             raise SealedColumnError(
                 f"{sealed.context} is encrypted at rest and has no blind index to look it up by"
             )
-        if value is None or isinstance(value, ClauseElement):
+        if isinstance(value, ClauseElement):
             raise SealedColumnError(
                 f"{sealed.context} is looked up by a plain value (statements built once: "
                 "compare the blind index column with a bind parameter, as "

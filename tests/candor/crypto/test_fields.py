@@ -156,3 +156,8 @@ def test_a_sealed_column_still_compares_with_another_column() -> None:
     # SQLAlchemy compares columns with == (a dict of columns looks keys up that way).
     by_column = {Candidate.__table__.c.email: "email"}
     assert by_column[Candidate.email.expression] == "email"  # an annotated copy: == is called
+
+
+def test_equality_with_none_is_a_null_check() -> None:
+    query = str(select(Candidate.id).where(Candidate.email == None))  # noqa: E711
+    assert "candidates.email IS NULL" in query
