@@ -315,9 +315,11 @@ async def _wait_for_checkpoint(runtime: Runtime, *, beyond: int) -> int:
 
 
 @pytest.mark.scaled
-async def test_rotation_under_concurrent_writers_and_readers(settings: Settings) -> None:
-    if settings.uses_sqlite:
-        pytest.skip("SQLite has one writer: the concurrency that matters is PostgreSQL's")
+async def test_rotation_under_concurrent_writers_and_readers(postgres_url: str) -> None:
+    """PostgreSQL only: SQLite's single writer runs one transaction at a time."""
+    settings = Settings(
+        env="test", secret_key=TEST_SECRET, database_url=postgres_url, redis_url=REDIS_URL
+    )
     old = Runtime.create(keyed(settings, f"k1:{KEY_1}", "k1"))
     await _reset(old)
     try:
