@@ -154,7 +154,7 @@ def test_a_sealed_column_compared_with_a_bind_parameter_is_refused() -> None:
 
 def test_a_sealed_column_still_compares_with_another_column() -> None:
     # SQLAlchemy compares columns with == (a dict of columns looks keys up that way).
-    by_column = {Candidate.__table__.c.email: "email"}
+    by_column: dict[object, str] = {Candidate.__table__.c.email: "email"}
     assert by_column[Candidate.email.expression] == "email"  # an annotated copy: == is called
 
 
