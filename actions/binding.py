@@ -10,7 +10,7 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker  # type: ignore[import-untyped]
 from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
 from rasa_sdk.executor import CollectingDispatcher  # type: ignore[import-untyped]
-from sqlalchemy import func, select
+from sqlalchemy import Text, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions import texts
@@ -20,6 +20,7 @@ from candor.chat import binding, limits
 from candor.chat.commands import APPLICATION_CODE, normalise_contact
 from candor.chat.language import slot_locale
 from candor.clock import utcnow
+from candor.crypto.lookups import has_email, has_mobile, stored
 from candor.logging import get_logger
 from candor.models import Application, Candidate
 
@@ -129,9 +130,10 @@ def _contact(slot_value: Any, entities: list[dict[str, Any]]) -> str | None:
 async def _latest_application_code(session: AsyncSession, contact: str) -> str | None:
     """The latest application of the only candidate with this e-mail or phone, if one."""
     if "@" in contact:
-        found = select(Candidate.id).where(func.lower(Candidate.email) == contact)
+        found = select(Candidate.id).where(has_email(contact))
     else:
-        found = select(Candidate.id).where(Candidate.mobile.endswith(contact))
+        legacy = stored(Candidate.mobile.expression).endswith(literal(contact, Text()))
+        found = select(Candidate.id).where(has_mobile(contact, legacy))
     candidates = (await session.scalars(found.limit(2))).all()
     if len(candidates) != 1:
         return None

@@ -17,6 +17,7 @@ import typer
 from bot import cli as bot_cli
 from candor.access.cli import user_app
 from candor.chat import cli as chat_cli
+from candor.crypto.cli import crypto_app
 from candor.dialogue.cli import dialogue_app
 from candor.kpis.cli import kpis_app
 from candor.privacy.cli import privacy_app
@@ -54,6 +55,7 @@ app.add_typer(rasa_app, name="rasa")
 app.add_typer(dialogue_app, name="dialogue")
 app.add_typer(kpis_app, name="kpis")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(crypto_app, name="crypto")
 i18n_app = typer.Typer(
     help="The HR console's translations (docs/console.md).",
     no_args_is_help=True,

@@ -13,8 +13,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from candor.crypto.keys import Keyring, KeyringError, development_keyring, parse_keyring
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - refused outside development
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/candor.sqlite3"
@@ -460,6 +469,31 @@ class Settings(BaseSettings):
         description="How long /metrics waits for each of its database and Redis readings "
         "before reporting without it (and counting candor_metrics_scrape_errors_total).",
     )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="The keys that encrypt candidates' phones, e-mails, chat ids and interview "
+        "reports at rest (AES-256-GCM): comma-separated id:base64 pairs, each key 32 random "
+        "bytes (`candor crypto generate-key`), ids 1-16 of A-Z a-z 0-9 _ -. Keep retired keys "
+        "listed until `candor crypto reencrypt` has moved every row off them. Required "
+        "outside development and test, where a key derived from CANDOR_SECRET_KEY is used.",
+    )
+    encryption_active_key: str | None = Field(
+        default=None,
+        description="The id of the key in CANDOR_ENCRYPTION_KEYS that encrypts new values; "
+        "may be left out when there is only one key.",
+    )
+    blind_index_key: SecretStr | None = Field(
+        default=None,
+        description="32 random bytes, base64: the HMAC key of the blind indexes that exact "
+        "lookups by phone, e-mail and chat id use. Never rotated by `candor crypto "
+        "reencrypt`; required with CANDOR_ENCRYPTION_KEYS.",
+    )
+    encryption_at_rest: bool = Field(
+        default=True,
+        description="Encrypt the values written. Off only for the first step of a rolling "
+        "upgrade from a release before it (docs/operations.md) and for benchmarks: values "
+        "are then written in plaintext, with their blind index, and read either way.",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: LogFormat = Field(
         default=LogFormat.CONSOLE, description="console for people, json for log shippers."
@@ -494,6 +528,9 @@ class Settings(BaseSettings):
         "wecom_agent_id",
         "sms_callback_token",
         "metrics_token",
+        "encryption_keys",
+        "encryption_active_key",
+        "blind_index_key",
         mode="before",
     )
     @classmethod
@@ -516,6 +553,37 @@ class Settings(BaseSettings):
         if len(self.secret_key.get_secret_value()) < 32:
             raise InsecureSettingsError("CANDOR_SECRET_KEY must be at least 32 characters")
         return self
+
+    _keyring: Keyring | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _build_keyring(self) -> Self:
+        # Built (and checked) here, so a bad or missing key stops the process at start-up.
+        if self.encryption_keys is None and self.blind_index_key is None:
+            if self.env is Environment.PRODUCTION:
+                raise KeyringError(
+                    "CANDOR_ENCRYPTION_KEYS and CANDOR_BLIND_INDEX_KEY must be set with "
+                    "CANDOR_ENV=production: candidates' personal data is encrypted at rest "
+                    "(create keys with `candor crypto generate-key`; docs/operations.md)"
+                )
+            self._keyring = development_keyring(
+                self.secret_key.get_secret_value(), encrypt_writes=self.encryption_at_rest
+            )
+            return self
+        if self.encryption_keys is None or self.blind_index_key is None:
+            raise KeyringError("CANDOR_ENCRYPTION_KEYS and CANDOR_BLIND_INDEX_KEY are set together")
+        self._keyring = parse_keyring(
+            self.encryption_keys.get_secret_value(),
+            self.encryption_active_key,
+            self.blind_index_key.get_secret_value(),
+            encrypt_writes=self.encryption_at_rest,
+        )
+        return self
+
+    @property
+    def keyring(self) -> Keyring:
+        assert self._keyring is not None  # built by the validator
+        return self._keyring
 
     @property
     def wecom_enabled(self) -> bool:

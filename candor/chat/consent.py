@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, update
+from sqlalchemy import ColumnElement, Text, and_, func, literal, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
+from candor.crypto.lookups import mobile_index, stored
 from candor.delivery.sms_numbers import SEPARATORS
 from candor.logging import get_logger
 from candor.models import Candidate, ChatIdentity
@@ -82,14 +83,24 @@ async def stop_sms(
     changes nothing and is not audited or reported twice (one statement, safe against a
     replay handled at the same moment). Reported to the ATS (`candidate.opted_out`, scope
     "channel", channel "sms")."""
-    digits_only: ColumnElement[str | None] = Candidate.mobile.expression
+    # Sealed numbers match by blind index (every form of a number has one: `phone_key`);
+    # numbers still in plaintext from before migration 0020, by their digits.
+    digits_only: ColumnElement[str | None] = stored(Candidate.mobile.expression)
     for separator in (*SEPARATORS, "+"):
         digits_only = func.replace(digits_only, separator, "")
+    indexes = {mobile_index(form) for form in mobiles} - {None}
+    matches = or_(
+        Candidate.mobile_index.in_(sorted(index for index in indexes if index is not None)),
+        and_(
+            Candidate.mobile_index.is_(None),
+            digits_only.in_([literal(form, Text()) for form in sorted(mobiles)]),
+        ),
+    )
     opted_out = list(
         (
             await session.scalars(
                 update(Candidate)
-                .where(digits_only.in_(sorted(mobiles)), Candidate.sms_opted_out_at.is_(None))
+                .where(matches, Candidate.sms_opted_out_at.is_(None))
                 .values(sms_opted_out_at=now)
                 .returning(Candidate.id)
                 .execution_options(synchronize_session=False)

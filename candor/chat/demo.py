@@ -29,17 +29,20 @@ async def demo_chat_links(
 ) -> list[DemoChatLink]:
     """A web-chat binding link to the latest application of each candidate the demo bound
     to a web identity."""
+    # The ids are sealed, so the demo's prefix is matched here, not in SQL (a demo's few
+    # bound web accounts).
     rows = await session.execute(
-        select(Candidate.id, Candidate.name)
+        select(Candidate.id, Candidate.name, ChatIdentity.external_user_id)
         .join(ChatIdentity, ChatIdentity.candidate_id == Candidate.id)
-        .where(
-            ChatIdentity.channel == Channel.WEB,
-            ChatIdentity.external_user_id.startswith(DEMO_WEB_PREFIX),
-        )
-        .order_by(ChatIdentity.external_user_id)
+        .where(ChatIdentity.channel == Channel.WEB)
+    )
+    demo = sorted(
+        (external_user_id, candidate_id, name)
+        for candidate_id, name, external_user_id in rows.all()
+        if external_user_id.startswith(DEMO_WEB_PREFIX)
     )
     links = []
-    for candidate_id, name in rows.all():
+    for _, candidate_id, name in demo:
         application = await session.scalar(
             select(Application)
             .where(Application.candidate_id == candidate_id)

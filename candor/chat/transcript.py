@@ -20,10 +20,13 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
+    Text,
     Update,
+    and_,
     bindparam,
     func,
     insert,
+    or_,
     select,
     true,
     update,
@@ -35,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from candor.chat.teams import conversation_application
+from candor.crypto.lookups import chat_id_index, has_chat_id, stored
 from candor.models import Candidate, ChatIdentity, ChatMessage, Conversation
 from candor.models.chat import Direction
 from candor.models.enums import Channel
@@ -70,29 +74,45 @@ class Thread:
 
 def _is_identity(channel: Channel, external_user_id: str) -> tuple[ColumnElement[bool], ...]:
     """The conditions for one chat account: it is unique per channel."""
+    return has_chat_id(channel, external_user_id)
+
+
+def _is_account(prefix: str) -> tuple[ColumnElement[bool], ...]:
+    """`has_chat_id` with bind parameters, for the statements built once: the account's
+    blind index, or its stored value while it is legacy plaintext (index NULL)."""
     return (
-        ChatIdentity.channel == channel,
-        ChatIdentity.external_user_id == external_user_id,
+        ChatIdentity.channel == bindparam(f"{prefix}channel"),
+        or_(
+            ChatIdentity.external_user_id_index == bindparam(f"{prefix}chat_id_index"),
+            and_(
+                ChatIdentity.external_user_id_index.is_(None),
+                stored(ChatIdentity.external_user_id.expression)
+                == bindparam(f"{prefix}external_user_id", type_=Text()),
+            ),
+        ),
     )
+
+
+def _account(prefix: str, channel: Channel, external_user_id: str) -> dict[str, Any]:
+    return {
+        f"{prefix}channel": channel,
+        f"{prefix}chat_id_index": chat_id_index(external_user_id),
+        f"{prefix}external_user_id": external_user_id,
+    }
 
 
 _THREAD: Select[ChatIdentity, Conversation, Candidate] = (
     select(ChatIdentity, Conversation, Candidate)
     .outerjoin(Conversation, Conversation.chat_identity_id == ChatIdentity.id)
     .outerjoin(Candidate, Candidate.id == ChatIdentity.candidate_id)
-    .where(
-        ChatIdentity.channel == bindparam("channel"),
-        ChatIdentity.external_user_id == bindparam("external_user_id"),
-    )
+    .where(*_is_account(""))
 )
 
 
 async def _thread_row(
     session: AsyncSession, channel: Channel, external_user_id: str
 ) -> tuple[ChatIdentity, Conversation | None, Candidate | None] | None:
-    result = await session.execute(
-        _THREAD, {"channel": channel, "external_user_id": external_user_id}
-    )
+    result = await session.execute(_THREAD, _account("", channel, external_user_id))
     row = result.one_or_none()
     return None if row is None else (row[0], row[1], row[2])
 
@@ -152,8 +172,7 @@ async def open_thread_with_inbound(
     in one round trip."""
     if session.get_bind().dialect.name == "postgresql":
         params = {
-            "p_channel": channel,
-            "p_external_user_id": external_user_id,
+            **_account("p_", channel, external_user_id),
             "p_direction": Direction.INBOUND,
             "p_text": _storable(text),
             "p_event": event,
@@ -189,10 +208,7 @@ async def open_thread_with_inbound(
 def _thread_with_inbound() -> Select[ChatIdentity, Conversation | None, Candidate | None, int]:
     """PostgreSQL: the thread's row, with the id of the inbound message it inserted (None
     for a duplicate or when the account has no conversation yet)."""
-    is_account = (
-        ChatIdentity.channel == bindparam("p_channel"),
-        ChatIdentity.external_user_id == bindparam("p_external_user_id"),
-    )
+    is_account = _is_account("p_")
     conversation = (
         select(_CONVERSATIONS.c.id, _CONVERSATIONS.c.candidate_id, _CONVERSATIONS.c.channel)
         .join(ChatIdentity, ChatIdentity.id == _CONVERSATIONS.c.chat_identity_id)

@@ -13,10 +13,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from candor.crypto.fields import use_keyring
 from candor.settings import Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
+    # The sealed columns (candor.crypto) read and write with these settings' keys.
+    use_keyring(settings.keyring)
     if settings.uses_sqlite:
         path = settings.sqlite_path()
         if path is not None:

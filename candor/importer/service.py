@@ -30,6 +30,7 @@ from sqlalchemy.sql.dml import Insert
 from candor.ats.codes import allocate_application_codes
 from candor.ats.schemas import StrictModel
 from candor.clock import BUSINESS_TZ, utcnow
+from candor.crypto.lookups import email_index, mobile_index
 from candor.db.base import Base
 from candor.importer.reader import InvalidRow, Parsed
 from candor.importer.rows import (
@@ -416,6 +417,10 @@ async def _write_candidates(
             "name": row.name,
             "mobile": row.mobile,
             "email": row.email.lower() if row.email else None,
+            # Named here, not left to the column default: the upsert's UPDATE half sets
+            # only the columns given.
+            "mobile_index": mobile_index(row.mobile),
+            "email_index": email_index(row.email),
             "locale": row.locale,
             "consent_contact": row.consent_contact,
             "consent_talent_pool": row.consent_talent_pool,

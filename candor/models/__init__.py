@@ -19,6 +19,7 @@ from candor.models.chat import (
     IdentityEvent,
     ManualBinding,
 )
+from candor.models.crypto import EncryptionCheckpoint
 from candor.models.dialogue import (
     ChatDelivery,
     CsatRating,
@@ -82,6 +83,7 @@ __all__ = [
     "DeletionRequest",
     "DeliveryFacts",
     "DialogueState",
+    "EncryptionCheckpoint",
     "HRUser",
     "Handoff",
     "HandoffApplication",

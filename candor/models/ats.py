@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from candor.crypto.fields import SealedJSON, SealedText
 from candor.db.base import Base, IdMixin, TimestampMixin
-from candor.db.types import BigIntId, JSONType, UTCDateTime, enum_column
+from candor.db.types import BigIntId, UTCDateTime, enum_column
 from candor.models.candidates import Candidate
 from candor.models.enums import (
     ApplicationStatus,
@@ -101,12 +102,15 @@ class Interview(IdMixin, TimestampMixin, Base):
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     score: Mapped[float | None] = mapped_column(Float)
-    report_summary: Mapped[str | None] = mapped_column(Text)
-    strengths: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    improvements: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # The AI interview's report, sealed at rest (candor.crypto).
+    report_summary: Mapped[str | None] = mapped_column(SealedText("interviews.report_summary"))
+    strengths: Mapped[list[str]] = mapped_column(SealedJSON("interviews.strengths"), default=list)
+    improvements: Mapped[list[str]] = mapped_column(
+        SealedJSON("interviews.improvements"), default=list
+    )
     decision: Mapped[Decision | None] = mapped_column(enum_column(Decision, "decision"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    next_steps: Mapped[str | None] = mapped_column(Text)
+    next_steps: Mapped[str | None] = mapped_column(SealedText("interviews.next_steps"))
 
     application: Mapped[Application] = relationship(back_populates="interviews")
 

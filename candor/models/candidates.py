@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from candor.crypto.fields import BLIND_INDEX_CHARS, SealedText, email_key, exact_key, phone_key
+from candor.crypto.lookups import chat_id_index, email_index, mobile_index
 from candor.db.base import Base, IdMixin, TimestampMixin
 from candor.db.types import JSONType, UTCDateTime, enum_column
 from candor.models.enums import Channel, Locale
+
+
+def _index_of(column: str, index: Callable[[str | None], str | None]) -> Any:
+    """A blind index's default on INSERT, from the row's own value: a Core insert that
+    names only the value still gets its index (an UPDATE sets it: the listeners below)."""
+
+    def compute(context: Any) -> str | None:
+        return index(context.get_current_parameters().get(column))
+
+    return compute
 
 
 class Candidate(IdMixin, TimestampMixin, Base):
@@ -17,8 +31,24 @@ class Candidate(IdMixin, TimestampMixin, Base):
 
     external_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    mobile: Mapped[str | None] = mapped_column(String(32), index=True)
-    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    # Sealed at rest (candor.crypto); exact lookups go through the blind indexes, which the
+    # listeners below keep in step with every ORM write (Core writes set them themselves).
+    mobile: Mapped[str | None] = mapped_column(
+        SealedText(
+            "candidates.mobile", String(32), blind_index_column="mobile_index", normalise=phone_key
+        )
+    )
+    email: Mapped[str | None] = mapped_column(
+        SealedText(
+            "candidates.email", String(320), blind_index_column="email_index", normalise=email_key
+        )
+    )
+    mobile_index: Mapped[str | None] = mapped_column(
+        String(BLIND_INDEX_CHARS), index=True, default=_index_of("mobile", mobile_index)
+    )
+    email_index: Mapped[str | None] = mapped_column(
+        String(BLIND_INDEX_CHARS), index=True, default=_index_of("email", email_index)
+    )
     locale: Mapped[Locale] = mapped_column(enum_column(Locale, "locale"), default=Locale.ZH_CN)
     # Consent is explicit per purpose (PIPL): contacting about this application, keeping the
     # candidate in the talent pool, and WeChat one-time subscription notifications.
@@ -41,10 +71,32 @@ class ChatIdentity(IdMixin, TimestampMixin, Base):
     """A chat account (WeChat openid, Telegram user id, web session) and whom it belongs to."""
 
     __tablename__ = "chat_identities"
-    __table_args__ = (UniqueConstraint("channel", "external_user_id"),)
+    __table_args__ = (
+        # The account's uniqueness is its blind index's. The constraint on the stored value
+        # stays while rows written before 0020 may still be plaintext (their lookups use it,
+        # and the previous release's racing inserts rely on it); a later release drops it.
+        UniqueConstraint("channel", "external_user_id"),
+        # A unique index, not a constraint: SQLite adds it without rebuilding the table.
+        Index(
+            "ix_chat_identities_channel_external_user_id_index",
+            "channel",
+            "external_user_id_index",
+            unique=True,
+        ),
+    )
 
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
-    external_user_id: Mapped[str] = mapped_column(String(128))
+    external_user_id: Mapped[str] = mapped_column(
+        SealedText(
+            "chat_identities.external_user_id",
+            String(128),
+            blind_index_column="external_user_id_index",
+            normalise=exact_key,
+        )
+    )
+    external_user_id_index: Mapped[str | None] = mapped_column(
+        String(BLIND_INDEX_CHARS), default=_index_of("external_user_id", chat_id_index)
+    )
     candidate_id: Mapped[int | None] = mapped_column(
         ForeignKey("candidates.id", ondelete="SET NULL"), index=True
     )
@@ -54,3 +106,18 @@ class ChatIdentity(IdMixin, TimestampMixin, Base):
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     candidate: Mapped[Candidate | None] = relationship(back_populates="chat_identities")
+
+
+@event.listens_for(Candidate.mobile, "set")
+def _index_mobile(target: Candidate, value: str | None, _old: Any, _initiator: Any) -> None:
+    target.mobile_index = mobile_index(value)
+
+
+@event.listens_for(Candidate.email, "set")
+def _index_email(target: Candidate, value: str | None, _old: Any, _initiator: Any) -> None:
+    target.email_index = email_index(value)
+
+
+@event.listens_for(ChatIdentity.external_user_id, "set")
+def _index_chat_id(target: ChatIdentity, value: str | None, _old: Any, _initiator: Any) -> None:
+    target.external_user_id_index = chat_id_index(value)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from candor.crypto.fields import SealedText
 from candor.db.base import Base, IdMixin
 from candor.db.types import JSONType, UTCDateTime, enum_column, utcnow
 from candor.models.enums import Channel, Locale
@@ -179,7 +180,8 @@ class ChatDelivery(IdMixin, Base):
         ForeignKey("chat_messages.id", ondelete="CASCADE"), unique=True
     )
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "chat_delivery_channel"))
-    recipient: Mapped[str] = mapped_column(String(128))
+    # A candidate's chat id or e-mail (an admin's e-mail for webhook notices), sealed at rest.
+    recipient: Mapped[str] = mapped_column(SealedText("chat_deliveries.recipient", String(128)))
     subject: Mapped[str] = mapped_column(String(300), default="", server_default="")
     body: Mapped[str] = mapped_column(Text)
     locale: Mapped[Locale] = mapped_column(enum_column(Locale, "chat_delivery_locale"))

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -14,6 +16,10 @@ from candor.settings import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_KEYS: dict[str, Any] = {
+    "encryption_keys": "k1:" + base64.b64encode(b"k" * 32).decode(),
+    "blind_index_key": base64.b64encode(b"b" * 32).decode(),
+}
 
 
 def test_defaults_are_embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -52,11 +58,11 @@ def test_default_secret_is_refused_outside_development(env: str) -> None:
 
 def test_short_secret_is_refused_in_production() -> None:
     with pytest.raises(ValidationError, match="at least 32 characters"):
-        Settings(env="production", secret_key="short")
+        Settings(env="production", secret_key="short", **PRODUCTION_KEYS)
 
 
 def test_production_accepts_a_real_secret() -> None:
-    settings = Settings(env="production", secret_key="x" * 40)
+    settings = Settings(env="production", secret_key="x" * 40, **PRODUCTION_KEYS)
     assert settings.env == "production"
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.wechat.state import SubscriptionGrant, WeChatState
 from candor.chat.subscription_prompt import reserved_for
+from candor.crypto.lookups import has_chat_id
 from candor.models import Candidate, ChatIdentity
 from candor.models.enums import Channel
 
@@ -46,8 +47,7 @@ async def record_answer(
         select(Candidate.consent_wechat_subscription)
         .join(ChatIdentity, ChatIdentity.candidate_id == Candidate.id)
         .where(
-            ChatIdentity.channel == Channel.WECHAT,
-            ChatIdentity.external_user_id == openid,
+            *has_chat_id(Channel.WECHAT, openid),
             ChatIdentity.bound_at.is_not(None),
         )
     )

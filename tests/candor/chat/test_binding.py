@@ -39,13 +39,15 @@ def joined(replies: list[Reply]) -> str:
 
 async def codes_mailed_to(world: World, address: str) -> list[str]:
     async with world.runtime.sessionmaker() as session:
-        bodies = (
-            await session.scalars(
-                select(ChatDelivery.body)
-                .where(ChatDelivery.channel == Channel.EMAIL, ChatDelivery.recipient == address)
+        # The recipient is sealed at rest: compared here, after it is read.
+        rows = (
+            await session.execute(
+                select(ChatDelivery.recipient, ChatDelivery.body)
+                .where(ChatDelivery.channel == Channel.EMAIL)
                 .order_by(ChatDelivery.id)
             )
         ).all()
+    bodies = [body for recipient, body in rows if recipient == address]
     return [found.group(1) for body in bodies if (found := re.search(r"验证码：(\d{6})", body))]
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import io
 import os
 import re
@@ -102,6 +103,8 @@ def test_candor_demo_refuses_production(tmp_path: Path) -> None:
         env="production",
         secret_key="a-production-secret-that-is-long-enough-0123456789",
         database_url=f"sqlite+aiosqlite:///{database}",
+        encryption_keys="k1:" + base64.b64encode(b"k" * 32).decode(),
+        blind_index_key=base64.b64encode(b"b" * 32).decode(),
     )
 
     with pytest.raises(typer.Exit) as exit_info:

@@ -354,6 +354,7 @@ async def check_logins_token_and_web_identities(runtime: Runtime, summary: DemoS
                 select(ChatIdentity)
                 .where(ChatIdentity.channel == Channel.WEB)
                 .options(selectinload(ChatIdentity.candidate))
+                .order_by(ChatIdentity.id)
             )
         )
     # Counted outside the session above: on SQLite every transaction takes the write lock.

@@ -1,0 +1,73 @@
+"""Exact lookups of sealed values. `sealed_column == value` already goes through the blind
+index (`candor.crypto.fields.SealedText`); this module adds the index values for writes
+that bypass the ORM and the conditions the code shares."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, Text, and_, or_, type_coerce
+
+from candor.crypto.fields import blind_index, email_key, exact_key, phone_key
+
+if TYPE_CHECKING:
+    from candor.models.enums import Channel
+
+__all__ = [
+    "chat_id_index",
+    "email_index",
+    "has_chat_id",
+    "has_email",
+    "has_mobile",
+    "mobile_index",
+    "stored",
+]
+
+MOBILE = "candidates.mobile"
+EMAIL = "candidates.email"
+CHAT_ID = "chat_identities.external_user_id"
+
+
+def stored(column: ColumnElement[Any]) -> ColumnElement[str | None]:
+    """A sealed column as it is stored (ciphertext, or legacy plaintext), for comparing
+    with a plain value: without it the value compared with would be sealed too."""
+    return type_coerce(column, Text())
+
+
+def mobile_index(raw: str | None) -> str | None:
+    key = phone_key(raw) if raw else ""
+    return blind_index(MOBILE, key) if key else None
+
+
+def email_index(raw: str | None) -> str | None:
+    key = email_key(raw) if raw else ""
+    return blind_index(EMAIL, key) if key else None
+
+
+def chat_id_index(raw: str | None) -> str | None:
+    return blind_index(CHAT_ID, exact_key(raw)) if raw else None
+
+
+def has_email(email: str) -> ColumnElement[bool]:
+    """Candidates with this e-mail address, whatever its case."""
+    from candor.models import Candidate
+
+    return Candidate.email == email_key(email)
+
+
+def has_mobile(number: str, legacy_forms: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
+    """Candidates with this phone number however it was written (`phone_key`); rows still
+    in plaintext match `legacy_forms`, the caller's condition on the stored value."""
+    from candor.models import Candidate
+
+    indexed = Candidate.mobile_index == mobile_index(number)
+    if legacy_forms is None:
+        return indexed
+    return or_(indexed, and_(Candidate.mobile_index.is_(None), legacy_forms))
+
+
+def has_chat_id(channel: Channel, external_user_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The chat account `external_user_id` on `channel` (unique per channel)."""
+    from candor.models import ChatIdentity
+
+    return (ChatIdentity.channel == channel, ChatIdentity.external_user_id == external_user_id)
