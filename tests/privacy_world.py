@@ -19,6 +19,7 @@ from bot.channels.wechat.state import WeChatState
 from bot.conversation import ConversationGateway
 from candor.chat import binding, limits
 from candor.clock import utcnow
+from candor.crypto.lookups import chat_id_index, email_index, mobile_index, recipient_index
 from candor.dialogue import hr_actions, service
 from candor.models import Application, Base, Candidate, Conversation, OutreachMessage
 from candor.models.enums import Channel
@@ -39,7 +40,25 @@ class Seeded:
 
     @property
     def needles(self) -> tuple[str, ...]:
-        return (self.name, self.mobile, self.email, self.code, *self.openids)
+        """Their values, and the keyed hashes (blind indexes) the database finds them by."""
+        return (
+            self.name,
+            self.mobile,
+            self.email,
+            self.code,
+            *self.openids,
+            *(
+                index
+                for index in (
+                    mobile_index(self.mobile),
+                    email_index(self.email),
+                    recipient_index(self.email),
+                    *(chat_id_index(openid) for openid in self.openids),
+                    *(recipient_index(openid) for openid in self.openids),
+                )
+                if index is not None
+            ),
+        )
 
 
 async def seed_everywhere(
@@ -77,6 +96,7 @@ async def seed_everywhere(
     await wechat.say("这个岗位工资大概多少呀")
     stranger = Chat(world, gateway, f"web-stranger-{n}")
     await stranger.say(f"绑定 {application.code} {email}")
+    await web.say("导出我的数据")  # a copy of all of it, behind a link
     await web.say("转人工")
 
     conversation_id = await web.conversation_id()

@@ -4,6 +4,7 @@ that bypass the ORM and the conditions the code shares."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Text, and_, or_, type_coerce
@@ -19,13 +20,16 @@ __all__ = [
     "has_chat_id",
     "has_email",
     "has_mobile",
+    "index_on_insert",
     "mobile_index",
+    "recipient_index",
     "stored",
 ]
 
 MOBILE = "candidates.mobile"
 EMAIL = "candidates.email"
 CHAT_ID = "chat_identities.external_user_id"
+RECIPIENT = "chat_deliveries.recipient"
 
 
 def stored(column: ColumnElement[Any]) -> ColumnElement[str | None]:
@@ -46,6 +50,25 @@ def email_index(raw: str | None) -> str | None:
 
 def chat_id_index(raw: str | None) -> str | None:
     return blind_index(CHAT_ID, exact_key(raw)) if raw else None
+
+
+def recipient_index(raw: str | None) -> str | None:
+    """A direct message's address: an openid, a Telegram chat id or an e-mail, case-folded
+    so an e-mail typed in another case is the same address. Looked up only to find one
+    person's deliveries (cancelling and erasing them, candor.privacy)."""
+    key = email_key(raw) if raw else ""
+    return blind_index(RECIPIENT, key) if key else None
+
+
+def index_on_insert(column: str, index: Callable[[str | None], str | None]) -> Any:
+    """A blind index's default on INSERT, from the row's own value: a Core insert that
+    names only the value still gets its index (an ORM update sets it through the models'
+    attribute listeners; a Core UPDATE must set it itself)."""
+
+    def compute(context: Any) -> str | None:
+        return index(context.get_current_parameters().get(column))
+
+    return compute
 
 
 def has_email(email: str) -> ColumnElement[bool]:

@@ -43,7 +43,7 @@ from sqlalchemy.sql.expression import ColumnClause, TableClause
 from candor.clock import utcnow
 from candor.crypto.fields import PREFIX, current_keyring, key_id_of, open_value, seal
 from candor.crypto.keys import Keyring
-from candor.crypto.lookups import chat_id_index, email_index, mobile_index
+from candor.crypto.lookups import chat_id_index, email_index, mobile_index, recipient_index
 from candor.db.types import JSONType
 from candor.logging import get_logger
 from candor.models.crypto import EncryptionCheckpoint
@@ -96,7 +96,9 @@ TABLES = (
         "chat_identities",
         (SealedColumn("external_user_id", "external_user_id_index", chat_id_index),),
     ),
-    SealedTable("chat_deliveries", (SealedColumn("recipient"),)),
+    SealedTable(
+        "chat_deliveries", (SealedColumn("recipient", "recipient_index", recipient_index),)
+    ),
     SealedTable(
         "interviews",
         (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -10,20 +9,10 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, eve
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from candor.crypto.fields import BLIND_INDEX_CHARS, SealedText, email_key, exact_key, phone_key
-from candor.crypto.lookups import chat_id_index, email_index, mobile_index
+from candor.crypto.lookups import chat_id_index, email_index, index_on_insert, mobile_index
 from candor.db.base import Base, IdMixin, TimestampMixin
 from candor.db.types import JSONType, UTCDateTime, enum_column
 from candor.models.enums import Channel, Locale
-
-
-def _index_of(column: str, index: Callable[[str | None], str | None]) -> Any:
-    """A blind index's default on INSERT, from the row's own value: a Core insert that
-    names only the value still gets its index (an UPDATE sets it: the listeners below)."""
-
-    def compute(context: Any) -> str | None:
-        return index(context.get_current_parameters().get(column))
-
-    return compute
 
 
 class Candidate(IdMixin, TimestampMixin, Base):
@@ -44,10 +33,10 @@ class Candidate(IdMixin, TimestampMixin, Base):
         )
     )
     mobile_index: Mapped[str | None] = mapped_column(
-        String(BLIND_INDEX_CHARS), index=True, default=_index_of("mobile", mobile_index)
+        String(BLIND_INDEX_CHARS), index=True, default=index_on_insert("mobile", mobile_index)
     )
     email_index: Mapped[str | None] = mapped_column(
-        String(BLIND_INDEX_CHARS), index=True, default=_index_of("email", email_index)
+        String(BLIND_INDEX_CHARS), index=True, default=index_on_insert("email", email_index)
     )
     locale: Mapped[Locale] = mapped_column(enum_column(Locale, "locale"), default=Locale.ZH_CN)
     # Consent is explicit per purpose (PIPL): contacting about this application, keeping the
@@ -95,7 +84,7 @@ class ChatIdentity(IdMixin, TimestampMixin, Base):
         )
     )
     external_user_id_index: Mapped[str | None] = mapped_column(
-        String(BLIND_INDEX_CHARS), default=_index_of("external_user_id", chat_id_index)
+        String(BLIND_INDEX_CHARS), default=index_on_insert("external_user_id", chat_id_index)
     )
     candidate_id: Mapped[int | None] = mapped_column(
         ForeignKey("candidates.id", ondelete="SET NULL"), index=True

@@ -7,10 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from candor.crypto.fields import SealedText
+from candor.crypto.fields import BLIND_INDEX_CHARS, SealedText, email_key
+from candor.crypto.lookups import index_on_insert, recipient_index
 from candor.db.base import Base, IdMixin
 from candor.db.types import JSONType, UTCDateTime, enum_column, utcnow
 from candor.models.enums import Channel, Locale
@@ -180,8 +181,19 @@ class ChatDelivery(IdMixin, Base):
         ForeignKey("chat_messages.id", ondelete="CASCADE"), unique=True
     )
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "chat_delivery_channel"))
-    # A candidate's chat id or e-mail (an admin's e-mail for webhook notices), sealed at rest.
-    recipient: Mapped[str] = mapped_column(SealedText("chat_deliveries.recipient", String(128)))
+    # A candidate's chat id or e-mail (an admin's e-mail for webhook notices), sealed at rest;
+    # found by its blind index when one person's deliveries are cancelled or erased.
+    recipient: Mapped[str] = mapped_column(
+        SealedText(
+            "chat_deliveries.recipient",
+            String(128),
+            blind_index_column="recipient_index",
+            normalise=email_key,
+        )
+    )
+    recipient_index: Mapped[str | None] = mapped_column(
+        String(BLIND_INDEX_CHARS), index=True, default=index_on_insert("recipient", recipient_index)
+    )
     subject: Mapped[str] = mapped_column(String(300), default="", server_default="")
     body: Mapped[str] = mapped_column(Text)
     locale: Mapped[Locale] = mapped_column(enum_column(Locale, "chat_delivery_locale"))
@@ -193,3 +205,8 @@ class ChatDelivery(IdMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+@event.listens_for(ChatDelivery.recipient, "set")
+def _index_recipient(target: ChatDelivery, value: str | None, _old: Any, _initiator: Any) -> None:
+    target.recipient_index = recipient_index(value)

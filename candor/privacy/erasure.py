@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from candor.audit.service import Action, record
 from candor.chat import limits
 from candor.clock import utcnow
+from candor.crypto.fields import SealedText
 from candor.logging import get_logger
 from candor.models import (
     Application,
@@ -198,6 +199,12 @@ def rows_condition(rule: Rule, subject: Subject) -> ColumnElement[bool]:
             alternatives.append(table.c[column].in_(ids))
     needles = subject.get("needles") or []
     for column in rule.rows.matching:
+        if isinstance(table.c[column].type, SealedText):
+            # Sealed at rest: only an exact value can be found (its blind index), and a
+            # sealed column holds one address, never free text.
+            if needles:
+                alternatives.append(table.c[column].in_(needles))
+            continue
         text = func.lower(cast(table.c[column], Text))
         for needle in needles:
             for form in _needle_forms(needle):

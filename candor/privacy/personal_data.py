@@ -74,6 +74,10 @@ RULES: tuple[Rule, ...] = (
             "name": Wipe.ERASED,
             "mobile": Wipe.NULL,
             "email": Wipe.NULL,
+            # Keyed hashes of the phone and e-mail: whoever holds the key could still test
+            # a number against them.
+            "mobile_index": Wipe.NULL,
+            "email_index": Wipe.NULL,
             "preferred_channels": Wipe.EMPTY_LIST,
         },
     ),
@@ -83,7 +87,11 @@ RULES: tuple[Rule, ...] = (
         {"code": Wipe.UNIQUE, "external_id": Wipe.UNIQUE},
         unique_prefix="X-",
     ),
-    Rule("chat_identities", _by(id="identities"), {"external_user_id": Wipe.UNIQUE}),
+    Rule(
+        "chat_identities",
+        _by(id="identities"),
+        {"external_user_id": Wipe.UNIQUE, "external_user_id_index": Wipe.NULL},
+    ),
     Rule(
         "interviews",
         _by(application_id="applications"),
@@ -137,6 +145,7 @@ RULES: tuple[Rule, ...] = (
         Rows(matching=("recipient",), transcript_deliveries=True),
         {
             "recipient": Wipe.EMPTY,
+            "recipient_index": Wipe.NULL,
             "subject": Wipe.EMPTY,
             "body": Wipe.EMPTY,
             "last_error": Wipe.NULL,
@@ -263,6 +272,8 @@ NOT_CANDIDATE_DATA: Mapping[str, frozenset[str]] = {
     "calendar_years": frozenset({"source", "reference"}),
     "calendar_changes": frozenset({"action", "source", "detail"}),
     "code_sequences": frozenset({"prefix"}),
+    # The re-encryption's progress: table names and key ids.
+    "encryption_checkpoints": frozenset({"table_name", "target_key_id"}),
     "nlu_models": frozenset(
         {
             "fingerprint",

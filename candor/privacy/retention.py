@@ -103,7 +103,8 @@ def _settled_chat_deliveries(settings: Settings, now: datetime) -> ColumnElement
     return (
         ChatDelivery.state.in_((ChatDeliveryState.SENT, ChatDeliveryState.FAILED))
         & (ChatDelivery.next_attempt_at < cutoff)
-        & ((ChatDelivery.body != "") | (ChatDelivery.recipient != ""))
+        # The address is sealed: its blind index says whether it is still there.
+        & ((ChatDelivery.body != "") | ChatDelivery.recipient_index.is_not(None))
     )
 
 
@@ -146,7 +147,7 @@ CLASSES: tuple[DataClass, ...] = (
         lambda where: (
             update(ChatDelivery)
             .where(where)
-            .values(recipient="", subject="", body="", last_error=None)
+            .values(recipient="", recipient_index=None, subject="", body="", last_error=None)
         ),
     ),
     DataClass(

@@ -43,12 +43,14 @@ def upgrade() -> None:
     op.add_column("candidates", sa.Column("mobile_index", BLIND_INDEX, nullable=True))
     op.add_column("candidates", sa.Column("email_index", BLIND_INDEX, nullable=True))
     op.add_column("chat_identities", sa.Column("external_user_id_index", BLIND_INDEX))
+    op.add_column("chat_deliveries", sa.Column("recipient_index", BLIND_INDEX, nullable=True))
     # Plain indexes: CREATE INDEX needs no table rebuild on SQLite. The old ones indexed
     # values that become ciphertext, which no lookup compares any more.
     op.drop_index("ix_candidates_mobile", table_name="candidates")
     op.drop_index("ix_candidates_email", table_name="candidates")
     op.create_index("ix_candidates_mobile_index", "candidates", ["mobile_index"])
     op.create_index("ix_candidates_email_index", "candidates", ["email_index"])
+    op.create_index("ix_chat_deliveries_recipient_index", "chat_deliveries", ["recipient_index"])
     op.create_index(
         "ix_chat_identities_channel_external_user_id_index",
         "chat_identities",
@@ -86,7 +88,7 @@ def downgrade() -> None:
     ).scalar_one()
     if sealed:
         raise RuntimeError(
-            f"{sealed} rows hold values sealed by encryption at rest; the schema before 0020 "
+            f"{sealed} rows hold values sealed by encryption at rest; the schema before 0022 "
             "cannot read them. Restore the backup taken before the upgrade instead."
         )
     op.drop_table("encryption_checkpoints")
@@ -94,12 +96,14 @@ def downgrade() -> None:
         for table, column, length in _VARCHARS:
             op.alter_column(table, column, type_=sa.String(length=length), existing_type=sa.Text())
     op.drop_index("ix_chat_identities_channel_external_user_id_index", "chat_identities")
+    op.drop_index("ix_chat_deliveries_recipient_index", table_name="chat_deliveries")
     op.drop_index("ix_candidates_email_index", table_name="candidates")
     op.drop_index("ix_candidates_mobile_index", table_name="candidates")
     op.create_index("ix_candidates_email", "candidates", ["email"])
     op.create_index("ix_candidates_mobile", "candidates", ["mobile"])
     # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch rebuild would drop tables
     # that others reference.
+    op.drop_column("chat_deliveries", "recipient_index")
     op.drop_column("chat_identities", "external_user_id_index")
     op.drop_column("candidates", "email_index")
     op.drop_column("candidates", "mobile_index")

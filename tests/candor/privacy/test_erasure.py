@@ -42,7 +42,10 @@ async def test_an_erased_candidate_is_nowhere_and_the_other_is_untouched(
         "chat_messages.text",
         "outreach_messages.body",
         "chat_identities.external_user_id",
+        "chat_identities.external_user_id_index",
+        "candidates.mobile_index",
         "chat_deliveries.recipient",
+        "data_exports.content",
         "ats_events.response_body",
         "webhook_events.payload",
     ):
