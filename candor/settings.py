@@ -216,6 +216,14 @@ class Settings(BaseSettings):
         description="Rows one erasure step changes in one transaction: a candidate's erasure "
         "never holds the database's writer for long.",
     )
+    retention_unhired_candidate_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="Days after their applications last changed (none active, never hired) "
+        "that a candidate's personal data is kept; then the purge opens a deletion request for "
+        "them, which waits out the cooling-off period like any other (admins may hold it).",
+    )
     retention_unhired_chat_days: int = Field(
         default=180,
         ge=1,

@@ -40,11 +40,17 @@ def purge_command(
 
     report = asyncio.run(run())
     verb = "would purge" if dry_run else "purged"
+    typer.echo(
+        f"{retention.UNHIRED_CANDIDATES}: {'would open' if dry_run else 'opened'} "
+        f"{report[retention.UNHIRED_CANDIDATES]} deletion requests "
+        f"({retention.UNHIRED_CANDIDATES_DESCRIPTION})"
+    )
     for data_class in retention.CLASSES:
         typer.echo(
             f"{data_class.name}: {verb} {report[data_class.name]} rows ({data_class.description})"
         )
-    typer.echo(f"total: {verb} {sum(report.values())} rows")
+    rows = sum(count for name, count in report.items() if name != retention.UNHIRED_CANDIDATES)
+    typer.echo(f"total: {verb} {rows} rows")
 
 
 @privacy_app.command("erase")

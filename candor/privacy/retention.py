@@ -35,13 +35,16 @@ from candor.models import (
     Application,
     AuditEntry,
     BindingToken,
+    Candidate,
     ChatDelivery,
     ChatMessage,
+    DeletionRequest,
     ManualBinding,
     OutreachMessage,
 )
 from candor.models.dialogue import ChatDeliveryState
 from candor.models.enums import ApplicationStatus, Stage
+from candor.models.privacy import OPEN_STATES, DeletionState
 from candor.settings import Settings
 
 log = get_logger(__name__)
@@ -162,11 +165,70 @@ CLASSES: tuple[DataClass, ...] = (
 )
 
 
+UNHIRED_CANDIDATES = "unhired_candidates"
+UNHIRED_CANDIDATES_DESCRIPTION = (
+    "candidates never hired whose applications have not changed for the period: a deletion "
+    "request each, erased after the cooling-off period"
+)
+# Deletion requests opened per run: the erasure works through them a request at a time.
+UNHIRED_CANDIDATES_PER_RUN = 500
+
+
+def _unhired_candidates(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    """Candidates never hired, with no application active or changed within the period,
+    not changed themselves within it, and with no deletion request open or done."""
+    cutoff = now - timedelta(days=settings.retention_unhired_candidate_days)
+    hired_or_recent = exists().where(
+        Application.candidate_id == Candidate.id,
+        or_(
+            Application.stage == Stage.HIRED,
+            Application.status.in_((ApplicationStatus.HIRED, ApplicationStatus.ACTIVE)),
+            Application.updated_at >= cutoff,
+        ),
+    )
+    requested = exists().where(
+        DeletionRequest.candidate_id == Candidate.id,
+        DeletionRequest.state.in_((*OPEN_STATES, DeletionState.DONE)),
+    )
+    return (Candidate.updated_at < cutoff) & ~hired_or_recent & ~requested
+
+
+async def _request_unhired_deletions(
+    session: AsyncSession, settings: Settings, *, now: datetime, dry_run: bool
+) -> int:
+    where = _unhired_candidates(settings, now)
+    if dry_run:
+        return int(await session.scalar(select(func.count(Candidate.id)).where(where)) or 0)
+    # Imported here: deletion imports the audit and chat texts this module does not need.
+    from candor.privacy import deletion
+
+    due = await session.scalars(
+        select(Candidate.id).where(where).order_by(Candidate.id).limit(UNHIRED_CANDIDATES_PER_RUN)
+    )
+    opened = 0
+    for candidate_id in due.all():
+        await deletion.open_by_admin(
+            session,
+            candidate_id,
+            actor="system:retention",
+            via="retention",
+            settings=settings,
+            now=now,
+        )
+        opened += 1
+    return opened
+
+
 async def purge(
     session: AsyncSession, settings: Settings, *, now: datetime, dry_run: bool, actor: str
 ) -> dict[str, int]:
-    """Count (dry run) or purge every class past its period; rows per class."""
-    report: dict[str, int] = {}
+    """Count (dry run) or purge every class past its period; rows per class (for
+    `unhired_candidates`, the deletion requests opened)."""
+    report: dict[str, int] = {
+        UNHIRED_CANDIDATES: await _request_unhired_deletions(
+            session, settings, now=now, dry_run=dry_run
+        )
+    }
     for data_class in CLASSES:
         where = data_class.rows(settings, now)
         if dry_run:

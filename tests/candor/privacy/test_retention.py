@@ -14,10 +14,12 @@ from candor.models import (
     ChatIdentity,
     ChatMessage,
     Conversation,
+    DeletionRequest,
     OutreachMessage,
 )
 from candor.models.chat import Direction
 from candor.models.enums import ApplicationStatus, Channel
+from candor.models.privacy import DeletionState
 from candor.privacy import retention
 from tests.dialogue_world import result_sent
 from tests.outreach_world import World
@@ -115,3 +117,52 @@ async def test_old_audit_details_go_and_who_did_what_stays(world: World) -> None
         (None, {}, "user:1", "7"),
         ({"body": "您好 李雷"}, {"why": 5}, "user:1", "7"),
     ]
+
+
+async def test_candidates_not_hired_and_long_quiet_get_a_deletion_request(world: World) -> None:
+    runtime = world.runtime
+    now = utcnow()
+    for n in (1, 2, 3, 4):
+        await world.applicant(n)
+    long_ago = now - timedelta(days=400)
+    async with runtime.transaction() as session:
+        candidates = {c.external_id: c.id for c in await session.scalars(select(Candidate))}
+        # 1: rejected long ago; 2: hired long ago; 3: rejected recently; 4: still moving.
+        statuses = {
+            "cand-1": ApplicationStatus.REJECTED,
+            "cand-2": ApplicationStatus.HIRED,
+            "cand-3": ApplicationStatus.REJECTED,
+            "cand-4": ApplicationStatus.ACTIVE,
+        }
+        for external_id, status in statuses.items():
+            quiet_since = now - timedelta(days=30) if external_id == "cand-3" else long_ago
+            await session.execute(
+                update(Application)
+                .where(Application.candidate_id == candidates[external_id])
+                .values(status=status, updated_at=quiet_since)
+            )
+        await session.execute(update(Candidate).values(updated_at=long_ago))
+
+    async with runtime.transaction() as session:
+        counted = await retention.purge(
+            session, runtime.settings, now=now, dry_run=True, actor="test"
+        )
+        assert await session.scalar(select(func.count(DeletionRequest.id))) == 0
+    assert counted[retention.UNHIRED_CANDIDATES] == 1
+    async with runtime.transaction() as session:
+        opened = await retention.purge(
+            session, runtime.settings, now=now, dry_run=False, actor="system:worker"
+        )
+    assert opened[retention.UNHIRED_CANDIDATES] == 1
+    async with runtime.transaction() as session:
+        again = await retention.purge(
+            session, runtime.settings, now=now, dry_run=False, actor="system:worker"
+        )
+    assert again[retention.UNHIRED_CANDIDATES] == 0  # one request per candidate
+    async with runtime.sessionmaker() as session:
+        requests = list(await session.scalars(select(DeletionRequest)))
+    assert [(r.candidate_id, r.state, r.via, r.requested_by) for r in requests] == [
+        (candidates["cand-1"], DeletionState.PENDING, "retention", "system:retention")
+    ]
+    cooling_off = timedelta(days=runtime.settings.privacy_deletion_cooling_off_days)
+    assert requests[0].erase_after == now + cooling_off  # admins may still hold it
