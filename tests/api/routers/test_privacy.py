@@ -210,8 +210,6 @@ async def test_the_copy_is_complete_and_only_the_candidates_own(
         (Action.DATA_EXPORT_CREATED, "candidate", str(me.id)),
         (Action.DATA_EXPORT_DOWNLOADED, "export_link", str(me.id)),
         (Action.DATA_EXPORT_REFUSED, "export_link", str(me.id)),
-        (Action.DATA_EXPORT_REFUSED, "export_link", str(me.id)),
-        (Action.DATA_EXPORT_REFUSED, "export_link", str(me.id)),
     ]
 
 
@@ -238,6 +236,26 @@ async def test_an_expired_link_gives_nothing_and_its_copy_is_dropped(
     assert [a for a, _, _ in await audit_actions(world)] == [
         Action.DATA_EXPORT_CREATED,
         Action.DATA_EXPORT_REFUSED,
+    ]
+
+
+async def test_a_spent_link_cannot_fill_the_audit_trail(
+    world: World, api: httpx.AsyncClient, nlu_model: NluModel
+) -> None:
+    # Whoever holds a used link may fetch it without end: the refusal is audited once per
+    # link and reason (the download attempt), the page's look only logged.
+    await world.applicant(1, bind=[Channel.WEB])
+    chat = Chat(world, gateway(world, nlu_model), "web-user-1")
+    path = link_path(texts_of(await chat.say("导出我的数据")))
+    assert (await api.post(path)).status_code == 200
+    for _ in range(3):
+        assert (await api.get(path)).status_code == 410
+        assert (await api.post(path)).status_code == 410
+        assert (await api.post(path, headers={"Accept": "text/html"})).status_code == 410
+
+    assert [a for a, _, _ in await audit_actions(world)] == [
+        Action.DATA_EXPORT_CREATED,
+        Action.DATA_EXPORT_DOWNLOADED,
         Action.DATA_EXPORT_REFUSED,
     ]
 
