@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from bot.conversation import ConversationGateway
 from bot.dialogue.engine import EmbeddedEngine
@@ -298,3 +299,23 @@ async def test_unknown_and_malformed_links(api: httpx.AsyncClient, world: World)
     malformed = await api.post("/privacy/exports/short")
     assert malformed.status_code == 422
     assert await audit_actions(world) == []  # an unknown token names nobody
+
+
+async def test_the_copy_waiting_for_its_download_is_sealed_at_rest(
+    world: World, api: httpx.AsyncClient, nlu_model: NluModel
+) -> None:
+    await world.applicant(1, bind=[Channel.WEB], mobile="13811112222")
+    chat = Chat(world, gateway(world, nlu_model), "web-user-1")
+    path = link_path(texts_of(await chat.say("导出我的数据")))
+
+    async with world.runtime.engine.connect() as connection:
+        (stored,) = (
+            await connection.execute(sql("SELECT CAST(content AS TEXT) FROM data_exports"))
+        ).one()
+    for plaintext in ("李雷", "lilei@example.com", "13811112222", "导出我的数据"):
+        assert plaintext not in stored
+    assert "enc:v1:" in stored
+
+    download = await api.post(path)
+    assert download.status_code == 200
+    assert download.json()["profile"]["email"] == "lilei@example.com"
