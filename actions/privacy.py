@@ -5,11 +5,17 @@ Only a bound candidate gets here: `CandorAction` answers an unbound chat that it
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
 
 from actions import texts
 from actions.base import CandorAction, Context, Events
-from candor.models import DeletionRequest
+from actions.candidate import ActionConfirmNextRound
+from candor.dialogue.queries import latest_result
+from candor.models import ChatMessage, DeletionRequest
+from candor.models.chat import Direction
 from candor.models.privacy import DeletionState
 from candor.privacy import deletion, service
 from candor.privacy.errors import (
@@ -33,9 +39,12 @@ def _erase_day(context: Context, request: DeletionRequest) -> str:
     return texts.local_day(moment, context.locale)
 
 
+DELETION_QUESTION = "action_request_data_deletion"
+
+
 class ActionRequestDataDeletion(CandorAction):
     def name(self) -> str:
-        return "action_request_data_deletion"
+        return DELETION_QUESTION
 
     async def act(self, context: Context) -> Events:
         try:
@@ -70,7 +79,9 @@ class ActionRequestDataDeletion(CandorAction):
 
 class ActionAnswerDataDeletion(CandorAction):
     """The yes or no after the deletion question: confirm or decline a new request, or
-    cancel or keep one in its cooling-off period."""
+    cancel or keep one in its cooling-off period. Only when nothing else reached the
+    candidate since the question: a result's "回复确认" or HR's message in between makes a
+    yes theirs (the generic yes runs), and the request stays as it was."""
 
     def name(self) -> str:
         return "action_answer_data_deletion"
@@ -80,6 +91,16 @@ class ActionAnswerDataDeletion(CandorAction):
         yes = intent == "affirm"
         session, candidate = context.session, context.candidate
         request = await deletion.latest_request(session, candidate.id)
+        asked_at = _deletion_question_asked_at(context.tracker.events)
+        if asked_at is None or await _told_since(context, asked_at):
+            # Something else was said to them after the question (a result inviting
+            # "回复确认", HR's message): this yes or no answers that, never the deletion.
+            events: Events = []
+            if yes:
+                events = await ActionConfirmNextRound().act(context)
+            if request is not None and request.state is DeletionState.AWAITING_CONFIRMATION:
+                context.say("deletion_not_confirmed")
+            return events
         if request is not None and request.state is DeletionState.PENDING:
             if yes:
                 await deletion.cancel(session, candidate.id, actor="candidate", now=context.now)
@@ -114,6 +135,38 @@ class ActionAnswerDataDeletion(CandorAction):
             return []
         context.say("deletion_opened", date=_erase_day(context, confirmed))
         return []
+
+
+def _deletion_question_asked_at(events: list[dict[str, Any]]) -> datetime | None:
+    """When the deletion question this turn answers was asked: the time of the candidate's
+    message that `action_request_data_deletion` answered (Rasa and the embedded engine
+    stamp every user event)."""
+    asked = False
+    for event in reversed(events):
+        if event.get("event") == "action" and event.get("name") == DELETION_QUESTION:
+            asked = True
+        elif asked and event.get("event") == "user" and event.get("timestamp") is not None:
+            return datetime.fromtimestamp(float(event["timestamp"]), UTC)
+    return None
+
+
+async def _told_since(context: Context, asked_at: datetime) -> bool:
+    """Whether anything but the dialogue's own replies reached the candidate after
+    `asked_at`: a result message (on any channel), or a chat message from HR or Candor."""
+    result = await latest_result(context.session, context.candidate.id)
+    if result is not None and result.sent_at is not None and result.sent_at > asked_at:
+        return True
+    other = await context.session.scalar(
+        select(ChatMessage.id)
+        .where(
+            ChatMessage.candidate_id == context.candidate.id,
+            ChatMessage.direction == Direction.OUTBOUND,
+            ChatMessage.at > asked_at,
+            or_(ChatMessage.author.is_(None), ChatMessage.author.not_like("engine:%")),
+        )
+        .limit(1)
+    )
+    return other is not None
 
 
 class ActionRequestDataExport(CandorAction):

@@ -182,6 +182,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "已取消删除申请，你的信息保持不变。",
         "Your deletion request is cancelled.",
     ),
+    "deletion_not_confirmed": (
+        "你的删除申请尚未确认。如仍需删除个人信息，请再次发送“删除我的数据”。",
+        'Your deletion request is not confirmed. Say "delete my data" again if you still want it.',
+    ),
     "deletion_kept": ("好的，删除申请保持不变。", "OK, your deletion request stands."),
     "deletion_started": (
         "你的个人信息正在删除中，很快就会完成。",

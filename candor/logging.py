@@ -44,10 +44,13 @@ _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 # Mainland mobiles, optionally with +86, and other long digit runs that look like phones.
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
 _NON_DIGITS = re.compile(r"\D")
-# Secrets that ride in URLs: a Telegram bot token in the path (`/bot123456:AA…/sendMessage`)
-# and credential-like query parameters (`access_token`, `corpsecret`, `msg_signature`, `sign`…).
-# Both are masked whole, whatever their length, so no prefix of a secret is ever kept.
+# Secrets that ride in URLs: a Telegram bot token in the path (`/bot123456:AA…/sendMessage`),
+# a data-export link's single-use token (`/privacy/exports/<token>`: a chat app's preview
+# fetches it without using it up, so a logged token could still be downloaded), and
+# credential-like query parameters (`access_token`, `corpsecret`, `msg_signature`, `sign`…).
+# All are masked whole, whatever their length, so no prefix of a secret is ever kept.
 _BOT_TOKEN = re.compile(r"(/bot\d{1,20}:)[\w-]+")
+_EXPORT_TOKEN = re.compile(r"(/privacy/exports/)[A-Za-z0-9_-]+")
 _QUERY_PARAMETER = re.compile(r"([?&;][\w.-]{1,64}=)([^&;#\s\"'<>]+)")
 _SECRET_PARAMETER_ENDINGS = ("token", "secret", "key", "signature", "sign", "password")
 REDACTED = "***"
@@ -83,8 +86,11 @@ def _redact_parameter(match: re.Match[str]) -> str:
 
 
 def redact_secrets(text: str) -> str:
-    """Mask bot tokens in URL paths and the values of secret-looking query parameters."""
+    """Mask bot tokens and export-link tokens in URL paths and the values of secret-looking
+    query parameters."""
     text = _BOT_TOKEN.sub(lambda m: m.group(1) + REDACTED, text)
+    if "/privacy/exports/" in text:
+        text = _EXPORT_TOKEN.sub(lambda m: m.group(1) + REDACTED, text)
     return _QUERY_PARAMETER.sub(_redact_parameter, text)
 
 

@@ -228,8 +228,11 @@ class Settings(BaseSettings):
         default=180,
         ge=1,
         le=3650,
-        description="Days after their last result message that the chat transcripts of "
-        "candidates who were not hired are kept (the texts are erased, the counts stay).",
+        description="Days after their last result message (or, with none sent, their "
+        "applications' last change) that the chat transcripts of candidates who were not "
+        "hired are kept (the texts are erased, the counts stay); also how long messages "
+        "written while unbound, a quiet conversation's dialogue memory and misread messages "
+        "not approved for training are kept.",
     )
     retention_binding_token_days: int = Field(
         default=0,

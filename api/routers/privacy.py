@@ -78,7 +78,7 @@ def _refusal_page(refused: ExportLinkError) -> HTMLResponse:
 
 @router.get(f"{DOWNLOAD_PATH}{{token}}", include_in_schema=False)
 async def export_page(token: Token, request: Request, session: SessionDep) -> Response:
-    state = await service.check_link(session, token, client=_client(request), now=utcnow())
+    state = await service.check_link(session, token, now=utcnow())
     if isinstance(state, ExportLinkError):
         return _refusal_page(state)
     local = state.expires_at.astimezone(BUSINESS_TZ)

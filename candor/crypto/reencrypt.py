@@ -108,6 +108,8 @@ TABLES = (
             SealedColumn("improvements", is_json=True),
         ),
     ),
+    SealedTable("data_exports", (SealedColumn("content", is_json=True),)),
+    SealedTable("deletion_requests", (SealedColumn("subject", is_json=True),)),
 )
 
 

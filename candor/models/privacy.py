@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from candor.crypto.fields import SealedJSON
 from candor.db.base import Base, IdMixin
 from candor.db.types import BigIntId, JSONType, UTCDateTime, enum_column, utcnow
 from candor.models.enums import Channel, Locale
@@ -72,7 +73,10 @@ class DeletionRequest(IdMixin, Base):
     closed_by: Mapped[str | None] = mapped_column(String(100))  # who cancelled
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    subject: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Sealed at rest (like the columns it copies identifiers from): it holds them all.
+    subject: Mapped[dict[str, Any]] = mapped_column(
+        SealedJSON("deletion_requests.subject"), default=dict
+    )
     # Rows changed per table so far (numbers only), for the audit row and the docs' figures.
     progress: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
@@ -109,4 +113,5 @@ class DataExport(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    content: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # The whole copy (contact details, transcript) until downloaded or expired: sealed.
+    content: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON("data_exports.content"))

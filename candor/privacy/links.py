@@ -1,8 +1,9 @@
 """The data-export link's shape, and keeping its token out of what Candor stores.
 
-The chat reply that hands a candidate their link is the only place the token is ever in
-plain text; the transcript keeps the reply with the token masked (`mask_export_links`), so
-nobody who reads the conversation (HR, a backup) can use the link before the candidate.
+The chat reply that hands a candidate their link is the only place Candor writes the token in
+plain text: the transcript and WeChat's retry copy in Redis keep the reply with the token
+masked (`mask_export_links`), and the logs mask it in any URL (`candor.logging`), so nobody
+who reads the conversation, Redis or the logs can use the link before the candidate.
 """
 
 from __future__ import annotations

@@ -39,11 +39,14 @@ from candor.models import (
     ChatDelivery,
     ChatMessage,
     DeletionRequest,
+    DialogueState,
     ManualBinding,
+    MisreadMessage,
     OutreachMessage,
 )
 from candor.models.dialogue import ChatDeliveryState
 from candor.models.enums import ApplicationStatus, Stage
+from candor.models.nlu_review import ReviewState
 from candor.models.privacy import OPEN_STATES, DeletionState
 from candor.settings import Settings
 
@@ -78,14 +81,46 @@ def _unhired_chats(settings: Settings, now: datetime) -> ColumnElement[bool]:
         .where(Application.candidate_id == candidate)
         .scalar_subquery()
     )
+    # A candidate never sent a result counts from their applications' last change (a
+    # NULL result time would keep their chats for ever).
+    last_change = (
+        select(func.max(Application.updated_at))
+        .where(Application.candidate_id == candidate)
+        .scalar_subquery()
+    )
     return (
         candidate.is_not(None)
-        & (ChatMessage.text.is_not(None) | ChatMessage.payload.is_not(None))
+        & _has_content()
         & (ChatMessage.at < cutoff)
         & ~hired
         & ~moving
-        & (last_result < cutoff)
+        & (func.coalesce(last_result, last_change, ChatMessage.at) < cutoff)
     )
+
+
+def _has_content() -> ColumnElement[bool]:
+    return ChatMessage.text.is_not(None) | ChatMessage.payload.is_not(None)
+
+
+def _unbound_chats(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    """Messages older than the period written while the account was bound to nobody: no
+    candidate's (the export leaves them out too), whatever the account became since."""
+    cutoff = now - timedelta(days=settings.retention_unhired_chat_days)
+    return ChatMessage.candidate_id.is_(None) & _has_content() & (ChatMessage.at < cutoff)
+
+
+def _quiet_dialogue_states(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    """The dialogue's memory (recent messages, slots) of a conversation quiet for the
+    period, whoever it is with: a conversation that resumes starts a fresh memory."""
+    cutoff = now - timedelta(days=settings.retention_unhired_chat_days)
+    return DialogueState.updated_at < cutoff
+
+
+def _old_review_items(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    """Misread messages queued for review longer than the period and not approved; an
+    approved one (masked) is the NLU's training data and stays."""
+    cutoff = now - timedelta(days=settings.retention_unhired_chat_days)
+    return (MisreadMessage.received_at < cutoff) & (MisreadMessage.state != ReviewState.APPROVED)
 
 
 def _spent_binding_tokens(settings: Settings, now: datetime) -> ColumnElement[bool]:
@@ -127,6 +162,27 @@ CLASSES: tuple[DataClass, ...] = (
         _unhired_chats,
         ChatMessage,
         lambda where: update(ChatMessage).where(where).values(text=None, payload=null()),
+    ),
+    DataClass(
+        "unbound_chats",
+        "chat texts written while the account was bound to nobody",
+        _unbound_chats,
+        ChatMessage,
+        lambda where: update(ChatMessage).where(where).values(text=None, payload=null()),
+    ),
+    DataClass(
+        "dialogue_states",
+        "the dialogue's memory of conversations quiet for the period",
+        _quiet_dialogue_states,
+        DialogueState,
+        lambda where: delete(DialogueState).where(where),
+    ),
+    DataClass(
+        "nlu_review",
+        "misread messages queued for review, not approved for training",
+        _old_review_items,
+        MisreadMessage,
+        lambda where: delete(MisreadMessage).where(where),
     ),
     DataClass(
         "binding_tokens",

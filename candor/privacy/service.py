@@ -8,8 +8,9 @@ refused and gets nothing, and the copy itself is dropped from the row as it is h
 The worker's `prune_data_exports` drops the copies nobody downloaded once they expire.
 
 Every step is audited in the caller's transaction: the link created (actor `candidate`),
-the copy downloaded or refused (actor `export_link`: whoever holds the link), HR's copy
-(the HR user). Everything flushes; the entry point commits.
+the copy downloaded or its download refused (actor `export_link`: whoever holds the link;
+once per link and reason, so a spent link cannot fill the trail; the landing page's look
+is only logged), HR's copy (the HR user). Everything flushes; the entry point commits.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from candor.chat.teams import team_of_candidate
 from candor.console.conversations import visible_candidate
 from candor.errors import CandorError
 from candor.logging import get_logger
-from candor.models import Candidate, DataExport
+from candor.models import AuditEntry, Candidate, DataExport
 from candor.privacy.export import build_export
 from candor.privacy.links import DOWNLOAD_PATH
 
@@ -136,15 +137,17 @@ class LinkState:
 
 
 async def check_link(
-    session: AsyncSession, token: str, *, client: str | None, now: datetime
+    session: AsyncSession, token: str, *, now: datetime
 ) -> LinkState | ExportLinkError:
     """What the link gives now, without using it up (a chat app's link preview fetches the
-    landing page too): its state, or the refusal, audited for a used or expired link."""
+    landing page too): its state, or the refusal (logged, not audited: the download is)."""
     export = await session.scalar(
         select(DataExport).where(DataExport.token_hash == hash_token(token))
     )
-    refused = await _refused(session, export, client=client, now=now)
+    refused = _refusal(export, now)
     if refused is not None:
+        # Only logged: anyone holding a spent link may fetch the page without end.
+        log.info("privacy.export_link_looked", reason=refused.code)
         return refused
     assert export is not None
     return LinkState(export.expires_at)
@@ -188,13 +191,18 @@ async def take(
 async def _refused(
     session: AsyncSession, export: DataExport | None, *, client: str | None, now: datetime
 ) -> ExportLinkError | None:
-    """Why the link gives nothing, audited for a real link (an unknown token names nobody:
-    it is only logged); None when it may be downloaded."""
+    """Why the link gives nothing; None when it may be downloaded. The first refused
+    download of a real link for each reason is audited, later ones only logged: the link is
+    the only credential, and whoever holds a spent one could otherwise write audit rows
+    without end (an unknown token names nobody: it is only logged)."""
     refusal = _refusal(export, now)
     if refusal is None:
         return None
     if export is None:
         log.info("privacy.export_link_unknown")
+        return refusal
+    if await _refusal_audited(session, export, refusal.code):
+        log.info("privacy.export_refused_again", export_id=export.id, reason=refusal.code)
         return refusal
     record(
         session,
@@ -208,6 +216,20 @@ async def _refused(
     )
     log.info("privacy.export_refused", export_id=export.id, reason=refusal.code)
     return refusal
+
+
+async def _refusal_audited(session: AsyncSession, export: DataExport, reason: str) -> bool:
+    """Whether this link's refusal for `reason` is in the audit trail already. The rows are
+    found by the candidate's object index, after the link was made: a handful per link."""
+    details = await session.scalars(
+        select(AuditEntry.details).where(
+            AuditEntry.object_type == "candidate",
+            AuditEntry.object_id == str(export.candidate_id),
+            AuditEntry.action == Action.DATA_EXPORT_REFUSED,
+            AuditEntry.at >= export.created_at,
+        )
+    )
+    return any(d.get("export_id") == export.id and d.get("reason") == reason for d in details.all())
 
 
 def _refusal(export: DataExport | None, now: datetime) -> ExportLinkError | None:

@@ -10,7 +10,7 @@ from bot.conversation import ConversationGateway
 from candor.clock import utcnow
 from candor.models import AuditEntry, DeletionRequest
 from candor.models.privacy import DeletionState
-from tests.dialogue_world import Chat, actions_of, bound_chat, texts_of
+from tests.dialogue_world import Chat, actions_of, bound_chat, result_sent, texts_of
 from tests.outreach_world import World
 
 
@@ -116,3 +116,44 @@ async def test_no_keeps_everything(world: World, gateway: ConversationGateway) -
 
     assert "不删除" in texts_of(replies)
     assert [r.state for r in await requests(world)] == [DeletionState.CANCELLED]
+
+
+async def test_a_yes_to_a_result_sent_after_the_question_does_not_confirm_the_deletion(
+    world: World, gateway: ConversationGateway
+) -> None:
+    # Asked, not answered; then the advance result asks them to reply "确认": that 确认
+    # answers the result, not the deletion question still last in the dialogue.
+    chat = await bound_chat(world, gateway, 1)
+    await chat.say("删除我的数据")
+    await result_sent(world, 1, "advance")
+
+    replies = await chat.say("确认")
+
+    said = texts_of(replies)
+    assert "已收到你的删除申请" not in said
+    assert "尚未确认" in said
+    assert [r.state for r in await requests(world)] == [DeletionState.AWAITING_CONFIRMATION]
+    async with world.runtime.sessionmaker() as session:
+        confirmed = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "privacy.deletion_requested")
+        )
+    assert confirmed is None
+    # Asking again asks again, and the answer to that question counts.
+    await chat.say("删除我的数据")
+    assert "已收到你的删除申请" in texts_of(await chat.press("/affirm"))
+    assert [r.state for r in await requests(world)] == [DeletionState.PENDING]
+
+
+async def test_a_yes_to_a_result_does_not_cancel_a_pending_deletion(
+    world: World, gateway: ConversationGateway
+) -> None:
+    chat = await bound_chat(world, gateway, 1)
+    await chat.say("删除我的数据")
+    await chat.press("/affirm")
+    await chat.say("删除我的数据")  # offered to cancel it, not answered
+    await result_sent(world, 1, "advance")
+
+    replies = await chat.say("确认")
+
+    assert "已取消删除申请" not in texts_of(replies)
+    assert [r.state for r in await requests(world)] == [DeletionState.PENDING]

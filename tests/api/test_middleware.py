@@ -51,6 +51,8 @@ SECRETS = {
     "echostr": "EchoStrChallenge99",
     "reserved": "ReservedOpaque55",
     "code": "AuthCode314159",
+    # A data-export link's token rides in the path: a link preview's GET logs it.
+    "export": "ExportLinkToken_0123456789abcdef",
 }
 SECRET_URLS = [
     f"/chat?bind={SECRETS['bind']}",
@@ -61,6 +63,7 @@ SECRET_URLS = [
     f"/wechat?msg_signature={SECRETS['msg_signature']}&timestamp=1700000000"
     f"&nonce={SECRETS['nonce']}&openid={SECRETS['openid']}&encrypt_type=aes",
     f"/chat?Code={SECRETS['code']}&lang=zh",
+    f"/privacy/exports/{SECRETS['export']}",
 ]
 
 
@@ -100,6 +103,7 @@ async def test_no_secret_in_a_query_reaches_any_log(
     assert logged.count("http.request") == len(SECRET_URLS)
     assert "template_id=t1" in logged
     assert "lang=zh" in logged
+    assert "/privacy/exports/***" in logged
     for secret in SECRETS.values():
         assert secret not in logged
         assert secret[:8] not in logged

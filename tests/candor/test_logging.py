@@ -288,6 +288,11 @@ def test_a_third_party_warning_is_masked_on_stderr_without_a_log_file(
         ("/cb?msg_signature=abc&timestamp=1&nonce=n", "/cb?msg_signature=***&timestamp=1&nonce=n"),
         ("/api?sign=ff00;key=k1&Token=t#frag", "/api?sign=***;key=***&Token=***#frag"),
         ("/search?q=token&page=2", "/search?q=token&page=2"),
+        (
+            "GET https://hr.example.com/privacy/exports/kQ3_x-Yz0123456789abcdefABCDEF12 200",
+            "GET https://hr.example.com/privacy/exports/*** 200",
+        ),
+        ("/privacy/exports/[single-use link]", "/privacy/exports/[single-use link]"),
     ],
 )
 def test_secrets_in_urls_are_redacted(url: str, redacted: str) -> None:

@@ -50,6 +50,7 @@ from bot.channels.wechat.state import ANSWERED_PREFIX, LATER, WeChatState, Windo
 from bot.gateway import Gateway, notify_recorded
 from candor.chat.messages import InboundMessage, Reply
 from candor.logging import get_logger
+from candor.privacy.links import mask_export_links
 
 log = get_logger(__name__)
 
@@ -226,7 +227,9 @@ class WeChatCallback:
             await self._state.release_inbound(parsed.dedupe_key)
             raise
         text = reply_text(replies)
-        await self._record(parsed.dedupe_key, ANSWERED_PREFIX + text)
+        # The retry's copy is kept in Redis: a data-export link in it is masked there (as
+        # in the transcript), so only this answer carries the usable link.
+        await self._record(parsed.dedupe_key, ANSWERED_PREFIX + mask_export_links(text))
         return self._passive(parsed, text, query, key_index)
 
     async def _record(self, dedupe_key: str, outcome: str) -> None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from bot.conversation import ConversationGateway
 from bot.dialogue.engine import EmbeddedEngine
@@ -210,8 +211,6 @@ async def test_the_copy_is_complete_and_only_the_candidates_own(
         (Action.DATA_EXPORT_CREATED, "candidate", str(me.id)),
         (Action.DATA_EXPORT_DOWNLOADED, "export_link", str(me.id)),
         (Action.DATA_EXPORT_REFUSED, "export_link", str(me.id)),
-        (Action.DATA_EXPORT_REFUSED, "export_link", str(me.id)),
-        (Action.DATA_EXPORT_REFUSED, "export_link", str(me.id)),
     ]
 
 
@@ -238,6 +237,26 @@ async def test_an_expired_link_gives_nothing_and_its_copy_is_dropped(
     assert [a for a, _, _ in await audit_actions(world)] == [
         Action.DATA_EXPORT_CREATED,
         Action.DATA_EXPORT_REFUSED,
+    ]
+
+
+async def test_a_spent_link_cannot_fill_the_audit_trail(
+    world: World, api: httpx.AsyncClient, nlu_model: NluModel
+) -> None:
+    # Whoever holds a used link may fetch it without end: the refusal is audited once per
+    # link and reason (the download attempt), the page's look only logged.
+    await world.applicant(1, bind=[Channel.WEB])
+    chat = Chat(world, gateway(world, nlu_model), "web-user-1")
+    path = link_path(texts_of(await chat.say("导出我的数据")))
+    assert (await api.post(path)).status_code == 200
+    for _ in range(3):
+        assert (await api.get(path)).status_code == 410
+        assert (await api.post(path)).status_code == 410
+        assert (await api.post(path, headers={"Accept": "text/html"})).status_code == 410
+
+    assert [a for a, _, _ in await audit_actions(world)] == [
+        Action.DATA_EXPORT_CREATED,
+        Action.DATA_EXPORT_DOWNLOADED,
         Action.DATA_EXPORT_REFUSED,
     ]
 
@@ -280,3 +299,23 @@ async def test_unknown_and_malformed_links(api: httpx.AsyncClient, world: World)
     malformed = await api.post("/privacy/exports/short")
     assert malformed.status_code == 422
     assert await audit_actions(world) == []  # an unknown token names nobody
+
+
+async def test_the_copy_waiting_for_its_download_is_sealed_at_rest(
+    world: World, api: httpx.AsyncClient, nlu_model: NluModel
+) -> None:
+    await world.applicant(1, bind=[Channel.WEB], mobile="13811112222")
+    chat = Chat(world, gateway(world, nlu_model), "web-user-1")
+    path = link_path(texts_of(await chat.say("导出我的数据")))
+
+    async with world.runtime.engine.connect() as connection:
+        (stored,) = (
+            await connection.execute(sql("SELECT CAST(content AS TEXT) FROM data_exports"))
+        ).one()
+    for plaintext in ("李雷", "lilei@example.com", "13811112222", "导出我的数据"):
+        assert plaintext not in stored
+    assert "enc:v1:" in stored
+
+    download = await api.post(path)
+    assert download.status_code == 200
+    assert download.json()["profile"]["email"] == "lilei@example.com"

@@ -430,6 +430,29 @@ async def test_wechats_retries_are_processed_once_and_answered_alike(
     assert {_content(a.text) for a in answers} == {"echo: retry me"}
 
 
+async def test_an_export_link_in_an_answer_is_not_kept_in_redis(
+    wechat_client: Client, runtime: Runtime
+) -> None:
+    # The de-duplication value keeps the passive answer for WeChat's retries: a data-export
+    # link in it must not be usable by whoever reads Redis.
+    token = "ExportLinkToken_0123456789abcdef"
+    link = f"https://candor.test/privacy/exports/{token}"
+    signer = WeChatSigner()
+    xml = text_xml(OPENID, link, 4003)
+    async with wechat_client(EchoGateway()) as http:
+        first = signer.callback(xml)
+        answered = await http.post(first.url, content=first.body)
+        retry = signer.callback(xml)
+        retried = await http.post(retry.url, content=retry.body)
+
+    assert _content(answered.text) == f"echo: {link}"
+    assert _content(retried.text) == "echo: https://candor.test/privacy/exports/[single-use link]"
+    inbound = [k for k in await _wechat_keys(runtime) if ":inbound:" in k]
+    assert inbound
+    stored = [await runtime.redis.get(key) for key in inbound]
+    assert not any(token in str(value) for value in stored)
+
+
 async def test_a_retry_while_the_first_is_in_flight_is_not_processed_again(
     wechat_client: Client,
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import random
 import signal
@@ -25,8 +26,16 @@ from candor.crypto.fields import key_id_of
 from candor.crypto.reencrypt import reencrypt, remaining, status
 from candor.db.migrate import upgrade, upgrade_async
 from candor.devtools.scratch_database import postgres_database
-from candor.models import Candidate, ChatIdentity, EncryptionCheckpoint, Interview
+from candor.models import (
+    Candidate,
+    ChatIdentity,
+    DataExport,
+    DeletionRequest,
+    EncryptionCheckpoint,
+    Interview,
+)
 from candor.models.enums import Channel
+from candor.models.privacy import DeletionState
 from candor.outreach.sms_callbacks import mobile_forms
 from candor.runtime import Runtime
 from candor.settings import Settings
@@ -82,6 +91,42 @@ async def add_candidates(runtime: Runtime, count: int, start: int = 0) -> None:
                 )
             )
             session.add(ChatIdentity(channel=Channel.WECHAT, external_user_id=f"o-openid-{n}"))
+
+
+async def add_export_and_erasure(runtime: Runtime) -> None:
+    """A copy waiting for its download and an erasure's working set: both sealed JSON."""
+    async with runtime.transaction() as session:
+        candidate = await session.scalar(select(Candidate).where(Candidate.external_id == "cand-0"))
+        assert candidate is not None
+        session.add(
+            DataExport(
+                token_hash="0" * 64,
+                candidate_id=candidate.id,
+                requested_by="candidate",
+                via="web",
+                created_at=NOW,
+                expires_at=NOW,
+                content={"profile": {"email": "c0@example.com"}},
+            )
+        )
+        session.add(
+            DeletionRequest(
+                candidate_id=candidate.id,
+                state=DeletionState.ERASING,
+                requested_by="user:1",
+                via="console",
+                subject={"needles": ["c0@example.com", "13800000000"]},
+            )
+        )
+
+
+async def json_key_ids(runtime: Runtime) -> set[str | None]:
+    rows = await raw(
+        runtime,
+        "SELECT CAST(content AS TEXT) FROM data_exports "
+        "UNION ALL SELECT CAST(subject AS TEXT) FROM deletion_requests",
+    )
+    return {key_id_of(json.loads(value)) for (value,) in rows}
 
 
 async def key_ids(runtime: Runtime) -> set[str | None]:
@@ -203,6 +248,7 @@ async def test_rotation_moves_every_row_to_the_new_key(settings: Settings) -> No
     await _reset(old)
     try:
         await add_candidates(old, 30)
+        await add_export_and_erasure(old)
     finally:
         await old.aclose()
     assert await _key_ids_with(keyed(settings, f"k1:{KEY_1}", "k1")) == {"k1"}
@@ -210,12 +256,15 @@ async def test_rotation_moves_every_row_to_the_new_key(settings: Settings) -> No
     rotating = Runtime.create(keyed(settings, f"k1:{KEY_1},k2:{KEY_2}", "k2"))
     try:
         report = await reencrypt(rotating, batch_size=7)
-        assert (report.rows_sealed, report.left) == (60, 0)
+        assert (report.rows_sealed, report.left) == (62, 0)
         assert await key_ids(rotating) == {"k2"}
+        assert await json_key_ids(rotating) == {"k2"}
         async with rotating.sessionmaker() as session:
-            assert [
-                row.on_other_keys for row in await status(session, rotating.settings.keyring)
-            ] == [0] * 8
+            statuses = await status(session, rotating.settings.keyring)
+            assert {"data_exports.content", "deletion_requests.subject"} <= {
+                row.column for row in statuses
+            }
+            assert [row.on_other_keys for row in statuses] == [0] * len(statuses)
             assert await session.scalar(select(EncryptionCheckpoint)) is None
         again = await reencrypt(rotating, batch_size=7)
         assert again.rows_sealed == 0  # nothing left to do
@@ -236,6 +285,13 @@ async def test_rotation_moves_every_row_to_the_new_key(settings: Settings) -> No
         assert emails == {f"c{n}@example.com" for n in range(30)}
         assert found == "cand-7"
         assert identity is not None
+        async with retired.sessionmaker() as session:
+            export = await session.scalar(select(DataExport))
+            request = await session.scalar(select(DeletionRequest))
+        assert export is not None
+        assert export.content == {"profile": {"email": "c0@example.com"}}
+        assert request is not None
+        assert request.subject == {"needles": ["c0@example.com", "13800000000"]}
     finally:
         await retired.aclose()
 

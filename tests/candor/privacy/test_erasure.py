@@ -6,14 +6,15 @@ from __future__ import annotations
 import httpx
 import structlog
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from bot.conversation import ConversationGateway
 from candor.clock import utcnow
 from candor.kpis import facts
-from candor.models import AuditEntry, DeletionRequest, WebhookEvent
+from candor.models import AuditEntry, Candidate, DeletionRequest, WebhookEvent
 from candor.models.privacy import DeletionState
 from candor.models.webhooks import WebhookEventType
-from candor.privacy import deletion
+from candor.privacy import deletion, erasure
 from candor.worker import EraseCandidates, run_job_once
 from tests.outreach_world import World
 from tests.privacy_world import (
@@ -91,3 +92,36 @@ async def test_an_erased_candidate_is_nowhere_and_the_other_is_untouched(
     # The logs of the erasure hold none of it either.
     logged = str(logs).lower()
     assert [n for n in gone.needles if n.lower() in logged] == []
+
+
+async def test_the_erasures_working_set_is_sealed_at_rest_and_still_read(world: World) -> None:
+    # While the erasure runs, the request holds every identifier it looks for: sealed.
+    runtime = world.runtime
+    await world.applicant(1, mobile="13922223333", email="meimei.han@example.com")
+    async with runtime.sessionmaker() as session:
+        candidate = await session.scalar(select(Candidate))
+        assert candidate is not None
+    settings = runtime.settings.model_copy(update={"privacy_deletion_cooling_off_days": 0})
+    async with runtime.transaction() as session:
+        request = await deletion.open_by_admin(
+            session, candidate.id, actor="user:1", via="console", settings=settings, now=utcnow()
+        )
+        await erasure.start(session, request, now=utcnow())
+        request_id = request.id
+
+    async with runtime.engine.connect() as connection:
+        (stored,) = (
+            await connection.execute(sql("SELECT CAST(subject AS TEXT) FROM deletion_requests"))
+        ).one()
+    assert "enc:v1:" in stored
+    for plaintext in ("meimei.han", "13922223333", "cand-1", "app-1"):
+        assert plaintext not in stored
+
+    assert await erasure.erase(runtime, request_id)
+    async with runtime.sessionmaker() as session:
+        done = await session.get_one(DeletionRequest, request_id)
+        erased = await session.get_one(Candidate, candidate.id)
+    assert done.state is DeletionState.DONE
+    assert done.subject == {}
+    assert erased.email is None or "meimei" not in erased.email
+    assert erased.external_id != "cand-1"

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from candor.clock import utcnow
+from candor.kpis import facts
 from candor.models import (
     Application,
     AuditEntry,
@@ -15,14 +16,17 @@ from candor.models import (
     ChatMessage,
     Conversation,
     DeletionRequest,
+    DialogueState,
     OutreachMessage,
 )
 from candor.models.chat import Direction
 from candor.models.enums import ApplicationStatus, Channel
+from candor.models.nlu_review import MisreadMessage, ReviewState
 from candor.models.privacy import DeletionState
 from candor.privacy import retention
 from tests.dialogue_world import result_sent
 from tests.outreach_world import World
+from tests.privacy_world import kpi_facts
 
 
 async def test_old_chats_of_candidates_not_hired_go_and_others_stay(world: World) -> None:
@@ -166,3 +170,101 @@ async def test_candidates_not_hired_and_long_quiet_get_a_deletion_request(world:
     ]
     cooling_off = timedelta(days=runtime.settings.privacy_deletion_cooling_off_days)
     assert requests[0].erase_after == now + cooling_off  # admins may still hold it
+
+
+async def test_chats_never_answered_with_a_result_unbound_accounts_and_dialogue_memory_go(
+    world: World,
+) -> None:
+    # The gaps: a candidate never sent a result, an account never bound, the dialogue's
+    # memory and the messages queued for NLU review; the KPI facts do not change.
+    runtime = world.runtime
+    now = utcnow()
+    long_ago = now - timedelta(days=400)
+    await world.applicant(1, bind=[Channel.WEB])
+    async with runtime.transaction() as session:
+        candidate = await session.scalar(select(Candidate))
+        assert candidate is not None
+        await session.execute(
+            update(Application).values(status=ApplicationStatus.REJECTED, updated_at=long_ago)
+        )
+        bound = await session.scalar(
+            select(ChatIdentity).where(ChatIdentity.candidate_id == candidate.id)
+        )
+        assert bound is not None
+        stranger = ChatIdentity(channel=Channel.WEB, external_user_id="web-never-bound")
+        session.add(stranger)
+        await session.flush()
+        conversations = {}
+        for name, identity, owner in (
+            ("mine", bound, candidate.id),
+            ("stranger", stranger, None),
+        ):
+            conversation = Conversation(
+                chat_identity_id=identity.id, channel=Channel.WEB, candidate_id=owner
+            )
+            session.add(conversation)
+            await session.flush()
+            conversations[name] = conversation.id
+            for age in (300, 10):
+                session.add(
+                    ChatMessage(
+                        conversation_id=conversation.id,
+                        candidate_id=owner,
+                        direction=Direction.INBOUND,
+                        channel=Channel.WEB,
+                        text=f"{name} 说的话 {age}",
+                        at=now - timedelta(days=age),
+                    )
+                )
+        session.add(
+            DialogueState(
+                conversation_id=conversations["mine"],
+                events=[{"event": "user", "text": "mine 说的话 300"}],
+                updated_at=now - timedelta(days=300),
+            )
+        )
+        session.add(
+            DialogueState(
+                conversation_id=conversations["stranger"],
+                events=[{"event": "user", "text": "stranger 说的话 10"}],
+                updated_at=now - timedelta(days=10),
+            )
+        )
+        for key, state, age in (
+            ("old-pending", ReviewState.PENDING, 300),
+            ("old-dismissed", ReviewState.DISMISSED, 300),
+            ("old-approved", ReviewState.APPROVED, 300),
+            ("new-pending", ReviewState.PENDING, 10),
+        ):
+            session.add(
+                MisreadMessage(
+                    dedupe_key=key,
+                    conversation_id=conversations["mine"],
+                    text=f"{key} 没看懂的话",
+                    state=state,
+                    received_at=now - timedelta(days=age),
+                )
+            )
+    kpis = await kpi_facts(runtime)
+
+    async with runtime.transaction() as session:
+        counted = await retention.purge(
+            session, runtime.settings, now=now, dry_run=True, actor="test"
+        )
+    async with runtime.transaction() as session:
+        purged = await retention.purge(
+            session, runtime.settings, now=now, dry_run=False, actor="test"
+        )
+
+    expected = {"unhired_chats": 1, "unbound_chats": 1, "dialogue_states": 1, "nlu_review": 2}
+    assert {k: counted[k] for k in expected} == expected
+    assert {k: purged[k] for k in expected} == expected
+    async with runtime.sessionmaker() as session:
+        texts = sorted(t for t in await session.scalars(select(ChatMessage.text)) if t)
+        states = list(await session.scalars(select(DialogueState.conversation_id)))
+        review = sorted(await session.scalars(select(MisreadMessage.dedupe_key)))
+        assert set((await facts.differences(session)).values()) <= {0}
+    assert texts == ["mine 说的话 10", "stranger 说的话 10"]
+    assert states == [conversations["stranger"]]
+    assert review == ["new-pending", "old-approved"]  # approved: trained on, kept
+    assert await kpi_facts(runtime) == kpis
