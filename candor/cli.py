@@ -74,6 +74,32 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
+def _refuse_a_keyring_missing_keys(settings: Settings) -> None:
+    """Stop before serving or working when the database holds values under a key this
+    process lacks (candor.crypto.key_ids); warn while writes go out in plaintext."""
+    import asyncio
+
+    from candor.crypto.key_ids import MissingEncryptionKeyError, check_keyring
+    from candor.runtime import database_transaction
+
+    async def check() -> None:
+        async with database_transaction(settings) as session:
+            await check_keyring(session, settings.keyring)
+
+    try:
+        asyncio.run(check())
+    except MissingEncryptionKeyError as exc:
+        typer.secho(f"{exc.code}: {exc.message}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc
+    if not settings.encryption_at_rest:
+        typer.secho(
+            "warning: CANDOR_ENCRYPTION_AT_REST is off: personal data is written in "
+            "plaintext. Only for a rolling upgrade's first step (docs/operations.md).",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
@@ -104,6 +130,7 @@ def serve(
             fg=typer.colors.RED,
         )
         raise typer.Exit(2)
+    _refuse_a_keyring_missing_keys(settings)
     from candor.metrics.process import prepare
 
     # Before uvicorn spawns its workers: they inherit the directory (emptied only if unused).
@@ -144,9 +171,11 @@ def worker(
     from bot.channels.registry import build_card_senders, build_senders
     from candor.worker import run_worker
 
+    settings = _settings()
+    _refuse_a_keyring_missing_keys(settings)
     asyncio.run(
         run_worker(
-            _settings(),
+            settings,
             build_senders,
             once=once,
             webhook_transport=Http11Transport(),

@@ -30,6 +30,7 @@ PERSONAL_KEYS = frozenset(
         "openid",
         "unionid",
         "external_user_id",
+        "recipient",
         "from_user",
         "to_user",
         "password",

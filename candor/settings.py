@@ -503,7 +503,22 @@ class Settings(BaseSettings):
         default=True,
         description="Encrypt the values written. Off only for the first step of a rolling "
         "upgrade from a release before it (docs/operations.md) and for benchmarks: values "
-        "are then written in plaintext, with their blind index, and read either way.",
+        "are then written in plaintext, with their blind index, and read either way. "
+        "With CANDOR_ENV=production it is refused unless CANDOR_ENCRYPTION_UPGRADE_WINDOW "
+        "is also set.",
+    )
+    encryption_upgrade_window: bool = Field(
+        default=False,
+        description="Production only: allow CANDOR_ENCRYPTION_AT_REST=false for the first "
+        "step of a rolling upgrade (every start then logs a warning). Unset it as soon as "
+        "every process runs the new release.",
+    )
+    encryption_plaintext_lookups: bool = Field(
+        default=True,
+        description="Also find legacy rows (written before encryption at rest, their blind "
+        "index still NULL) by their stored plaintext. Turn it off once `candor crypto "
+        "status` shows no plaintext: lookups then compare blind indexes only, and no "
+        "phone, e-mail or chat id is sent to the database to compare with.",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: LogFormat = Field(
@@ -570,6 +585,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _build_keyring(self) -> Self:
         # Built (and checked) here, so a bad or missing key stops the process at start-up.
+        if (
+            self.env is Environment.PRODUCTION
+            and not self.encryption_at_rest
+            and not self.encryption_upgrade_window
+        ):
+            raise KeyringError(
+                "CANDOR_ENCRYPTION_AT_REST=false is refused with CANDOR_ENV=production: it is "
+                "only for a rolling upgrade's first step; set CANDOR_ENCRYPTION_UPGRADE_WINDOW="
+                "true for that window (docs/operations.md)"
+            )
         if self.encryption_keys is None and self.blind_index_key is None:
             if self.env is Environment.PRODUCTION:
                 raise KeyringError(
@@ -578,7 +603,9 @@ class Settings(BaseSettings):
                     "(create keys with `candor crypto generate-key`; docs/operations.md)"
                 )
             self._keyring = development_keyring(
-                self.secret_key.get_secret_value(), encrypt_writes=self.encryption_at_rest
+                self.secret_key.get_secret_value(),
+                encrypt_writes=self.encryption_at_rest,
+                plaintext_lookups=self.encryption_plaintext_lookups,
             )
             return self
         if self.encryption_keys is None or self.blind_index_key is None:
@@ -588,6 +615,7 @@ class Settings(BaseSettings):
             self.encryption_active_key,
             self.blind_index_key.get_secret_value(),
             encrypt_writes=self.encryption_at_rest,
+            plaintext_lookups=self.encryption_plaintext_lookups,
         )
         return self
 

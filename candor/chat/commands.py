@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from candor.crypto.fields import phone_key
 from candor.models.enums import Channel
 
 OPT_OUT_WORDS = frozenset({"退订", "取消订阅", "stop", "/stop", "unsubscribe", "td"})
@@ -127,12 +128,9 @@ def normalise_contact(typed: str) -> str | None:
 
 
 def normalise_phone(number: str) -> str:
-    """ "+86 138-0013-8000" → "13800138000"; "" when it is not a phone number."""
-    digits = "".join(ch for ch in unicodedata.normalize("NFKC", number) if ch.isdigit())
-    if digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
+    """ "+86 138-0013-8000" → "13800138000"; "" when it is not a phone number. The blind
+    index's `phone_key`, so a number found by its index is also the one the chat matches."""
+    digits = phone_key(number)
     return digits if len(digits) in _PHONE_DIGITS else ""
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Text, and_, func, literal, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit.service import Action, record
+from candor.crypto.fields import current_keyring
 from candor.crypto.lookups import mobile_index, stored
 from candor.delivery.sms_numbers import SEPARATORS
 from candor.logging import get_logger
@@ -84,18 +85,24 @@ async def stop_sms(
     replay handled at the same moment). Reported to the ATS (`candidate.opted_out`, scope
     "channel", channel "sms")."""
     # Sealed numbers match by blind index (every form of a number has one: `phone_key`);
-    # numbers still in plaintext from before migration 0020, by their digits.
-    digits_only: ColumnElement[str | None] = stored(Candidate.mobile.expression)
-    for separator in (*SEPARATORS, "+"):
-        digits_only = func.replace(digits_only, separator, "")
+    # numbers still in plaintext from before migration 0022, by their digits, while
+    # plaintext lookups are on.
     indexes = {mobile_index(form) for form in mobiles} - {None}
-    matches = or_(
-        Candidate.mobile_index.in_(sorted(index for index in indexes if index is not None)),
-        and_(
-            Candidate.mobile_index.is_(None),
-            digits_only.in_([literal(form, Text()) for form in sorted(mobiles)]),
-        ),
+    matches: ColumnElement[bool] = Candidate.mobile_index.in_(
+        sorted(index for index in indexes if index is not None)
     )
+    if current_keyring().plaintext_lookups:
+        digits_only: ColumnElement[str | None] = stored(Candidate.mobile.expression)
+        for separator in (*SEPARATORS, "+"):
+            digits_only = func.replace(digits_only, separator, "")
+        matches = or_(
+            matches,
+            and_(
+                Candidate.mobile_index.is_(None),
+                Candidate.mobile.is_not(None),
+                digits_only.in_([literal(form, Text()) for form in sorted(mobiles)]),
+            ),
+        )
     opted_out = list(
         (
             await session.scalars(

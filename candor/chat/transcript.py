@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from candor.chat.teams import conversation_application
+from candor.crypto.fields import current_keyring
 from candor.crypto.lookups import chat_id_index, has_chat_id, stored
 from candor.models import Candidate, ChatIdentity, ChatMessage, Conversation
 from candor.models.chat import Direction
@@ -94,10 +95,13 @@ def _is_account(prefix: str) -> tuple[ColumnElement[bool], ...]:
 
 
 def _account(prefix: str, channel: Channel, external_user_id: str) -> dict[str, Any]:
+    # With plaintext lookups off the legacy branch compares with NULL (never true), and the
+    # chat id is not sent to the database at all.
+    legacy = external_user_id if current_keyring().plaintext_lookups else None
     return {
         f"{prefix}channel": channel,
         f"{prefix}chat_id_index": chat_id_index(external_user_id),
-        f"{prefix}external_user_id": external_user_id,
+        f"{prefix}external_user_id": legacy,
     }
 
 

@@ -45,6 +45,14 @@ def reencrypt_command(
     pause_seconds: Annotated[
         float, typer.Option(min=0, help="Pause between batches, to spare a busy database.")
     ] = 0.0,
+    all_rows: Annotated[
+        bool,
+        typer.Option(
+            "--all-rows",
+            help="Read every row and recompute every blind index (after a rolling upgrade, "
+            "for indexes the previous release left stale).",
+        ),
+    ] = False,
 ) -> None:
     """Seal every stored value with the active key: legacy plaintext after an upgrade,
     values under a retired key after a rotation. Resumable: run it again after a crash."""
@@ -57,26 +65,43 @@ def reencrypt_command(
     async def run() -> PassReport:
         async with open_runtime(settings) as runtime:
             return await reencrypt(
-                runtime, batch_size=batch_size, pause_seconds=pause_seconds, progress=typer.echo
+                runtime,
+                batch_size=batch_size,
+                pause_seconds=pause_seconds,
+                all_rows=all_rows,
+                progress=typer.echo,
             )
 
     try:
         report = asyncio.run(run())
     except EncryptionError as exc:
         typer.secho(f"{exc.code}: {exc.message}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from exc
+        raise typer.Exit(2 if exc.code == "encryption_key_missing" else 1) from exc
     typer.echo(
         f"key {settings.keyring.active_key_id}: {report.rows_sealed} rows sealed of "
         f"{report.rows_read} read in {report.passes} pass(es); "
         f"{report.rows_skipped} changed by the application meanwhile; {report.left} left"
     )
-    if report.left:
+    if report.keys_forgotten:
+        typer.echo(
+            f"no row uses key(s) {', '.join(report.keys_forgotten)} any more: they may leave "
+            "CANDOR_ENCRYPTION_KEYS"
+        )
+    for value in sorted(report.unreadable):
         typer.secho(
-            "some rows are still not on the active key: is every process configured with "
-            "it? Run the command again once they are.",
+            f"unreadable, left as it is: {value.table} id {value.row_id} {value.column} "
+            f"({value.code})",
             err=True,
             fg=typer.colors.RED,
         )
+    if report.left:
+        if len(report.unreadable) < report.left:
+            typer.secho(
+                "some rows are still not on the active key: is every process configured "
+                "with it? Run the command again once they are.",
+                err=True,
+                fg=typer.colors.RED,
+            )
         raise typer.Exit(1)
 
 
@@ -97,5 +122,5 @@ def status_command() -> None:
         typer.echo(
             f"{row.column}: {row.stored} stored, {row.on_active_key} on the active key, "
             f"{row.on_other_keys} on other keys, {row.plaintext} plaintext, "
-            f"{row.missing_index} without blind index"
+            f"{row.missing_index} plaintext without blind index, {row.empty} empty"
         )

@@ -3,9 +3,12 @@
 A sealed value is `enc:v1:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`: a random 96-bit
 nonce per value, and associated data naming the format, the key id and the column
 (`candidates.mobile`), so a value copied into another column, or a key id edited, fails
-authentication instead of decrypting. A value without the prefix is legacy plaintext, written
-before migration 0020 (or with CANDOR_ENCRYPTION_AT_REST off): it is read as it is until
-`candor crypto reencrypt` seals it.
+authentication instead of decrypting. Any other value is legacy plaintext, written before
+migration 0022 (or with CANDOR_ENCRYPTION_AT_REST off): it is read as it is until `candor
+crypto reencrypt` seals it. "Sealed" is decided by the whole structure (a valid key id, and a
+base64url body long enough for a nonce and a tag), so a plaintext that merely starts with the
+prefix is not mistaken for ciphertext. The empty string is stored as it is: it says nothing,
+and sealing it would give a value no blind index can be computed for.
 
 Exact lookups cannot compare ciphertexts (every seal is different), so the columns looked up
 by value have a blind index beside them: the HMAC-SHA256 of the normalised value under the
@@ -15,11 +18,11 @@ blind-index key, cut to 128 bits, keyed per column (`blind_index`).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
 import os
+import re
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -42,7 +45,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from candor.crypto.keys import Keyring
+from candor.crypto.keys import KEY_ID, Keyring
 from candor.errors import CandorError
 
 __all__ = [
@@ -68,7 +71,13 @@ __all__ = [
 
 PREFIX = "enc:v1:"
 NONCE_BYTES = 12
+TAG_BYTES = 16
 BLIND_INDEX_CHARS = 32  # 128 bits, hex
+# nonce + tag (+ the plaintext) in unpadded base64url: at least 38 characters.
+_MIN_BODY_CHARS = -(-(NONCE_BYTES + TAG_BYTES) * 4 // 3)
+_SEALED = re.compile(
+    rf"{re.escape(PREFIX)}(?P<key_id>{KEY_ID.pattern}):(?P<body>[A-Za-z0-9_-]{{{_MIN_BODY_CHARS},}})"
+)
 
 _keyring: Keyring | None = None
 
@@ -124,39 +133,41 @@ def seal(plaintext: str, context: str, keyring: Keyring | None = None) -> str:
     return f"{PREFIX}{key_id}:{body}"
 
 
+def _parse(stored: str) -> tuple[str, str] | None:
+    """(key id, body) of a sealed value; None for anything else (legacy plaintext)."""
+    match = _SEALED.fullmatch(stored) if stored.startswith(PREFIX) else None
+    if match is None or len(match["body"]) % 4 == 1:  # no base64 text is 1 mod 4 long
+        return None
+    return match["key_id"], match["body"]
+
+
 def is_sealed(stored: str) -> bool:
-    return stored.startswith(PREFIX)
+    return _parse(stored) is not None
 
 
 def key_id_of(stored: str) -> str | None:
     """The key a stored value is sealed with; None for legacy plaintext."""
-    if not is_sealed(stored):
-        return None
-    key_id, separator, _ = stored[len(PREFIX) :].partition(":")
-    return key_id if separator else None
+    parsed = _parse(stored)
+    return None if parsed is None else parsed[0]
 
 
 def open_value(stored: str, context: str, keyring: Keyring | None = None) -> str:
     """The plaintext of a stored value of the column `context`; legacy plaintext as it is."""
-    if not stored.startswith(PREFIX):
+    parsed = _parse(stored)
+    if parsed is None:
         return stored
-    key_id, separator, body = stored[len(PREFIX) :].partition(":")
-    if not separator:
-        raise CiphertextRejectedError(f"a sealed value of {context} is malformed")
+    key_id, body = parsed
     ring = keyring or current_keyring()
     cipher = ring.cipher(key_id)
     if cipher is None:
+        # The key id and column go to the log (EncryptionError's details are never shown to
+        # an API client), so the operator knows which key to put back.
         raise UnknownEncryptionKeyError(
             f"a value of {context} is sealed with key {key_id!r}, which is not in "
             "CANDOR_ENCRYPTION_KEYS",
             details={"key_id": key_id, "column": context},
         )
-    try:
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise CiphertextRejectedError(f"a sealed value of {context} is malformed") from exc
-    if len(raw) < NONCE_BYTES + 16:
-        raise CiphertextRejectedError(f"a sealed value of {context} is truncated")
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     from cryptography.exceptions import InvalidTag
 
     try:
@@ -178,9 +189,11 @@ def blind_index(context: str, normalised: str, keyring: Keyring | None = None) -
 
 
 def phone_key(raw: str) -> str:
-    """A phone number as its blind index sees it: its digits, without an international
-    prefix (00), and a mainland number without +86, as `candor.chat.commands.normalise_phone`
-    compares them. "+86 138-0013-8000", "0086 13800138000" and "13800138000" are one number."""
+    """A phone number as its blind index and `candor.chat.commands.normalise_phone` (which
+    is this, limited to a phone number's length) see it: its digits, without an
+    international prefix (00), and a mainland number without +86. "+86 138-0013-8000",
+    "0086 13800138000" and "13800138000" are one number; so are "+44 20 7946 0000" and
+    "0044 20 7946 0000"."""
     digits = "".join(ch for ch in unicodedata.normalize("NFKC", raw) if ch.isdigit())
     if digits.startswith("00"):
         digits = digits[2:]
@@ -268,10 +281,16 @@ class _SealedComparator(TypeDecorator.Comparator[str]):
         normalised = sealed.normalise(str(value))
         if not normalised:
             return false()
+        by_index: ColumnElement[bool] = index == blind_index(sealed.context, normalised)
+        if not current_keyring().plaintext_lookups:
+            return by_index
+        # Legacy plaintext (index still NULL) is compared as it is stored, until
+        # CANDOR_ENCRYPTION_PLAINTEXT_LOOKUPS is turned off (docs/operations.md).
         return or_(
-            index == blind_index(sealed.context, normalised),
+            by_index,
             and_(
                 index.is_(None),
+                column.is_not(None),
                 type_coerce(column, Text()) == literal(str(value), Text()),
             ),
         )
@@ -311,8 +330,8 @@ class SealedText(TypeDecorator[str]):
         return Text()
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
+        if not value:  # NULL, and "" (an erased value): nothing to hide, no index
+            return value
         ring = current_keyring()
         return seal(value, self.context, ring) if ring.encrypt_writes else value
 

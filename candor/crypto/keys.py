@@ -44,6 +44,9 @@ class Keyring:
     # Off only for benchmarks and a rolling upgrade's first step: values are written in
     # plaintext (still with their blind index) and read either way.
     encrypt_writes: bool = True
+    # Off once `candor crypto status` shows no plaintext left: lookups then compare blind
+    # indexes only, and no plaintext value is sent to the database to compare with.
+    plaintext_lookups: bool = True
     _ciphers: dict[str, AESGCM] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -68,7 +71,12 @@ def _decode_key(text: str, what: str) -> bytes:
 
 
 def parse_keyring(
-    keys: str, active_key_id: str | None, blind_index_key: str, *, encrypt_writes: bool = True
+    keys: str,
+    active_key_id: str | None,
+    blind_index_key: str,
+    *,
+    encrypt_writes: bool = True,
+    plaintext_lookups: bool = True,
 ) -> Keyring:
     """`keys` is `id:base64,id:base64`; the active id may be left out when there is one key."""
     parsed: dict[str, bytes] = {}
@@ -101,10 +109,12 @@ def parse_keyring(
     blind = _decode_key(blind_index_key, "CANDOR_BLIND_INDEX_KEY")
     if any(hmac.compare_digest(blind, key) for key in parsed.values()):
         raise KeyringError("CANDOR_BLIND_INDEX_KEY must differ from every encryption key")
-    return Keyring(parsed, active_key_id, blind, encrypt_writes)
+    return Keyring(parsed, active_key_id, blind, encrypt_writes, plaintext_lookups)
 
 
-def development_keyring(secret_key: str, *, encrypt_writes: bool = True) -> Keyring:
+def development_keyring(
+    secret_key: str, *, encrypt_writes: bool = True, plaintext_lookups: bool = True
+) -> Keyring:
     """Keys derived from the secret key, for development and tests only: the embedded demo
     then needs no set-up. Production refuses to start without real keys."""
 
@@ -116,6 +126,7 @@ def development_keyring(secret_key: str, *, encrypt_writes: bool = True) -> Keyr
         DEVELOPMENT_KEY_ID,
         derive(b"blind-index"),
         encrypt_writes,
+        plaintext_lookups,
     )
 
 

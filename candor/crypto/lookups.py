@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Text, and_, or_, type_coerce
+from sqlalchemy import ColumnElement, Text, and_, false, or_, type_coerce
 
-from candor.crypto.fields import blind_index, email_key, exact_key, phone_key
+from candor.crypto.fields import blind_index, current_keyring, email_key, exact_key, phone_key
 
 if TYPE_CHECKING:
     from candor.models.enums import Channel
@@ -80,13 +80,21 @@ def has_email(email: str) -> ColumnElement[bool]:
 
 def has_mobile(number: str, legacy_forms: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
     """Candidates with this phone number however it was written (`phone_key`); rows still
-    in plaintext match `legacy_forms`, the caller's condition on the stored value."""
+    in plaintext match `legacy_forms`, the caller's condition on the stored value, while
+    plaintext lookups are on. Nobody for a "number" without digits (== None would be IS
+    NULL: every candidate without a mobile)."""
     from candor.models import Candidate
 
-    indexed = Candidate.mobile_index == mobile_index(number)
-    if legacy_forms is None:
+    index = mobile_index(number)
+    if index is None:
+        return false()
+    indexed = Candidate.mobile_index == index
+    if legacy_forms is None or not current_keyring().plaintext_lookups:
         return indexed
-    return or_(indexed, and_(Candidate.mobile_index.is_(None), legacy_forms))
+    return or_(
+        indexed,
+        and_(Candidate.mobile_index.is_(None), Candidate.mobile.is_not(None), legacy_forms),
+    )
 
 
 def has_chat_id(channel: Channel, external_user_id: str) -> tuple[ColumnElement[bool], ...]:

@@ -9,13 +9,23 @@ at most the batch in flight, which rolled back whole: no row is ever half-writte
 next run resumes after the last committed batch. A pass that ends is checked by counting
 what is still not on the active key; anything left (written by a process still configured
 with the old key) gets another pass.
+
+A row that cannot be read (a value that fails authentication, or sealed with a key the
+keyring lacks) is logged by table, id and column (never its value), left as it is and
+counted; the pass goes on, and the command exits non-zero listing those rows. Only rows
+that need work are read, so a run over a clean table reads nothing. Once no row is left on
+another key, their ids are forgotten (`candor.crypto.key_ids`): they may leave the keyring.
+`all_rows` reads every row and recomputes every blind index, for indexes a process of the
+previous release left stale (it changed a value without its index).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +51,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnClause, TableClause
 
 from candor.clock import utcnow
-from candor.crypto.fields import PREFIX, current_keyring, key_id_of, open_value, seal
+from candor.crypto.fields import (
+    PREFIX,
+    EncryptionError,
+    current_keyring,
+    key_id_of,
+    open_value,
+    seal,
+)
+from candor.crypto.key_ids import check_keyring, forget_other_keys
 from candor.crypto.keys import Keyring
 from candor.crypto.lookups import chat_id_index, email_index, mobile_index, recipient_index
 from candor.db.types import JSONType
@@ -113,6 +131,14 @@ TABLES = (
 )
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class UnreadableValue:
+    table: str
+    row_id: int
+    column: str
+    code: str
+
+
 @dataclass(slots=True)
 class PassReport:
     rows_read: int = 0
@@ -121,6 +147,8 @@ class PassReport:
     passes: int = 0
     resumed_from: dict[str, int] = field(default_factory=dict)
     left: int = 0
+    unreadable: set[UnreadableValue] = field(default_factory=set)
+    keys_forgotten: list[str] = field(default_factory=list)
 
 
 def _stored_text(raw: TableClause, sealed: SealedColumn) -> ColumnElement[Any]:
@@ -142,15 +170,15 @@ def _plaintext(stored_text: str, sealed: SealedColumn, context: str, ring: Keyri
 
 
 def _needs_work(target: SealedTable, raw: TableClause, key_id: str) -> ColumnElement[bool]:
-    """Rows with a value not sealed with `key_id`, or a blind index not filled."""
+    """Rows with a value not sealed with `key_id`. The empty string (an erased value) is
+    stored as it is, without index. A value sealed with the active key has its index: it
+    was written through the ORM or by this pass, which compute it; one whose index is NULL
+    normalises to nothing (a "phone" without digits), and never gets one."""
     conditions: list[ColumnElement[bool]] = []
     for sealed in target.columns:
         text = _stored_text(raw, sealed)
         on_key = text.startswith(_sealed_prefix(sealed, key_id), autoescape=True)
-        off_key = and_(text.is_not(None), not_(on_key))
-        conditions.append(off_key)
-        if sealed.index_column:
-            conditions.append(and_(text.is_not(None), raw.c[sealed.index_column].is_(None)))
+        conditions.append(and_(text.is_not(None), text != "", not_(on_key)))
     return or_(*conditions)
 
 
@@ -161,10 +189,11 @@ def _row_changes(target: SealedTable, row: Any, ring: Keyring) -> dict[str, Any]
     for sealed in target.columns:
         text = getattr(row, f"{sealed.name}_text")
         changes[f"old_{sealed.name}"] = text
-        if text is None:
-            changes[f"new_{sealed.name}"] = None
+        if text is None or text == "":
+            changes[f"new_{sealed.name}"] = text
             if sealed.index_column:
                 changes[f"new_{sealed.index_column}"] = None
+                needed |= getattr(row, sealed.index_column) is not None
             continue
         context = target.context(sealed)
         stored = json.loads(text) if sealed.is_json else text
@@ -192,7 +221,14 @@ def _guarded_update(target: SealedTable, raw: TableClause) -> Any:
 
 
 async def _batch(
-    session: AsyncSession, target: SealedTable, after_id: int, size: int, ring: Keyring
+    session: AsyncSession,
+    target: SealedTable,
+    after_id: int,
+    size: int,
+    ring: Keyring,
+    *,
+    all_rows: bool,
+    unreadable: set[UnreadableValue],
 ) -> tuple[int | None, int, int, int]:
     """One batch in the caller's transaction: (last id read or None at the end, rows read,
     rows sealed, rows skipped)."""
@@ -202,16 +238,31 @@ async def _batch(
         selected.append(_stored_text(raw, sealed).label(f"{sealed.name}_text"))
         if sealed.index_column:
             selected.append(raw.c[sealed.index_column])
-    rows = (
-        await session.execute(
-            select(*selected).where(raw.c.id > after_id).order_by(raw.c.id).limit(size)
-        )
-    ).all()
+    query = select(*selected).where(raw.c.id > after_id)
+    if not all_rows:
+        query = query.where(_needs_work(target, raw, ring.active_key_id))
+    rows = (await session.execute(query.order_by(raw.c.id).limit(size))).all()
     if not rows:
         return None, 0, 0, 0
     params = []
     for row in rows:
-        changes = _row_changes(target, row, ring)
+        try:
+            changes = _row_changes(target, row, ring)
+        except (EncryptionError, ValueError) as error:
+            # Never the value: which row, which column, and why.
+            details = (error.details if isinstance(error, EncryptionError) else None) or {}
+            code = error.code if isinstance(error, EncryptionError) else "value_malformed"
+            column_name = str(details.get("column", target.name))
+            unreadable.add(UnreadableValue(target.name, int(row.id), column_name, code))
+            log.error(
+                "crypto.row_unreadable",
+                table=target.name,
+                row_id=row.id,
+                column=column_name,
+                code=code,
+                key_id=details.get("key_id"),
+            )
+            continue
         if changes is not None:
             params.append({"row_id": row.id, **changes})
     sealed_count = 0
@@ -250,6 +301,7 @@ async def _table_pass(
     *,
     batch_size: int,
     pause_seconds: float,
+    all_rows: bool,
     progress: Callable[[str], None],
 ) -> None:
     async with runtime.transaction() as session:
@@ -266,7 +318,13 @@ async def _table_pass(
             try:
                 async with runtime.transaction() as session:
                     last, read, sealed, skipped = await _batch(
-                        session, target, after_id, batch_size, ring
+                        session,
+                        target,
+                        after_id,
+                        batch_size,
+                        ring,
+                        all_rows=all_rows,
+                        unreadable=report.unreadable,
                     )
                 break
             except DBAPIError as error:
@@ -311,19 +369,32 @@ async def reencrypt(
     *,
     batch_size: int = 500,
     pause_seconds: float = 0.0,
+    all_rows: bool = False,
     progress: Callable[[str], None] = lambda _: None,
 ) -> PassReport:
     ring = current_keyring()
     if not ring.encrypt_writes:
-        from candor.crypto.fields import EncryptionError
-
         raise EncryptionError(
             "CANDOR_ENCRYPTION_AT_REST is off: turn it on (every process) before sealing "
             "the stored values",
             code="encryption_off",
         )
+    async with _only_run(runtime):
+        async with runtime.transaction() as session:
+            await check_keyring(session, ring)
+        return await _passes(runtime, ring, batch_size, pause_seconds, all_rows, progress)
+
+
+async def _passes(
+    runtime: Runtime,
+    ring: Keyring,
+    batch_size: int,
+    pause_seconds: float,
+    all_rows: bool,
+    progress: Callable[[str], None],
+) -> PassReport:
     report = PassReport()
-    for _ in range(MAX_PASSES):
+    for number in range(MAX_PASSES):
         report.passes += 1
         for target in TABLES:
             await _table_pass(
@@ -333,14 +404,19 @@ async def reencrypt(
                 report,
                 batch_size=batch_size,
                 pause_seconds=pause_seconds,
+                all_rows=all_rows and number == 0,
                 progress=progress,
             )
         async with runtime.sessionmaker() as session:
             left = await remaining(session, ring)
         report.left = sum(left.values())
-        if not report.left:
-            break
+        unreadable_rows = {(value.table, value.row_id) for value in report.unreadable}
+        if report.left <= len(unreadable_rows):
+            break  # nothing left but the rows no pass can read
         progress(f"still off the active key after pass {report.passes}: {left}")
+    if not report.left:
+        async with runtime.transaction() as session:
+            report.keys_forgotten = await forget_other_keys(session, ring)
     log.info(
         "crypto.reencrypted",
         key_id=ring.active_key_id,
@@ -348,8 +424,49 @@ async def reencrypt(
         rows_skipped=report.rows_skipped,
         passes=report.passes,
         left=report.left,
+        unreadable=len(report.unreadable),
     )
     return report
+
+
+class ReencryptRunningError(EncryptionError):
+    code = "reencrypt_running"
+    http_status = 409
+
+
+# Any constant: the lock only keeps two passes over this database from running at once.
+_ADVISORY_LOCK = 0x63616E646F72  # "candor"
+
+
+@asynccontextmanager
+async def _only_run(runtime: Runtime) -> AsyncIterator[None]:
+    """One pass at a time (two would race on the checkpoints): a PostgreSQL session
+    advisory lock, held on its own connection; SQLite, a lock file beside the database."""
+    if runtime.settings.uses_sqlite:
+        path = runtime.settings.sqlite_path()
+        if path is None:  # in memory: one process anyway
+            yield
+            return
+        with open(f"{path}.reencrypt.lock", "w") as handle:  # noqa: ASYNC230 - a tiny local file
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise ReencryptRunningError(_RUNNING) from exc
+            yield
+        return
+    async with runtime.engine.connect() as connection:
+        locked = await connection.scalar(select(func.pg_try_advisory_lock(_ADVISORY_LOCK)))
+        await connection.commit()
+        if not locked:
+            raise ReencryptRunningError(_RUNNING)
+        try:
+            yield
+        finally:
+            await connection.execute(select(func.pg_advisory_unlock(_ADVISORY_LOCK)))
+            await connection.commit()
+
+
+_RUNNING = "another `candor crypto reencrypt` is running on this database"
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +476,8 @@ class ColumnStatus:
     on_active_key: int
     plaintext: int
     on_other_keys: int
-    missing_index: int
+    missing_index: int  # plaintext not yet indexed: found only while plaintext lookups are on
+    empty: int = 0  # "" (erased): stored as it is
 
 
 async def status(session: AsyncSession, ring: Keyring) -> list[ColumnStatus]:
@@ -370,8 +488,9 @@ async def status(session: AsyncSession, ring: Keyring) -> list[ColumnStatus]:
             text = _stored_text(raw, sealed)
             active = text.startswith(_sealed_prefix(sealed, ring.active_key_id), autoescape=True)
             any_key = text.startswith(_sealed_prefix(sealed, "")[:-1], autoescape=True)
+            plaintext = and_(text.is_not(None), text != "", not_(any_key))
             missing = and_(
-                text.is_not(None),
+                plaintext,
                 raw.c[sealed.index_column].is_(None) if sealed.index_column else false(),
             )
             counts = (
@@ -379,20 +498,22 @@ async def status(session: AsyncSession, ring: Keyring) -> list[ColumnStatus]:
                     select(
                         func.count(text),
                         func.count().filter(active),
-                        func.count().filter(and_(text.is_not(None), not_(any_key))),
+                        func.count().filter(plaintext),
                         func.count().filter(missing),
+                        func.count().filter(text == ""),
                     ).select_from(raw)
                 )
             ).one()
-            stored, on_active, plain, missing_count = (int(c or 0) for c in counts)
+            stored, on_active, plain, missing_count, empty = (int(c or 0) for c in counts)
             rows.append(
                 ColumnStatus(
                     f"{target.name}.{sealed.name}",
                     stored,
                     on_active,
                     plain,
-                    stored - on_active - plain,
+                    stored - on_active - plain - empty,
                     missing_count,
+                    empty,
                 )
             )
     return rows

@@ -14,12 +14,15 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from candor.crypto.fields import use_keyring
-from candor.settings import Settings
+from candor.settings import Environment, Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
     # The sealed columns (candor.crypto) read and write with these settings' keys.
     use_keyring(settings.keyring)
+    # A statement's parameters can be a plaintext phone or chat id (legacy lookups, the
+    # re-encryption pass's guard): in production an error's text and the log never show them.
+    hide_parameters = settings.env is Environment.PRODUCTION
     if settings.uses_sqlite:
         path = settings.sqlite_path()
         if path is not None:
@@ -27,6 +30,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(
             settings.database_url,
             echo=settings.database_echo,
+            hide_parameters=hide_parameters,
             connect_args={"timeout": 30},
         )
         _configure_sqlite(engine)
@@ -34,6 +38,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(
         settings.database_url,
         echo=settings.database_echo,
+        hide_parameters=hide_parameters,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
     )

@@ -42,7 +42,9 @@ async def downgrade_async(settings: Settings, revision: str) -> None:
 async def _on_connection(settings: Settings, action: Callable[[Config], None]) -> None:
     engine = create_engine(settings)
     try:
-        async with engine.begin() as connection:
+        # Not begun here: Alembic owns the transaction, so a migration's autocommit block
+        # (CREATE INDEX CONCURRENTLY) can end it.
+        async with engine.connect() as connection:
 
             def run(sync_connection: Connection) -> None:
                 config = alembic_config(settings)
@@ -50,5 +52,6 @@ async def _on_connection(settings: Settings, action: Callable[[Config], None]) -
                 action(config)
 
             await connection.run_sync(run)
+            await connection.commit()
     finally:
         await engine.dispose()

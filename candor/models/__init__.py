@@ -19,7 +19,7 @@ from candor.models.chat import (
     IdentityEvent,
     ManualBinding,
 )
-from candor.models.crypto import EncryptionCheckpoint
+from candor.models.crypto import EncryptionCheckpoint, EncryptionKeyId
 from candor.models.dialogue import (
     ChatDelivery,
     CsatRating,
@@ -84,6 +84,7 @@ __all__ = [
     "DeliveryFacts",
     "DialogueState",
     "EncryptionCheckpoint",
+    "EncryptionKeyId",
     "HRUser",
     "Handoff",
     "HandoffApplication",

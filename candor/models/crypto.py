@@ -24,3 +24,15 @@ class EncryptionCheckpoint(Base):
     rows_changed: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EncryptionKeyId(Base):
+    """A key id that has encrypted values here: recorded by every process that starts
+    writing with it, removed by `candor crypto reencrypt` once no row is sealed with it.
+    A process whose CANDOR_ENCRYPTION_KEYS lacks one of these ids refuses to start (it
+    would fail on the first such row, or seal this database's data under another keyring)."""
+
+    __tablename__ = "encryption_key_ids"
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    first_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -274,6 +274,7 @@ NOT_CANDIDATE_DATA: Mapping[str, frozenset[str]] = {
     "code_sequences": frozenset({"prefix"}),
     # The re-encryption's progress: table names and key ids.
     "encryption_checkpoints": frozenset({"table_name", "target_key_id"}),
+    "encryption_key_ids": frozenset({"key_id"}),
     "nlu_models": frozenset(
         {
             "fingerprint",

@@ -1,10 +1,17 @@
 """Encryption at rest: blind-index columns beside the sealed ones, room for ciphertext, and
 the re-encryption pass's checkpoints.
 
-Expand only, and no row is rewritten here: `candor crypto reencrypt` seals the existing
-plaintext afterwards, in batches, while the application runs (docs/operations.md). Readers
-take plaintext and ciphertext alike until then, and lookups match a row by its blind index
-or, while that is still NULL, by its plaintext.
+Expand only, and no row is rewritten here: sealing the existing plaintext is the job of
+`candor crypto reencrypt`, in batches, while the application runs (docs/operations.md), and
+`candor crypto status` counts what is still plaintext. Readers take plaintext and
+ciphertext alike until then, and lookups match a row by its blind index or, while that is
+still NULL, by its plaintext.
+
+On PostgreSQL nothing holds a lock on a big table for longer than a catalogue change: the
+indexes are built and dropped CONCURRENTLY (outside the migration's transaction), and each
+ALTER is its own short transaction that gives up after LOCK_TIMEOUT rather than queueing
+every reader behind it. Each step is idempotent, so a run stopped by the timeout (a long
+transaction held the table) is simply run again.
 
 On PostgreSQL the sealed columns become TEXT (a sealed value is longer than the plaintext
 its VARCHAR was sized for; VARCHAR to TEXT rewrites nothing). SQLite does not enforce a
@@ -38,28 +45,63 @@ _VARCHARS = (
 )
 
 
-def upgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
-    op.add_column("candidates", sa.Column("mobile_index", BLIND_INDEX, nullable=True))
-    op.add_column("candidates", sa.Column("email_index", BLIND_INDEX, nullable=True))
-    op.add_column("chat_identities", sa.Column("external_user_id_index", BLIND_INDEX))
-    op.add_column("chat_deliveries", sa.Column("recipient_index", BLIND_INDEX, nullable=True))
-    # Plain indexes: CREATE INDEX needs no table rebuild on SQLite. The old ones indexed
-    # values that become ciphertext, which no lookup compares any more.
-    op.drop_index("ix_candidates_mobile", table_name="candidates")
-    op.drop_index("ix_candidates_email", table_name="candidates")
-    op.create_index("ix_candidates_mobile_index", "candidates", ["mobile_index"])
-    op.create_index("ix_candidates_email_index", "candidates", ["email_index"])
-    op.create_index("ix_chat_deliveries_recipient_index", "chat_deliveries", ["recipient_index"])
-    op.create_index(
+# A statement that cannot get its lock in this time fails (run `candor db upgrade` again
+# once the long transaction holding it has ended) instead of blocking the table's users.
+LOCK_TIMEOUT = "5s"
+_NEW_INDEXES = (
+    ("ix_candidates_mobile_index", "candidates", "mobile_index", False),
+    ("ix_candidates_email_index", "candidates", "email_index", False),
+    ("ix_chat_deliveries_recipient_index", "chat_deliveries", "recipient_index", False),
+    (
         "ix_chat_identities_channel_external_user_id_index",
         "chat_identities",
-        ["channel", "external_user_id_index"],
-        unique=True,
-    )
-    if postgres:
-        for table, column, _ in _VARCHARS:
-            op.alter_column(table, column, type_=sa.Text(), existing_nullable=True)
+        "channel, external_user_id_index",
+        True,
+    ),
+)
+_NEW_COLUMNS = (
+    ("candidates", "mobile_index"),
+    ("candidates", "email_index"),
+    ("chat_identities", "external_user_id_index"),
+    ("chat_deliveries", "recipient_index"),
+)
+
+
+def _upgrade_postgres() -> None:
+    with op.get_context().autocommit_block():
+        op.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        try:
+            for table, column in _NEW_COLUMNS:
+                op.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} VARCHAR(32)")
+            for name, table, columns, unique in _NEW_INDEXES:
+                # An index a stopped run left INVALID is dropped and built again.
+                op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+                op.execute(
+                    f"CREATE {'UNIQUE ' if unique else ''}INDEX CONCURRENTLY {name} "
+                    f"ON {table} ({columns})"
+                )
+            op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_candidates_mobile")
+            op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_candidates_email")
+            for table, column, _ in _VARCHARS:  # VARCHAR to TEXT: no rewrite
+                op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE TEXT")
+        finally:
+            op.execute("RESET lock_timeout")
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        _upgrade_postgres()
+    else:
+        op.add_column("candidates", sa.Column("mobile_index", BLIND_INDEX, nullable=True))
+        op.add_column("candidates", sa.Column("email_index", BLIND_INDEX, nullable=True))
+        op.add_column("chat_identities", sa.Column("external_user_id_index", BLIND_INDEX))
+        op.add_column("chat_deliveries", sa.Column("recipient_index", BLIND_INDEX, nullable=True))
+        # Plain indexes: CREATE INDEX needs no table rebuild on SQLite. The old ones indexed
+        # values that become ciphertext, which no lookup compares any more.
+        op.drop_index("ix_candidates_mobile", table_name="candidates")
+        op.drop_index("ix_candidates_email", table_name="candidates")
+        for name, table, columns, unique in _NEW_INDEXES:
+            op.create_index(name, table, columns.split(", "), unique=unique)
     op.create_table(
         "encryption_checkpoints",
         sa.Column("table_name", sa.String(length=64), nullable=False),

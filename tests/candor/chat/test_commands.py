@@ -11,6 +11,7 @@ from candor.chat.commands import (
     OptOut,
     PreferChannel,
     Unbind,
+    normalise_phone,
     parse_command,
 )
 from candor.models.enums import Channel
@@ -131,3 +132,18 @@ def test_any_text_parses_to_a_command_or_none(text: str) -> None:
 @given(st.text(alphabet="0123456789", min_size=6, max_size=6))
 def test_every_six_digit_string_is_a_code(code: str) -> None:
     assert parse_command(code) == OneTimeCode(code, None)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("+44 20 7946 0000", "0044 20 7946 0000"), ("+86 138-0013-8000", "0086 13800138000")],
+)
+def test_a_number_with_00_or_plus_is_one_number_for_the_chat_and_its_blind_index(
+    one: str, other: str
+) -> None:
+    from candor.chat.binding import contact_matches
+    from candor.crypto.fields import phone_key
+    from candor.models import Candidate
+
+    assert normalise_phone(one) == normalise_phone(other) == phone_key(other)
+    assert contact_matches(Candidate(mobile=one), normalise_phone(other))

@@ -70,3 +70,27 @@ def test_production_with_keys_upgrades_then_reports_the_sealed_columns(
     assert "candidates.mobile: 0 stored" in reported.stdout
     assert sealed.returncode == 0, sealed.stderr
     assert "0 left" in sealed.stdout
+
+
+def test_production_refuses_encryption_off_outside_an_upgrade_window(
+    embedded_env: dict[str, str],
+) -> None:
+    keys = {
+        "CANDOR_ENCRYPTION_KEYS": "k1:" + base64.b64encode(b"k" * 32).decode(),
+        "CANDOR_BLIND_INDEX_KEY": base64.b64encode(b"b" * 32).decode(),
+        "CANDOR_ENCRYPTION_AT_REST": "false",
+    }
+    env = {**embedded_env, **PRODUCTION, **keys}
+
+    refused = candor("db", "upgrade", env=env)
+    window = {**env, "CANDOR_ENCRYPTION_UPGRADE_WINDOW": "true"}
+    upgraded = candor("db", "upgrade", env=window)
+    worker = candor("worker", "--once", env=window)
+
+    assert refused.returncode == 2
+    assert "CANDOR_ENCRYPTION_AT_REST=false is refused with CANDOR_ENV=production" in (
+        refused.stderr
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert worker.returncode == 0, worker.stderr
+    assert "warning: CANDOR_ENCRYPTION_AT_REST is off" in worker.stderr

@@ -13,6 +13,7 @@ from candor.crypto.fields import (
     SealedColumnError,
     UnknownEncryptionKeyError,
     blind_index,
+    is_sealed,
     key_id_of,
     open_value,
     phone_key,
@@ -86,10 +87,28 @@ def test_a_value_under_an_unknown_key_is_a_clear_error() -> None:
     assert refused.value.code == "encryption_key_unknown"
 
 
-@pytest.mark.parametrize("garbage", [f"{PREFIX}k1", f"{PREFIX}k1:!!!", f"{PREFIX}k1:AAAA"])
-def test_a_malformed_sealed_value_is_refused(garbage: str) -> None:
+@pytest.mark.parametrize(
+    "legacy",
+    [
+        f"{PREFIX}k1",
+        f"{PREFIX}k1:!!!",
+        f"{PREFIX}k1:AAAA",  # too short for a nonce and a tag
+        f"{PREFIX}a key:{'A' * 40}",  # not a key id
+        f"{PREFIX}k1:{'A' * 41}",  # 1 mod 4: no base64 text is that long
+        "enc:v1:see my CV",
+    ],
+)
+def test_plaintext_that_only_starts_like_a_sealed_value_is_read_as_it_is(legacy: str) -> None:
+    assert (is_sealed(legacy), key_id_of(legacy)) == (False, None)
+    assert open_value(legacy, "candidates.email", ring()) == legacy
+
+
+def test_a_well_formed_sealed_value_that_does_not_authenticate_is_refused() -> None:
+    forged = f"{PREFIX}k1:{'A' * 40}"
+
+    assert is_sealed(forged)
     with pytest.raises(CiphertextRejectedError):
-        open_value(garbage, "candidates.email", ring())
+        open_value(forged, "candidates.email", ring())
 
 
 @pytest.mark.parametrize(

@@ -450,3 +450,254 @@ async def test_rotation_under_concurrent_writers_and_readers(postgres_url: str) 
     finally:
         rotating = False
         await runtime.aclose()
+
+
+# --- values that never get a blind index; unreadable rows ------------------------------
+
+
+async def test_erased_and_indexless_values_let_the_pass_finish(settings: Settings) -> None:
+    """An erased value ("") and a "phone" without digits have no blind index: they are not
+    work left over, so the pass ends (exit 0), and a second run reads nothing."""
+    runtime = Runtime.create(keyed(settings, f"k1:{KEY_1}", "k1"))
+    await _reset(runtime)
+    try:
+        await add_candidates(runtime, 3)
+        async with runtime.transaction() as session:
+            erased = await session.scalar(
+                select(Candidate).where(Candidate.external_id == "cand-0")
+            )
+            odd = await session.scalar(select(Candidate).where(Candidate.external_id == "cand-1"))
+            assert erased is not None
+            assert odd is not None
+            erased.email, erased.mobile = "", ""
+            odd.mobile = "n/a"
+
+        assert await raw(runtime, "SELECT email FROM candidates WHERE external_id = 'cand-0'") == [
+            ("",)
+        ]
+        report = await reencrypt(runtime, batch_size=2)
+        again = await reencrypt(runtime, batch_size=2)
+
+        assert (report.left, report.passes, report.unreadable) == (0, 1, set())
+        assert (again.rows_read, again.left) == (0, 0)
+        async with runtime.sessionmaker() as session:
+            mobiles = {row.column: row for row in await status(session, runtime.settings.keyring)}
+        assert mobiles["candidates.mobile"].missing_index == 0
+        assert mobiles["candidates.email"].empty == 1
+    finally:
+        await runtime.aclose()
+
+
+async def test_an_unreadable_row_is_reported_and_passed_over(settings: Settings) -> None:
+    old = Runtime.create(keyed(settings, f"k1:{KEY_1}", "k1"))
+    await _reset(old)
+    try:
+        await add_candidates(old, 6)
+        async with old.engine.begin() as connection:
+            # cand-2's e-mail altered; cand-4's e-mail a plaintext that starts like ciphertext.
+            await connection.execute(
+                text(
+                    "UPDATE candidates SET email = substr(email, 1, length(email) - 2) || "
+                    "CASE WHEN substr(email, -2, 1) = 'A' THEN 'BB' ELSE 'AA' END "
+                    "WHERE external_id = 'cand-2'"
+                )
+            )
+            await connection.execute(
+                text(
+                    "UPDATE candidates SET email = 'enc:v1:see my CV' WHERE external_id = 'cand-4'"
+                )
+            )
+    finally:
+        await old.aclose()
+    rotated = keyed(settings, f"k1:{KEY_1},k2:{KEY_2}", "k2")
+
+    result = await asyncio.to_thread(
+        subprocess_run, [CANDOR, "crypto", "reencrypt", "--batch-size", "2"], env_of(rotated)
+    )
+
+    assert result.returncode == 1
+    bad = await _id_of(rotated, "cand-2")
+    assert f"unreadable, left as it is: candidates id {bad} candidates.email" in result.stderr
+    assert "ciphertext_rejected" in result.stderr
+    assert "enc:v1:see my CV" not in result.stdout + result.stderr
+    runtime = Runtime.create(rotated)
+    try:
+        rows = dict(await raw(runtime, "SELECT external_id, mobile FROM candidates"))
+        assert {key_id_of(value) for name, value in rows.items() if name != "cand-2"} == {"k2"}
+        assert key_id_of(rows["cand-2"]) == "k1"  # the whole row left as it was
+        async with runtime.sessionmaker() as session:
+            legacy = await session.scalar(
+                select(Candidate.email).where(Candidate.external_id == "cand-4")
+            )
+        assert legacy == "enc:v1:see my CV"  # sealed now, and read back as it was written
+        stored = await raw(runtime, "SELECT email FROM candidates WHERE external_id = 'cand-4'")
+        assert key_id_of(stored[0][0]) == "k2"
+    finally:
+        await runtime.aclose()
+
+
+async def _id_of(settings: Settings, external_id: str) -> int:
+    runtime = Runtime.create(settings)
+    try:
+        async with runtime.sessionmaker() as session:
+            found = await session.scalar(
+                select(Candidate.id).where(Candidate.external_id == external_id)
+            )
+        assert found is not None
+        return found
+    finally:
+        await runtime.aclose()
+
+
+def subprocess_run(command: list[str], env: dict[str, str]) -> Any:
+    import subprocess
+
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+async def test_a_second_pass_started_meanwhile_refuses_to_run(settings: Settings) -> None:
+    old = Runtime.create(keyed(settings, f"k1:{KEY_1}", "k1"))
+    await _reset(old)
+    try:
+        await add_candidates(old, 200)
+    finally:
+        await old.aclose()
+    new = keyed(settings, f"k1:{KEY_1},k2:{KEY_2}", "k2")
+    first = await asyncio.create_subprocess_exec(
+        CANDOR,
+        "crypto",
+        "reencrypt",
+        "--batch-size",
+        "5",
+        "--pause-seconds",
+        "0.05",
+        env=env_of(new),
+        stdout=PIPE,
+        stderr=PIPE,
+    )
+    runtime = Runtime.create(new)
+    try:
+        await _wait_for_checkpoint(runtime, beyond=10)
+        second = await asyncio.to_thread(
+            subprocess_run, [CANDOR, "crypto", "reencrypt"], env_of(new)
+        )
+        assert second.returncode == 1
+        assert "reencrypt_running" in second.stderr
+        assert "Traceback" not in second.stderr
+        _, err = await asyncio.wait_for(first.communicate(), 300)
+        assert first.returncode == 0, err.decode()
+        assert await key_ids(runtime) == {"k2"}
+    finally:
+        if first.returncode is None:
+            first.kill()
+        await runtime.aclose()
+
+
+# --- key ids: a keyring missing a key in use refuses to start --------------------------
+
+
+@pytest.mark.parametrize(
+    "command", [("worker", "--once"), ("serve", "--port", "0"), ("crypto", "reencrypt")]
+)
+async def test_a_keyring_without_a_key_in_use_refuses_to_start(
+    settings: Settings, command: tuple[str, ...]
+) -> None:
+    old = Runtime.create(keyed(settings, f"k1:{KEY_1}", "k1"))
+    await _reset(old)
+    try:
+        await add_candidates(old, 2)
+        assert (await reencrypt(old)).left == 0  # records k1 as in use
+    finally:
+        await old.aclose()
+    without_k1 = env_of(keyed(settings, f"k2:{KEY_2}", "k2"))
+    development = {
+        k: v for k, v in without_k1.items() if "ENCRYPTION" not in k and "BLIND" not in k
+    }
+
+    for env in (without_k1, development):
+        result = await asyncio.to_thread(subprocess_run, [CANDOR, *command], env)
+
+        assert result.returncode == 2, result.stderr
+        assert "encryption_key_missing" in result.stderr
+        assert "k1" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+async def test_a_key_may_leave_the_keyring_once_reencrypt_moved_every_row_off_it(
+    settings: Settings,
+) -> None:
+    old = Runtime.create(keyed(settings, f"k1:{KEY_1}", "k1"))
+    await _reset(old)
+    try:
+        await add_candidates(old, 3)
+        await reencrypt(old)
+    finally:
+        await old.aclose()
+    both = env_of(keyed(settings, f"k1:{KEY_1},k2:{KEY_2}", "k2"))
+
+    rotated = await asyncio.to_thread(subprocess_run, [CANDOR, "crypto", "reencrypt"], both)
+    worker = await asyncio.to_thread(
+        subprocess_run, [CANDOR, "worker", "--once"], env_of(keyed(settings, f"k2:{KEY_2}", "k2"))
+    )
+
+    assert rotated.returncode == 0, rotated.stderr
+    assert "no row uses key(s) k1 any more" in rotated.stdout
+    assert worker.returncode == 0, worker.stderr
+
+
+# --- the migration on a live PostgreSQL ------------------------------------------------
+
+
+@pytest.mark.scaled
+def test_the_upgrade_gives_way_to_a_long_transaction_then_completes_on_a_rerun() -> None:
+    """0022 never queues an exclusive lock behind a long transaction (which would block
+    every reader of candidates behind it): it stops after its lock timeout, and a rerun
+    finishes, its indexes built CONCURRENTLY and valid."""
+    with postgres_database("candor_enc_locks", POSTGRES_ADMIN_URL) as url:
+        settings = Settings(
+            env="test", secret_key=TEST_SECRET, database_url=url, redis_url=REDIS_URL
+        )
+        upgrade(settings, "0021")
+        env = {
+            **os.environ,
+            "CANDOR_ENV": "test",
+            "CANDOR_SECRET_KEY": TEST_SECRET,
+            "CANDOR_DATABASE_URL": url,
+            "CANDOR_REDIS_URL": REDIS_URL,
+        }
+        command = [CANDOR, "db", "upgrade", "0022"]
+
+        async def scenario() -> tuple[Any, float, Any, list[Any], set[str]]:
+            holder = Runtime.create(settings)
+            try:
+                async with holder.engine.connect() as connection:
+                    await connection.execute(text("SELECT count(*) FROM candidates"))
+                    started = time.monotonic()
+                    blocked = await asyncio.to_thread(subprocess_run, command, env)
+                    waited = time.monotonic() - started
+                    await connection.rollback()
+                rerun = await asyncio.to_thread(subprocess_run, command, env)
+                invalid = await raw(
+                    holder,
+                    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "WHERE NOT i.indisvalid",
+                )
+                indexes = {
+                    name
+                    for (name,) in await raw(
+                        holder, "SELECT indexname FROM pg_indexes WHERE tablename = 'candidates'"
+                    )
+                }
+                return blocked, waited, rerun, invalid, indexes
+            finally:
+                await holder.aclose()
+
+        blocked, waited, rerun, invalid, indexes = asyncio.run(scenario())
+
+    assert blocked.returncode != 0
+    assert "lock timeout" in blocked.stderr
+    assert waited < 30
+    assert rerun.returncode == 0, rerun.stderr
+    assert invalid == []
+    assert {"ix_candidates_mobile_index", "ix_candidates_email_index"} <= indexes
+    assert not {"ix_candidates_mobile", "ix_candidates_email"} & indexes
