@@ -24,7 +24,7 @@ from candor.chat import transcript
 from candor.chat.engine import DialogueEngine, PlaceholderEngine
 from candor.chat.messages import InboundMessage, Reply
 from candor.chat.privacy_notice import load_notice
-from candor.chat.service import ChatPolicy, notice_after_turn, receive
+from candor.chat.service import ChatPolicy, notice_after_turn, receive, turn_still_bound
 from candor.clock import utcnow
 from candor.logging import get_logger
 from candor.runtime import Runtime
@@ -34,6 +34,10 @@ log = get_logger(__name__)
 LOCK_KEY = "candor:chat:lock:{}:{}"
 LOCK_TIMEOUT_SECONDS = 60  # a crashed holder's lock expires; no message takes this long
 LOCK_WAIT_SECONDS = 10
+
+
+class _TurnDroppedError(Exception):
+    """The turn's account was unbound (or its candidate erased) while it was answered."""
 
 
 class ConversationBusyError(RuntimeError):
@@ -87,19 +91,28 @@ class ConversationGateway:
         turn = received.engine_turn
         if turn is None:
             return received.replies
-        async with self.runtime.transaction() as session:
-            replies = await self.engine.respond(session, turn)
-            notice = await notice_after_turn(session, turn, self.policy, now=self.clock())
-            if notice is not None:
-                replies = [*replies, notice]
-            await transcript.record_replies(
-                session,
-                conversation_id=turn.conversation_id,
-                channel=turn.channel,
-                candidate_id=turn.candidate_id,
-                replies=[(r.text, [(b.title, b.payload) for b in r.buttons]) for r in replies],
-                author=f"engine:{self.engine.name}",
-                at=self.clock(),
-                reply_to=turn.inbound_message_id,
-            )
+        try:
+            async with self.runtime.transaction() as session:
+                replies = await self.engine.respond(session, turn)
+                # Checked last, under the account's lock: the engine may have waited on a
+                # slow server while the candidate's erasure began; what it wrote for the
+                # turn is rolled back rather than written back after the erasure passed.
+                if not await turn_still_bound(session, turn):
+                    raise _TurnDroppedError
+                notice = await notice_after_turn(session, turn, self.policy, now=self.clock())
+                if notice is not None:
+                    replies = [*replies, notice]
+                await transcript.record_replies(
+                    session,
+                    conversation_id=turn.conversation_id,
+                    channel=turn.channel,
+                    candidate_id=turn.candidate_id,
+                    replies=[(r.text, [(b.title, b.payload) for b in r.buttons]) for r in replies],
+                    author=f"engine:{self.engine.name}",
+                    at=self.clock(),
+                    reply_to=turn.inbound_message_id,
+                )
+        except _TurnDroppedError:
+            log.info("chat.turn_dropped", conversation_id=turn.conversation_id)
+            return received.replies
         return replies

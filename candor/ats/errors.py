@@ -23,3 +23,11 @@ class InvalidTransitionError(AtsError):
 class EventConflictError(AtsError):
     code = "event_id_conflict"
     http_status = 409
+
+
+class ErasedReferenceError(AtsError):
+    """The event names a candidate or application whose personal data was erased at their
+    request: it is not re-created from an event that was in flight."""
+
+    code = "erased_reference"
+    http_status = 409

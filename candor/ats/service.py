@@ -9,11 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.ats import repository
 from candor.ats.codes import allocate_application_codes
-from candor.ats.errors import InvalidTransitionError, UnknownReferenceError
+from candor.ats.errors import (
+    ErasedReferenceError,
+    InvalidTransitionError,
+    UnknownReferenceError,
+)
 from candor.ats.schemas import (
     ApplicationCreated,
     ApplicationCreatedEvent,
@@ -46,6 +51,7 @@ from candor.models.enums import (
     Decision,
     Stage,
 )
+from candor.privacy.tombstones import tombstone
 
 STAGE_ORDER = {stage: index for index, stage in enumerate(Stage)}
 
@@ -112,6 +118,7 @@ async def upsert_candidate(session: AsyncSession, data: CandidateIn) -> Candidat
     candidate = await repository.candidate_by_external_id(session, data.external_id)
     is_new = candidate is None
     if candidate is None:
+        await _refuse_erased(session, Candidate, "candidates.external_id", data.external_id)
         candidate = Candidate(external_id=data.external_id)
         session.add(candidate)
     candidate.name = data.name
@@ -137,6 +144,10 @@ async def _application_created(
     application = await repository.application_by_external_id(
         session, data.application_external_id, for_update=True
     )
+    if application is None:
+        await _refuse_erased(
+            session, Application, "applications.external_id", data.application_external_id
+        )
     if application is not None:
         if application.candidate_id != candidate.id:
             raise InvalidTransitionError(
@@ -274,8 +285,22 @@ async def _application_withdrawn(
 async def _application(session: AsyncSession, external_id: str) -> Application:
     application = await repository.application_by_external_id(session, external_id, for_update=True)
     if application is None:
+        await _refuse_erased(session, Application, "applications.external_id", external_id)
         raise UnknownReferenceError(f"unknown application {external_id!r}")
     return application
+
+
+async def _refuse_erased(
+    session: AsyncSession, model: type[Candidate | Application], column: str, external_id: str
+) -> None:
+    """An id whose candidate was erased (its tombstone, candor.privacy.tombstones) is refused."""
+    erased = await session.scalar(
+        select(model.id).where(model.external_id == tombstone(column, external_id))
+    )
+    if erased is not None:
+        raise ErasedReferenceError(
+            f"{column.split('.')[0][:-1]} {external_id!r} was erased at the candidate's request"
+        )
 
 
 async def _active_application(session: AsyncSession, external_id: str) -> Application:

@@ -32,6 +32,7 @@ from candor.logging import get_logger
 from candor.models import Candidate, ChatIdentity, Job
 from candor.models.enums import Channel, Locale
 from candor.models.webhooks import WebhookEventType
+from candor.privacy.queries import is_hidden
 from candor.webhooks import events as webhook_events
 
 log = get_logger(__name__)
@@ -409,3 +410,16 @@ async def _has_bound(session: AsyncSession, candidate: Candidate, channel: Chann
         )
     )
     return found is not None
+
+
+async def turn_still_bound(session: AsyncSession, turn: Turn) -> bool:
+    """Whether the turn's account is still bound to its candidate, who is not being erased:
+    read under a lock on the account, which the erasure's first step takes too, so an answer
+    either commits before the erasure begins (and is erased with the rest) or sees it
+    (candor.privacy.erasure.start)."""
+    bound_to = await session.scalar(
+        select(ChatIdentity.candidate_id)
+        .where(ChatIdentity.id == turn.chat_identity_id)
+        .with_for_update()
+    )
+    return bound_to == turn.candidate_id and not await is_hidden(session, turn.candidate_id)

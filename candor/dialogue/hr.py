@@ -22,7 +22,7 @@ from candor.models import Application, ChatMessage, Conversation, Handoff, HrTas
 from candor.models.chat import Direction
 from candor.models.dialogue import HrTaskKind, JobQuestionState
 from candor.models.enums import Channel
-from candor.privacy.queries import is_hidden
+from candor.privacy.queries import is_hidden, not_hidden
 
 
 class ReplyIn(BaseModel):
@@ -239,7 +239,7 @@ async def open_handoffs(
             Handoff.opened_at,
         )
         .join(Conversation, Conversation.id == Handoff.conversation_id)
-        .where(Handoff.closed_at.is_(None))
+        .where(Handoff.closed_at.is_(None), not_hidden(Conversation.candidate_id))
     )
     if after_id is not None:
         query = query.where(Handoff.id > after_id)

@@ -21,6 +21,7 @@ from candor.models.outreach import (
     MessageTransition,
     OutreachMessage,
 )
+from candor.privacy.queries import not_hidden
 
 # The most templates (or versions of one) one read returns; the console's library shows
 # the first this many.
@@ -47,6 +48,8 @@ def _visible(principal: HRPrincipal) -> Select[OutreachMessage]:
             joinedload(OutreachMessage.application).joinedload(Application.job),
         )
     )
+    # An erased candidate's messages are nobody's to approve or read any more.
+    query = query.where(not_hidden(Application.candidate_id))
     return scoped(query, Job.team_id, visible_teams(principal))
 
 

@@ -27,6 +27,7 @@ from candor.privacy.errors import (
     DeletionNotRequestedError,
     LegalHoldError,
 )
+from candor.privacy.queries import is_hidden
 from candor.settings import Settings
 
 log = get_logger(__name__)
@@ -117,11 +118,19 @@ async def _refuse_second(session: AsyncSession, candidate_id: int) -> None:
         )
 
 
+async def _refuse_erased(session: AsyncSession, candidate_id: int) -> None:
+    """A candidate erased already has nothing left to erase: a second erasure would look for
+    the placeholders the first one left ("[erased]", "X-5" in "X-50")."""
+    if await is_hidden(session, candidate_id):
+        raise DeletionFinishedError("this candidate's data was erased already")
+
+
 async def ask_in_chat(
     session: AsyncSession, candidate: Candidate, *, settings: Settings, now: datetime
 ) -> DeletionRequest:
     """The candidate asked to be deleted: a request waiting for their confirmation."""
     await _refuse_second(session, candidate.id)
+    await _refuse_erased(session, candidate.id)
     request = await _add(
         session,
         DeletionRequest(
@@ -187,6 +196,7 @@ async def open_by_admin(
     if candidate is None:
         raise CandidateNotFoundError(f"no candidate {candidate_id}")
     await _refuse_second(session, candidate_id)
+    await _refuse_erased(session, candidate_id)
     request = DeletionRequest(
         candidate_id=candidate_id,
         state=DeletionState.PENDING,

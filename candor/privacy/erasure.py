@@ -1,18 +1,23 @@
 """Erasing one candidate's personal data, crash-safe, in steps a worker can resume.
 
-1. `start` (one transaction): fix the working set (`Subject`: the ids of the candidate's
-   rows and the identifiers to look for), mark the request `erasing` (every read path hides
-   the candidate from then on: `candor.privacy.queries`), and at once anonymise what finds
-   or names them: the candidate row, the application codes and ids, the chat accounts
-   (unbound). Unsent deliveries to them are cancelled.
+1. `start` (one transaction): lock the candidate and their chat accounts (a chat answer in
+   flight commits first or is dropped, `bot.conversation`), fix the working set (`Subject`:
+   the ids of the candidate's rows and the identifiers to look for), mark the request
+   `erasing` (every read path hides the candidate from then on: `candor.privacy.queries`),
+   and at once anonymise what finds or names them (the candidate row, the application codes,
+   the chat accounts, unbound; the ATS ids become tombstones), delete what could still reach
+   or bind them (binding links and codes, export copies), close their open work (hand-offs,
+   HR tasks, job questions, HR cards) and end what was not sent (drafts, queued messages,
+   deliveries, webhook events).
 2. `erase_step`, rule by rule of `personal_data.RULES`, in batches of
    `privacy_erasure_batch_rows` rows by primary key, each batch committed with the position
    it reached: a process killed half way resumes after the last committed batch, and a
    batch run twice writes the same values.
-3. Redis: every key that names them, or whose value holds one of their identifiers, is
-   deleted (`erase_redis`), idempotent too.
-4. `finish` (one transaction): the `candidate.deleted` webhook event, the audit row, the
-   request `done`, and the working set emptied.
+3. Redis: the keys named by one of their exact identifiers or hashes are deleted
+   (`erase_redis`), idempotent too.
+4. `finish` (one transaction): the rules by id once more (rows another process wrote after
+   their step), the `candidate.deleted` webhook event, the audit row, the request `done`,
+   and the working set emptied.
 
 Nothing here logs a personal value: only request ids and counts.
 """
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -57,16 +62,22 @@ from candor.models import (
     Conversation,
     DeletionRequest,
     Handoff,
+    HrCard,
     HrTask,
     JobQuestion,
     OutboxItem,
     OutreachMessage,
+    WebhookDelivery,
+    WebhookEvent,
 )
-from candor.models.dialogue import ChatDeliveryState
-from candor.models.outreach import OutboxState
+from candor.models.dialogue import ChatDeliveryState, JobQuestionState
+from candor.models.enums import HrCardState
+from candor.models.outreach import MessageState, OutboxState
 from candor.models.privacy import DeletionState
-from candor.models.webhooks import WebhookEventType
+from candor.models.webhooks import WebhookDeliveryState, WebhookEventType
+from candor.outreach.service import transition
 from candor.privacy.personal_data import AUDIT_OBJECTS, ERASED_TEXT, RULES, Rule, Wipe
+from candor.privacy.tombstones import tombstone
 from candor.webhooks import events as webhook_events
 
 if TYPE_CHECKING:
@@ -76,11 +87,27 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-# The rules `start` runs in its own transaction: the columns that find or name the candidate.
-IDENTIFYING_RULES = 3
-MIN_NEEDLE_CHARS = 2
+# The rules `start` runs in its own transaction: the columns that find or name the
+# candidate, and the links and codes that could still reach or bind them.
+START_RULES = 7
+# An identifier is found as a whole value (a JSON string equal to it, a sealed column's exact
+# value) from this length; inside free text only from the longer one, and as a whole token:
+# a short ATS id ("42") or a 2-character name is a substring of countless other values.
+MIN_VALUE_CHARS = 2
+MIN_TEXT_NEEDLE_CHARS = 8
 REDIS_SCAN_COUNT = 1000
+# Redis key families: keys are deleted only when a ':'-separated part of their name is one
+# of the candidate's exact identifiers or hashes; these locks are never theirs to delete (a
+# chat lock is held by a message being handled, and expires by itself).
+REDIS_KEPT_PREFIXES = ("candor:chat:lock:", "candor:job-lock:")
+# The WeChat callback's de-duplication values hold the passive answer it gave (the
+# candidate's name, a link) under the provider's message id for an hour: the one family
+# whose values are read.
+REDIS_ANSWER_FAMILIES = ("wechat:*:inbound:*",)
 ERASURE_AUDIT_OBJECT = "deletion_request"
+ERASURE_ACTOR = "system:privacy"
+SUPERSEDED_BY_DELETION = "superseded by candidate.deleted"
+_DRAFT_STATES = (MessageState.PENDING_APPROVAL, MessageState.NEEDS_ATTENTION)
 
 Subject = dict[str, Any]
 
@@ -144,14 +171,17 @@ async def build_subject(session: AsyncSession, candidate: Candidate) -> Subject:
             )
         )
     )
-    identifiers = [candidate.name, candidate.external_id]
+    # Their name is not among the identifiers looked for in other rows: a name is not
+    # unique, and the rows that are theirs are found by id.
+    identifiers = [candidate.external_id]
     if candidate.mobile:
         identifiers += [candidate.mobile, _digits(candidate.mobile)]
     if candidate.email:
         identifiers.append(candidate.email)
     identifiers += [a.code for a in applications] + [a.external_id for a in applications]
     identifiers += [i.external_user_id for i in identities]
-    needles = sorted({n.strip() for n in identifiers if len(n.strip()) >= MIN_NEEDLE_CHARS})
+    values = sorted({n.strip() for n in identifiers if len(n.strip()) >= MIN_VALUE_CHARS})
+    text_needles = [v for v in values if len(v) >= MIN_TEXT_NEEDLE_CHARS]
     # Redis keys some counters by a hash of the account or application (candor.chat.limits).
     hashed = [limits.subject(i.channel.value, i.external_user_id) for i in identities]
     hashed += [limits.subject(app_id) for app_id in app_ids]
@@ -166,8 +196,10 @@ async def build_subject(session: AsyncSession, candidate: Candidate) -> Subject:
         "hr_tasks": tasks,
         "ordering_keys": [webhook_events.candidate_key(cid)]
         + [webhook_events.application_key(a) for a in app_ids],
-        "needles": needles,
-        "redis_needles": sorted(set(needles) | set(hashed)),
+        "values": values,
+        "text_needles": text_needles,
+        "redis_keys": sorted(set(values) | set(hashed)),
+        "redis_answer_needles": sorted({*text_needles, candidate.name.strip()} - {""}),
         # What the ATS knows them by, for the candidate.deleted event.
         "ats_refs": {
             "candidate_external_id": candidate.external_id,
@@ -183,11 +215,13 @@ def _table(name: str) -> Table:
     return Base.metadata.tables[name]
 
 
-def _needle_forms(needle: str) -> set[str]:
+def _needle_forms(needle: str, *, quoted: bool) -> set[str]:
     """How a value may appear in a column's text: as written, and JSON-escaped (SQLite
-    keeps JSON as text with non-ASCII escaped; PostgreSQL's jsonb::text does not)."""
+    keeps JSON as text with non-ASCII escaped; PostgreSQL's jsonb::text does not); `quoted`:
+    as a whole JSON string."""
     lowered = needle.lower()
-    return {lowered, json.dumps(lowered)[1:-1]}
+    forms = {json.dumps(lowered), json.dumps(lowered, ensure_ascii=False)}
+    return forms if quoted else {lowered} | {form[1:-1] for form in forms}
 
 
 def rows_condition(rule: Rule, subject: Subject) -> ColumnElement[bool]:
@@ -197,18 +231,22 @@ def rows_condition(rule: Rule, subject: Subject) -> ColumnElement[bool]:
         ids = subject.get(key) or []
         if ids:
             alternatives.append(table.c[column].in_(ids))
-    needles = subject.get("needles") or []
+    values = subject.get("values") or []
+    text_needles = subject.get("text_needles") or []
     for column in rule.rows.matching:
         if isinstance(table.c[column].type, SealedText):
             # Sealed at rest: only an exact value can be found (its blind index), and a
             # sealed column holds one address, never free text.
-            if needles:
-                alternatives.append(table.c[column].in_(needles))
+            if values:
+                alternatives.append(table.c[column].in_(values))
             continue
+        # A superset, narrowed in Python (`Redaction`): what is rewritten is only a whole
+        # JSON string equal to a value, or a long identifier standing as a whole token.
         text = func.lower(cast(table.c[column], Text))
-        for needle in needles:
-            for form in _needle_forms(needle):
-                alternatives.append(text.contains(form, autoescape=True))
+        forms = {f for v in values for f in _needle_forms(v, quoted=True)}
+        forms |= {f for n in text_needles for f in _needle_forms(n, quoted=False)}
+        for form in sorted(forms):
+            alternatives.append(text.contains(form, autoescape=True))
     if rule.rows.audit_objects:
         for object_type, key in AUDIT_OBJECTS.items():
             ids = [str(i) for i in subject.get(key) or []]
@@ -240,17 +278,41 @@ def rows_condition(rule: Rule, subject: Subject) -> ColumnElement[bool]:
     return or_(false(), *alternatives)
 
 
-def redact_needles(value: Any, needles: Sequence[str]) -> Any:
-    """`value` with every occurrence of a needle (any case) replaced, keys included."""
-    if isinstance(value, str):
-        for needle in needles:
-            value = re.sub(re.escape(needle), ERASED_TEXT, value, flags=re.IGNORECASE)
+@dataclass(frozen=True, slots=True)
+class Redaction:
+    """What of the candidate's identifiers is rewritten in a row that is not theirs: a string
+    equal to one of `values` (any case) whole, and each of `text_needles` where it stands as
+    a whole token (so "X-5" is not found in "X-50", nor "a@b.com" in "xa@b.com")."""
+
+    values: frozenset[str]
+    tokens: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, subject: Subject) -> Redaction:
+        needles = sorted(subject.get("text_needles") or [], key=len, reverse=True)
+        tokens = (
+            re.compile(
+                r"(?<![A-Za-z0-9_.@+\-])(?:"
+                + "|".join(re.escape(n) for n in needles)
+                + r")(?![A-Za-z0-9_@]|[.+\-][A-Za-z0-9])",
+                re.IGNORECASE,
+            )
+            if needles
+            else None
+        )
+        return cls(frozenset(v.casefold() for v in subject.get("values") or []), tokens)
+
+    def apply(self, value: Any) -> Any:
+        """`value` with the identifiers replaced, keys of objects included."""
+        if isinstance(value, str):
+            if value.strip().casefold() in self.values:
+                return ERASED_TEXT
+            return self.tokens.sub(ERASED_TEXT, value) if self.tokens is not None else value
+        if isinstance(value, dict):
+            return {self.apply(k): self.apply(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.apply(item) for item in value]
         return value
-    if isinstance(value, dict):
-        return {redact_needles(k, needles): redact_needles(v, needles) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_needles(item, needles) for item in value]
-    return value
 
 
 def redact_strings(value: Any) -> Any:
@@ -270,15 +332,17 @@ _CONSTANT: dict[Wipe, Any] = {
     Wipe.EMPTY_LIST: [],
     Wipe.ERASED: ERASED_TEXT,
 }
-_IN_PYTHON = (Wipe.REDACT_NEEDLES, Wipe.REDACT_STRINGS, Wipe.REDACT_EVENT_DATA)
+_IN_PYTHON = (Wipe.REDACT_NEEDLES, Wipe.REDACT_STRINGS, Wipe.REDACT_EVENT_DATA, Wipe.TOMBSTONE)
 
 
-def _wiped(wipe: Wipe, value: Any, needles: Sequence[str]) -> Any:
+def _wiped(wipe: Wipe, value: Any, redaction: Redaction, column: str) -> Any:
     if wipe is Wipe.REDACT_STRINGS:
         return redact_strings(value)
     if wipe is Wipe.REDACT_EVENT_DATA and isinstance(value, dict):
         return {**value, "data": redact_strings(value.get("data"))}
-    return redact_needles(value, needles)
+    if wipe is Wipe.TOMBSTONE:
+        return tombstone(column, str(value))
+    return redaction.apply(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,14 +379,14 @@ async def erase_batch(
         if constants:
             await session.execute(update(table).where(key.in_(keys)).values(constants))
         if python_columns:
-            needles = sorted(subject.get("needles") or [], key=len, reverse=True)
+            redaction = Redaction.of(subject)
             for row in rows:
                 changed = {}
                 for index, column in enumerate(python_columns, start=1):
                     value = row[index]
                     if value is None:
                         continue
-                    wiped = _wiped(rule.wipe[column], value, needles)
+                    wiped = _wiped(rule.wipe[column], value, redaction, f"{rule.table}.{column}")
                     if wiped != value:
                         changed[column] = wiped
                 if changed:
@@ -346,9 +410,14 @@ async def _erase_rule_fully(session: AsyncSession, rule: Rule, subject: Subject)
 async def start(session: AsyncSession, request: DeletionRequest, *, now: datetime) -> None:
     """Step 1, in the caller's transaction (the request is locked by the caller)."""
     candidate = await session.get_one(Candidate, request.candidate_id, with_for_update=True)
+    # A chat message's answer (bot.conversation) re-reads its account under this lock: it
+    # either commits before we go on, or finds the account unbound and is dropped.
+    await session.execute(
+        select(ChatIdentity.id).where(ChatIdentity.candidate_id == candidate.id).with_for_update()
+    )
     subject = await build_subject(session, candidate)
-    progress: dict[str, Any] = {"step": IDENTIFYING_RULES, "after": None, "rows": {}}
-    for index, rule in enumerate(RULES[:IDENTIFYING_RULES]):
+    progress: dict[str, Any] = {"step": START_RULES, "after": None, "rows": {}}
+    for index, rule in enumerate(RULES[:START_RULES]):
         progress["rows"][f"{index}:{rule.table}"] = await _erase_rule_fully(session, rule, subject)
     await session.execute(
         update(ChatIdentity)
@@ -356,7 +425,96 @@ async def start(session: AsyncSession, request: DeletionRequest, *, now: datetim
         .values(candidate_id=None, bound_at=None)
         .execution_options(synchronize_session=False)
     )
-    # What was waiting to be sent to them is not sent to an erased address.
+    await _close_open_work(session, subject, now=now)
+    await _cancel_unsent(session, subject, now=now)
+    request.state = DeletionState.ERASING
+    request.started_at = now
+    request.subject = subject
+    request.progress = progress
+    record(
+        session,
+        actor=ERASURE_ACTOR,
+        action=Action.PRIVACY_ERASURE_STARTED,
+        object_type=ERASURE_AUDIT_OBJECT,
+        object_id=request.id,
+        details={"candidate_id": candidate.id},
+        at=now,
+    )
+    await session.flush()
+    log.info("privacy.erasure_started", request_id=request.id)
+
+
+async def _close_open_work(session: AsyncSession, subject: Subject, *, now: datetime) -> None:
+    """Nobody could close an erased candidate's hand-off, task or question (their read paths
+    hide the candidate), so the erasure closes them, and their HR cards with them."""
+    await session.execute(
+        update(Handoff)
+        .where(Handoff.id.in_(subject["handoffs"]), Handoff.closed_at.is_(None))
+        .values(closed_at=now, closed_by=ERASURE_ACTOR)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(HrTask)
+        .where(HrTask.id.in_(subject["hr_tasks"]), HrTask.done_at.is_(None))
+        .values(done_at=now, done_by=ERASURE_ACTOR)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(JobQuestion)
+        .where(
+            JobQuestion.id.in_(subject["job_questions"]),
+            JobQuestion.state == JobQuestionState.PENDING,
+        )
+        .values(state=JobQuestionState.DISMISSED, decided_by=ERASURE_ACTOR, decided_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(HrCard)
+        .where(
+            or_(
+                HrCard.handoff_id.in_(subject["handoffs"]),
+                HrCard.message_id.in_(subject["messages"]),
+            ),
+            HrCard.state == HrCardState.OPEN,
+        )
+        .values(
+            state=HrCardState.DECIDED,
+            decision="erased",
+            decided_by=ERASURE_ACTOR,
+            decided_at=now,
+            reason_wanted_until=None,
+            update_pending=HrCard.sent_at.is_not(None),
+            next_attempt_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _cancel_unsent(session: AsyncSession, subject: Subject, *, now: datetime) -> None:
+    """Nothing waiting is sent to them, nor about them: drafts are rejected and approved or
+    queued messages become undeliverable (each with its transition row), their unsent
+    deliveries fail, and their webhook events not yet delivered are superseded by the
+    `candidate.deleted` event (their payloads are about to be redacted)."""
+    unsent = await session.scalars(
+        select(OutreachMessage)
+        .where(
+            OutreachMessage.id.in_(subject["messages"]),
+            OutreachMessage.state.in_(
+                (
+                    *_DRAFT_STATES,
+                    MessageState.APPROVED,
+                    MessageState.EDITED_AND_APPROVED,
+                    MessageState.QUEUED,
+                )
+            ),
+        )
+        .with_for_update()
+    )
+    for message in unsent:
+        to_state = (
+            MessageState.REJECTED if message.state in _DRAFT_STATES else MessageState.UNDELIVERABLE
+        )
+        transition(session, message, to_state, actor=ERASURE_ACTOR, reason="erased", at=now)
     await session.execute(
         update(OutboxItem)
         .where(
@@ -372,7 +530,7 @@ async def start(session: AsyncSession, request: DeletionRequest, *, now: datetim
         .where(
             ChatDelivery.state == ChatDeliveryState.PENDING,
             or_(
-                ChatDelivery.recipient.in_(subject["needles"] or [""]),
+                ChatDelivery.recipient.in_(subject["values"] or [""]),
                 ChatDelivery.chat_message_id.in_(
                     select(chat_messages.c.id).where(
                         chat_messages.c.conversation_id.in_(subject["conversations"])
@@ -383,21 +541,24 @@ async def start(session: AsyncSession, request: DeletionRequest, *, now: datetim
         .values(state=ChatDeliveryState.FAILED, last_error="erased")
         .execution_options(synchronize_session=False)
     )
-    request.state = DeletionState.ERASING
-    request.started_at = now
-    request.subject = subject
-    request.progress = progress
-    record(
-        session,
-        actor="system:privacy",
-        action=Action.PRIVACY_ERASURE_STARTED,
-        object_type=ERASURE_AUDIT_OBJECT,
-        object_id=request.id,
-        details={"candidate_id": candidate.id},
-        at=now,
+    await session.execute(
+        update(WebhookEvent)
+        .where(
+            WebhookEvent.ordering_key.in_(subject["ordering_keys"]),
+            WebhookEvent.fanned_out.is_(False),
+        )
+        .values(fanned_out=True)
+        .execution_options(synchronize_session=False)
     )
-    await session.flush()
-    log.info("privacy.erasure_started", request_id=request.id)
+    await session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.ordering_key.in_(subject["ordering_keys"]),
+            WebhookDelivery.state == WebhookDeliveryState.PENDING,
+        )
+        .values(state=WebhookDeliveryState.FAILED, last_error=SUPERSEDED_BY_DELETION)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def erase_step(session: AsyncSession, request: DeletionRequest, *, limit: int) -> bool:
@@ -405,7 +566,7 @@ async def erase_step(session: AsyncSession, request: DeletionRequest, *, limit: 
     rule is done."""
     progress = dict(request.progress)
     rows = dict(progress.get("rows") or {})
-    step = int(progress.get("step", IDENTIFYING_RULES))
+    step = int(progress.get("step", START_RULES))
     if step >= len(RULES):
         return False
     rule = RULES[step]
@@ -424,41 +585,46 @@ async def erase_step(session: AsyncSession, request: DeletionRequest, *, limit: 
     return True
 
 
-async def erase_redis(redis: Redis, needles: Iterable[str]) -> int:
-    """Step 3: delete every key whose name or value holds one of `needles`; how many."""
-    wanted = [n.lower() for n in needles if n]
-    if not wanted:
-        return 0
-
-    def holds(text: str) -> bool:
-        lowered = text.lower()
-        return any(n in lowered for n in wanted)
-
+async def erase_redis(
+    redis: Redis, identifiers: Iterable[str], answer_needles: Iterable[str]
+) -> int:
+    """Step 3: delete the keys named by one of `identifiers` (their exact values and hashes:
+    a ':'-separated part of the key's name equal to one), and the de-duplicated answers
+    (`REDIS_ANSWER_FAMILIES`) that quote one of `answer_needles`; how many. Only keys
+    matched by name are read, never the whole keyspace's values."""
     deleted = 0
-    async for key in redis.scan_iter(count=REDIS_SCAN_COUNT):
-        name = str(key)
-        if holds(name) or holds(await _redis_value(redis, name)):
+    for identifier in sorted({i for i in identifiers if i}):
+        async for key in redis.scan_iter(
+            match=f"*{_glob_escape(identifier)}*", count=REDIS_SCAN_COUNT
+        ):
+            name = str(key)
+            if name.startswith(REDIS_KEPT_PREFIXES) or identifier not in name.split(":"):
+                continue
             deleted += int(await redis.delete(name))
+    wanted = [n.casefold() for n in answer_needles if n]
+    if wanted:
+        for family in REDIS_ANSWER_FAMILIES:
+            async for key in redis.scan_iter(match=family, count=REDIS_SCAN_COUNT):
+                value = await redis.get(key) if str(await redis.type(key)) == "string" else None
+                if value is not None and any(n in str(value).casefold() for n in wanted):
+                    deleted += int(await redis.delete(key))
     return deleted
 
 
-async def _redis_value(redis: Redis, key: str) -> str:
-    kind = str(await redis.type(key))
-    if kind == "string":
-        return str(await redis.get(key) or "")
-    if kind == "hash":
-        return json.dumps(await redis.hgetall(key), ensure_ascii=False)
-    if kind == "list":
-        return json.dumps(await redis.lrange(key, 0, -1), ensure_ascii=False)
-    if kind == "set":
-        return json.dumps(sorted(await redis.smembers(key)), ensure_ascii=False)
-    if kind == "zset":
-        return json.dumps(await redis.zrange(key, 0, -1), ensure_ascii=False)
-    return ""
+def _glob_escape(value: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", value)
 
 
 async def finish(session: AsyncSession, request: DeletionRequest, *, now: datetime) -> None:
-    """Step 4, in the caller's transaction: tell the ATS, audit, forget the working set."""
+    """Step 4, in the caller's transaction: erase again, by id, what was written for the
+    candidate after its rule had passed (the Rasa action server writes in its own
+    transactions), then tell the ATS, audit, forget the working set."""
+    rows = dict(request.progress.get("rows") or {})
+    for index, rule in enumerate(RULES[START_RULES:], start=START_RULES):
+        if rule.rows.by and not rule.rows.matching:
+            late = await _erase_rule_fully(session, rule, request.subject)
+            name = f"{index}:{rule.table}"
+            rows[name] = int(rows.get(name, 0)) + late
     refs = dict(request.subject.get("ats_refs") or {})
     webhook_events.record_event(
         session,
@@ -472,10 +638,9 @@ async def finish(session: AsyncSession, request: DeletionRequest, *, now: dateti
         },
         now=now,
     )
-    rows = dict(request.progress.get("rows") or {})
     record(
         session,
-        actor="system:privacy",
+        actor=ERASURE_ACTOR,
         action=Action.PRIVACY_CANDIDATE_ERASED,
         object_type=ERASURE_AUDIT_OBJECT,
         object_id=request.id,
@@ -484,6 +649,7 @@ async def finish(session: AsyncSession, request: DeletionRequest, *, now: dateti
     )
     request.state = DeletionState.DONE
     request.completed_at = now
+    request.progress = {**request.progress, "rows": rows}
     request.subject = {}
     request.legal_hold_reason = None
     await session.flush()
@@ -514,9 +680,10 @@ async def erase(runtime: Runtime, request_id: int) -> bool:
             if request.state is not DeletionState.ERASING:
                 return False
             if not await erase_step(session, request, limit=limit):
-                needles = list(request.subject.get("redis_needles") or [])
+                identifiers = list(request.subject.get("redis_keys") or [])
+                answer_needles = list(request.subject.get("redis_answer_needles") or [])
                 break
-    deleted = await erase_redis(runtime.redis, needles)
+    deleted = await erase_redis(runtime.redis, identifiers, answer_needles)
     log.info("privacy.redis_erased", request_id=request_id, keys=deleted)
     async with runtime.transaction() as session:
         request = await lock_request(session, request_id)

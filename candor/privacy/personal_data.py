@@ -30,6 +30,9 @@ class Wipe(StrEnum):
     # A webhook event's payload: every string of its `data`; the envelope (type, id, time)
     # stays, so a delivery still pending sends a well-formed event.
     REDACT_EVENT_DATA = "redact_event_data"
+    # An ATS id: its keyed hash (candor.privacy.tombstones), unique as the id was, so an
+    # ATS event for the old id is refused rather than re-creating the candidate.
+    TOMBSTONE = "tombstone"
 
 
 ERASED_TEXT = "[erased]"
@@ -38,7 +41,8 @@ ERASED_TEXT = "[erased]"
 @dataclass(frozen=True, slots=True)
 class Rows:
     """The candidate's rows of a table: any of `by` (column IN the working set's ids named
-    by the key), or whose `matching` columns contain one of the candidate's identifiers."""
+    by the key), or whose `matching` columns quote one of the candidate's identifiers (a
+    whole JSON value, or a long one as a whole token: `candor.privacy.erasure.Redaction`)."""
 
     by: Mapping[str, str] = field(default_factory=dict)  # column -> Subject key
     matching: tuple[str, ...] = ()
@@ -63,14 +67,15 @@ def _by(**columns: str) -> Rows:
     return Rows(by=columns)
 
 
-# In order: the identifying columns first (the erasure's first step does these three
-# tables at once), then the rest.
+# In order: the identifying columns and what could still reach or bind the candidate (a
+# binding link, an export link, a manual binding), which the erasure's first step does at
+# once (`candor.privacy.erasure.START_RULES`), then the rest.
 RULES: tuple[Rule, ...] = (
     Rule(
         "candidates",
         _by(id="candidate"),
         {
-            "external_id": Wipe.UNIQUE,
+            "external_id": Wipe.TOMBSTONE,
             "name": Wipe.ERASED,
             "mobile": Wipe.NULL,
             "email": Wipe.NULL,
@@ -84,7 +89,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "applications",
         _by(id="applications"),
-        {"code": Wipe.UNIQUE, "external_id": Wipe.UNIQUE},
+        {"code": Wipe.UNIQUE, "external_id": Wipe.TOMBSTONE},
         unique_prefix="X-",
     ),
     Rule(
@@ -92,6 +97,12 @@ RULES: tuple[Rule, ...] = (
         _by(id="identities"),
         {"external_user_id": Wipe.UNIQUE, "external_user_id_index": Wipe.NULL},
     ),
+    Rule("binding_tokens", _by(application_id="applications"), delete=True),
+    # Copies of their data they asked for, and the record of the notices they were shown:
+    # nothing counts them, and the copy is all of their data.
+    Rule("data_exports", _by(candidate_id="candidate"), delete=True),
+    Rule("privacy_notices_shown", _by(candidate_id="candidate"), delete=True),
+    Rule("manual_bindings", _by(application_id="applications"), delete=True),
     Rule(
         "interviews",
         _by(application_id="applications"),
@@ -120,12 +131,6 @@ RULES: tuple[Rule, ...] = (
         _by(chat_identity_id="identities", candidate_id="candidate"),
         {"details": Wipe.EMPTY_OBJECT},
     ),
-    Rule("binding_tokens", _by(application_id="applications"), delete=True),
-    # Copies of their data they asked for, and the record of the notices they were shown:
-    # nothing counts them, and the copy is all of their data.
-    Rule("data_exports", _by(candidate_id="candidate"), delete=True),
-    Rule("privacy_notices_shown", _by(candidate_id="candidate"), delete=True),
-    Rule("manual_bindings", _by(application_id="applications"), delete=True),
     Rule("dialogue_states", _by(conversation_id="conversations"), delete=True),
     Rule("nlu_review_items", _by(conversation_id="conversations"), delete=True),
     Rule(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from candor.models import DeletionRequest
 from candor.models.privacy import DeletionState
@@ -21,4 +24,14 @@ async def is_hidden(session: AsyncSession, candidate_id: int) -> bool:
                 )
             )
         )
+    )
+
+
+def not_hidden(
+    candidate_id: ColumnElement[Any] | InstrumentedAttribute[Any],
+) -> ColumnElement[bool]:
+    """A list's condition: the row's candidate (a nullable column) is not being erased."""
+    return ~exists().where(
+        DeletionRequest.candidate_id == candidate_id,
+        DeletionRequest.state.in_(HIDDEN_STATES),
     )

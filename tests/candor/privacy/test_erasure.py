@@ -11,7 +11,14 @@ from sqlalchemy import text as sql
 from bot.conversation import ConversationGateway
 from candor.clock import utcnow
 from candor.kpis import facts
-from candor.models import AuditEntry, Candidate, DeletionRequest, WebhookEvent
+from candor.models import (
+    AuditEntry,
+    Candidate,
+    Conversation,
+    DeletionRequest,
+    Handoff,
+    WebhookEvent,
+)
 from candor.models.privacy import DeletionState
 from candor.models.webhooks import WebhookEventType
 from candor.privacy import deletion, erasure
@@ -36,6 +43,15 @@ async def test_an_erased_candidate_is_nowhere_and_the_other_is_untouched(
     kept = await seed_everywhere(
         world, gateway, api, 2, name="王小明", mobile="13733334444", email="xm.wang@example.org"
     )
+    # Someone who only resembles them: the same name, ids that start like theirs
+    # ("cand-10" after "cand-1"), and keys of Redis that are nobody's to erase.
+    await world.applicant(10, name=gone.name, mobile="13911112223", email="mm.han@example.net")
+    namesake = ("cand-10", "app-10", "13911112223")
+    namesake_rows = await rows_mentioning(runtime, namesake)
+    assert namesake_rows
+    bystanders = {"candor:job-lock:sla_watch": "worker-1", "candor:console:session:abc": "1"}
+    for key, value in bystanders.items():
+        await runtime.redis.set(key, value)
     # The seeding really spread them everywhere the scan looks.
     before = await database_mentions(runtime, gone.needles)
     for place in (
@@ -53,10 +69,22 @@ async def test_an_erased_candidate_is_nowhere_and_the_other_is_untouched(
         assert any(found.startswith(place) for found in before), place
     assert await redis_mentions(runtime, gone.needles) != []
     kept_rows = await rows_mentioning(runtime, kept.needles)
-    kept_redis = await redis_mentions(runtime, kept.needles)
+    # A rate limiter's keys live a second or two: what expires by itself proves nothing.
+    short_lived = [
+        key
+        async for key in runtime.redis.scan_iter()
+        if 0 <= await runtime.redis.pttl(key) < 60_000
+    ]
+    kept_redis = without(await redis_mentions(runtime, kept.needles), short_lived)
     assert kept_rows
     assert kept_redis
     kpis = await kpi_facts(runtime)
+    async with runtime.sessionmaker() as session:
+        gone_conversations = set(
+            await session.scalars(
+                select(Conversation.id).where(Conversation.candidate_id == gone.candidate_id)
+            )
+        )
 
     settings = runtime.settings.model_copy(update={"privacy_deletion_cooling_off_days": 0})
     async with runtime.transaction() as session:
@@ -67,11 +95,20 @@ async def test_an_erased_candidate_is_nowhere_and_the_other_is_untouched(
     with structlog.testing.capture_logs() as logs:
         assert await run_job_once(runtime, EraseCandidates()) == 1
 
-    assert await database_mentions(runtime, gone.needles) == []
+    # Their name stays only where the namesake's own rows hold it.
+    identifiers = tuple(n for n in gone.needles if n != gone.name)
+    assert await database_mentions(runtime, identifiers) == []
+    assert set(await rows_mentioning(runtime, (gone.name,))) <= set(namesake_rows)
+    assert await rows_mentioning(runtime, namesake) == namesake_rows
     assert await redis_mentions(runtime, gone.needles) == []
+    assert {key: await runtime.redis.get(key) for key in bystanders} == bystanders
     assert await rows_mentioning(runtime, kept.needles) == kept_rows
-    assert await redis_mentions(runtime, kept.needles) == kept_redis
-    assert await kpi_facts(runtime) == kpis
+    assert without(await redis_mentions(runtime, kept.needles), short_lived) == kept_redis
+    # Only their open hand-off changed: the erasure closed it.
+    after = await kpi_facts(runtime)
+    assert {t: rows for t, rows in after.items() if t != "kpi_handoff_facts"} == {
+        t: rows for t, rows in kpis.items() if t != "kpi_handoff_facts"
+    }
     async with runtime.sessionmaker() as session:
         assert set((await facts.differences(session)).values()) == {0}
         request = await session.scalar(select(DeletionRequest))
@@ -88,7 +125,12 @@ async def test_an_erased_candidate_is_nowhere_and_the_other_is_untouched(
             select(AuditEntry).where(AuditEntry.action == "privacy.candidate_erased")
         )
         assert erased is not None
-        assert erased.details["rows"]["4:chat_messages"] > 0
+        assert erased.details["rows"]["8:chat_messages"] > 0
+        handoffs = (await session.scalars(select(Handoff))).all()
+        assert {h.closed_by for h in handoffs if h.conversation_id in gone_conversations} == {
+            "system:privacy"
+        }
+        assert any(h.closed_at is None for h in handoffs)  # the other candidate's stays open
     # The logs of the erasure hold none of it either.
     logged = str(logs).lower()
     assert [n for n in gone.needles if n.lower() in logged] == []
@@ -125,3 +167,7 @@ async def test_the_erasures_working_set_is_sealed_at_rest_and_still_read(world: 
     assert done.subject == {}
     assert erased.email is None or "meimei" not in erased.email
     assert erased.external_id != "cand-1"
+
+
+def without(mentions: list[str], keys: list[str]) -> list[str]:
+    return [m for m in mentions if not any(m.startswith(f"redis {key}: ") for key in keys)]
