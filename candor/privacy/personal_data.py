@@ -187,7 +187,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "webhook_deliveries",
         Rows(webhook_event_children="event_id"),
-        {"last_error": Wipe.NULL},
+        # The placeholder, not NULL: it marks a delivery the erasure gave up, which resuming
+        # a failing endpoint must not queue again (candor.webhooks.service).
+        {"last_error": Wipe.ERASED},
     ),
     Rule(
         "webhook_attempts",

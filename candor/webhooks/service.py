@@ -21,6 +21,7 @@ from candor.models.webhooks import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from candor.privacy.personal_data import ERASED_TEXT
 from candor.settings import Settings
 from candor.webhooks.addresses import check_on_save
 from candor.webhooks.schemas import (
@@ -170,6 +171,12 @@ async def _resume(session: AsyncSession, endpoint: WebhookEndpoint, *, now: date
             and_(
                 WebhookDelivery.state == WebhookDeliveryState.FAILED,
                 WebhookDelivery.updated_at >= endpoint.failing_since,
+                # Given up by a candidate's erasure: its data is redacted, and
+                # `candidate.deleted` supersedes it.
+                or_(
+                    WebhookDelivery.last_error.is_(None),
+                    WebhookDelivery.last_error != ERASED_TEXT,
+                ),
             ),
         )
     await session.execute(

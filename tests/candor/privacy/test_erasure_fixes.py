@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.conversation import ConversationGateway
 from candor.ats.errors import ErasedReferenceError
@@ -37,8 +37,11 @@ from candor.privacy import deletion, erasure
 from candor.privacy import service as privacy
 from candor.privacy.errors import DeletionFinishedError
 from candor.webhooks import events
+from candor.webhooks import service as webhook_service
 from candor.webhooks.http import WebhookClient
 from candor.webhooks.queue import WebhookQueue
+from candor.webhooks.schemas import WebhookEndpointPatch
+from candor.webhooks.service import WebhookPolicy
 from candor.worker import EraseCandidates, run_job_once
 from tests.dialogue_world import Chat
 from tests.factories import application_created
@@ -208,6 +211,32 @@ async def test_their_pending_webhook_events_are_superseded_and_the_ats_cannot_re
     async with world.runtime.sessionmaker() as session:
         deliveries = (await session.scalars(select(WebhookDelivery))).all()
     # Not sent with their data redacted: given up (the reason is erased with the rest).
+    states = {(d.ordering_key == gone_key, d.state) for d in deliveries}
+    assert states == {(True, WebhookDeliveryState.FAILED), (False, WebhookDeliveryState.PENDING)}
+    # The endpoint had been failing; an admin enables it again: only the other candidate's
+    # delivery is queued again, never the given-up one with its redacted data.
+    async with world.runtime.transaction() as session:
+        endpoint = await session.scalar(select(WebhookEndpoint))
+        assert endpoint is not None
+        endpoint.enabled = False
+        endpoint.disabled_at = endpoint.failing_since = utcnow() - timedelta(days=4)
+        await session.execute(
+            update(WebhookDelivery).values(
+                state=WebhookDeliveryState.FAILED, updated_at=utcnow() - timedelta(days=1)
+            )
+        )
+        endpoint_id = endpoint.id
+    async with world.runtime.transaction() as session:
+        await webhook_service.update_endpoint(
+            session,
+            endpoint_id,
+            WebhookEndpointPatch(enabled=True),
+            WebhookPolicy.from_settings(world.runtime.settings),
+            actor="user:1",
+            now=utcnow(),
+        )
+    async with world.runtime.sessionmaker() as session:
+        deliveries = (await session.scalars(select(WebhookDelivery))).all()
     states = {(d.ordering_key == gone_key, d.state) for d in deliveries}
     assert states == {(True, WebhookDeliveryState.FAILED), (False, WebhookDeliveryState.PENDING)}
 
