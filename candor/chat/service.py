@@ -422,4 +422,13 @@ async def turn_still_bound(session: AsyncSession, turn: Turn) -> bool:
         .where(ChatIdentity.id == turn.chat_identity_id)
         .with_for_update()
     )
-    return bound_to == turn.candidate_id and not await is_hidden(session, turn.candidate_id)
+    if bound_to is None:
+        # Unbound during the turn (the erasure unbinds first): only a turn that began
+        # unbound stands.
+        return turn.candidate_id is None
+    # The turn may bind or rebind the account itself (the dialogue's binding form); it is
+    # dropped when either candidate is being erased.
+    for candidate_id in {turn.candidate_id, bound_to} - {None}:
+        if candidate_id is not None and await is_hidden(session, candidate_id):
+            return False
+    return True

@@ -16,7 +16,13 @@ EXAMPLES = [
     DEPLOY / ".env.example",
     REPO / ".env.example",
 ]
-FILLED_IN = {"CANDOR_SECRET_KEY": "x" * 48}
+FILLED_IN = {
+    "CANDOR_SECRET_KEY": "x" * 48,
+    # What `candor crypto generate-key` prints: 32 random bytes in base64.
+    "CANDOR_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
+    "CANDOR_ENCRYPTION_ACTIVE_KEY": "k1",
+    "CANDOR_BLIND_INDEX_KEY": "B" * 43 + "=",
+}
 
 
 def assignments(path: Path) -> dict[str, str]:
