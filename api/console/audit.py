@@ -28,6 +28,19 @@ def _day_start(day: date | None) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=BUSINESS_TZ) if day is not None else None
 
 
+def _span(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """The from/to days (China's) as the instants a query filters between, `to` included."""
+    return _day_start(start), _day_start(end + timedelta(days=1)) if end is not None else None
+
+
+def _next_query(request: Request, last_id: int | None) -> str:
+    """This page's filters with `before_id` moved past its last row (none when it is empty)."""
+    params = {k: v for k, v in request.query_params.items() if k != "before_id" and v}
+    if last_id is not None:
+        params["before_id"] = str(last_id)
+    return urlencode(params)
+
+
 @router.get("", response_class=HTMLResponse)
 async def audit_page(
     request: Request,
@@ -49,21 +62,19 @@ async def audit_page(
         before = optional_id(before_id, "before_id")
     except ApiError as exc:
         raise ConsoleHTTPError(422, exc.message) from exc
+    since, until = _span(start, end)
     filters = AuditFilter(
         actor=actor or None,
         action=action or None,
         object_type=object_type or None,
         object_id=object_id or None,
         team_id=team,
-        since=_day_start(start),
-        until=_day_start(end + timedelta(days=1)) if end is not None else None,
+        since=since,
+        until=until,
         limit=PAGE_SIZE,
         before_id=before,
     )
     entries = await list_entries(session, filters)
-    params = {k: v for k, v in request.query_params.items() if k != "before_id" and v}
-    if entries:
-        params["before_id"] = str(entries[-1].id)
     return page(
         request,
         "audit.html",
@@ -74,7 +85,7 @@ async def audit_page(
         actions=ACTIONS,
         start=start,
         end=end,
-        next_query=urlencode(params),
+        next_query=_next_query(request, entries[-1].id if entries else None),
     )
 
 
@@ -97,18 +108,16 @@ async def access_page(
         before = optional_id(before_id, "before_id")
     except ApiError as exc:
         raise ConsoleHTTPError(422, exc.message) from exc
+    since, until = _span(start, end)
     rows = await access_log(
         session,
         reader=(reader or "").strip()[:100] or None,
         candidate_id=candidate,
-        since=_day_start(start),
-        until=_day_start(end + timedelta(days=1)) if end is not None else None,
+        since=since,
+        until=until,
         limit=PAGE_SIZE,
         before_id=before,
     )
-    params = {k: v for k, v in request.query_params.items() if k != "before_id" and v}
-    if rows:
-        params["before_id"] = str(rows[-1].entry.id)
     return page(
         request,
         "audit_access.html",
@@ -121,5 +130,5 @@ async def access_page(
         end=end,
         more=len(rows) == PAGE_SIZE,
         window_minutes=request.app.state.runtime.settings.access_audit_window_minutes,
-        next_query=urlencode(params),
+        next_query=_next_query(request, rows[-1].entry.id if rows else None),
     )
