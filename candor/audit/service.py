@@ -102,6 +102,13 @@ class Action:
     DATA_EXPORT_REFUSED = "data_export.refused"
     CANDIDATE_EXPORTED = "candidate.exported"
     CANDIDATE_VIEWED = "candidate.viewed"
+    SCHEDULING_POLICY_SET = "scheduling.policy_set"
+    SCHEDULING_SLOTS_CREATED = "scheduling.slots_created"
+    SCHEDULING_SLOT_CANCELLED = "scheduling.slot_cancelled"
+    BOOKING_MADE_BY_HR = "booking.made_by_hr"
+    BOOKING_MOVED_BY_HR = "booking.moved_by_hr"
+    BOOKING_CANCELLED_BY_HR = "booking.cancelled_by_hr"
+    BOOKING_ATTENDANCE_RECORDED = "booking.attendance_recorded"
 
 
 # Reading a candidate's personal data: what "who viewed whom" lists.

@@ -53,6 +53,12 @@ from candor.models.outreach import (
     SlaNotification,
 )
 from candor.models.privacy import DataExport, DeletionRequest, PrivacyNoticeShown
+from candor.models.scheduling import (
+    InterviewBooking,
+    InterviewSlot,
+    SchedulingInvitation,
+    SchedulingPolicy,
+)
 from candor.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -95,7 +101,9 @@ __all__ = [
     "IdempotencyKey",
     "IdentityEvent",
     "Interview",
+    "InterviewBooking",
     "InterviewFacts",
+    "InterviewSlot",
     "Job",
     "JobAnswer",
     "JobQuestion",
@@ -108,6 +116,8 @@ __all__ = [
     "OutreachMessage",
     "PrivacyNoticeShown",
     "ReplyFacts",
+    "SchedulingInvitation",
+    "SchedulingPolicy",
     "SlaNotification",
     "StageChange",
     "Team",

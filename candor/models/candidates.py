@@ -39,6 +39,9 @@ class Candidate(IdMixin, TimestampMixin, Base):
         String(BLIND_INDEX_CHARS), index=True, default=index_on_insert("email", email_index)
     )
     locale: Mapped[Locale] = mapped_column(enum_column(Locale, "locale"), default=Locale.ZH_CN)
+    # The IANA zone the candidate lives in, when the ATS knows it: interview times are shown
+    # in it (China time otherwise).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     # Consent is explicit per purpose (PIPL): contacting about this application, keeping the
     # candidate in the talent pool, and WeChat one-time subscription notifications.
     consent_contact: Mapped[bool] = mapped_column(Boolean, default=True)

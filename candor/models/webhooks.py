@@ -22,6 +22,10 @@ class WebhookEventType(StrEnum):
     CANDIDATE_OPTED_OUT = "candidate.opted_out"
     CANDIDATE_WITHDREW = "candidate.withdrew"
     INTERVIEW_RESCHEDULE_REQUESTED = "interview.reschedule_requested"
+    # Self-scheduling (candor.scheduling): a booking confirmed, moved to another slot, cancelled.
+    INTERVIEW_BOOKED = "interview.booked"
+    INTERVIEW_MOVED = "interview.moved"
+    INTERVIEW_CANCELLED = "interview.cancelled"
     CSAT_RECORDED = "csat.recorded"
     HANDOFF_OPENED = "handoff.opened"
     HANDOFF_CLOSED = "handoff.closed"

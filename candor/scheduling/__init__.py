@@ -1,0 +1,1 @@
+"""Interview self-scheduling (issue 14): see candor.scheduling.service."""
