@@ -219,9 +219,11 @@ EMAIL_DOMAINS = ("example.com", "example.net", "example.org")
 ZH_CHANNELS: tuple[tuple[tuple[Channel, ...], int], ...] = (
     ((Channel.WECHAT, Channel.EMAIL), 40),
     ((Channel.WECHAT, Channel.WEB, Channel.EMAIL), 15),
-    ((Channel.WECHAT,), 10),
-    ((Channel.EMAIL, Channel.WECHAT), 10),
-    ((Channel.WEB, Channel.WECHAT), 8),
+    # Without e-mail, a candidate who has not subscribed in WeChat cannot be reached: a few.
+    ((Channel.WECHAT,), 3),
+    ((Channel.EMAIL, Channel.WECHAT), 15),
+    ((Channel.WEB, Channel.WECHAT), 2),
+    ((Channel.WEB, Channel.WECHAT, Channel.EMAIL), 6),
     ((Channel.EMAIL,), 7),
     ((Channel.WEB, Channel.EMAIL), 5),
     ((Channel.WECHAT, Channel.TELEGRAM, Channel.EMAIL), 5),

@@ -1,6 +1,6 @@
 """The demo company: teams, HR users, jobs and a few hundred candidates at every stage, with
-six months of history that tells a story: four months of results going out late or not at
-all, then eight weeks of feedback managed with Candor.
+six months of history that tells a story: four and a half months of results going out late
+or not at all, then six weeks of feedback managed with Candor.
 
 Applications and interviews are written by feeding ATS events to `candor.ats.service`, the
 path a real ATS takes, so the demo exercises the real rules and leaves the real stage history.
@@ -107,11 +107,12 @@ DEMO_PASSWORD = "candor-demo"  # noqa: S105 - printed on purpose: the demo is fo
 DEMO_ATS_TOKEN = "cnd_demo_ats_token"  # noqa: S105
 DEMO_TOKEN_NAME = "demo-ats (candor demo)"  # noqa: S105
 CANDIDATE_COUNT = 284
-# About six months of history: the company ran its ATS for four months before it adopted
-# Candor, and has managed its feedback with it for the last eight weeks. Both halves fall in
-# the dashboard's default 90 days, so the turn is the first thing a demo user sees there.
+# About six months of history: the company ran its ATS for four and a half months before it
+# adopted Candor, and has managed its feedback with it for the last six weeks. The dashboard's
+# default 90 days hold about six weeks of each half, enough for even the smallest team's
+# few interviews a week to show the turn, so it is the first thing a demo user sees there.
 HISTORY_DAYS = 182
-ADOPTED_WEEKS_AGO = 8
+ADOPTED_WEEKS_AGO = 6
 # Drafts a recruiter overlooked since: the open SLA breaches the dashboard and worker show.
 FORGOTTEN_DRAFTS = 2
 # Candidates who read their result in WeChat and may reply, rate it or ask for a person.
@@ -549,6 +550,18 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
 )
 SCENARIO_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
+ONE_RESULT_SCENARIOS = frozenset(
+    {
+        "applied",
+        "ai_scheduled",
+        "ai_awaiting",
+        "ai_rejected",
+        INBOX_SCENARIO,
+        "ai_on_hold",
+        "withdrawn_applied",
+        "withdrawn_ai",
+    }
+)
 # Candidates who also applied for a second job, so the chat has to ask "which application?".
 SECOND_APPLICATIONS = 10
 SECOND_APPLICATION_SCENARIOS = ("applied", "ai_scheduled", "ai_awaiting")
@@ -610,7 +623,11 @@ class _People:
 
         return self._unique(self.emails, make)
 
-    def candidate(self, number: int, locale: Locale) -> CandidateIn:
+    def candidate(self, number: int, locale: Locale, *, may_be_unreachable: bool) -> CandidateIn:
+        """`may_be_unreachable`: whether the candidate may lack an e-mail address or have
+        withdrawn consent to be contacted. Only those with one result at most are: one who
+        advanced round after round would pile unreachable results into one team's few weeks
+        and hide the story its dashboard tells."""
         rng = self.rng
         if locale is Locale.ZH_CN:
             surname, surname_py = rng.choices(SURNAMES, weights=range(len(SURNAMES), 0, -1), k=1)[0]
@@ -619,7 +636,7 @@ class _People:
             mobile: str | None = self._china_mobile()
             email: str | None = (
                 self._email([f"{given_py}.{surname_py}", f"{surname_py}{given_py}"])
-                if rng.random() < 0.95
+                if rng.random() < 0.95 or not may_be_unreachable
                 else None
             )
             channel_table = ZH_CHANNELS
@@ -660,7 +677,7 @@ class _People:
             email=email,
             locale=locale,
             # A few candidates withdrew consent to be contacted (PIPL): outreach must skip them.
-            consent_contact=rng.random() >= 0.02,
+            consent_contact=rng.random() >= 0.04 or not may_be_unreachable,
             consent_talent_pool=rng.random() < 0.45,
             consent_wechat_subscription=Channel.WECHAT in channels and rng.random() < 0.4,
             preferred_channels=channels,
@@ -717,7 +734,9 @@ def plan_demo(now: datetime, *, seed: int = DEMO_SEED) -> DemoPlan:
     candidates: list[tuple[CandidateIn, str, DemoJob]] = []
     for number, name in enumerate(scenario_names, start=1):
         locale = Locale.EN if number in english else Locale.ZH_CN
-        candidate = people.candidate(number, locale)
+        candidate = people.candidate(
+            number, locale, may_be_unreachable=name in ONE_RESULT_SCENARIOS
+        )
         job = start(candidate, SCENARIO_BY_NAME[name], exclude=None)
         candidates.append((candidate, name, job))
 
@@ -950,12 +969,15 @@ class _History:
             concurrency=1,
         )
         self.now = now
-        self.adopted_at = datetime.combine(adoption_day(now), time(9), BUSINESS_TZ)
+        # The first working morning from the adoption day on: a Monday can be a holiday.
+        self.adopted_at = _next_working_moment(
+            calendar, datetime.combine(adoption_day(now), time(9, 30), BUSINESS_TZ)
+        )
         self.last_message_id = 0
         self.pending: list[tuple[datetime, int, Action]] = []
         self.sequence = 0
         self.recruiter_by_job: dict[int, int] = {}
-        self.forgotten = 0
+        self.forgotten_by: set[int | None] = set()  # whose drafts were overlooked
         self.drafted_at: dict[int, datetime] = {}
 
     def later(self, at: datetime, action: Action) -> None:
@@ -1016,16 +1038,20 @@ class _History:
                 self.deliver_soon(decided_at)
                 self.schedule_chat(message.id, decided_at)
             elif message.state is MessageState.PENDING_APPROVAL:
-                self.schedule_review(message, decided_at)
+                await self.schedule_review(message, decided_at)
 
-    def schedule_review(self, message: OutreachMessage, drafted_at: datetime) -> None:
+    async def schedule_review(self, message: OutreachMessage, drafted_at: datetime) -> None:
         rng = random.Random(f"{DEMO_SEED}-review-{message.id}")  # noqa: S311 - fake data
         discard = False
         if drafted_at < self.adopted_at:
-            # Unmanaged: one to four weeks, some thrown away; the backlog was cleared on the
-            # adoption day.
+            # Unmanaged: reviewed days to weeks after the promise had lapsed, some thrown away;
+            # the backlog was cleared on the adoption day. Counted from the deadline in working
+            # days, not from the draft in calendar days, so that a holiday (which moves the
+            # deadline) cannot turn the late months on time by accident of the date.
+            lapsed = (message.due_at or drafted_at).astimezone(BUSINESS_TZ).date()
+            review_day, _ = self.calendar.add_working_days(lapsed, rng.randint(2, 15))
             at = min(
-                _business_time(rng, drafted_at.date() + timedelta(days=rng.randint(6, 28))),
+                _business_time(rng, review_day),
                 self.adopted_at + timedelta(minutes=rng.randint(0, 300)),
             )
             discard = rng.random() < 0.3
@@ -1034,11 +1060,18 @@ class _History:
             at = _next_working_moment(
                 self.calendar, drafted_at + timedelta(hours=rng.uniform(2.0, 70.0))
             )
-            if self.forgotten < FORGOTTEN_DRAFTS and timedelta(
+            if len(self.forgotten_by) < FORGOTTEN_DRAFTS and timedelta(
                 days=9
             ) < self.now - drafted_at < timedelta(days=20):
-                self.forgotten += 1
-                return  # forgotten: one of the few open breaches
+                # One overlooked draft per recruiter at most: a team's few interviews a week
+                # would otherwise show a late week that the story does not tell.
+                job_id = await self.session.scalar(
+                    select(Application.job_id).where(Application.id == message.application_id)
+                )
+                recruiter = self.recruiter_by_job.get(job_id) if job_id is not None else None
+                if recruiter not in self.forgotten_by:
+                    self.forgotten_by.add(recruiter)
+                    return  # forgotten: one of the few open breaches
         if at >= self.now:
             return  # still in the approval inbox
 
