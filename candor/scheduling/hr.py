@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.auth.principals import HRPrincipal
-from candor.models import Application, Candidate, Job
-from candor.models.enums import InterviewKind
+from candor.models import Application, Candidate, Job, Team
+from candor.models.enums import ApplicationStatus, InterviewKind
 from candor.models.scheduling import (
+    LIVE_STATES,
     BookingState,
     InterviewBooking,
     InterviewSlot,
@@ -200,6 +201,62 @@ async def slot_view(session: AsyncSession, principal: HRPrincipal, slot_id: int)
     slot, job = await visible_slot(session, principal, slot_id)
     [view] = await _views(session, [(slot, job)])
     return view
+
+
+async def visible_teams(session: AsyncSession, principal: HRPrincipal) -> list[Team]:
+    query = select(Team).order_by(Team.name, Team.id)
+    if not principal.is_admin:
+        query = query.where(Team.id.in_(principal.team_ids))
+    return list((await session.scalars(query)).all())
+
+
+async def free_slots(
+    session: AsyncSession, job_id: int, round: int, *, now: datetime, limit: int = 40
+) -> list[InterviewSlot]:
+    """The job round's slots yet to start with a seat free, soonest first: where HR can book
+    or move a candidate."""
+    taken = (
+        select(InterviewBooking.slot_id, func.count().label("taken"))
+        .where(InterviewBooking.state.in_(LIVE_STATES))
+        .group_by(InterviewBooking.slot_id)
+        .subquery()
+    )
+    return list(
+        (
+            await session.scalars(
+                select(InterviewSlot)
+                .outerjoin(taken, taken.c.slot_id == InterviewSlot.id)
+                .where(
+                    InterviewSlot.job_id == job_id,
+                    InterviewSlot.round == round,
+                    InterviewSlot.cancelled_at.is_(None),
+                    InterviewSlot.starts_at > now,
+                    InterviewSlot.capacity > func.coalesce(taken.c.taken, 0),
+                )
+                .order_by(InterviewSlot.starts_at, InterviewSlot.id)
+                .limit(limit)
+            )
+        ).all()
+    )
+
+
+async def bookable_applications(
+    session: AsyncSession, job_ids: Sequence[int], *, limit: int = 300
+) -> list[tuple[str, str, int]]:
+    """(code, candidate name, job id) of the jobs' applications still in the running."""
+    if not job_ids:
+        return []
+    rows = await session.execute(
+        select(Application.code, Candidate.name, Application.job_id)
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .where(
+            Application.job_id.in_(job_ids),
+            Application.status.in_((ApplicationStatus.ACTIVE, ApplicationStatus.ON_HOLD)),
+        )
+        .order_by(Application.id.desc())
+        .limit(limit)
+    )
+    return [(code, name, job_id) for code, name, job_id in rows]
 
 
 # -- Slots from an ICS file ----------------------------------------------------------------------
