@@ -16,7 +16,7 @@ from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import CurrentHR, RuntimeDep, SessionDep
-from api.errors import HR_TOKEN, IDEMPOTENT_POST, ApiError, error_responses
+from api.errors import HR_TOKEN, IDEMPOTENT_POST, UNREADABLE_BODY, ApiError, error_responses
 from api.idempotent import IdempotentPostDep
 from candor.clock import BUSINESS_TZ, utcnow
 from candor.ids import RowId
@@ -84,7 +84,7 @@ async def get_policy(job_id: RowId, session: SessionDep, principal: CurrentHR) -
 @router.put(
     "/jobs/{job_id}/policy",
     response_model=PolicyOut,
-    responses=error_responses(JOB_NOT_FOUND),
+    responses=error_responses(UNREADABLE_BODY, JOB_NOT_FOUND),
     summary="Set the job's self-scheduling policy (created or replaced)",
     description="Which round candidates who advance book, how long a picked time is held, "
     "the minimum notice, and how late and how often a candidate may move it themselves.",
