@@ -240,6 +240,7 @@ async def send_to_conversation(
     delivery, sent after commit), for services outside the dialogue: HR's interview changes."""
     return await _send_to_conversation(session, conversation, body, author=author, now=now)
 
+
 # -- HR tasks and the application -----------------------------------------------------------
 
 
