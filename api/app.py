@@ -30,6 +30,7 @@ from api.routers import (
     metrics,
     outreach,
     privacy,
+    scheduling,
     sms,
     telegram,
     templates,
@@ -170,6 +171,8 @@ def create_app(
     app.include_router(conversations.router)
     app.include_router(privacy.router)
     app.include_router(webhooks.router)
+    app.include_router(scheduling.router)
+    app.include_router(scheduling.public_router)
     install_console(app)
     document_body_limit(app)
     return app

@@ -18,6 +18,7 @@ from api.console import (
     nlu_review,
     notifications,
     privacy,
+    scheduling,
     template_editor,
     webhooks,
 )
@@ -42,6 +43,7 @@ def install_console(app: FastAPI) -> None:
         nlu_review,
         notifications,
         privacy,
+        scheduling,
     ):
         app.include_router(module.router)
 

@@ -66,6 +66,11 @@ LABELS = (
     NP_("enum", "exhausted"),
     NP_("enum", "cancelled"),
     NP_("enum", "permanent_failure"),
+    # Interview bookings and attendance
+    NP_("enum", "held"),
+    NP_("enum", "confirmed"),
+    NP_("enum", "attended"),
+    NP_("enum", "no_show"),
     # Whether a result kept the feedback promise (KPI splits)
     NP_("enum", "met"),
     NP_("enum", "missed"),

@@ -233,6 +233,14 @@ async def _send_to_conversation(
     return message
 
 
+async def send_to_conversation(
+    session: AsyncSession, conversation: Conversation, body: str, *, author: str, now: datetime
+) -> ChatMessage:
+    """A message to the candidate on the conversation's channel (a transcript row and its
+    delivery, sent after commit), for services outside the dialogue: HR's interview changes."""
+    return await _send_to_conversation(session, conversation, body, author=author, now=now)
+
+
 # -- HR tasks and the application -----------------------------------------------------------
 
 

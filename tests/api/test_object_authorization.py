@@ -18,6 +18,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import routing
 from fastapi.dependencies.models import Dependant
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import create_app
 from api.console.deps import get_console_admin
@@ -29,16 +30,19 @@ from candor.clock import BUSINESS_TZ, utcnow
 from candor.kpis.facts import differences
 from candor.models import (
     ApiToken,
+    Application,
     AuditEntry,
     ChatIdentity,
     Conversation,
     ConversationFacts,
     HandoffFacts,
     HRUser,
+    InterviewBooking,
+    InterviewSlot,
     JobQuestion,
 )
 from candor.models.dialogue import HrTask, HrTaskKind, JobQuestionState
-from candor.models.enums import Channel, Decision, Locale, Role
+from candor.models.enums import Channel, Decision, InterviewKind, Locale, Role
 from candor.models.nlu_review import ReviewState
 from candor.models.outreach import (
     ApprovalMode,
@@ -47,10 +51,13 @@ from candor.models.outreach import (
     OutboxState,
     OutreachMessage,
 )
+from candor.models.scheduling import BookingState, SlotSource
 from candor.models.webhooks import WebhookDelivery, WebhookDeliveryState, WebhookEventType
 from candor.nlu_review import service as nlu_review
 from candor.outreach.rules import set_rule
 from candor.outreach.templates import TemplateIn, save_template
+from candor.scheduling import service as scheduling
+from candor.scheduling.slots import SlotSpec, add_slots
 from candor.webhooks import service as webhook_service
 from candor.webhooks.events import record_event
 from candor.webhooks.schemas import WebhookEndpointIn
@@ -74,6 +81,8 @@ NOT_OBJECTS = {
     "/chat/static/{name}": "the web chat's public script and stylesheet",
     "/privacy/exports/{token}": "a candidate's own export link: its token is the credential, "
     "no HR user's (tests/api/routers/test_privacy.py)",
+    "/api/v1/scheduling/bookings/{public_id}.ics": "the candidate's calendar file: its "
+    "signature is the credential, no HR user's (tests/api/routers/test_scheduling.py)",
 }
 # A request body that passes validation, by body model, so the handler's lookup runs.
 BODIES: dict[str, dict[str, Any]] = {
@@ -83,6 +92,10 @@ BODIES: dict[str, dict[str, Any]] = {
     "JobAnswerIn": {"answer": "每周五天"},
     "JobRejectIn": {"reason": "答案过时"},
     "WebhookEndpointPatch": {"description": "ATS"},
+    "PolicyIn": {"interview_kind": "onsite"},
+    "MoveIn": {"slot_id": 1},
+    "HrCancelIn": {"reason": "面试官出差"},
+    "AttendanceIn": {"attendance": "no_show"},
 }
 FORM = {"subject": "主题", "body": "改写后的正文", "reason": "不合适", "confirm": "1"}
 
@@ -104,6 +117,10 @@ class TeamAObjects:
     # Webhook endpoints (admin-only too) and one of their deliveries.
     endpoint_id: int
     delivery_id: int
+    # Interview scheduling: team A's job, a slot of it and a booking of that slot.
+    job_id: int
+    slot_id: int
+    booking_id: str
 
     def value(self, parameter: str) -> str:
         known = {
@@ -120,6 +137,9 @@ class TeamAObjects:
             "team_id": str(self.team_id),
             "endpoint_id": str(self.endpoint_id),
             "delivery_id": str(self.delivery_id),
+            "job_id": str(self.job_id),
+            "slot_id": str(self.slot_id),
+            "public_id": self.booking_id,
         }
         assert parameter in known, (
             f"route parameter {parameter!r} is new: name an object of team A for it here"
@@ -206,6 +226,7 @@ async def team_a_objects(world: World) -> TeamAObjects:
         session.add(delivery)
         await session.flush()
         delivery_id = delivery.id
+        job_id, slot_id, booking_id = await team_a_booking(session, world)
         return TeamAObjects(
             message_id,
             template.key,
@@ -223,7 +244,36 @@ async def team_a_objects(world: World) -> TeamAObjects:
             team_id=world.team.id,
             endpoint_id=endpoint.id,
             delivery_id=delivery_id,
+            job_id=job_id,
+            slot_id=slot_id,
+            booking_id=booking_id,
         )
+
+
+async def team_a_booking(session: AsyncSession, world: World) -> tuple[int, int, str]:
+    """Applicant 1's interview booked by team A's recruiter into a slot of the job."""
+    application = await session.scalar(
+        select(Application).where(Application.external_id == "app-1")
+    )
+    assert application is not None
+    recruiter = await load_principal(session, world.recruiter.id)
+    assert recruiter is not None
+    await scheduling.set_policy(
+        session, application.job_id, interview_kind=InterviewKind.ONSITE, actor="test"
+    )
+    starts = utcnow() + timedelta(days=3)
+    [slot] = await add_slots(
+        session,
+        recruiter,
+        application.job_id,
+        [SlotSpec(starts_at=starts, ends_at=starts + timedelta(minutes=45))],
+        round=2,
+        kind=InterviewKind.ONSITE,
+        source=SlotSource.MANUAL,
+        now=utcnow(),
+    )
+    booking = await scheduling.hr_book(session, recruiter, application.id, slot.id, now=utcnow())
+    return application.job_id, slot.id, booking.public_id
 
 
 def _admin_only(dependant: Dependant) -> bool:
@@ -295,6 +345,10 @@ async def test_every_id_taking_route_hides_another_teams_objects(
     assert "POST /api/v1/job-questions/{question_id}/reject" in walked
     assert "POST /console/admin/users/{user_id}/deactivate" in walked
     assert "POST /console/admin/tokens/{token_id}/revoke" in walked
+    assert "PUT /api/v1/scheduling/jobs/{job_id}/policy" in walked
+    assert "POST /api/v1/scheduling/bookings/{public_id}/attendance" in walked
+    assert "POST /console/scheduling/slots/{slot_id}/book" in walked
+    assert "POST /console/scheduling/bookings/{public_id}/cancel" in walked
     async with world.runtime.sessionmaker() as session:
         message = await session.get_one(OutreachMessage, objects.message_id)
         assert message.state is MessageState.PENDING_APPROVAL
@@ -303,6 +357,12 @@ async def test_every_id_taking_route_hides_another_teams_objects(
         recruiter = await session.get_one(HRUser, objects.user_id)
         assert recruiter.is_active
         assert (await session.get_one(ApiToken, objects.token_id)).revoked_at is None
+        assert (await session.get_one(InterviewSlot, objects.slot_id)).cancelled_at is None
+        booking = await session.scalar(
+            select(InterviewBooking).where(InterviewBooking.public_id == objects.booking_id)
+        )
+        assert booking is not None
+        assert (booking.state, booking.attendance) == (BookingState.CONFIRMED, None)
         question = await session.get_one(JobQuestion, objects.question_id)
         assert question.state is JobQuestionState.PENDING
         outsider_rows = await session.scalar(

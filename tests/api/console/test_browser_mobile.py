@@ -11,13 +11,18 @@ the bars of the SVG charts (each bar's figure is also a link in a table or KPI t
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from candor.auth.principals import load_principal
+from candor.clock import utcnow
 from candor.models import (
+    Application,
     Conversation,
     HrTask,
     HRUser,
@@ -28,8 +33,11 @@ from candor.models import (
     WebhookEndpoint,
 )
 from candor.models.dialogue import HrTaskKind, JobQuestionState
-from candor.models.enums import Locale, Role
+from candor.models.enums import InterviewKind, Locale, Role
 from candor.models.outreach import MessageState
+from candor.models.scheduling import SlotSource
+from candor.scheduling import service as scheduling
+from candor.scheduling.slots import SlotSpec, add_slots
 from tests.api.console.test_browser import (  # the same server, browser and helpers
     ServerThread,
     browser,
@@ -227,12 +235,50 @@ async def seed_every_page(world: World) -> dict[str, int]:
         )
         await session.flush()
         webhook = (await session.scalars(select(WebhookEndpoint.id))).one()
+        await interviews_this_week(session, world, job.id)
         return {
             "message": message,
             "conversation": conversation_id,
             "candidate": talk.candidate_id or 0,
             "webhook": webhook,
         }
+
+
+async def interviews_this_week(session: AsyncSession, world: World, job_id: int) -> None:
+    """The calendar's week: a slot booked for applicant 1 that began an hour ago, and a
+    free one later today."""
+    recruiter = await load_principal(session, world.recruiter.id)
+    assert recruiter is not None
+    await scheduling.set_policy(
+        session, job_id, interview_kind=InterviewKind.ONSITE, preparation="简历", actor="test"
+    )
+    soon = utcnow() + timedelta(minutes=5)
+    began, _later = await add_slots(
+        session,
+        recruiter,
+        job_id,
+        [
+            SlotSpec(
+                starts_at=soon,
+                ends_at=soon + timedelta(minutes=45),
+                location="上海市徐汇区虹桥路 1 号 3 楼 301 会议室",
+                video_link="https://meet.example.com/a-rather-long-meeting-link-for-a-phone",
+                interviewers=("王老师", "陈经理"),
+            ),
+            SlotSpec(starts_at=soon + timedelta(hours=1), ends_at=soon + timedelta(hours=2)),
+        ],
+        round=2,
+        kind=InterviewKind.ONSITE,
+        source=SlotSource.MANUAL,
+        now=utcnow(),
+    )
+    application = await session.scalar(
+        select(Application).where(Application.external_id == "app-1")
+    )
+    assert application is not None
+    await scheduling.hr_book(session, recruiter, application.id, began.id, now=utcnow())
+    began.starts_at = utcnow() - timedelta(hours=1)
+    began.ends_at = began.starts_at + timedelta(minutes=45)
 
 
 async def test_every_page_fits_a_phone_and_a_tablet(
@@ -264,6 +310,7 @@ async def test_every_page_fits_a_phone_and_a_tablet(
         "admin-teams": "/console/admin/teams",
         "admin-webhooks": "/console/admin/webhooks",
         "admin-webhook": f"/console/admin/webhooks/{ids['webhook']}",
+        "scheduling": "/console/scheduling",
     }
     for size, device in (("phone", PHONE), ("tablet", TABLET)):
         page = await (await browser.new_context(**device)).new_page()
@@ -276,6 +323,12 @@ async def test_every_page_fits_a_phone_and_a_tablet(
             assert answer.status == 200, (name, answer.status)
             await assert_fits(page, f"{size} {name}")
             await screenshot(page, request, f"{size}-{name}")
+        # The calendar's forms, every one opened, fit too.
+        await page.goto(f"{server.url}/console/scheduling")
+        await page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        await expect(page.get_by_role("button", name="No-show")).to_be_visible()
+        await assert_fits(page, f"{size} scheduling, every form open")
+        await screenshot(page, request, f"{size}-scheduling-open")
 
     # The KPI filters by name, on the tablet: the type-to-filter box narrows the recruiters.
     await page.goto(f"{server.url}/console/kpis?{range_}")
