@@ -377,6 +377,12 @@ async def hold(
         return current
     policy = await session.get(SchedulingPolicy, invitation.job_id)
     hold_for = timedelta(minutes=policy.hold_minutes if policy is not None else 10)
+    # Holds of one slot queue on its row rather than all inserting its lowest free seat at
+    # once, waiting for the winner's commit and retrying (under 50 candidates that herd
+    # made a booking take seconds). The unique index, not this lock, guarantees the seat.
+    await session.execute(
+        select(InterviewSlot.id).where(InterviewSlot.id == slot.id).with_for_update()
+    )
     # The candidate's earlier hold, and lapsed holds of this slot, give their seats back.
     await session.execute(
         update(InterviewBooking)
