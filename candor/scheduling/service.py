@@ -8,6 +8,9 @@ The seat guarantee is the database's (`candor.models.scheduling`): a hold insert
 the lowest free seat inside a savepoint, and a unique violation means another transaction
 took that seat first, so the next free one is tried. Nothing here counts on reading a
 consistent picture of the slot, which is what makes it safe under any number of processes.
+Holds of one slot do queue on its row, and changes to one invitation on the invitation's,
+but only so that racing candidates wait in turn instead of colliding, and a double click's
+second press sees the first.
 """
 
 from __future__ import annotations
