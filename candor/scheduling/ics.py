@@ -4,9 +4,10 @@ file HR exports from their calendar."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Component, Event
 
 from candor.models.scheduling import BUSINESS_ZONE, InterviewSlot
 from candor.scheduling.errors import InvalidSlotError
@@ -59,6 +60,13 @@ def _moment(value: object, tz: ZoneInfo, what: str) -> datetime:
     raise InvalidSlotError(f"{what}: no start and end time")
 
 
+def _value(event: Component, name: str, label: str) -> Any:
+    prop = event.get(name)
+    if isinstance(prop, list):
+        raise InvalidSlotError(f"{label}: more than one {name.upper()}")
+    return prop.dt
+
+
 def parse_feed(
     data: bytes, *, default_zone: str = BUSINESS_ZONE, capacity: int = 1
 ) -> tuple[list[SlotSpec], list[str]]:
@@ -77,6 +85,7 @@ def parse_feed(
         raise InvalidSlotError("not an iCalendar file: no VCALENDAR", code="invalid_ics")
     specs: list[SlotSpec] = []
     skipped: list[str] = []
+    seen: set[str] = set()
     for index, event in enumerate(calendar.walk("VEVENT"), start=1):
         uid = str(event.get("uid") or "").strip()
         label = f"event {index}" + (f" ({uid})" if uid else "")
@@ -86,23 +95,31 @@ def parse_feed(
         if str(event.get("status") or "").upper() == "CANCELLED":
             skipped.append(f"{label}: cancelled")
             continue
+        if uid[:255] in seen:
+            # e.g. a RECURRENCE-ID override of a recurring event: one UID, one slot.
+            skipped.append(f"{label}: repeats the UID of an earlier event")
+            continue
+        seen.add(uid[:255])
         if event.get("rrule") is not None:
             skipped.append(f"{label}: recurring events are not imported; use weekly windows")
             continue
-        start_prop, end_prop = event.get("dtstart"), event.get("dtend")
-        if start_prop is None:
+        if event.get("dtstart") is None:
             skipped.append(f"{label}: no start")
             continue
         try:
-            start = _moment(start_prop.dt, tz, label)
-            if end_prop is not None:
-                end = _moment(end_prop.dt, tz, label)
+            start = _moment(_value(event, "dtstart", label), tz, label)
+            if event.get("dtend") is not None:
+                end = _moment(_value(event, "dtend", label), tz, label)
             elif event.get("duration") is not None:
-                end = start + event.get("duration").dt
+                end = start + _value(event, "duration", label)
             else:
                 end = start + timedelta(hours=1)
         except InvalidSlotError as error:
             skipped.append(error.message)
+            continue
+        except (ValueError, TypeError):
+            # icalendar reads a malformed value lazily: it fails here, not in from_ical.
+            skipped.append(f"{label}: its start, end or duration cannot be read")
             continue
         if end <= start:
             skipped.append(f"{label}: ends before it starts")

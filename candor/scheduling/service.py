@@ -8,6 +8,9 @@ The seat guarantee is the database's (`candor.models.scheduling`): a hold insert
 the lowest free seat inside a savepoint, and a unique violation means another transaction
 took that seat first, so the next free one is tried. Nothing here counts on reading a
 consistent picture of the slot, which is what makes it safe under any number of processes.
+Holds of one slot do queue on its row, and changes to one invitation on the invitation's,
+but only so that racing candidates wait in turn instead of colliding, and a double click's
+second press sees the first.
 """
 
 from __future__ import annotations
@@ -317,14 +320,27 @@ async def _check_notice(session: AsyncSession, slot: InterviewSlot, now: datetim
         raise SlotTooSoonError("that time has passed or is too soon to book")
 
 
+async def _lock(session: AsyncSession, invitation: SchedulingInvitation) -> None:
+    """Changes to one invitation run one at a time: a double click's second press waits for
+    the first to commit, then reads what it did (on SQLite the single writer does this)."""
+    await session.execute(
+        select(SchedulingInvitation)
+        .where(SchedulingInvitation.id == invitation.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 async def _booking(
     session: AsyncSession, invitation: SchedulingInvitation, public_id: str
 ) -> InterviewBooking:
     booking = await session.scalar(
-        select(InterviewBooking).where(
+        select(InterviewBooking)
+        .where(
             InterviewBooking.public_id == public_id,
             InterviewBooking.invitation_id == invitation.id,
         )
+        .execution_options(populate_existing=True)
     )
     if booking is None:
         raise BookingNotFoundError("no such booking")
@@ -353,6 +369,7 @@ async def hold(
 ) -> InterviewBooking:
     """Keep a seat of the slot for the candidate for the job's hold time. Picking again
     gives up the earlier hold; picking the slot already booked returns that booking."""
+    await _lock(session, invitation)
     if invitation.state is InvitationState.CLOSED:
         raise NoInvitationError("this invitation is closed")
     slot = await _slot_for(session, invitation, slot_id)
@@ -363,6 +380,12 @@ async def hold(
         return current
     policy = await session.get(SchedulingPolicy, invitation.job_id)
     hold_for = timedelta(minutes=policy.hold_minutes if policy is not None else 10)
+    # Holds of one slot queue on its row rather than all inserting its lowest free seat at
+    # once, waiting for the winner's commit and retrying (under 50 candidates that herd
+    # made a booking take seconds). The unique index, not this lock, guarantees the seat.
+    await session.execute(
+        select(InterviewSlot.id).where(InterviewSlot.id == slot.id).with_for_update()
+    )
     # The candidate's earlier hold, and lapsed holds of this slot, give their seats back.
     await session.execute(
         update(InterviewBooking)
@@ -419,6 +442,7 @@ async def confirm(
 ) -> tuple[InterviewBooking, bool]:
     """Turn the hold into the booking. Returns the booking and whether this call confirmed
     it (False: it was already confirmed, e.g. the button pressed twice)."""
+    await _lock(session, invitation)
     booking = await _booking(session, invitation, public_id)
     if booking.state is BookingState.CONFIRMED:
         return booking, False
@@ -539,6 +563,7 @@ async def cancel(
 ) -> InterviewBooking:
     """Cancel the confirmed booking (the candidate within the policy, or HR). The invitation
     stays open: the candidate may book another time later."""
+    await _lock(session, invitation)
     booking = await _booking(session, invitation, public_id)
     if booking.state is not BookingState.CONFIRMED:
         raise BookingNotFoundError("that booking is not a confirmed interview")

@@ -151,6 +151,9 @@ async def add_slots(
         raise InvalidSlotError(f"add at most {MAX_SLOTS_PER_CALL} slots at a time")
     for spec in specs:
         _check(spec, now)
+    uids = [spec.external_uid for spec in specs if spec.external_uid is not None]
+    if len(set(uids)) != len(uids):
+        raise InvalidSlotError("two slots of the batch have the same UID", code="duplicate_uid")
     known = {
         slot.external_uid: slot
         for slot in await session.scalars(
