@@ -50,7 +50,7 @@ from candor.scheduling.errors import (
     SlotTakenError,
     SlotTooSoonError,
 )
-from candor.sla.calendar import WorkingCalendar
+from candor.sla.calendar import DayKind, WorkingCalendar
 from candor.webhooks import events as webhook_events
 
 log = get_logger(__name__)
@@ -258,9 +258,14 @@ async def offers(
     earliest = now + notice
     if after is not None and after > earliest:
         earliest = after
+    round_slots = select(InterviewSlot.id).where(
+        InterviewSlot.job_id == invitation.job_id,
+        InterviewSlot.round == invitation.round,
+        InterviewSlot.starts_at > earliest,
+    )
     taken = (
         select(InterviewBooking.slot_id, func.count().label("taken"))
-        .where(_live(now))  # type: ignore[arg-type]
+        .where(_live(now), InterviewBooking.slot_id.in_(round_slots))  # type: ignore[arg-type]
         .group_by(InterviewBooking.slot_id)
         .subquery()
     )
@@ -286,7 +291,7 @@ async def offers(
     ).all()
     found: list[Offer] = []
     for slot, count in rows:
-        if not calendar.is_working_day(slot.starts_at.astimezone(BUSINESS_TZ).date()):
+        if calendar.day(slot.starts_at.astimezone(BUSINESS_TZ).date()).kind is DayKind.HOLIDAY:
             continue  # imported or entered before the holiday was known
         if accept is not None and not accept(slot):
             continue

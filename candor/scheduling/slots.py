@@ -24,7 +24,7 @@ from candor.models.scheduling import (
 )
 from candor.scheduling.errors import ChangeNotAllowedError, InvalidSlotError, SlotNotFoundError
 from candor.scheduling.service import check_scope
-from candor.sla.calendar import WorkingCalendar
+from candor.sla.calendar import DayKind, WorkingCalendar
 
 MAX_SLOTS_PER_CALL = 2000
 MAX_CAPACITY = 500
@@ -90,9 +90,9 @@ def weekly_specs(
         day = first
         while day <= last:
             info = calendar.day(day)
-            runs = info.working and (
+            runs = info.kind is not DayKind.HOLIDAY and (
                 day.weekday() in window.weekdays
-                or (day.weekday() >= 5 and window.weekdays >= WORKING_WEEK)
+                or (info.kind is DayKind.MAKEUP_WORKDAY and window.weekdays >= WORKING_WEEK)
             )
             if runs:
                 moment = datetime.combine(day, window.start, tz)

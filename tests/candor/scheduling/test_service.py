@@ -97,7 +97,9 @@ async def test_an_invitation_is_opened_once_and_only_for_a_job_that_schedules_it
 # -- Offers -----------------------------------------------------------------------------------
 
 
-async def test_offers_are_the_soonest_working_day_slots_past_the_notice(world: World) -> None:
+async def test_offers_are_the_soonest_slots_past_the_notice_never_on_a_holiday(
+    world: World,
+) -> None:
     invitation = await world.invite(world.application_ids[0])
     for moment in (
         "2026-09-28 11:00",  # in an hour: inside the two hours' notice
@@ -108,7 +110,7 @@ async def test_offers_are_the_soonest_working_day_slots_past_the_notice(world: W
         "2026-10-06 15:00",  # National Day
         "2026-09-30 14:00",
         "2026-10-10 10:00",  # the make-up working Saturday (调休)
-        "2026-10-11 10:00",  # an ordinary Sunday
+        "2026-10-11 10:00",  # an ordinary Sunday: HR chose to interview then
     ):
         await world.add_slot(shanghai(moment))
     await world.add_slot(shanghai("2026-09-29 09:00"), round=3)  # another round
@@ -116,14 +118,20 @@ async def test_offers_are_the_soonest_working_day_slots_past_the_notice(world: W
 
     expected = [
         shanghai(m)
-        for m in ("2026-09-29 10:00", "2026-09-30 14:00", "2026-10-08 10:00", "2026-10-10 10:00")
+        for m in (
+            "2026-09-29 10:00",
+            "2026-09-30 14:00",
+            "2026-10-08 10:00",
+            "2026-10-10 10:00",
+            "2026-10-11 10:00",
+        )
     ]
     assert starts(await offers_for(world, invitation)) == expected[:3]  # the job's offer_count
     assert starts(await offers_for(world, invitation, limit=10)) == expected
     assert starts(await offers_for(world, invitation, limit=1)) == expected[:1]
     # "More times": the page after the last time shown.
     assert starts(await offers_for(world, invitation, after=expected[1], limit=10)) == expected[2:]
-    assert starts(await offers_for(world, invitation, after=expected[3])) == []
+    assert starts(await offers_for(world, invitation, after=expected[4])) == []
     # The notice moves with the clock: at 09:30 the 10:00 slot is too soon.
     later = shanghai("2026-09-29 09:30")
     assert starts(await offers_for(world, invitation, now=later, limit=10)) == expected[1:]

@@ -31,7 +31,7 @@ from candor.scheduling.slots import (
     cancel_slot,
     weekly_specs,
 )
-from candor.sla.calendar import WorkingCalendar
+from candor.sla.calendar import DayKind, WorkingCalendar
 from candor.sla.service import current_calendar
 from tests.candor.scheduling.conftest import NOW, World, shanghai
 
@@ -83,6 +83,23 @@ async def test_a_window_on_chosen_weekdays_keeps_to_them(runtime: Runtime) -> No
     specs = weekly_specs(calendar, [window], date(2026, 9, 28), date(2026, 10, 11))
     # Thursday 1 and Tuesday 6 October are National Day.
     assert local_days(specs) == [date(2026, 9, 29), date(2026, 10, 8)]
+
+
+async def test_a_weekend_window_runs_on_weekends_but_not_on_holidays(runtime: Runtime) -> None:
+    """A Saturday window is HR's choice to interview on Saturdays: it runs on ordinary
+    Saturdays and on the make-up one, never on a Saturday of the National Day holiday."""
+    calendar = await calendar_of(runtime)
+    window = WeeklyWindow(
+        start=time(10), end=time(11), duration_minutes=60, weekdays=frozenset({5})
+    )
+    specs = weekly_specs(calendar, [window], date(2026, 9, 19), date(2026, 10, 17))
+    # Saturday 26 September is in the Mid-Autumn break and 3 October in National Day's;
+    # 10 October is the make-up working Saturday.
+    assert local_days(specs) == [
+        date(2026, 9, 19),
+        date(2026, 10, 10),
+        date(2026, 10, 17),
+    ]
 
 
 async def test_slots_run_back_to_back_with_the_gap_between_them(runtime: Runtime) -> None:
@@ -176,7 +193,7 @@ def test_a_wrong_window_is_refused_with_its_reason(
     days=st.integers(0, 40),
     zone=st.sampled_from(["Asia/Shanghai", "Europe/London", "America/New_York", "UTC"]),
 )
-def test_every_generated_slot_is_inside_its_window_on_a_working_day(
+def test_every_generated_slot_is_inside_its_window_and_never_on_a_holiday(
     start_minute: int,
     length: int,
     duration: int,
@@ -205,8 +222,11 @@ def test_every_generated_slot_is_inside_its_window_on_a_working_day(
         local = spec.starts_at.astimezone(tz)
         day = local.date()
         assert first <= day <= last
-        assert PACKAGE_CALENDAR.is_working_day(day)
-        assert day.weekday() in weekdays or (day.weekday() >= 5 and weekdays >= WORKING_WEEK)
+        kind = PACKAGE_CALENDAR.day(day).kind
+        assert kind is not DayKind.HOLIDAY
+        assert day.weekday() in weekdays or (
+            kind is DayKind.MAKEUP_WORKDAY and weekdays >= WORKING_WEEK
+        )
         assert spec.ends_at - spec.starts_at == timedelta(minutes=duration)
         window_start = datetime.combine(day, window.start, tz)
         window_end = datetime.combine(day, window.end, tz)
