@@ -116,7 +116,8 @@ class _Writer:
             previous = booking
 
 
-async def _write(runtime: Runtime, history: History) -> None:
+async def write_scheduling_history(runtime: Runtime, history: History) -> None:
+    """Six invitations around the history's range (see the figures below)."""
     a, b = history.job_a, history.job_b
     async with runtime.transaction() as session:
         w = _Writer(session)
@@ -159,7 +160,7 @@ async def _write(runtime: Runtime, history: History) -> None:
 
 
 async def test_the_scheduling_figures_of_the_company(runtime: Runtime, history: History) -> None:
-    await _write(runtime, history)
+    await write_scheduling_history(runtime, history)
 
     figures = (await report(runtime, history.filters())).figures.scheduling
 
@@ -179,7 +180,7 @@ async def test_the_scheduling_figures_of_the_company(runtime: Runtime, history: 
 async def test_the_scheduling_figures_by_job_recruiter_and_team(
     runtime: Runtime, history: History
 ) -> None:
-    await _write(runtime, history)
+    await write_scheduling_history(runtime, history)
     recruiter = HRPrincipal(
         user_id=history.recruiter_a.id, role=Role.RECRUITER, team_ids=frozenset({history.team_a.id})
     )
