@@ -63,7 +63,7 @@ from candor.outreach.service import (
     transition,
 )
 from candor.runtime import Runtime
-from candor.scheduling.invitations import add_invitation, booking_link
+from candor.scheduling.invitations import add_invitation
 from candor.webhooks.events import record_message_events
 
 log = get_logger(__name__)
@@ -277,10 +277,9 @@ class Dispatcher:
             )
             for candidate_id, bound_channel, external_user_id in identities:
                 bound.setdefault((candidate_id, bound_channel), external_user_id)
-        links = await self._booking_links(
+        tokens = await self._booking_tokens(
             session, {row.application_id for row in rows if row.outcome is Decision.ADVANCE}
         )
-        public_url = self.runtime.settings.public_url.rstrip("/")
         by_id = {row.item_id: row for row in rows}
         prepared = []
         for item in claimed:
@@ -305,8 +304,8 @@ class Dispatcher:
                     body=row.body,
                     wechat_data=dict(row.wechat_data),
                     sms_params=dict(row.sms_params),
-                    link=links.get(row.application_id),
-                    chat_url=f"{public_url}/chat",
+                    token=tokens.get(row.application_id),
+                    public_url=self.runtime.settings.public_url,
                 )
                 delivery = Delivery(
                     idempotency_key=row.idempotency_key,
@@ -329,10 +328,10 @@ class Dispatcher:
             )
         return prepared
 
-    async def _booking_links(
+    async def _booking_tokens(
         self, session: AsyncSession, application_ids: set[int]
     ) -> dict[int, str]:
-        """The booking link of each application whose invitation is still open (one booked
+        """The booking token of each application whose invitation is still open (one booked
         already, or closed, is not offered again)."""
         if not application_ids:
             return {}
@@ -344,9 +343,8 @@ class Dispatcher:
             )
             .order_by(SchedulingInvitation.round)
         )
-        public_url = self.runtime.settings.public_url
         # The latest round wins: ordered by round, later rows overwrite earlier ones.
-        return {application_id: booking_link(public_url, token) for application_id, token in rows}
+        return {int(row.application_id): str(row.token) for row in rows}
 
     async def _record_until_lease_ends(
         self, outcomes: Sequence[tuple[int, SendResult]], *, deadline: float

@@ -5,8 +5,10 @@ delivered, as an extra the approval screens announce, never by rewriting HR's wo
 - e-mail and WeChat: a footer line with the booking link (`/b/<token>`, short enough for
   a WeChat text); a WeChat template message also opens the link when tapped;
 - SMS: the provider sends only its approved template, so the link goes where the template's
-  SMS form puts the marker `{booking_link}` (a parameter whose text is the marker); a form
-  without it sends the text as approved;
+  SMS form puts the marker `{booking_link}` (a parameter whose text is the marker), or just
+  the token where it puts `{booking_token}` (for a provider template that writes the address
+  itself: an SMS variable holds at most 35 characters, too few for most full links); a form
+  with neither sends the text as approved;
 - Telegram and the web chat: a button whose payload starts booking in the chat.
 
 A body (or WeChat field) that carries the marker itself gets the link there instead of a
@@ -32,6 +34,10 @@ from candor.models.scheduling import InvitationState
 from candor.scheduling import service as scheduling
 
 LINK_MARKER = "{booking_link}"
+TOKEN_MARKER = "{booking_token}"  # noqa: S105 - a marker; SMS parameters only
+# What an SMS's token parameter says when there is no open invitation: the link then opens
+# the "no longer valid" page (a provider refuses an empty variable).
+NO_TOKEN = "closed"  # noqa: S105 - not a secret
 # What the chat's booking action answers (the button's payload, and the web chat's first
 # message after a booking link).
 BOOK_PAYLOAD = "/book_interview"
@@ -74,15 +80,20 @@ def add_invitation(
     body: str,
     wechat_data: dict[str, str],
     sms_params: dict[str, str],
-    link: str | None,
-    chat_url: str,
+    token: str | None,
+    public_url: str,
 ) -> Invited:
-    """The fields to send. With `link` None (no open invitation: booked already, closed)
+    """The fields to send. With `token` None (no open invitation: booked already, closed)
     nothing is added, and a marker becomes the chat page's address (`chat_url`), where the
     candidate can still ask about their interview: an SMS variable may not be empty."""
+    chat_url = f"{public_url.rstrip('/')}/chat"
+    link = booking_link(public_url, token) if token is not None else None
     value = link or chat_url
     wechat = {name: text.replace(LINK_MARKER, value) for name, text in wechat_data.items()}
-    sms = {name: text.replace(LINK_MARKER, value) for name, text in sms_params.items()}
+    sms = {
+        name: text.replace(LINK_MARKER, value).replace(TOKEN_MARKER, token or NO_TOKEN)
+        for name, text in sms_params.items()
+    }
     if link is None:
         return Invited(body.replace(LINK_MARKER, chat_url), wechat, sms)
     if channel in (Channel.TELEGRAM, Channel.WEB):

@@ -30,7 +30,7 @@ from candor.models.scheduling import BookingState, InterviewBooking, InvitationS
 from candor.models.webhooks import WebhookEventType
 from candor.outreach import service as outreach
 from candor.outreach.dispatcher import Dispatcher
-from candor.scheduling.invitations import BOOK_PAYLOAD, LINK_MARKER
+from candor.scheduling.invitations import BOOK_PAYLOAD, LINK_MARKER, TOKEN_MARKER
 from tests.candor.scheduling.flow_world import (
     add_slot,
     book,
@@ -165,7 +165,7 @@ async def test_the_web_chat_gets_a_button_and_an_sms_template_the_link_at_its_ma
         world.runtime,
         "advance.zh-CN",
         sms_template_code="SMS_1",
-        sms_params={"name": "{{ candidate_name }}", "link": LINK_MARKER},
+        sms_params={"name": "{{ candidate_name }}", "link": LINK_MARKER, "code": TOKEN_MARKER},
     )
     await _advance(world, 1, bind=[Channel.WEB], preferred_channels=["web"])
     await _advance(world, 2, preferred_channels=["sms"])
@@ -177,7 +177,11 @@ async def test_the_web_chat_gets_a_button_and_an_sms_template_the_link_at_its_ma
         await Dispatcher(world.runtime, senders, await world.context()).run_once()
     [sms] = fake.state.deliveries
     token = (await invitation(world, 2)).token
-    assert sms["sms_params"] == {"name": "李雷", "link": f"http://127.0.0.1:8000/b/{token}"}
+    assert sms["sms_params"] == {
+        "name": "李雷",
+        "link": f"http://127.0.0.1:8000/b/{token}",
+        "code": token,
+    }
     async with world.runtime.sessionmaker() as session:
         row = await session.scalar(select(ChatMessage).where(ChatMessage.author == "outreach"))
     assert row is not None
