@@ -1,7 +1,9 @@
 """How an advance result invites the candidate to pick an interview time, per channel.
 
 The approved text is sent as HR approved it: the invitation is added when the message is
-delivered, as an extra the approval screens announce, never by rewriting HR's words.
+delivered, never by rewriting HR's words, so what HR approved (and the audit log and the
+message's transitions record) is exactly the text; the approval inbox says, on an advance
+draft of a job that books in Candor, that the invitation will be added.
 - e-mail and WeChat: a footer line with the booking link (`/b/<token>`, short enough for
   a WeChat text); a WeChat template message also opens the link when tapped;
 - SMS: the provider sends only its approved template, so the link goes where the template's
