@@ -23,7 +23,8 @@ from bot.channels.webhook import WebhookChannel
 from candor.chat import transcript
 from candor.clock import utcnow
 from candor.delivery.ports import close_senders
-from candor.models import ApprovalRule, ChatIdentity, ChatMessage, WebhookEvent
+from candor.dialogue import service as dialogue
+from candor.models import Application, ApprovalRule, ChatIdentity, ChatMessage, WebhookEvent
 from candor.models.enums import Channel, Decision
 from candor.models.outreach import ApprovalMode, MessageState, OutboxItem, OutreachMessage
 from candor.models.scheduling import BookingState, InterviewBooking, InvitationState
@@ -262,3 +263,14 @@ async def test_a_later_rejection_closes_the_invitation_and_cancels_the_booked_in
     assert event.payload["data"]["by"] == "system"
     assert event.payload["data"]["reason"] == "application rejected"
     assert event.payload["data"]["booking_id"] == booking.public_id
+
+
+async def test_withdrawing_in_chat_closes_the_invitation(world: World) -> None:
+    await _advance(world, 1, bind=[Channel.TELEGRAM], preferred_channels=["telegram"])
+    application = await world.application(1)
+    async with world.runtime.transaction() as session:
+        thread = await transcript.open_thread(session, Channel.TELEGRAM, "telegram-user-1")
+        app = await session.get_one(Application, application.id)
+        assert await dialogue.withdraw(session, app, thread.conversation, now=utcnow())
+
+    assert (await invitation(world, 1)).state is InvitationState.CLOSED
