@@ -42,6 +42,7 @@ from candor.models.scheduling import (
     SchedulingPolicy,
 )
 from candor.outreach.service import QuietHours, deliverable_channels
+from candor.scheduling import service as scheduling
 
 if TYPE_CHECKING:
     from candor.runtime import Runtime
@@ -223,8 +224,6 @@ async def _send(
 async def send_due_reminders(runtime: Runtime, *, now: datetime, quiet_hours: QuietHours) -> int:
     """The worker's sweep: lapsed holds give their seats back, then each booking with a
     reminder due is handled by id in its own transaction. Returns how many rows it handled."""
-    from candor.scheduling import service as scheduling
-
     async with runtime.transaction() as session:
         handled = await scheduling.release_lapsed_holds(session, now=now)
         due = await due_booking_ids(session, now=now)
