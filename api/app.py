@@ -23,6 +23,7 @@ from api.routers import (
     approval_rules,
     ats,
     audit,
+    booking_links,
     calendar,
     conversations,
     health,
@@ -158,6 +159,7 @@ def create_app(
     app.include_router(wecom.router)
     app.include_router(telegram.router)
     app.include_router(webchat.router)
+    app.include_router(booking_links.router)
     app.include_router(sms.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

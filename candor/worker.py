@@ -50,11 +50,12 @@ from candor.models.enums import Channel, HrChatPlatform
 from candor.notify.hr_mail import HrNoticeQueue
 from candor.outreach.context import outreach_context
 from candor.outreach.dispatcher import Dispatcher
-from candor.outreach.service import OutreachContext
+from candor.outreach.service import OutreachContext, QuietHours
 from candor.outreach.sla_watch import check_deadlines
 from candor.privacy import deletion, erasure, retention
 from candor.privacy import service as privacy
 from candor.runtime import Runtime, open_runtime
+from candor.scheduling import reminders
 from candor.settings import Settings
 from candor.webhooks.queue import WebhookQueue, prune_settled
 
@@ -183,8 +184,25 @@ class PruneDataExports(Job):
             return await privacy.prune_expired(session, now=utcnow())
 
 
+class InterviewReminders(Job):
+    """Remind candidates of their booked interviews 24 and 2 hours before, once each,
+    respecting quiet hours, and give lapsed holds' seats back (candor.scheduling.reminders).
+
+    Every five minutes: a reminder goes within five minutes of its time, or of the end of
+    the quiet hours it fell in."""
+
+    name = "interview_reminders"
+    interval = timedelta(minutes=5)
+
+    async def run(self, runtime: Runtime) -> int:
+        settings = runtime.settings
+        quiet = QuietHours(start=settings.quiet_hours_start, end=settings.quiet_hours_end)
+        return await reminders.send_due_reminders(runtime, now=utcnow(), quiet_hours=quiet)
+
+
 DEFAULT_JOBS: tuple[Job, ...] = (
     EraseCandidates(),
+    InterviewReminders(),
     PurgeExpiredData(),
     PruneAtsEvents(),
     PruneDataExports(),

@@ -11,19 +11,23 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.ratelimit import RedisRateLimiter
 from bot.channels.sms.limits import NumberLimits
 from bot.channels.telegram import RATE_PREFIX
 from bot.channels.wechat.state import WeChatState
 from bot.conversation import ConversationGateway
+from candor.auth.principals import HRPrincipal
 from candor.chat import binding, limits
 from candor.clock import utcnow
 from candor.crypto.lookups import chat_id_index, email_index, mobile_index, recipient_index
 from candor.dialogue import hr_actions, service
 from candor.models import Application, Base, Candidate, Conversation, OutreachMessage
-from candor.models.enums import Channel
+from candor.models.enums import Channel, InterviewKind, Role
+from candor.models.scheduling import InterviewSlot, SlotSource
 from candor.runtime import Runtime
+from candor.scheduling import service as scheduling
 from tests.dialogue_world import Chat, result_sent
 from tests.outreach_world import World, hr
 
@@ -138,6 +142,7 @@ async def seed_everywhere(
             valid_for=timedelta(days=7),
         )
         candidate_id = candidate.id
+        await _book_an_interview(world, session, candidate, app_row, message, now=now)
 
     redis = runtime.redis
     await RedisRateLimiter(redis, prefix=RATE_PREFIX).acquire(f"telegram-user-{n}", max_wait=0)
@@ -159,6 +164,61 @@ async def seed_everywhere(
         application.code,
         (f"web-user-{n}", f"telegram-user-{n}", f"wechat-user-{n}"),
     )
+
+
+async def _book_an_interview(
+    world: World,
+    session: AsyncSession,
+    candidate: Candidate,
+    application: Application,
+    message: OutreachMessage,
+    *,
+    now: datetime,
+) -> None:
+    """Self-scheduling: their zone, a booking HR cancelled with a reason that names them,
+    and the booking that stands."""
+    candidate.time_zone = "Asia/Shanghai"
+    await scheduling.set_policy(
+        session,
+        application.job_id,
+        interview_kind=InterviewKind.ONSITE,
+        min_notice_hours=0,
+        actor="test",
+    )
+    slots = [
+        InterviewSlot(
+            job_id=application.job_id,
+            round=2,
+            kind=InterviewKind.ONSITE,
+            starts_at=now + timedelta(days=days),
+            ends_at=now + timedelta(days=days, hours=1),
+            capacity=1,
+            location="漕河泾 3 号楼",
+            interviewers=["王面试官"],
+            source=SlotSource.MANUAL,
+            created_by="test",
+        )
+        for days in (3, 4)
+    ]
+    session.add_all(slots)
+    await session.flush()
+    invitation = await scheduling.invite(
+        session, application, outreach_message_id=message.id, now=now
+    )
+    assert invitation is not None
+    principal = HRPrincipal(
+        user_id=world.recruiter.id, role=Role.RECRUITER, team_ids=frozenset({world.team.id})
+    )
+    first = await scheduling.hr_book(session, principal, application.id, slots[0].id, now=now)
+    await scheduling.hr_cancel(
+        session,
+        principal,
+        first.public_id,
+        reason=f"{candidate.name}（{candidate.mobile}，{candidate.email}）说要改期",
+        now=now,
+    )
+    held = await scheduling.hold(session, invitation, slots[1].id, by="candidate", now=now)
+    await scheduling.confirm(session, invitation, held.public_id, by="candidate", now=now)
 
 
 def _text(value: Any) -> str:

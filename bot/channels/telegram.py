@@ -301,7 +301,12 @@ class TelegramChannel:
             return RetryAfter(wait, "rate limit (shared)")
         try:
             await self._ensure_initialized()
-            sent = await self.bot.send_message(chat_id=chat_id, text=delivery.body)
+            sent = await self.bot.send_message(
+                chat_id=chat_id,
+                text=delivery.body,
+                # An advance's invitation to book: a button the chat's booking action takes.
+                reply_markup=reply_markup(Reply(delivery.body, delivery.buttons)),
+            )
         except TelegramRetryAfter as exc:
             seconds = _seconds(exc.retry_after)
             await self.limiter.block(chat_id, seconds)

@@ -34,6 +34,7 @@ class WebChatChannel:
                 text=delivery.body,
                 author=AUTHOR,
                 provider_message_id=delivery.idempotency_key,
+                buttons=[(button.title, button.payload) for button in delivery.buttons],
                 at=utcnow(),
             )
         return Sent(f"web:{message_id}")

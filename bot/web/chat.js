@@ -74,11 +74,15 @@
 
   var params = new URLSearchParams(window.location.search);
   var bind = params.get("bind");
+  // A booking link (/b/<token>) binds, then asks for interview times at once.
+  var book = params.get("start") === "book";
   history().then(function () {
     if (bind) {
       // The link's token is single-use: drop it from the address bar and history.
       window.history.replaceState(null, "", "/chat");
-      send({ event: "start", event_key: bind });
+      send({ event: "start", event_key: bind }).then(function () {
+        if (book) { send({ event: "button", event_key: "/book_interview" }); }
+      });
     } else if (lastId === 0) {
       send({ event: "start" });
     }

@@ -36,7 +36,7 @@ from candor.ats.schemas import (
     StageChanged,
     StageChangedEvent,
 )
-from candor.clock import BUSINESS_TZ
+from candor.clock import BUSINESS_TZ, utcnow
 from candor.models import (
     Application,
     Candidate,
@@ -52,7 +52,10 @@ from candor.models.enums import (
     Stage,
 )
 from candor.privacy.tombstones import tombstone
+from candor.scheduling import service as scheduling
 
+# The application's end, for self-scheduling: its invitation closes.
+ENDED = (ApplicationStatus.REJECTED, ApplicationStatus.WITHDRAWN)
 STAGE_ORDER = {stage: index for index, stage in enumerate(Stage)}
 
 
@@ -67,6 +70,12 @@ class Applied:
 async def apply_event(session: AsyncSession, event: AtsEventIn) -> Applied:
     decided: list[tuple[Interview | None, Decision]] = []
     application = await _apply(session, event, decided)
+    if application.status in ENDED:
+        # Nothing more to book for an application that ended; a booked interview is
+        # cancelled (idempotent: closed invitations are left as they are).
+        await scheduling.close_invitations(
+            session, application.id, now=utcnow(), reason=f"application {application.status}"
+        )
     return Applied(application, decided)
 
 

@@ -109,6 +109,9 @@ class Action:
     BOOKING_MOVED_BY_HR = "booking.moved_by_hr"
     BOOKING_CANCELLED_BY_HR = "booking.cancelled_by_hr"
     BOOKING_ATTENDANCE_RECORDED = "booking.attendance_recorded"
+    # A reminder of the interview not sent: quiet hours ran into it, it was superseded by
+    # the later one, or the candidate has no channel for it (candor.scheduling.reminders).
+    BOOKING_REMINDER_SKIPPED = "booking.reminder_skipped"
 
 
 # Reading a candidate's personal data: what "who viewed whom" lists.

@@ -328,6 +328,7 @@ async def record_delivery(
     author: str,
     provider_message_id: str,
     at: datetime,
+    buttons: Sequence[tuple[str, str]] = (),
 ) -> int:
     """An outbound message pushed by a channel sender (a result), once per provider id;
     returns its id, the existing one for a redelivery."""
@@ -339,6 +340,7 @@ async def record_delivery(
         at=at,
         text=text,
         author=author,
+        payload={"buttons": [[title, value] for title, value in buttons]} if buttons else None,
     )
     if inserted is not None:
         return inserted

@@ -14,11 +14,12 @@ from candor.auth.principals import HRPrincipal
 from candor.clock import BUSINESS_TZ
 from candor.delivery.sms_segments import segments
 from candor.models import Interview, Team
-from candor.models.enums import Channel
+from candor.models.enums import Channel, Decision
 from candor.models.outreach import MessageState, MessageTemplate, OutreachMessage
 from candor.outreach import queries
 from candor.outreach.service import deliverable_channels
 from candor.outreach.sms_form import fill
+from candor.scheduling import service as scheduling
 from candor.sla.calendar import WorkingCalendar
 
 INBOX_LIMIT = 200
@@ -43,6 +44,9 @@ class DraftCard:
     interview: Interview | None
     due_in_working_days: int | None  # 0 = due today, negative = overdue by that many
     renderings: list[ChannelRendering]
+    # An advance for a job that books its next round in Candor: the delivery adds the
+    # invitation to book (candor.scheduling.invitations), which HR is told here.
+    invites_booking: bool = False
 
 
 def due_in_working_days(calendar: WorkingCalendar, due_on: date, today: date) -> int:
@@ -159,6 +163,8 @@ async def draft_card(
         else renderings(
             message, channels, sms_preview_text=sms_preview_text, sms_sign_name=sms_sign_name
         ),
+        invites_booking=message.outcome is Decision.ADVANCE
+        and await scheduling.policy_of(session, application.job_id) is not None,
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from candor.chat.messages import Button
 from candor.models.enums import Channel
 
 
@@ -33,6 +34,11 @@ class Delivery:
     # parameters (MessageTemplate's SMS form, rendered for this message).
     sms_template_code: str | None = None
     sms_params: dict[str, str] = field(default_factory=dict)
+    # Added at delivery time to an approved text (candor.scheduling.invitations): buttons
+    # where the channel has them (Telegram's inline keyboard, the web chat), and the link a
+    # WeChat template message opens when tapped.
+    buttons: tuple[Button, ...] = ()
+    link: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

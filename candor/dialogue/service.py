@@ -196,6 +196,14 @@ async def reply_as_hr(
     return await _send_to_conversation(session, conversation, body, author=actor, now=now)
 
 
+async def send_to_conversation(
+    session: AsyncSession, conversation: Conversation, body: str, *, author: str, now: datetime
+) -> ChatMessage:
+    """A message Candor writes into the conversation (an interview reminder): a transcript
+    row and its delivery, sent after commit, as HR's replies go."""
+    return await _send_to_conversation(session, conversation, body, author=author, now=now)
+
+
 async def _send_to_conversation(
     session: AsyncSession, conversation: Conversation, body: str, *, author: str, now: datetime
 ) -> ChatMessage:

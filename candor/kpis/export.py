@@ -98,6 +98,28 @@ def _summary_rows(scope: str, figures: Figures) -> list[list[str]]:
         ],
         [scope, "hr_first_response_p90_hours", _number(figures.hr_first_response_p90_hours)],
     ]
+    booking = figures.scheduling
+    rows += [
+        [scope, "scheduling.invitations", _number(booking.invitations)],
+        [scope, "scheduling.booked", _number(booking.booked)],
+        [
+            scope,
+            "scheduling.time_to_booking_median_hours",
+            _number(booking.time_to_booking_median_hours),
+        ],
+        [
+            scope,
+            "scheduling.time_to_booking_p90_hours",
+            _number(booking.time_to_booking_p90_hours),
+        ],
+        [scope, "scheduling.booked_by_candidate", _number(booking.booked_by_candidate)],
+        [scope, "scheduling.self_service_share", _number(booking.self_service_share)],
+        [scope, "scheduling.reschedules", _number(booking.reschedules)],
+        [scope, "scheduling.reschedules_by_candidate", _number(booking.reschedules_by_candidate)],
+        [scope, "scheduling.attendance_recorded", _number(booking.attendance_recorded)],
+        [scope, "scheduling.no_shows", _number(booking.no_shows)],
+        [scope, "scheduling.no_show_rate", _number(booking.no_show_rate)],
+    ]
     for csat in (figures.csat, *figures.csat_by_outcome, *figures.csat_by_promise):
         prefix = "csat" if csat is figures.csat else f"csat.{csat.key}"
         rows += [

@@ -41,6 +41,7 @@ from candor.kpis.records import (
     messages_in_scope,
     needs_attention_conditions,
 )
+from candor.kpis.scheduling import SchedulingFigures, scheduling_figures
 from candor.models.enums import Channel, Decision
 from candor.models.kpis import (
     ApplicationFacts,
@@ -131,6 +132,7 @@ class Figures:
     csat: CsatFigures
     csat_by_outcome: list[CsatFigures]
     csat_by_promise: list[CsatFigures]
+    scheduling: SchedulingFigures
     weeks: list[WeekFigures] = field(default_factory=list)
 
 
@@ -579,6 +581,7 @@ async def figures(
     handoffs_read = reads.add(lambda s: _handoff_counts(s, principal, filters))
     csat_read = reads.add(lambda s: _csat_facts(s, principal, filters, clock))
     delivery_read = reads.add(lambda s: _delivery_counts(s, principal, filters))
+    scheduling_read = reads.add(lambda s: scheduling_figures(s, principal, filters))
     await reads.run()
     latencies, funnel, handoffs = latencies_read.value, funnel_read.value, handoffs_read.value
     replies, conversations, csat = replies_read.value, conversations_read.value, csat_read.value
@@ -661,6 +664,7 @@ async def figures(
             _csat_figures(promise.value, [f for f in csat if f.promise is promise])
             for promise in Promise
         ],
+        scheduling=scheduling_read.value,
         weeks=weeks,
     )
 

@@ -52,6 +52,25 @@ class CsatOut(BaseModel):
     distribution: dict[int, int]
 
 
+class SchedulingOut(BaseModel):
+    """Self-scheduling (docs/kpis.md): time from invitation to booking, self-service share,
+    reschedules and no-shows."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    invitations: int
+    booked: int
+    time_to_booking_median_hours: float | None
+    time_to_booking_p90_hours: float | None
+    booked_by_candidate: int
+    self_service_share: float | None
+    reschedules: int
+    reschedules_by_candidate: int
+    attendance_recorded: int
+    no_shows: int
+    no_show_rate: float | None
+
+
 class FiguresOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -82,6 +101,7 @@ class FiguresOut(BaseModel):
     csat: CsatOut
     csat_by_outcome: list[CsatOut]
     csat_by_promise: list[CsatOut]
+    scheduling: SchedulingOut
     weeks: list[WeekOut]
 
 

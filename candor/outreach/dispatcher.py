@@ -51,6 +51,7 @@ from candor.models.outreach import (
     OutboxState,
     OutreachMessage,
 )
+from candor.models.scheduling import InvitationState, SchedulingInvitation
 from candor.models.webhooks import WebhookEventType
 from candor.outreach.hr_notices import notify_undeliverable
 from candor.outreach.service import (
@@ -62,6 +63,7 @@ from candor.outreach.service import (
     transition,
 )
 from candor.runtime import Runtime
+from candor.scheduling.invitations import add_invitation
 from candor.webhooks.events import record_message_events
 
 log = get_logger(__name__)
@@ -237,6 +239,8 @@ class Dispatcher:
                     OutboxItem.idempotency_key,
                     OutreachMessage.subject,
                     OutreachMessage.body,
+                    OutreachMessage.outcome,
+                    OutreachMessage.application_id,
                     OutreachMessage.wechat_data,
                     OutreachMessage.sms_params,
                     MessageTemplate.wechat_template_id,
@@ -273,6 +277,9 @@ class Dispatcher:
             )
             for candidate_id, bound_channel, external_user_id in identities:
                 bound.setdefault((candidate_id, bound_channel), external_user_id)
+        tokens = await self._booking_tokens(
+            session, {row.application_id for row in rows if row.outcome is Decision.ADVANCE}
+        )
         by_id = {row.item_id: row for row in rows}
         prepared = []
         for item in claimed:
@@ -290,24 +297,54 @@ class Dispatcher:
             )
             delivery = None
             if recipient is not None:
+                # An advance invites the candidate to book, beside the approved text.
+                invited = add_invitation(
+                    channel=channel,
+                    locale=row.locale.value,
+                    body=row.body,
+                    wechat_data=dict(row.wechat_data),
+                    sms_params=dict(row.sms_params),
+                    token=tokens.get(row.application_id),
+                    public_url=self.runtime.settings.public_url,
+                )
                 delivery = Delivery(
                     idempotency_key=row.idempotency_key,
                     channel=channel,
                     recipient=recipient,
                     subject=row.subject,
-                    body=row.body,
+                    body=invited.body,
                     locale=row.locale.value,
-                    wechat_data=dict(row.wechat_data),
+                    wechat_data=invited.wechat_data,
                     # Outside the 48-hour window WeChat takes only a template message.
                     wechat_template_id=row.wechat_template_id,
                     # SMS providers send only their approved template, filled in.
                     sms_template_code=row.sms_template_code,
-                    sms_params=dict(row.sms_params),
+                    sms_params=invited.sms_params,
+                    buttons=invited.buttons,
+                    link=invited.link,
                 )
             prepared.append(
                 Prepared(claimed=item, delivery=delivery, record_deadline=record_deadline)
             )
         return prepared
+
+    async def _booking_tokens(
+        self, session: AsyncSession, application_ids: set[int]
+    ) -> dict[int, str]:
+        """The booking token of each application whose invitation is still open (one booked
+        already, or closed, is not offered again)."""
+        if not application_ids:
+            return {}
+        rows = await session.execute(
+            select(SchedulingInvitation.application_id, SchedulingInvitation.token)
+            .where(
+                SchedulingInvitation.application_id.in_(sorted(application_ids)),
+                SchedulingInvitation.state == InvitationState.OPEN,
+            )
+            .order_by(SchedulingInvitation.round)
+        )
+        # The latest round wins: ordered by round, later rows overwrite earlier ones.
+        return {int(row.application_id): str(row.token) for row in rows}
 
     async def _record_until_lease_ends(
         self, outcomes: Sequence[tuple[int, SendResult]], *, deadline: float

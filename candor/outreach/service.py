@@ -54,6 +54,7 @@ from candor.outreach.templating import (
     TemplateValidationError,
     validate_template,
 )
+from candor.scheduling import service as scheduling
 
 log = get_logger(__name__)
 
@@ -664,6 +665,10 @@ async def _queue(
     application = await session.get_one(Application, message.application_id)
     enqueue_delivery(session, message, application, channels[0], context.quiet_hours, now)
     transition(session, message, MessageState.QUEUED, actor=actor, at=now)
+    if message.outcome is Decision.ADVANCE:
+        # The job books its next round in Candor: the delivered message carries the
+        # invitation (candor.scheduling.invitations), opened with the queueing it rides on.
+        await scheduling.invite(session, application, outreach_message_id=message.id, now=now)
 
 
 def enqueue_delivery(

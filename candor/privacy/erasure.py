@@ -74,6 +74,13 @@ from candor.models.dialogue import ChatDeliveryState, JobQuestionState
 from candor.models.enums import HrCardState
 from candor.models.outreach import MessageState, OutboxState
 from candor.models.privacy import DeletionState
+from candor.models.scheduling import (
+    LIVE_STATES,
+    BookingState,
+    InterviewBooking,
+    InvitationState,
+    SchedulingInvitation,
+)
 from candor.models.webhooks import WebhookDeliveryState, WebhookEventType
 from candor.outreach.service import transition
 from candor.privacy.personal_data import AUDIT_OBJECTS, ERASED_TEXT, RULES, Rule, Wipe
@@ -171,6 +178,11 @@ async def build_subject(session: AsyncSession, candidate: Candidate) -> Subject:
             )
         )
     )
+    bookings = list(
+        await session.scalars(
+            select(InterviewBooking.public_id).where(InterviewBooking.application_id.in_(app_ids))
+        )
+    )
     # Their name is not among the identifiers looked for in other rows: a name is not
     # unique, and the rows that are theirs are found by id.
     identifiers = [candidate.external_id]
@@ -194,6 +206,7 @@ async def build_subject(session: AsyncSession, candidate: Candidate) -> Subject:
         "handoffs": handoffs,
         "job_questions": questions,
         "hr_tasks": tasks,
+        "bookings": bookings,
         "ordering_keys": [webhook_events.candidate_key(cid)]
         + [webhook_events.application_key(a) for a in app_ids],
         "values": values,
@@ -446,7 +459,27 @@ async def start(session: AsyncSession, request: DeletionRequest, *, now: datetim
 
 async def _close_open_work(session: AsyncSession, subject: Subject, *, now: datetime) -> None:
     """Nobody could close an erased candidate's hand-off, task or question (their read paths
-    hide the candidate), so the erasure closes them, and their HR cards with them."""
+    hide the candidate), so the erasure closes them, and their HR cards with them. Their
+    invitations to book close too (the booking link stops working at once) and their held or
+    booked seats are given back."""
+    await session.execute(
+        update(InterviewBooking)
+        .where(
+            InterviewBooking.application_id.in_(subject["applications"]),
+            InterviewBooking.state.in_(LIVE_STATES),
+        )
+        .values(state=BookingState.CANCELLED, ended_at=now, ended_by=ERASURE_ACTOR)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(SchedulingInvitation)
+        .where(
+            SchedulingInvitation.application_id.in_(subject["applications"]),
+            SchedulingInvitation.state != InvitationState.CLOSED,
+        )
+        .values(state=InvitationState.CLOSED, closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
     await session.execute(
         update(Handoff)
         .where(Handoff.id.in_(subject["handoffs"]), Handoff.closed_at.is_(None))

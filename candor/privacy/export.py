@@ -1,7 +1,8 @@
 """What a copy of a candidate's personal data holds (PIPL Art. 45), as one JSON document.
 
 `build_export` reads only rows of the one candidate: their profile, the chat accounts bound
-to them, their applications (stages, interviews as scheduled and completed), the results
+to them, their applications (stages, interviews as scheduled and completed, the interview
+times they booked), the results
 that were sent to them (never a draft, a rejected or unsent message, nor the interview's
 internal score or report), every message they wrote or received (the transcript across
 channels, the results as delivered by e-mail, WeChat and Telegram), their consents with the
@@ -37,6 +38,8 @@ from candor.models import (
     PrivacyNoticeShown,
     StageChange,
 )
+from candor.models.scheduling import BookingState, InterviewBooking, InterviewSlot
+from candor.scheduling.service import CANDIDATE
 
 FORMAT = "candor.personal-data-export"
 FORMAT_VERSION = 1
@@ -71,6 +74,7 @@ async def build_export(
             "mobile": candidate.mobile,
             "language": candidate.locale.value,
             "preferred_channels": list(candidate.preferred_channels),
+            "time_zone": candidate.time_zone,
             "ats_id": candidate.external_id,
             "created_at": iso(candidate.created_at),
         },
@@ -135,7 +139,35 @@ async def _application(session: AsyncSession, application: Application) -> dict[
             }
             for i in interviews.all()
         ],
+        "interview_bookings": await _bookings(session, application.id),
     }
+
+
+async def _bookings(session: AsyncSession, application_id: int) -> list[dict[str, Any]]:
+    """The interview times they booked, moved or cancelled (or HR did for them)."""
+    rows = await session.execute(
+        select(InterviewBooking, InterviewSlot)
+        .join(InterviewSlot, InterviewSlot.id == InterviewBooking.slot_id)
+        .where(
+            InterviewBooking.application_id == application_id,
+            InterviewBooking.state != BookingState.RELEASED,  # a hold that lapsed or was let go
+        )
+        .order_by(InterviewBooking.created_at, InterviewBooking.id)
+    )
+    return [
+        {
+            "state": booking.state.value,
+            "starts_at": iso(slot.starts_at),
+            "ends_at": iso(slot.ends_at),
+            "location": slot.location,
+            "video_link": slot.video_link,
+            "booked_by": "candidate" if booking.booked_by == CANDIDATE else "hr",
+            "confirmed_at": iso(booking.confirmed_at),
+            "ended_at": iso(booking.ended_at),
+            "attendance": booking.attendance.value if booking.attendance else None,
+        }
+        for booking, slot in rows.all()
+    ]
 
 
 async def _chat_accounts(session: AsyncSession, candidate_id: int) -> list[dict[str, Any]]:

@@ -84,6 +84,7 @@ RULES: tuple[Rule, ...] = (
             "mobile_index": Wipe.NULL,
             "email_index": Wipe.NULL,
             "preferred_channels": Wipe.EMPTY_LIST,
+            "time_zone": Wipe.NULL,  # where they live
         },
     ),
     Rule(
@@ -222,6 +223,13 @@ RULES: tuple[Rule, ...] = (
         Rows(matching=("response_body",)),
         {"response_body": Wipe.REDACT_NEEDLES},
     ),
+    # Self-scheduling (last, so an erasure under way when this was added keeps its steps'
+    # numbers). The booking link's token could still reach their application: the first
+    # step closes the invitation (`_close_open_work`), which already refuses the link; the
+    # token itself goes here. Invitations and bookings stay, anonymous (ids, times, states):
+    # the scheduling KPIs count them. What HR wrote about a booking is in the audit rows of
+    # the booking (AUDIT_OBJECTS) and the webhook events, both redacted above.
+    Rule("scheduling_invitations", _by(application_id="applications"), {"token": Wipe.UNIQUE}),
 )
 
 # The audit rows about these objects are the candidate's (object_type -> Subject key).
@@ -233,6 +241,7 @@ AUDIT_OBJECTS: Mapping[str, str] = {
     "chat_identity": "identities",
     "job_question": "job_questions",
     "hr_task": "hr_tasks",
+    "booking": "bookings",
 }
 
 # Emptied by the step that finishes the erasure (candor.privacy.erasure.finish): the
@@ -318,4 +327,18 @@ NOT_CANDIDATE_DATA: Mapping[str, frozenset[str]] = {
     "deletion_requests": frozenset(
         {"requested_by", "via", "legal_hold_by", "closed_by", "progress"}
     ),
+    # Self-scheduling: HR's slots and policies (interviewers are employees), and of a
+    # booking only its random public id and actors ("candidate", "user:12", "system").
+    "interview_slots": frozenset(
+        {
+            "location",
+            "video_link",
+            "interviewers",
+            "time_zone",
+            "external_uid",
+            "created_by",
+        }
+    ),
+    "scheduling_policies": frozenset({"preparation"}),
+    "interview_bookings": frozenset({"public_id", "booked_by", "ended_by", "attendance_by"}),
 }

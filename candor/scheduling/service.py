@@ -153,6 +153,14 @@ async def invite(
         )
     )
     if invitation is not None:
+        if invitation.state is InvitationState.CLOSED:
+            # Advanced again after a rejection or withdrawal the ATS took back: a new link,
+            # since the old one was given up with the application.
+            invitation.state = InvitationState.OPEN
+            invitation.closed_at = None
+            invitation.token = secrets.token_urlsafe(16)
+            invitation.outreach_message_id = outreach_message_id
+            await session.flush()
         return invitation
     invitation = SchedulingInvitation(
         application_id=application.id,
@@ -197,9 +205,13 @@ async def invitation_by_token(session: AsyncSession, token: str) -> SchedulingIn
     )
 
 
-async def close_invitations(session: AsyncSession, application_id: int, *, now: datetime) -> int:
+async def close_invitations(
+    session: AsyncSession, application_id: int, *, now: datetime, reason: str | None = None
+) -> int:
     """The application ended (withdrawn, rejected later): nothing more to book, and live
-    bookings are let go. Returns how many invitations closed."""
+    bookings are let go. A confirmed interview is cancelled as HR's would be: the ATS hears
+    `interview.cancelled` (by "system", with `reason`) and Candor's interview row loses its
+    time, so progress answers stop naming it. Returns how many invitations closed."""
     invitations = (
         await session.scalars(
             select(SchedulingInvitation).where(
@@ -209,6 +221,7 @@ async def close_invitations(session: AsyncSession, application_id: int, *, now: 
         )
     ).all()
     for invitation in invitations:
+        confirmed = await confirmed_booking(session, invitation)
         await session.execute(
             update(InterviewBooking)
             .where(
@@ -216,9 +229,27 @@ async def close_invitations(session: AsyncSession, application_id: int, *, now: 
                 InterviewBooking.state.in_(LIVE_STATES),
             )
             .values(state=BookingState.CANCELLED, ended_at=now, ended_by="system")
+            .execution_options(synchronize_session="fetch")
         )
         invitation.state = InvitationState.CLOSED
         invitation.closed_at = now
+        if confirmed is not None:
+            slot = await session.get_one(InterviewSlot, confirmed.slot_id)
+            interview = await _write_interview(session, invitation, None)
+            await session.flush()
+            await webhook_events.record_for_application(
+                session,
+                WebhookEventType.INTERVIEW_CANCELLED,
+                invitation.application_id,
+                {
+                    "interview_external_id": interview.external_id,
+                    "booking_id": confirmed.public_id,
+                    **slot_fields(slot),
+                    "by": "system",
+                    "reason": reason,
+                },
+                now=now,
+            )
     await session.flush()
     return len(invitations)
 

@@ -107,16 +107,17 @@ class WeChatApi:
         )
 
     async def send_template(
-        self, openid: str, template_id: str, data: dict[str, str]
+        self, openid: str, template_id: str, data: dict[str, str], *, url: str | None = None
     ) -> dict[str, Any]:
-        return await self._post(
-            "/cgi-bin/message/template/send",
-            {
-                "touser": openid,
-                "template_id": template_id,
-                "data": {name: {"value": value} for name, value in data.items()},
-            },
-        )
+        """A template message; `url` is the page it opens when tapped (a booking link)."""
+        body: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {name: {"value": value} for name, value in data.items()},
+        }
+        if url is not None:
+            body["url"] = url
+        return await self._post("/cgi-bin/message/template/send", body)
 
     async def send_subscription(
         self, openid: str, *, template_id: str, scene: int, title: str, content: str

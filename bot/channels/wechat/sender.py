@@ -73,7 +73,7 @@ class WeChatChannel:
         if delivery.wechat_template_id and delivery.wechat_data:
             try:
                 answer = await self._api.send_template(
-                    openid, delivery.wechat_template_id, delivery.wechat_data
+                    openid, delivery.wechat_template_id, delivery.wechat_data, url=delivery.link
                 )
             except WeChatApiError as exc:
                 if exc.errcode != QUOTA_USED_UP:

@@ -6,9 +6,16 @@ import httpx
 from sqlalchemy import select, update
 
 from candor.clock import utcnow
-from candor.models import AuditEntry, Candidate
-from candor.models.enums import Channel
-from candor.models.outreach import MessageState, MessageTemplate, OutboxItem, OutreachMessage
+from candor.models import ApprovalRule, AuditEntry, Candidate
+from candor.models.enums import Channel, Decision
+from candor.models.outreach import (
+    ApprovalMode,
+    MessageState,
+    MessageTemplate,
+    OutboxItem,
+    OutreachMessage,
+)
+from tests.candor.scheduling.flow_world import enable_booking
 from tests.console_world import logged_in, post_form
 from tests.outreach_world import World, install_unchecked_template
 
@@ -280,3 +287,28 @@ async def test_a_draft_going_by_sms_shows_the_filled_text_and_its_segments(
     assert "李雷您好,您应聘的后端工程师岗位结果已出" in inbox.text
     # 27 + 44 = 71 characters: more than one UCS-2 segment's 70.
     assert '<span class="segments">2 SMS segments</span>' in inbox.text
+
+
+async def test_an_advance_draft_says_the_invitation_to_book_will_be_added(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    async with world.runtime.transaction() as session:
+        session.add(ApprovalRule(outcome=Decision.ADVANCE, mode=ApprovalMode.REQUIRE_APPROVAL))
+    reject = await pending(world, 2)  # the same job, another outcome
+    await world.applicant(1, bind=[Channel.WECHAT])
+    await enable_booking(world, 1)
+    await world.decide(1, "advance")
+    await logged_in(console, world.runtime, world.recruiter.id)
+
+    inbox = (await console.get("/console/inbox")).text
+
+    def card(message_id: int) -> str:
+        start = inbox.index(f'id="draft-{message_id}"')
+        end = inbox.find('id="draft-', start + 1)
+        return inbox[start : end if end != -1 else len(inbox)]
+
+    advance = reject + 1
+    note = "an invitation to book the next interview is added below this text"
+    assert inbox.count(note) == 1
+    assert note in card(advance)
+    assert note not in card(reject)

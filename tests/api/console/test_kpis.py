@@ -10,6 +10,7 @@ from sqlalchemy import select
 from candor.models import AuditEntry, HRUser, Job
 from candor.models.enums import Role
 from tests.candor.kpis.history import write_history
+from tests.candor.kpis.test_scheduling_figures import write_scheduling_history
 from tests.console_world import logged_in
 from tests.factories import make_hr_user
 from tests.outreach_world import World
@@ -210,3 +211,24 @@ async def test_the_filters_offer_names_only_from_the_users_scope(
     everything = await console.get(f"/console/kpis?{RANGE}")
     assert set(options(everything.text, "recruiter_id")) == {"李组长", "王招聘", "赵外组"}
     assert len(options(everything.text, "job_id")) == 3
+
+
+async def test_the_scheduling_figures_show_on_the_dashboard(
+    console: httpx.AsyncClient, world: World
+) -> None:
+    async with world.runtime.transaction() as session:
+        history = await write_history(session)
+    await write_scheduling_history(world.runtime, history)
+    await logged_in(console, world.runtime, history.recruiter_a.id)
+
+    page = await console.get("/console/kpis?from=2026-03-01&to=2026-03-20")
+
+    assert page.status_code == 200
+    # Team A: booked after 6 h, 24 h and 216 h (median 24 h), 2 of 3 by the candidate, one
+    # move, one no-show of two interviews with attendance recorded.
+    tiles = page.text[page.text.index('id="kpis-scheduling"') :]
+    assert '<div class="value" data-metric="time_to_booking_median_hours">24.0 h</div>' in tiles
+    assert '<div class="value" data-metric="self_service_share">67%</div>' in tiles
+    assert '<div class="value" data-metric="reschedules">1</div>' in tiles
+    assert '<div class="value" data-metric="no_show_rate">50%</div>' in tiles
+    assert "Self-service share: 2 of 3 interviews booked by the candidate" in tiles

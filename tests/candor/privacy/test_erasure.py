@@ -20,6 +20,13 @@ from candor.models import (
     WebhookEvent,
 )
 from candor.models.privacy import DeletionState
+from candor.models.scheduling import (
+    LIVE_STATES,
+    BookingState,
+    InterviewBooking,
+    InvitationState,
+    SchedulingInvitation,
+)
 from candor.models.webhooks import WebhookEventType
 from candor.privacy import deletion, erasure
 from candor.worker import EraseCandidates, run_job_once
@@ -131,6 +138,18 @@ async def test_an_erased_candidate_is_nowhere_and_the_other_is_untouched(
             "system:privacy"
         }
         assert any(h.closed_at is None for h in handoffs)  # the other candidate's stays open
+        # Their booking link is dead and their seat free; the other's booking stands.
+        invitations = {
+            i.application_id: i for i in (await session.scalars(select(SchedulingInvitation)))
+        }
+        bookings = (await session.scalars(select(InterviewBooking))).all()
+    gone_app, kept_app = sorted(invitations)
+    assert invitations[gone_app].state is InvitationState.CLOSED
+    assert invitations[gone_app].token.startswith("erased-")
+    assert invitations[kept_app].state is InvitationState.BOOKED
+    assert {(b.application_id, b.state) for b in bookings if b.state in LIVE_STATES} == {
+        (kept_app, BookingState.CONFIRMED)
+    }
     # The logs of the erasure hold none of it either.
     logged = str(logs).lower()
     assert [n for n in gone.needles if n.lower() in logged] == []

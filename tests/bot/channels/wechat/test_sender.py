@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 
@@ -79,6 +80,18 @@ async def test_outside_the_window_a_template_message_goes(
     assert result == Sent(str(call["msgid"]))
     assert call["payload"]["template_id"] == "TPL-RESULT"
     assert call["payload"]["data"]["keyword1"] == {"value": "后端工程师"}
+
+
+async def test_a_template_message_opens_the_booking_link_an_advance_carries(
+    channel: WeChatChannel, fake_wechat: RunningFakeWeChat
+) -> None:
+    link = "https://jobs.example.cn/b/tok"
+    await channel.send(dataclasses.replace(_delivery(), link=link))
+    await channel.send(_delivery())
+
+    with_link, without = fake_wechat.state.sent()
+    assert with_link["payload"]["url"] == link
+    assert "url" not in without["payload"]
 
 
 async def test_a_window_wechat_says_is_closed_falls_back_to_the_template(
