@@ -199,8 +199,9 @@ async def reply_as_hr(
 async def send_to_conversation(
     session: AsyncSession, conversation: Conversation, body: str, *, author: str, now: datetime
 ) -> ChatMessage:
-    """A message Candor writes into the conversation (an interview reminder): a transcript
-    row and its delivery, sent after commit, as HR's replies go."""
+    """A message Candor writes into the conversation for services outside the dialogue (an
+    interview reminder, HR's change to a booking): a transcript row and its delivery, sent
+    after commit, as HR's replies go."""
     return await _send_to_conversation(session, conversation, body, author=author, now=now)
 
 
@@ -239,14 +240,6 @@ async def _send_to_conversation(
         delivery.state, delivery.sent_at = ChatDeliveryState.SENT, now
     await session.flush()
     return message
-
-
-async def send_to_conversation(
-    session: AsyncSession, conversation: Conversation, body: str, *, author: str, now: datetime
-) -> ChatMessage:
-    """A message to the candidate on the conversation's channel (a transcript row and its
-    delivery, sent after commit), for services outside the dialogue: HR's interview changes."""
-    return await _send_to_conversation(session, conversation, body, author=author, now=now)
 
 
 # -- HR tasks and the application -----------------------------------------------------------
