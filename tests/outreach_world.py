@@ -203,12 +203,6 @@ async def api(world: World) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def world(runtime: Runtime) -> World:
-    return await make_world(runtime)
-
-
-async def make_world(runtime: Runtime) -> World:
-    """Two teams with a recruiter and an API token each (for a module whose directory's
-    conftest names another fixture `world`)."""
     await ensure_reference_data(runtime)
     async with runtime.transaction() as session:
         team = await make_team(session, external_id="team-a")

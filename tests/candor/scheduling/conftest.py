@@ -1,5 +1,5 @@
 """A job that schedules its second round itself, its team's HR, another team's job, and a few
-applications: the world the scheduling tests book in.
+applications: the booking_world the scheduling tests book in.
 
 Every step runs in its own committed transaction, as the chat and the console do, and the
 clock is passed in: the dates are fixed against China's 2026 calendar (National Day
@@ -221,7 +221,7 @@ async def build_world(
 
 
 @pytest.fixture
-async def world(runtime: Runtime) -> World:
+async def booking_world(runtime: Runtime) -> World:
     return await build_world(runtime)
 
 

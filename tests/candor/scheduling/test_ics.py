@@ -298,15 +298,15 @@ def test_a_cancellation_ics_names_the_same_event_with_method_cancel() -> None:
 
 
 async def test_an_imported_slot_comes_back_out_at_the_same_instant(
-    world: World, runtime: Runtime
+    booking_world: World, runtime: Runtime
 ) -> None:
     """Feed → stored slot → confirmation .ics: the instant survives both databases."""
     specs, _ = parse_feed(FEED.encode())
     async with runtime.transaction() as session:
         slots = await add_slots(
             session,
-            world.hr,
-            world.job_id,
+            booking_world.hr,
+            booking_world.job_id,
             specs,
             round=2,
             kind=InterviewKind.ONSITE,
@@ -315,7 +315,7 @@ async def test_an_imported_slot_comes_back_out_at_the_same_instant(
         )
         ids = [slot.id for slot in slots]
     for spec, slot_id in zip(specs, ids, strict=True):
-        stored = await world.slot(slot_id)
+        stored = await booking_world.slot(slot_id)
         _, event = read_back(
             booking_ics(stored, booking_id="b", title="t", description="", now=NOW)
         )

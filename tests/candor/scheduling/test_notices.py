@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from candor.auth.principals import load_principal
@@ -15,12 +14,11 @@ from candor.clock import utcnow
 from candor.models import ChatDelivery, ChatIdentity, Conversation, InterviewSlot
 from candor.models.enums import Channel, InterviewKind, Locale
 from candor.models.scheduling import SlotSource
-from candor.runtime import Runtime
 from candor.scheduling import hr
 from candor.scheduling.links import ics_url, verify_ics_signature
 from candor.scheduling.notices import Change
 from candor.scheduling.slots import SlotSpec, add_slots
-from tests.outreach_world import World, make_world
+from tests.outreach_world import World
 from tests.scheduling_world import (
     application_code,
     chats_on,
@@ -31,12 +29,6 @@ from tests.scheduling_world import (
     sent_in_chat,
     set_candidate,
 )
-
-
-@pytest.fixture
-async def world(runtime: Runtime) -> World:
-    """The outreach world (teams, recruiters, tokens), not this directory's booking world."""
-    return await make_world(runtime)
 
 
 async def two_slots(world: World, job_id: int) -> list[int]:

@@ -43,8 +43,10 @@ from tests.candor.scheduling.conftest import NOW, World, build_world, shanghai, 
 from tests.conftest import REDIS_URL, TEST_SECRET
 
 
-async def offers_for(world: World, invitation_id: int, **options: Any) -> list[service.Offer]:
-    async with world.runtime.sessionmaker() as session:
+async def offers_for(
+    booking_world: World, invitation_id: int, **options: Any
+) -> list[service.Offer]:
+    async with booking_world.runtime.sessionmaker() as session:
         invitation = await session.get_one(SchedulingInvitation, invitation_id)
         calendar = await current_calendar(session)
         return await service.offers(
@@ -52,10 +54,10 @@ async def offers_for(world: World, invitation_id: int, **options: Any) -> list[s
         )
 
 
-async def interview_of(world: World, invitation_id: int) -> Interview:
-    invitation = await world.invitation(invitation_id)
+async def interview_of(booking_world: World, invitation_id: int) -> Interview:
+    invitation = await booking_world.invitation(invitation_id)
     assert invitation.interview_id is not None
-    async with world.runtime.sessionmaker() as session:
+    async with booking_world.runtime.sessionmaker() as session:
         return await session.get_one(Interview, invitation.interview_id)
 
 
@@ -67,28 +69,28 @@ def of_type(events: list[WebhookEvent], kind: WebhookEventType) -> list[WebhookE
 
 
 async def test_an_invitation_is_opened_once_and_only_for_a_job_that_schedules_itself(
-    world: World,
+    booking_world: World,
 ) -> None:
-    first = await world.invite(world.application_ids[0])
-    assert await world.invite(world.application_ids[0]) == first
-    invitation = await world.invitation(first)
+    first = await booking_world.invite(booking_world.application_ids[0])
+    assert await booking_world.invite(booking_world.application_ids[0]) == first
+    invitation = await booking_world.invitation(first)
     assert invitation.state is InvitationState.OPEN
     assert invitation.round == 2
     assert invitation.kind is InterviewKind.ONSITE
     assert len(invitation.token) >= 16
 
-    async with world.runtime.transaction() as session:
+    async with booking_world.runtime.transaction() as session:
         await service.set_policy(
             session,
-            world.job_id,
+            booking_world.job_id,
             interview_kind=InterviewKind.ONSITE,
             enabled=False,
             actor="test",
         )
-    async with world.runtime.transaction() as session:
-        application = await session.get_one(Application, world.application_ids[1])
+    async with booking_world.runtime.transaction() as session:
+        application = await session.get_one(Application, booking_world.application_ids[1])
         assert await service.invite(session, application, outreach_message_id=None, now=NOW) is None
-    async with world.runtime.sessionmaker() as session:
+    async with booking_world.runtime.sessionmaker() as session:
         assert (await service.invitation_by_token(session, invitation.token)) is not None
         assert (await service.invitation_by_token(session, "x" * 65)) is None
         assert (await service.invitation_by_token(session, "")) is None
@@ -98,9 +100,9 @@ async def test_an_invitation_is_opened_once_and_only_for_a_job_that_schedules_it
 
 
 async def test_offers_are_the_soonest_slots_past_the_notice_never_on_a_holiday(
-    world: World,
+    booking_world: World,
 ) -> None:
-    invitation = await world.invite(world.application_ids[0])
+    invitation = await booking_world.invite(booking_world.application_ids[0])
     for moment in (
         "2026-09-28 11:00",  # in an hour: inside the two hours' notice
         "2026-10-08 10:00",
@@ -112,9 +114,9 @@ async def test_offers_are_the_soonest_slots_past_the_notice_never_on_a_holiday(
         "2026-10-10 10:00",  # the make-up working Saturday (调休)
         "2026-10-11 10:00",  # an ordinary Sunday: HR chose to interview then
     ):
-        await world.add_slot(shanghai(moment))
-    await world.add_slot(shanghai("2026-09-29 09:00"), round=3)  # another round
-    await world.add_slot(shanghai("2026-09-29 09:00"), job_id=world.other_job_id)
+        await booking_world.add_slot(shanghai(moment))
+    await booking_world.add_slot(shanghai("2026-09-29 09:00"), round=3)  # another round
+    await booking_world.add_slot(shanghai("2026-09-29 09:00"), job_id=booking_world.other_job_id)
 
     expected = [
         shanghai(m)
@@ -126,18 +128,23 @@ async def test_offers_are_the_soonest_slots_past_the_notice_never_on_a_holiday(
             "2026-10-11 10:00",
         )
     ]
-    assert starts(await offers_for(world, invitation)) == expected[:3]  # the job's offer_count
-    assert starts(await offers_for(world, invitation, limit=10)) == expected
-    assert starts(await offers_for(world, invitation, limit=1)) == expected[:1]
+    assert (
+        starts(await offers_for(booking_world, invitation)) == expected[:3]
+    )  # the job's offer_count
+    assert starts(await offers_for(booking_world, invitation, limit=10)) == expected
+    assert starts(await offers_for(booking_world, invitation, limit=1)) == expected[:1]
     # "More times": the page after the last time shown.
-    assert starts(await offers_for(world, invitation, after=expected[1], limit=10)) == expected[2:]
-    assert starts(await offers_for(world, invitation, after=expected[4])) == []
+    assert (
+        starts(await offers_for(booking_world, invitation, after=expected[1], limit=10))
+        == expected[2:]
+    )
+    assert starts(await offers_for(booking_world, invitation, after=expected[4])) == []
     # The notice moves with the clock: at 09:30 the 10:00 slot is too soon.
     later = shanghai("2026-09-29 09:30")
-    assert starts(await offers_for(world, invitation, now=later, limit=10)) == expected[1:]
+    assert starts(await offers_for(booking_world, invitation, now=later, limit=10)) == expected[1:]
     # The caller's own filter (e.g. "Thursday afternoon").
     thursday = await offers_for(
-        world,
+        booking_world,
         invitation,
         limit=10,
         accept=lambda slot: slot.starts_at.astimezone(BUSINESS_TZ).weekday() == 3,
@@ -145,23 +152,25 @@ async def test_offers_are_the_soonest_slots_past_the_notice_never_on_a_holiday(
     assert starts(thursday) == [shanghai("2026-10-08 10:00")]
 
 
-async def test_a_full_slot_is_not_offered_and_a_lapsed_hold_frees_its_seat(world: World) -> None:
-    first, second, third = [await world.invite(a) for a in world.application_ids]
-    single = await world.add_slot(shanghai("2026-09-29 10:00"))
-    pair = await world.add_slot(shanghai("2026-09-29 14:00"), capacity=2)
+async def test_a_full_slot_is_not_offered_and_a_lapsed_hold_frees_its_seat(
+    booking_world: World,
+) -> None:
+    first, second, third = [await booking_world.invite(a) for a in booking_world.application_ids]
+    single = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    pair = await booking_world.add_slot(shanghai("2026-09-29 14:00"), capacity=2)
 
-    await world.book(first, single)
-    await world.book(first, pair)  # a move: the single slot is free again
-    await world.hold(second, single)
+    await booking_world.book(first, single)
+    await booking_world.book(first, pair)  # a move: the single slot is free again
+    await booking_world.hold(second, single)
 
-    offered = {o.slot.id: o.seats_left for o in await offers_for(world, third, limit=10)}
+    offered = {o.slot.id: o.seats_left for o in await offers_for(booking_world, third, limit=10)}
     assert offered == {pair: 1}
     # The candidate's own confirmed slot is not offered back to them.
-    assert [o.slot.id for o in await offers_for(world, first, limit=10)] == []
+    assert [o.slot.id for o in await offers_for(booking_world, first, limit=10)] == []
 
     # Ten minutes on, the second candidate's hold lapsed: its seat counts as free.
     lapsed = NOW + timedelta(minutes=11)
-    offered = {o.slot.id: o.seats_left for o in await offers_for(world, third, now=lapsed)}
+    offered = {o.slot.id: o.seats_left for o in await offers_for(booking_world, third, now=lapsed)}
     assert offered == {single: 1, pair: 1}
 
 
@@ -169,140 +178,150 @@ async def test_a_full_slot_is_not_offered_and_a_lapsed_hold_frees_its_seat(world
 
 
 async def test_a_hold_takes_the_lowest_free_seat_and_a_new_pick_gives_the_old_one_back(
-    world: World,
+    booking_world: World,
 ) -> None:
-    first, second, third = [await world.invite(a) for a in world.application_ids]
-    group = await world.add_slot(shanghai("2026-09-29 10:00"), capacity=3)
-    other = await world.add_slot(shanghai("2026-09-30 10:00"))
+    first, second, third = [await booking_world.invite(a) for a in booking_world.application_ids]
+    group = await booking_world.add_slot(shanghai("2026-09-29 10:00"), capacity=3)
+    other = await booking_world.add_slot(shanghai("2026-09-30 10:00"))
 
-    held_first = await world.hold(first, group)
-    held_second = await world.hold(second, group)
-    assert (await world.booking(held_first)).seat == 1
-    assert (await world.booking(held_second)).seat == 2
+    held_first = await booking_world.hold(first, group)
+    held_second = await booking_world.hold(second, group)
+    assert (await booking_world.booking(held_first)).seat == 1
+    assert (await booking_world.booking(held_second)).seat == 2
 
-    moved_on = await world.hold(first, other)  # the first candidate picks another time
-    assert (await world.booking(held_first)).state is BookingState.RELEASED
-    assert (await world.booking(moved_on)).state is BookingState.HELD
+    moved_on = await booking_world.hold(first, other)  # the first candidate picks another time
+    assert (await booking_world.booking(held_first)).state is BookingState.RELEASED
+    assert (await booking_world.booking(moved_on)).state is BookingState.HELD
 
-    held_third = await world.hold(third, group)
-    assert (await world.booking(held_third)).seat == 1
-    assert [b.seat for b in await world.live_bookings(group)] == [1, 2]
+    held_third = await booking_world.hold(third, group)
+    assert (await booking_world.booking(held_third)).seat == 1
+    assert [b.seat for b in await booking_world.live_bookings(group)] == [1, 2]
 
-    booking = await world.booking(held_third)
+    booking = await booking_world.booking(held_third)
     assert booking.held_until == NOW + timedelta(minutes=10)
     assert booking.booked_by == service.CANDIDATE
 
 
-async def test_a_taken_slot_is_refused_until_its_hold_lapses(world: World) -> None:
-    first, second, third = [await world.invite(a) for a in world.application_ids]
-    slot = await world.add_slot(shanghai("2026-09-29 10:00"))
-    held = await world.hold(first, slot)
+async def test_a_taken_slot_is_refused_until_its_hold_lapses(booking_world: World) -> None:
+    first, second, third = [await booking_world.invite(a) for a in booking_world.application_ids]
+    slot = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    held = await booking_world.hold(first, slot)
 
     with pytest.raises(SlotTakenError) as taken:
-        await world.hold(second, slot)
+        await booking_world.hold(second, slot)
     assert taken.value.code == "slot_taken"
     assert taken.value.http_status == 409
 
     # Past the hold time, the next candidate's hold releases the lapsed one and takes its seat.
     later = NOW + timedelta(minutes=11)
-    taker = await world.hold(second, slot, now=later)
-    assert (await world.booking(held)).state is BookingState.RELEASED
-    assert (await world.booking(taker)).seat == 1
+    taker = await booking_world.hold(second, slot, now=later)
+    assert (await booking_world.booking(held)).state is BookingState.RELEASED
+    assert (await booking_world.booking(taker)).seat == 1
     with pytest.raises(HoldLapsedError):
-        await world.confirm(first, held, now=later)
+        await booking_world.confirm(first, held, now=later)
 
-    await world.confirm(second, taker, now=later)
+    await booking_world.confirm(second, taker, now=later)
     with pytest.raises(SlotTakenError):
-        await world.hold(third, slot, now=later + timedelta(hours=1))
+        await booking_world.hold(third, slot, now=later + timedelta(hours=1))
 
 
-async def test_holding_the_slot_already_booked_returns_that_booking(world: World) -> None:
-    invitation = await world.invite(world.application_ids[0])
-    slot = await world.add_slot(shanghai("2026-09-29 10:00"))
-    booked = await world.book(invitation, slot)
-    assert await world.hold(invitation, slot) == booked
-    assert (await world.booking(booked)).state is BookingState.CONFIRMED
+async def test_holding_the_slot_already_booked_returns_that_booking(booking_world: World) -> None:
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    slot = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    booked = await booking_world.book(invitation, slot)
+    assert await booking_world.hold(invitation, slot) == booked
+    assert (await booking_world.booking(booked)).state is BookingState.CONFIRMED
 
 
-async def test_a_slot_in_the_past_or_inside_the_notice_cannot_be_held(world: World) -> None:
-    invitation = await world.invite(world.application_ids[0])
-    soon = await world.add_slot(shanghai("2026-09-28 11:30"))  # 90 minutes ahead
-    later = await world.add_slot(shanghai("2026-09-29 10:00"))
+async def test_a_slot_in_the_past_or_inside_the_notice_cannot_be_held(booking_world: World) -> None:
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    soon = await booking_world.add_slot(shanghai("2026-09-28 11:30"))  # 90 minutes ahead
+    later = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
 
     with pytest.raises(SlotTooSoonError):
-        await world.hold(invitation, soon)
+        await booking_world.hold(invitation, soon)
     with pytest.raises(SlotTooSoonError):
-        await world.hold(invitation, later, now=shanghai("2026-09-29 10:30"))  # it has begun
+        await booking_world.hold(
+            invitation, later, now=shanghai("2026-09-29 10:30")
+        )  # it has begun
     # Held in time, but confirmed once the slot began: too late as well.
-    held = await world.hold(invitation, later)
+    held = await booking_world.hold(invitation, later)
     with pytest.raises(SlotTooSoonError):
-        await world.confirm(invitation, held, now=shanghai("2026-09-29 10:00"))
+        await booking_world.confirm(invitation, held, now=shanghai("2026-09-29 10:00"))
 
 
-async def test_a_foreign_withdrawn_or_made_up_slot_is_not_found(world: World) -> None:
-    invitation = await world.invite(world.application_ids[0])
-    foreign = await world.add_slot(shanghai("2026-09-29 10:00"), job_id=world.other_job_id)
-    other_round = await world.add_slot(shanghai("2026-09-29 10:00"), round=3)
-    withdrawn = await world.add_slot(shanghai("2026-09-29 11:00"))
-    async with world.runtime.transaction() as session:
-        await cancel_slot(session, world.hr, withdrawn, now=NOW)
+async def test_a_foreign_withdrawn_or_made_up_slot_is_not_found(booking_world: World) -> None:
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    foreign = await booking_world.add_slot(
+        shanghai("2026-09-29 10:00"), job_id=booking_world.other_job_id
+    )
+    other_round = await booking_world.add_slot(shanghai("2026-09-29 10:00"), round=3)
+    withdrawn = await booking_world.add_slot(shanghai("2026-09-29 11:00"))
+    async with booking_world.runtime.transaction() as session:
+        await cancel_slot(session, booking_world.hr, withdrawn, now=NOW)
 
     for slot_id in (foreign, other_round, withdrawn, 10**9):
         with pytest.raises(SlotNotFoundError) as error:
-            await world.hold(invitation, slot_id)
+            await booking_world.hold(invitation, slot_id)
         assert error.value.http_status == 404
 
 
-async def test_a_closed_invitation_books_nothing(world: World) -> None:
-    invitation = await world.invite(world.application_ids[0])
-    slot = await world.add_slot(shanghai("2026-09-29 10:00"))
-    other = await world.add_slot(shanghai("2026-09-30 10:00"))
-    booked = await world.book(invitation, slot)
-    async with world.runtime.transaction() as session:
-        assert await service.close_invitations(session, world.application_ids[0], now=NOW) == 1
-    async with world.runtime.transaction() as session:
-        assert await service.close_invitations(session, world.application_ids[0], now=NOW) == 0
+async def test_a_closed_invitation_books_nothing(booking_world: World) -> None:
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    slot = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    other = await booking_world.add_slot(shanghai("2026-09-30 10:00"))
+    booked = await booking_world.book(invitation, slot)
+    async with booking_world.runtime.transaction() as session:
+        assert (
+            await service.close_invitations(session, booking_world.application_ids[0], now=NOW) == 1
+        )
+    async with booking_world.runtime.transaction() as session:
+        assert (
+            await service.close_invitations(session, booking_world.application_ids[0], now=NOW) == 0
+        )
 
-    closed = await world.invitation(invitation)
+    closed = await booking_world.invitation(invitation)
     assert closed.state is InvitationState.CLOSED
     assert closed.closed_at == NOW
-    assert (await world.booking(booked)).state is BookingState.CANCELLED
-    assert await world.live_bookings(slot) == []
+    assert (await booking_world.booking(booked)).state is BookingState.CANCELLED
+    assert await booking_world.live_bookings(slot) == []
     with pytest.raises(NoInvitationError) as error:
-        await world.hold(invitation, other)
+        await booking_world.hold(invitation, other)
     assert error.value.code == "no_invitation"
-    async with world.runtime.sessionmaker() as session:
-        assert await service.invitation_of(session, world.application_ids[0]) is None
+    async with booking_world.runtime.sessionmaker() as session:
+        assert await service.invitation_of(session, booking_world.application_ids[0]) is None
 
 
 # -- Confirming -------------------------------------------------------------------------------
 
 
-async def test_a_confirmation_writes_the_interview_and_tells_the_ats_once(world: World) -> None:
-    invitation = await world.invite(world.application_ids[0])
-    slot = await world.add_slot(shanghai("2026-09-29 10:00"))
-    held = await world.hold(invitation, slot)
-    assert await world.events() == []  # a hold is not news for the ATS
+async def test_a_confirmation_writes_the_interview_and_tells_the_ats_once(
+    booking_world: World,
+) -> None:
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    slot = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    held = await booking_world.hold(invitation, slot)
+    assert await booking_world.events() == []  # a hold is not news for the ATS
 
     confirmed_at = NOW + timedelta(minutes=3)
-    assert await world.confirm(invitation, held, now=confirmed_at) == (held, True)
-    assert await world.confirm(invitation, held, now=confirmed_at) == (held, False)
+    assert await booking_world.confirm(invitation, held, now=confirmed_at) == (held, True)
+    assert await booking_world.confirm(invitation, held, now=confirmed_at) == (held, False)
 
-    booking = await world.booking(held)
+    booking = await booking_world.booking(held)
     assert booking.state is BookingState.CONFIRMED
     assert booking.confirmed_at == confirmed_at
     assert booking.held_until is None
-    state = await world.invitation(invitation)
+    state = await booking_world.invitation(invitation)
     assert state.state is InvitationState.BOOKED
     assert state.first_booked_at == confirmed_at
     assert state.booked_by_candidate is True
-    interview = await interview_of(world, invitation)
+    interview = await interview_of(booking_world, invitation)
     assert interview.scheduled_at == shanghai("2026-09-29 10:00")
     assert interview.round == 2
     assert interview.kind is InterviewKind.ONSITE
-    assert interview.application_id == world.application_ids[0]
+    assert interview.application_id == booking_world.application_ids[0]
 
-    [event] = await world.events()
+    [event] = await booking_world.events()
     assert event.type is WebhookEventType.INTERVIEW_BOOKED
     data = event.payload["data"]
     assert data["booking_id"] == held
@@ -312,59 +331,62 @@ async def test_a_confirmation_writes_the_interview_and_tells_the_ats_once(world:
     assert data["application_external_id"] == "ext-app-0"
 
 
-async def test_a_lapsed_hold_nobody_claimed_still_confirms(world: World) -> None:
-    invitation = await world.invite(world.application_ids[0])
-    slot = await world.add_slot(shanghai("2026-09-29 10:00"))
-    held = await world.hold(invitation, slot)
-    assert await world.confirm(invitation, held, now=NOW + timedelta(hours=3)) == (held, True)
+async def test_a_lapsed_hold_nobody_claimed_still_confirms(booking_world: World) -> None:
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    slot = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    held = await booking_world.hold(invitation, slot)
+    assert await booking_world.confirm(invitation, held, now=NOW + timedelta(hours=3)) == (
+        held,
+        True,
+    )
 
 
-async def test_a_released_or_foreign_booking_cannot_be_confirmed(world: World) -> None:
-    first, second, _ = [await world.invite(a) for a in world.application_ids]
-    slot = await world.add_slot(shanghai("2026-09-29 10:00"))
-    other = await world.add_slot(shanghai("2026-09-30 10:00"))
-    given_up = await world.hold(first, slot)
-    await world.hold(first, other)
+async def test_a_released_or_foreign_booking_cannot_be_confirmed(booking_world: World) -> None:
+    first, second, _ = [await booking_world.invite(a) for a in booking_world.application_ids]
+    slot = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    other = await booking_world.add_slot(shanghai("2026-09-30 10:00"))
+    given_up = await booking_world.hold(first, slot)
+    await booking_world.hold(first, other)
     with pytest.raises(HoldLapsedError) as lapsed:
-        await world.confirm(first, given_up)
+        await booking_world.confirm(first, given_up)
     assert lapsed.value.code == "hold_lapsed"
 
-    theirs = await world.hold(second, slot)
+    theirs = await booking_world.hold(second, slot)
     for public_id in (theirs, "made-up-id"):
         with pytest.raises(BookingNotFoundError) as error:
-            await world.confirm(first, public_id)
+            await booking_world.confirm(first, public_id)
         assert error.value.http_status == 404
-    assert (await world.booking(theirs)).state is BookingState.HELD
-    assert await world.events() == []
+    assert (await booking_world.booking(theirs)).state is BookingState.HELD
+    assert await booking_world.events() == []
 
 
 # -- Moving and cancelling --------------------------------------------------------------------
 
 
-async def test_a_move_replaces_the_booking_and_counts(world: World) -> None:
-    first, second, _ = [await world.invite(a) for a in world.application_ids]
-    old_slot = await world.add_slot(shanghai("2026-09-29 10:00"))
-    new_slot = await world.add_slot(shanghai("2026-10-08 15:00"))
-    old = await world.book(first, old_slot)
+async def test_a_move_replaces_the_booking_and_counts(booking_world: World) -> None:
+    first, second, _ = [await booking_world.invite(a) for a in booking_world.application_ids]
+    old_slot = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    new_slot = await booking_world.add_slot(shanghai("2026-10-08 15:00"))
+    old = await booking_world.book(first, old_slot)
 
-    old_id = (await world.booking(old)).id
-    async with world.runtime.sessionmaker() as session:
+    old_id = (await booking_world.booking(old)).id
+    async with booking_world.runtime.sessionmaker() as session:
         invitation = await session.get_one(SchedulingInvitation, first)
         booking = await session.get_one(InterviewBooking, old_id)
         await service.check_change_allowed(session, invitation, booking, moving=True, now=NOW)
-    new = await world.book(first, new_slot)
+    new = await booking_world.book(first, new_slot)
 
-    moved, replacement = await world.booking(old), await world.booking(new)
+    moved, replacement = await booking_world.booking(old), await booking_world.booking(new)
     assert moved.state is BookingState.MOVED
     assert moved.moved_to_id == replacement.id
     assert moved.ended_by == service.CANDIDATE
     assert replacement.state is BookingState.CONFIRMED
-    state = await world.invitation(first)
+    state = await booking_world.invitation(first)
     assert state.moves == 1
     assert state.state is InvitationState.BOOKED
-    assert (await interview_of(world, first)).scheduled_at == shanghai("2026-10-08 15:00")
+    assert (await interview_of(booking_world, first)).scheduled_at == shanghai("2026-10-08 15:00")
 
-    booked, moved_event = await world.events()
+    booked, moved_event = await booking_world.events()
     assert booked.type is WebhookEventType.INTERVIEW_BOOKED
     assert moved_event.type is WebhookEventType.INTERVIEW_MOVED
     assert moved_event.payload["data"]["previous_starts_at"] == "2026-09-29T02:00:00.000Z"
@@ -374,19 +396,19 @@ async def test_a_move_replaces_the_booking_and_counts(world: World) -> None:
         == booked.payload["data"]["interview_external_id"]
     )
     # The old seat is free for someone else.
-    assert old_slot in [o.slot.id for o in await offers_for(world, second)]
+    assert old_slot in [o.slot.id for o in await offers_for(booking_world, second)]
 
 
 async def test_the_policy_limits_how_late_and_how_often_a_candidate_changes(
     runtime: Runtime,
 ) -> None:
-    world = await build_world(runtime, move_cutoff_hours=24, max_moves=1)
-    invitation = await world.invite(world.application_ids[0])
-    tomorrow = await world.add_slot(shanghai("2026-09-29 09:00"))  # 23 hours ahead
-    later = await world.add_slot(shanghai("2026-10-08 10:00"))
+    booking_world = await build_world(runtime, move_cutoff_hours=24, max_moves=1)
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    tomorrow = await booking_world.add_slot(shanghai("2026-09-29 09:00"))  # 23 hours ahead
+    later = await booking_world.add_slot(shanghai("2026-10-08 10:00"))
 
     async def check(public_id: str, *, moving: bool) -> None:
-        async with world.runtime.sessionmaker() as session:
+        async with booking_world.runtime.sessionmaker() as session:
             state = await session.get_one(SchedulingInvitation, invitation)
             booking = await session.scalar(
                 select(InterviewBooking).where(InterviewBooking.public_id == public_id)
@@ -394,122 +416,128 @@ async def test_the_policy_limits_how_late_and_how_often_a_candidate_changes(
             assert booking is not None
             await service.check_change_allowed(session, state, booking, moving=moving, now=NOW)
 
-    soon = await world.book(invitation, tomorrow)
+    soon = await booking_world.book(invitation, tomorrow)
     for moving in (True, False):
         with pytest.raises(ChangeNotAllowedError) as error:
             await check(soon, moving=moving)
         assert error.value.code == "change_not_allowed"
-    async with world.runtime.transaction() as session:
+    async with booking_world.runtime.transaction() as session:
         state = await session.get_one(SchedulingInvitation, invitation)
         with pytest.raises(ChangeNotAllowedError):
             await service.cancel(session, state, soon, by=service.CANDIDATE, now=NOW)
-    assert (await world.booking(soon)).state is BookingState.CONFIRMED
+    assert (await booking_world.booking(soon)).state is BookingState.CONFIRMED
 
     # HR moves it past the policy; the candidate's one move is then left, then none.
-    async with world.runtime.transaction() as session:
-        moved = await service.hr_book(session, world.hr, world.application_ids[0], later, now=NOW)
-        assert moved.booked_by == world.hr.actor
-    assert (await world.invitation(invitation)).moves == 1
+    async with booking_world.runtime.transaction() as session:
+        moved = await service.hr_book(
+            session, booking_world.hr, booking_world.application_ids[0], later, now=NOW
+        )
+        assert moved.booked_by == booking_world.hr.actor
+    assert (await booking_world.invitation(invitation)).moves == 1
     with pytest.raises(ChangeNotAllowedError):
         await check(moved.public_id, moving=True)
     await check(moved.public_id, moving=False)  # a cancellation is still the candidate's
 
 
-async def test_a_cancellation_frees_the_slot_and_reopens_the_invitation(world: World) -> None:
-    first, second, _ = [await world.invite(a) for a in world.application_ids]
-    slot = await world.add_slot(shanghai("2026-10-08 10:00"))
-    booked = await world.book(first, slot)
+async def test_a_cancellation_frees_the_slot_and_reopens_the_invitation(
+    booking_world: World,
+) -> None:
+    first, second, _ = [await booking_world.invite(a) for a in booking_world.application_ids]
+    slot = await booking_world.add_slot(shanghai("2026-10-08 10:00"))
+    booked = await booking_world.book(first, slot)
 
-    async with world.runtime.transaction() as session:
+    async with booking_world.runtime.transaction() as session:
         invitation = await session.get_one(SchedulingInvitation, first)
         await service.cancel(
             session, invitation, booked, by=service.CANDIDATE, now=NOW, reason="另有安排"
         )
-    async with world.runtime.transaction() as session:
+    async with booking_world.runtime.transaction() as session:
         invitation = await session.get_one(SchedulingInvitation, first)
         with pytest.raises(BookingNotFoundError):  # cancelled already
             await service.cancel(session, invitation, booked, by=service.CANDIDATE, now=NOW)
 
-    cancelled = await world.booking(booked)
+    cancelled = await booking_world.booking(booked)
     assert cancelled.state is BookingState.CANCELLED
     assert cancelled.ended_by == service.CANDIDATE
-    assert (await world.invitation(first)).state is InvitationState.OPEN
-    assert (await interview_of(world, first)).scheduled_at is None
-    events = await world.events()
+    assert (await booking_world.invitation(first)).state is InvitationState.OPEN
+    assert (await interview_of(booking_world, first)).scheduled_at is None
+    events = await booking_world.events()
     [event] = of_type(events, WebhookEventType.INTERVIEW_CANCELLED)
     assert event.payload["data"]["reason"] == "另有安排"
     assert event.payload["data"]["by"] == "candidate"
-    assert [o.slot.id for o in await offers_for(world, second)] == [slot]
+    assert [o.slot.id for o in await offers_for(booking_world, second)] == [slot]
     # The candidate may book again later; the same interview row carries the new time.
-    rebooked = await world.book(first, slot)
-    assert (await world.booking(rebooked)).state is BookingState.CONFIRMED
-    assert (await interview_of(world, first)).scheduled_at == shanghai("2026-10-08 10:00")
+    rebooked = await booking_world.book(first, slot)
+    assert (await booking_world.booking(rebooked)).state is BookingState.CONFIRMED
+    assert (await interview_of(booking_world, first)).scheduled_at == shanghai("2026-10-08 10:00")
 
 
-async def test_the_sweep_releases_lapsed_holds_only(world: World) -> None:
-    first, second, _ = [await world.invite(a) for a in world.application_ids]
-    slot = await world.add_slot(shanghai("2026-10-08 10:00"), capacity=2)
-    lapsing = await world.hold(first, slot)
-    fresh = await world.hold(second, slot, now=NOW + timedelta(minutes=8))
-    async with world.runtime.transaction() as session:
+async def test_the_sweep_releases_lapsed_holds_only(booking_world: World) -> None:
+    first, second, _ = [await booking_world.invite(a) for a in booking_world.application_ids]
+    slot = await booking_world.add_slot(shanghai("2026-10-08 10:00"), capacity=2)
+    lapsing = await booking_world.hold(first, slot)
+    fresh = await booking_world.hold(second, slot, now=NOW + timedelta(minutes=8))
+    async with booking_world.runtime.transaction() as session:
         count = await service.release_lapsed_holds(session, now=NOW + timedelta(minutes=11))
     assert count == 1
-    assert (await world.booking(lapsing)).state is BookingState.RELEASED
-    assert (await world.booking(fresh)).state is BookingState.HELD
+    assert (await booking_world.booking(lapsing)).state is BookingState.RELEASED
+    assert (await booking_world.booking(fresh)).state is BookingState.HELD
 
 
 # -- HR -----------------------------------------------------------------------------------------
 
 
-async def test_hr_books_moves_and_cancels_within_their_teams(world: World) -> None:
-    application = world.application_ids[0]
-    soon = await world.add_slot(shanghai("2026-09-28 11:00"))  # inside the candidates' notice
-    later = await world.add_slot(shanghai("2026-10-08 10:00"))
+async def test_hr_books_moves_and_cancels_within_their_teams(booking_world: World) -> None:
+    application = booking_world.application_ids[0]
+    soon = await booking_world.add_slot(
+        shanghai("2026-09-28 11:00")
+    )  # inside the candidates' notice
+    later = await booking_world.add_slot(shanghai("2026-10-08 10:00"))
 
-    async with world.runtime.transaction() as session:
+    async with booking_world.runtime.transaction() as session:
         with pytest.raises(BookingNotFoundError):
-            await service.hr_book(session, world.outsider, application, soon, now=NOW)
-    async with world.runtime.transaction() as session:
+            await service.hr_book(session, booking_world.outsider, application, soon, now=NOW)
+    async with booking_world.runtime.transaction() as session:
         with pytest.raises(BookingNotFoundError):
-            await service.hr_book(session, world.hr, 10**9, soon, now=NOW)
-    async with world.runtime.transaction() as session:
-        booked = await service.hr_book(session, world.hr, application, soon, now=NOW)
+            await service.hr_book(session, booking_world.hr, 10**9, soon, now=NOW)
+    async with booking_world.runtime.transaction() as session:
+        booked = await service.hr_book(session, booking_world.hr, application, soon, now=NOW)
         booked_id = booked.public_id
-    async with world.runtime.transaction() as session:
-        again = await service.hr_book(session, world.hr, application, soon, now=NOW)
+    async with booking_world.runtime.transaction() as session:
+        again = await service.hr_book(session, booking_world.hr, application, soon, now=NOW)
         assert again.public_id == booked_id
-    async with world.runtime.sessionmaker() as session:
+    async with booking_world.runtime.sessionmaker() as session:
         invitation = await service.invitation_of(session, application)
         assert invitation is not None
         assert invitation.booked_by_candidate is False
         assert invitation.moves == 0
-    async with world.runtime.transaction() as session:
-        moved = await service.hr_book(session, world.hr, application, later, now=NOW)
+    async with booking_world.runtime.transaction() as session:
+        moved = await service.hr_book(session, booking_world.hr, application, later, now=NOW)
         moved_id = moved.public_id
-    assert (await world.booking(booked_id)).state is BookingState.MOVED
-    assert (await world.invitation(invitation.id)).moves == 1
+    assert (await booking_world.booking(booked_id)).state is BookingState.MOVED
+    assert (await booking_world.invitation(invitation.id)).moves == 1
 
-    async with world.runtime.transaction() as session:
+    async with booking_world.runtime.transaction() as session:
         for public_id in (moved_id, "made-up-id"):
             with pytest.raises(BookingNotFoundError):
-                await service.booking_for_hr(session, world.outsider, public_id)
+                await service.booking_for_hr(session, booking_world.outsider, public_id)
         with pytest.raises(BookingNotFoundError):
-            await service.hr_cancel(session, world.outsider, moved_id, reason=None, now=NOW)
-    assert (await world.booking(moved_id)).state is BookingState.CONFIRMED
+            await service.hr_cancel(session, booking_world.outsider, moved_id, reason=None, now=NOW)
+    assert (await booking_world.booking(moved_id)).state is BookingState.CONFIRMED
 
-    async with world.runtime.transaction() as session:
-        await service.hr_cancel(session, world.hr, moved_id, reason="面试官出差", now=NOW)
-    assert (await world.booking(moved_id)).state is BookingState.CANCELLED
-    assert (await world.invitation(invitation.id)).state is InvitationState.OPEN
+    async with booking_world.runtime.transaction() as session:
+        await service.hr_cancel(session, booking_world.hr, moved_id, reason="面试官出差", now=NOW)
+    assert (await booking_world.booking(moved_id)).state is BookingState.CANCELLED
+    assert (await booking_world.invitation(invitation.id)).state is InvitationState.OPEN
 
-    events = await world.events()
+    events = await booking_world.events()
     assert [e.type for e in events] == [
         WebhookEventType.INTERVIEW_BOOKED,
         WebhookEventType.INTERVIEW_MOVED,
         WebhookEventType.INTERVIEW_CANCELLED,
     ]
     assert {e.payload["data"]["by"] for e in events} == {"hr"}
-    async with world.runtime.sessionmaker() as session:
+    async with booking_world.runtime.sessionmaker() as session:
         actions = (
             await session.scalars(
                 select(AuditEntry.action)
@@ -523,55 +551,57 @@ async def test_hr_books_moves_and_cancels_within_their_teams(world: World) -> No
 async def test_hr_books_for_an_application_of_a_job_without_self_scheduling(
     runtime: Runtime,
 ) -> None:
-    world = await build_world(runtime, policy=False)
-    async with world.runtime.transaction() as session:
+    booking_world = await build_world(runtime, policy=False)
+    async with booking_world.runtime.transaction() as session:
         with pytest.raises(NoInvitationError):
-            await service.hr_book(session, world.hr, world.application_ids[0], 1, now=NOW)
+            await service.hr_book(
+                session, booking_world.hr, booking_world.application_ids[0], 1, now=NOW
+            )
 
 
-async def test_attendance_is_recorded_once_the_interview_began(world: World) -> None:
-    invitation = await world.invite(world.application_ids[0])
-    slot = await world.add_slot(shanghai("2026-09-29 10:00"))
-    booked = await world.book(invitation, slot)
+async def test_attendance_is_recorded_once_the_interview_began(booking_world: World) -> None:
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    slot = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    booked = await booking_world.book(invitation, slot)
 
     async def record(principal: Any, public_id: str, when: Any) -> InterviewBooking:
-        async with world.runtime.transaction() as session:
+        async with booking_world.runtime.transaction() as session:
             return await service.record_attendance(
                 session, principal, public_id, Attendance.NO_SHOW, now=when
             )
 
     with pytest.raises(ChangeNotAllowedError):
-        await record(world.hr, booked, shanghai("2026-09-29 09:59"))
+        await record(booking_world.hr, booked, shanghai("2026-09-29 09:59"))
     with pytest.raises(BookingNotFoundError):
-        await record(world.outsider, booked, shanghai("2026-09-29 11:00"))
-    done = await record(world.hr, booked, shanghai("2026-09-29 11:00"))
+        await record(booking_world.outsider, booked, shanghai("2026-09-29 11:00"))
+    done = await record(booking_world.hr, booked, shanghai("2026-09-29 11:00"))
     assert done.attendance is Attendance.NO_SHOW
-    assert done.attendance_by == world.hr.actor
+    assert done.attendance_by == booking_world.hr.actor
 
     # Only a confirmed interview has an attendance.
-    second = await world.invite(world.application_ids[1])
-    other = await world.add_slot(shanghai("2026-09-29 14:00"))
-    held = await world.hold(second, other)
+    second = await booking_world.invite(booking_world.application_ids[1])
+    other = await booking_world.add_slot(shanghai("2026-09-29 14:00"))
+    held = await booking_world.hold(second, other)
     with pytest.raises(BookingNotFoundError):
-        await record(world.hr, held, shanghai("2026-09-29 15:00"))
+        await record(booking_world.hr, held, shanghai("2026-09-29 15:00"))
 
 
 # -- Races ------------------------------------------------------------------------------------
 
 
-async def test_the_database_itself_refuses_a_seat_or_a_booking_twice(world: World) -> None:
+async def test_the_database_itself_refuses_a_seat_or_a_booking_twice(booking_world: World) -> None:
     """The guarantee under the service: whatever a process does, a seat is live in one
     booking and an invitation has one hold and one confirmed booking."""
-    first, second, _ = [await world.invite(a) for a in world.application_ids]
-    slot = await world.add_slot(shanghai("2026-10-08 10:00"), capacity=2)
-    other = await world.add_slot(shanghai("2026-10-09 10:00"))
-    taken = await world.booking(await world.book(first, slot))
+    first, second, _ = [await booking_world.invite(a) for a in booking_world.application_ids]
+    slot = await booking_world.add_slot(shanghai("2026-10-08 10:00"), capacity=2)
+    other = await booking_world.add_slot(shanghai("2026-10-09 10:00"))
+    taken = await booking_world.booking(await booking_world.book(first, slot))
 
     def row(invitation_id: int, slot_id: int, seat: int, state: BookingState) -> InterviewBooking:
         return InterviewBooking(
             public_id=service.new_public_id(),
             invitation_id=invitation_id,
-            application_id=world.application_ids[0 if invitation_id == first else 1],
+            application_id=booking_world.application_ids[0 if invitation_id == first else 1],
             slot_id=slot_id,
             seat=seat,
             state=state,
@@ -584,58 +614,58 @@ async def test_the_database_itself_refuses_a_seat_or_a_booking_twice(world: Worl
         row(first, other, 1, BookingState.CONFIRMED),  # a second confirmed booking
     ):
         with pytest.raises(IntegrityError):
-            async with world.runtime.transaction() as session:
+            async with booking_world.runtime.transaction() as session:
                 session.add(duplicate)
-    async with world.runtime.transaction() as session:
+    async with booking_world.runtime.transaction() as session:
         session.add(row(first, other, 1, BookingState.HELD))  # a move's hold beside it
     with pytest.raises(IntegrityError):
-        async with world.runtime.transaction() as session:
+        async with booking_world.runtime.transaction() as session:
             session.add(row(first, slot, 2, BookingState.HELD))  # a second hold
     # A seat given back is free for a new booking.
-    async with world.runtime.transaction() as session:
+    async with booking_world.runtime.transaction() as session:
         session.add(row(second, slot, taken.seat, BookingState.RELEASED))
-    assert await world.double_booked_seats() == []
+    assert await booking_world.double_booked_seats() == []
 
 
-async def test_a_double_click_on_confirm_confirms_once(world: World) -> None:
+async def test_a_double_click_on_confirm_confirms_once(booking_world: World) -> None:
     """Both presses run at once, each in its own transaction: one confirms, the other sees
     the confirmation, and the ATS hears of it once."""
-    invitation = await world.invite(world.application_ids[0])
-    slot = await world.add_slot(shanghai("2026-09-29 10:00"))
-    held = await world.hold(invitation, slot)
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    slot = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    held = await booking_world.hold(invitation, slot)
 
     outcomes = await asyncio.gather(
-        *(world.confirm(invitation, held) for _ in range(2)), return_exceptions=True
+        *(booking_world.confirm(invitation, held) for _ in range(2)), return_exceptions=True
     )
     assert sorted(outcomes, key=str) == [(held, False), (held, True)]
-    assert [e.type for e in await world.events()] == [WebhookEventType.INTERVIEW_BOOKED]
-    async with world.runtime.sessionmaker() as session:
+    assert [e.type for e in await booking_world.events()] == [WebhookEventType.INTERVIEW_BOOKED]
+    async with booking_world.runtime.sessionmaker() as session:
         interviews = (await session.scalars(select(Interview))).all()
     assert len(interviews) == 1
 
 
-async def test_a_double_click_on_a_time_or_on_cancel_changes_it_once(world: World) -> None:
+async def test_a_double_click_on_a_time_or_on_cancel_changes_it_once(booking_world: World) -> None:
     """A time picked twice at once leaves one hold standing, not a "taken" answer to the
     candidate's own second press; a cancellation pressed twice cancels once."""
-    invitation = await world.invite(world.application_ids[0])
-    slot = await world.add_slot(shanghai("2026-10-08 10:00"))
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    slot = await booking_world.add_slot(shanghai("2026-10-08 10:00"))
 
-    held = await asyncio.gather(*(world.hold(invitation, slot) for _ in range(2)))
+    held = await asyncio.gather(*(booking_world.hold(invitation, slot) for _ in range(2)))
     assert len(set(held)) == 2
-    [live] = await world.live_bookings(slot)
+    [live] = await booking_world.live_bookings(slot)
     assert live.public_id in held
     assert live.invitation_id == invitation
-    booked, _ = await world.confirm(invitation, live.public_id)
+    booked, _ = await booking_world.confirm(invitation, live.public_id)
 
     async def cancel() -> str:
-        async with world.runtime.transaction() as session:
+        async with booking_world.runtime.transaction() as session:
             state = await session.get_one(SchedulingInvitation, invitation)
             await service.cancel(session, state, booked, by=service.CANDIDATE, now=NOW)
             return "cancelled"
 
     outcomes = await asyncio.gather(cancel(), cancel(), return_exceptions=True)
     assert sorted(map(type, outcomes), key=str) == [BookingNotFoundError, str]
-    assert len(of_type(await world.events(), WebhookEventType.INTERVIEW_CANCELLED)) == 1
+    assert len(of_type(await booking_world.events(), WebhookEventType.INTERVIEW_CANCELLED)) == 1
 
 
 RACERS = 50
@@ -731,14 +761,14 @@ async def test_fifty_candidates_race_for_ten_seats(
         async with runtime.engine.begin() as connection:
             for table in reversed(Base.metadata.sorted_tables):
                 await connection.execute(table.delete())
-        world = await build_world(runtime, applications=RACERS)
-        invitations = [await world.invite(a) for a in world.application_ids]
+        booking_world = await build_world(runtime, applications=RACERS)
+        invitations = [await booking_world.invite(a) for a in booking_world.application_ids]
         if layout == "one slot of 10 seats":
-            slot = await world.add_slot(shanghai("2026-10-08 10:00"), capacity=SEATS)
+            slot = await booking_world.add_slot(shanghai("2026-10-08 10:00"), capacity=SEATS)
             slots = [slot] * RACERS
         else:
             ten = [
-                await world.add_slot(shanghai("2026-10-08 09:00") + timedelta(hours=n))
+                await booking_world.add_slot(shanghai("2026-10-08 09:00") + timedelta(hours=n))
                 for n in range(SEATS)
             ]
             slots = [ten[n % SEATS] for n in range(RACERS)]
@@ -775,7 +805,7 @@ async def test_fifty_candidates_race_for_ten_seats(
         assert len(errors) == RACERS - SEATS
         assert {error.split(":")[0] for error in errors} == {"SlotTakenError"}, errors[:3]
 
-        assert await world.double_booked_seats() == []
+        assert await booking_world.double_booked_seats() == []
         async with runtime.sessionmaker() as session:
             bookings = (await session.scalars(select(InterviewBooking))).all()
             states = dict(

@@ -240,12 +240,12 @@ def test_every_generated_slot_is_inside_its_window_and_never_on_a_holiday(
 # -- Adding slots -----------------------------------------------------------------------------
 
 
-async def add(world: World, specs: list[SlotSpec], **options: object) -> list[int]:
-    async with world.runtime.transaction() as session:
+async def add(booking_world: World, specs: list[SlotSpec], **options: object) -> list[int]:
+    async with booking_world.runtime.transaction() as session:
         slots = await add_slots(
             session,
-            options.pop("principal", world.hr),  # type: ignore[arg-type]
-            options.pop("job_id", world.job_id),  # type: ignore[arg-type]
+            options.pop("principal", booking_world.hr),  # type: ignore[arg-type]
+            options.pop("job_id", booking_world.job_id),  # type: ignore[arg-type]
             specs,
             round=2,
             kind=InterviewKind.ONSITE,
@@ -255,8 +255,8 @@ async def add(world: World, specs: list[SlotSpec], **options: object) -> list[in
         return [slot.id for slot in slots]
 
 
-async def slot_count(world: World) -> int:
-    async with world.runtime.sessionmaker() as session:
+async def slot_count(booking_world: World) -> int:
+    async with booking_world.runtime.sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(InterviewSlot)) or 0)
 
 
@@ -265,9 +265,9 @@ def spec(starts: str, **fields: object) -> SlotSpec:
     return SlotSpec(starts_at=moment, ends_at=moment + timedelta(hours=1), **fields)  # type: ignore[arg-type]
 
 
-async def test_slots_are_stored_as_given_and_audited(world: World) -> None:
+async def test_slots_are_stored_as_given_and_audited(booking_world: World) -> None:
     [slot_id] = await add(
-        world,
+        booking_world,
         [
             spec(
                 "2026-10-08 10:00",
@@ -279,14 +279,14 @@ async def test_slots_are_stored_as_given_and_audited(world: World) -> None:
             )
         ],
     )
-    slot = await world.slot(slot_id)
+    slot = await booking_world.slot(slot_id)
     assert slot.starts_at == shanghai("2026-10-08 10:00")
     assert slot.capacity == 4
     assert slot.interviewers == ["张三", "李四"]
     assert slot.time_zone == "Europe/London"
     assert slot.source is SlotSource.MANUAL
-    assert slot.created_by == world.hr.actor
-    async with world.runtime.sessionmaker() as session:
+    assert slot.created_by == booking_world.hr.actor
+    async with booking_world.runtime.sessionmaker() as session:
         entry = await session.scalar(
             select(AuditEntry).where(AuditEntry.action == "scheduling.slots_created")
         )
@@ -314,36 +314,36 @@ async def test_slots_are_stored_as_given_and_audited(world: World) -> None:
     ids=["past", "no-seat", "too-many-seats", "zone", "link", "naive", "empty"],
 )
 async def test_one_wrong_slot_adds_none_of_the_batch(
-    world: World, bad: SlotSpec, code: str
+    booking_world: World, bad: SlotSpec, code: str
 ) -> None:
     with pytest.raises(InvalidSlotError) as error:
-        await add(world, [spec("2026-10-08 09:00"), bad])
+        await add(booking_world, [spec("2026-10-08 09:00"), bad])
     assert error.value.code == code
-    assert await slot_count(world) == 0
+    assert await slot_count(booking_world) == 0
 
 
-async def test_an_empty_or_oversized_batch_or_foreign_job_is_refused(world: World) -> None:
+async def test_an_empty_or_oversized_batch_or_foreign_job_is_refused(booking_world: World) -> None:
     with pytest.raises(InvalidSlotError) as empty:
-        await add(world, [])
+        await add(booking_world, [])
     assert empty.value.code == "no_slots"
     with pytest.raises(InvalidSlotError):
-        await add(world, [spec("2026-10-08 10:00")] * (MAX_SLOTS_PER_CALL + 1))
+        await add(booking_world, [spec("2026-10-08 10:00")] * (MAX_SLOTS_PER_CALL + 1))
     with pytest.raises(BookingNotFoundError):
-        await add(world, [spec("2026-10-08 10:00")], principal=world.outsider)
+        await add(booking_world, [spec("2026-10-08 10:00")], principal=booking_world.outsider)
     with pytest.raises(SlotNotFoundError) as unknown:
-        await add(world, [spec("2026-10-08 10:00")], job_id=10**9)
+        await add(booking_world, [spec("2026-10-08 10:00")], job_id=10**9)
     assert unknown.value.code == "job_not_found"
-    assert await slot_count(world) == 0
+    assert await slot_count(booking_world) == 0
 
 
-async def test_an_ics_uid_seen_before_updates_its_slot(world: World) -> None:
+async def test_an_ics_uid_seen_before_updates_its_slot(booking_world: World) -> None:
     [first] = await add(
-        world,
+        booking_world,
         [spec("2026-10-08 10:00", external_uid="evt-1@corp", location="A 座")],
         source=SlotSource.ICS,
     )
     again = await add(
-        world,
+        booking_world,
         [
             spec("2026-10-09 15:00", external_uid="evt-1@corp", location="B 座"),
             spec("2026-10-09 16:00", external_uid="evt-2@corp"),
@@ -353,7 +353,7 @@ async def test_an_ics_uid_seen_before_updates_its_slot(world: World) -> None:
     assert again[0] == first
     with pytest.raises(InvalidSlotError) as twice:
         await add(
-            world,
+            booking_world,
             [
                 spec("2026-10-09 15:00", external_uid="x"),
                 spec("2026-10-09 16:00", external_uid="x"),
@@ -361,16 +361,16 @@ async def test_an_ics_uid_seen_before_updates_its_slot(world: World) -> None:
             source=SlotSource.ICS,
         )
     assert twice.value.code == "duplicate_uid"
-    assert await slot_count(world) == 2
-    slot = await world.slot(first)
+    assert await slot_count(booking_world) == 2
+    slot = await booking_world.slot(first)
     assert slot.starts_at == shanghai("2026-10-09 15:00")
     assert slot.location == "B 座"
     # Another job's feed may use the same UID: it is its own slot.
-    async with world.runtime.transaction() as session:
+    async with booking_world.runtime.transaction() as session:
         [theirs] = await add_slots(
             session,
-            world.outsider,
-            world.other_job_id,
+            booking_world.outsider,
+            booking_world.other_job_id,
             [spec("2026-10-09 15:00", external_uid="evt-1@corp")],
             round=2,
             kind=InterviewKind.ONSITE,
@@ -380,17 +380,19 @@ async def test_an_ics_uid_seen_before_updates_its_slot(world: World) -> None:
         assert theirs.id not in again
 
 
-async def test_a_slot_is_withdrawn_only_when_nobody_holds_or_booked_it(world: World) -> None:
-    invitation = await world.invite(world.application_ids[0])
-    booked = await world.add_slot(shanghai("2026-10-08 10:00"))
-    free = await world.add_slot(shanghai("2026-10-08 11:00"))
-    await world.book(invitation, booked)
+async def test_a_slot_is_withdrawn_only_when_nobody_holds_or_booked_it(
+    booking_world: World,
+) -> None:
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    booked = await booking_world.add_slot(shanghai("2026-10-08 10:00"))
+    free = await booking_world.add_slot(shanghai("2026-10-08 11:00"))
+    await booking_world.book(invitation, booked)
 
     async def withdraw(slot_id: int, principal: object = None) -> InterviewSlot:
-        async with world.runtime.transaction() as session:
+        async with booking_world.runtime.transaction() as session:
             return await cancel_slot(
                 session,
-                principal or world.hr,  # type: ignore[arg-type]
+                principal or booking_world.hr,  # type: ignore[arg-type]
                 slot_id,
                 now=NOW,
             )
@@ -398,8 +400,8 @@ async def test_a_slot_is_withdrawn_only_when_nobody_holds_or_booked_it(world: Wo
     with pytest.raises(ChangeNotAllowedError):
         await withdraw(booked)
     with pytest.raises(BookingNotFoundError):
-        await withdraw(free, world.outsider)
+        await withdraw(free, booking_world.outsider)
     with pytest.raises(SlotNotFoundError):
         await withdraw(10**9)
     assert (await withdraw(free)).cancelled_at == NOW
-    assert (await world.slot(booked)).cancelled_at is None
+    assert (await booking_world.slot(booked)).cancelled_at is None
