@@ -189,9 +189,7 @@ def _days(text: str, today: date) -> list[date]:
     for match in _ZH_WEEK.finditer(text):
         found.extend(_week(today, _ZH_WHICH[match.group("which")] or 0))
     for match in _ZH_MONTH_DAY.finditer(text):
-        day_of = _month_day(
-            today, _zh_number(match.group("month")), _zh_number(match.group("day"))
-        )
+        day_of = _month_day(today, _zh_number(match.group("month")), _zh_number(match.group("day")))
         if day_of is not None:
             found.append(day_of)
     for match in _ZH_DAY_OF_MONTH.finditer(text):
@@ -224,12 +222,10 @@ def _clock(text: str) -> DayPart | None:
             continue
         minute = 30 if match.group("half") else int(match.group("minute") or 0)
         part = match.group("part")
-        if part in ("下午", "晚上") and hour < 12:
+        afternoon = (part in ("下午", "晚上") and hour < 12) or (part == "中午" and hour < 3)
+        # "3点" alone, for an interview, means the afternoon.
+        if afternoon or (part is None and 1 <= hour <= 7):
             hour += 12
-        elif part == "中午" and hour < 3:
-            hour += 12
-        elif part is None and 1 <= hour <= 7:
-            hour += 12  # "3点" for an interview means the afternoon
         return _hour_from(hour, minute)
     lower = text.lower()
     for match in _EN_CLOCK.finditer(lower):

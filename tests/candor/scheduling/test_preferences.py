@@ -71,7 +71,7 @@ def test_accepts_judges_the_start_in_the_candidate_zone() -> None:
 
 def test_a_day_part_must_be_a_window_of_one_day() -> None:
     for start, end in ((0, 0), (600, 500), (-1, 10), (0, MINUTES_PER_DAY + 1)):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not a window of the day"):
             DayPart(start, end)
 
 
