@@ -12,8 +12,8 @@ from candor.settings import Settings
 SECRET = "s" * 40
 
 
-def _settings(**changes: object) -> Settings:
-    return Settings(public_url="https://jobs.example.com/", secret_key=SecretStr(SECRET), **changes)
+def _settings() -> Settings:
+    return Settings(public_url="https://jobs.example.com/", secret_key=SecretStr(SECRET))
 
 
 def test_the_link_names_the_booking_under_the_public_url_and_carries_a_signature() -> None:
