@@ -158,3 +158,25 @@ async def events_of(world: World, kind: WebhookEventType) -> int:
 async def slot_start(world: World, slot_id: int) -> datetime:
     async with world.runtime.sessionmaker() as session:
         return (await session.get_one(InterviewSlot, slot_id)).starts_at
+
+
+@dataclass(frozen=True)
+class BookingWorld:
+    """Candidate 1 invited to book; HR's slots: two on `day` morning, one `later` afternoon."""
+
+    first: int
+    second: int
+    afternoon: int
+    day: date
+    later: date
+
+    def move_request(self) -> str:
+        """What the candidate types to move to `later`'s afternoon."""
+        return f"面试能改到{self.later.month}月{self.later.day}日下午吗"
+
+
+async def booking_world(world: World) -> BookingWorld:
+    await invite(world, 1)
+    day, later = await working_days(world, 2)
+    first, second, afternoon = await add(world, [china(day, 10), china(day, 11), china(later, 15)])
+    return BookingWorld(first, second, afternoon, day, later)

@@ -16,10 +16,13 @@ from candor.models import ChatMessage
 from candor.models.chat import Direction
 
 _NUMBER_MARKS = " .、。)）"
+# What a WeChat menu link cannot carry is left out of the title it sends back.
+_LINK_UNSAFE = str.maketrans("", "", '"<>&?=#')
 
 
 def _normalised(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+    plain = unicodedata.normalize("NFKC", text).translate(_LINK_UNSAFE)
+    return " ".join(plain.split()).casefold()
 
 
 def answered_payload(buttons: list[tuple[str, str]], text: str) -> str | None:
