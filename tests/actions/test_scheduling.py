@@ -494,3 +494,21 @@ async def test_an_invitation_closed_by_withdrawal_books_nothing(
     assert "没有找到这个预约" in answer
     [row] = await bookings(world, 1)
     assert row.state is BookingState.HELD
+
+
+async def test_i_cant_make_it_after_booking_offers_other_times(
+    world: World, gateway: ConversationGateway
+) -> None:
+    """The reminder's "I can't make it" is a reschedule: other free times, no HR task."""
+    chat = await bound_chat(world, gateway, 1)
+    await invite(world, 1)
+    day, later = await working_days(world, 2)
+    booked, other = await add(world, [china(day, 10), china(later, 10)])
+    await book(chat, booked)
+
+    offered = await chat.say("不好意思，那个时间我去不了了")
+
+    assert slot_ids(offered) == [other]
+    assert await reschedule_tasks(world, 1) == []
+    english = await chat.say("Sorry, I can't make it to the interview")
+    assert slot_ids(english) == [other]
