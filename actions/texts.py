@@ -43,7 +43,6 @@ INTENT_LABELS: dict[str, tuple[str, str]] = {
     "ask_feedback": ("了解面试反馈", "Feedback on my interview"),
     "ask_next_step": ("下一步安排", "Next steps"),
     "reschedule": ("改约面试时间", "Change my interview time"),
-    "book_interview": ("预约面试时间", "Book my interview"),
     "withdraw": ("撤回申请", "Withdraw my application"),
     "bind_identity": ("绑定申请", "Link my application"),
     "opt_out": ("不再接收通知", "Stop notifications"),

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from bot.conversation import ConversationGateway
 from candor.chat.messages import Button, Reply
 from candor.clock import utcnow
-from candor.models import Candidate, InterviewSlot, SchedulingInvitation
+from candor.models import Candidate, InterviewBooking, InterviewSlot, SchedulingInvitation
 from candor.models.scheduling import BookingState, InvitationState
 from candor.models.webhooks import WebhookEventType
 from candor.scheduling.links import verify_ics_signature
@@ -512,3 +512,31 @@ async def test_i_cant_make_it_after_booking_offers_other_times(
     assert await reschedule_tasks(world, 1) == []
     english = await chat.say("Sorry, I can't make it to the interview")
     assert slot_ids(english) == [other]
+
+
+async def test_a_hold_that_lapsed_while_someone_else_took_the_seat_asks_to_pick_again(
+    world: World, gateway: ConversationGateway
+) -> None:
+    chat = await bound_chat(world, gateway, 1)
+    rival = await bound_chat(world, gateway, 2)
+    await invite(world, 1)
+    await invite(world, 2)
+    day, later = await working_days(world, 2)
+    contested, other = await add(world, [china(day, 10), china(later, 10)])
+    held = await chat.press(f'/choose_slot{{"slot_id": "{contested}"}}')
+    async with world.runtime.transaction() as session:  # the hold's minutes go by
+        await session.execute(
+            update(InterviewBooking)
+            .where(InterviewBooking.slot_id == contested)
+            .values(held_until=utcnow() - timedelta(minutes=1))
+        )
+    await book(rival, contested)
+
+    answer = await chat.press(payload(held, "/confirm_booking"))
+
+    assert "保留的时间已经失效" in texts_of(answer)
+    assert slot_ids(answer) == [other]
+    [mine] = await bookings(world, 1)
+    assert mine.state is BookingState.RELEASED
+    [theirs] = await bookings(world, 2)
+    assert theirs.state is BookingState.CONFIRMED
