@@ -1,14 +1,13 @@
-"""Questions about the candidate's own applications: progress, feedback, next step,
-rescheduling and withdrawing."""
+"""Questions about the candidate's own applications: progress, feedback, next step and
+withdrawing (moving and cancelling an interview: actions/scheduling.py)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
 
 from actions import texts
 from actions.base import CandorAction, Context, Events
+from actions.slot_offers import offer_slots
 from candor.chat import teams
 from candor.chat.subscription_prompt import MAX_SCENE, PROMPT_URL, prompt_link
 from candor.dialogue import service
@@ -23,6 +22,8 @@ from candor.dialogue.queries import (
 )
 from candor.models import Application, Interview, Job
 from candor.models.enums import INTERVIEW_STAGE, Channel, Decision
+from candor.models.scheduling import InvitationState
+from candor.scheduling import service as scheduling
 
 
 def _chosen_code(context: Context) -> str | None:
@@ -245,36 +246,20 @@ class ActionNextStep(CandorAction):
                     when=texts.moment(upcoming.scheduled_at, locale),
                 )
             )
+        invitation = await scheduling.invitation_of(context.session, application.id)
+        if invitation is not None and invitation.state is InvitationState.OPEN:
+            # Invited to book the next round: the free times are the next step.
+            if lines:
+                context.dispatcher.utter_message(text="\n".join(lines))
+            if await offer_slots(context, invitation, intro="slots_offer"):
+                return [SlotSet("application_code", application.code)]
+            if lines:
+                return [SlotSet("application_code", application.code)]
         if not lines:
             lines.append(texts.say("no_next_step", locale))
             if expected := _expected(context, state):
                 lines.append(expected)
         context.dispatcher.utter_message(text="\n".join(lines))
-        return [SlotSet("application_code", application.code)]
-
-
-class ActionReschedule(CandorAction):
-    def name(self) -> str:
-        return "action_reschedule"
-
-    async def act(self, context: Context) -> Events:
-        application = await _application(context, "reschedule")
-        if application is None:
-            return _forget_code()
-        request = str(context.tracker.latest_message.get("text") or "").strip()[:500]
-        state = await progress(context.session, application, context.settings)
-        details: dict[str, Any] = {"application_code": application.code}
-        if state.next_interview is not None and state.next_interview.scheduled_at is not None:
-            details["interview_at"] = state.next_interview.scheduled_at.isoformat()
-        _, new = await service.request_reschedule(
-            context.session,
-            conversation=context.party.conversation,
-            application=application,
-            request=request,
-            details=details,
-            now=context.now,
-        )
-        context.say("reschedule_logged" if new else "reschedule_follow_up", request=request)
         return [SlotSet("application_code", application.code)]
 
 

@@ -246,6 +246,113 @@ _TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+# Self-scheduling (actions/scheduling.py): booking, moving and cancelling the next interview.
+_SCHEDULING_TEXTS: dict[str, tuple[str, str]] = {
+    "slots_offer": (
+        "可以直接选一个「{job}」{kind}的时间（{zone}）：",
+        'Pick a time for your {kind} for "{job}" ({zone}):',
+    ),
+    "slots_offer_more": ("还有这些时间（{zone}）：", "More times ({zone}):"),
+    "slots_offer_move": (
+        "可以改到下面这些时间（{zone}），选好后原来的时间会自动释放：",
+        "You can move it to one of these times ({zone}); your current time is let go once "
+        "you confirm:",
+    ),
+    "slots_no_fit": (
+        "没有完全符合你要求的时间，这些是最近可选的：",
+        "No free time matches exactly what you asked for; these are the soonest:",
+    ),
+    "slots_none_left": (
+        "暂时没有更多可选的时间了。可以点“都不合适”告诉我你方便的时间，HR 会和你确认。",
+        'There are no more free times right now. Tap "None of these work" and tell me when '
+        "suits you; HR will confirm.",
+    ),
+    "slots_none": (
+        "目前没有可以自助预约的空闲时间。告诉我你方便的时间，HR 会尽快和你确认。",
+        "There is no free time to book right now. Tell me when suits you and HR will "
+        "confirm a time with you.",
+    ),
+    "slot_more": ("更多时间", "More times"),
+    "slot_none_fit": ("都不合适", "None of these work"),
+    "video": ("视频面试", "video"),
+    "slot_held": (
+        "已为你保留 {when}（{place}），{minutes} 分钟内有效。确认预约吗？",
+        "{when} ({place}) is held for you for {minutes} minutes. Shall I book it?",
+    ),
+    "slot_confirm": ("确认预约", "Book it"),
+    "slot_other_times": ("换个时间", "Other times"),
+    "booking_confirmed": (
+        "预约成功 ✅ 「{job}」{kind}：{when}",
+        'Booked ✅ Your {kind} for "{job}": {when}',
+    ),
+    "booking_moved": (
+        "已改期 ✅ 「{job}」{kind}的新时间：{when}",
+        'Moved ✅ Your {kind} for "{job}" is now at {when}',
+    ),
+    "booking_place": ("地点：{place}", "Place: {place}"),
+    "booking_video": ("视频链接：{link}", "Video link: {link}"),
+    "booking_interviewers": ("面试官：{names}", "Interviewers: {names}"),
+    "booking_preparation": ("请准备：{text}", "Please prepare: {text}"),
+    "booking_calendar": ("加入日历：{url}", "Add to your calendar: {url}"),
+    "booking_change_hint": (
+        "如需改期或取消，直接告诉我即可（面试前 {hours} 小时内请联系 HR）。",
+        "To move or cancel it, just tell me (within {hours} hours of the interview, HR "
+        "handles changes).",
+    ),
+    "booking_already": (
+        "这个时间已经约好了：{when}，不用重复确认。",
+        "You are already booked for {when}; no need to confirm again.",
+    ),
+    "slot_taken": (
+        "抱歉，这个时间刚刚被别人约走了。",
+        "Sorry, that time has just been taken.",
+    ),
+    "slot_too_soon": (
+        "这个时间已经过去或离现在太近，无法预约。",
+        "That time has passed or is too soon to book.",
+    ),
+    "slot_gone": ("这个时间已经不能预约了。", "That time can no longer be booked."),
+    "hold_lapsed": (
+        "为你保留的时间已经失效了，请重新选一个。",
+        "The time held for you has lapsed; please pick one again.",
+    ),
+    "booking_not_found": (
+        "没有找到这个预约。可以问我“下一步安排”查看你的面试。",
+        'I could not find that booking. Ask me "what\'s next?" to see your interview.',
+    ),
+    "booking_cancel_ask": (
+        "确定要取消 {when} 的面试吗？取消后可以稍后再约其他时间。",
+        "Do you want to cancel your interview at {when}? You can book another time later.",
+    ),
+    "booking_cancel_yes": ("确定取消", "Yes, cancel it"),
+    "booking_cancel_move": ("改个时间", "Move it instead"),
+    "booking_cancel_keep": ("保留面试", "Keep it"),
+    "booking_cancelled": (
+        "已取消 {when} 的面试，HR 也会收到通知。想再约时间时告诉我即可。",
+        "Your interview at {when} is cancelled, and HR has been told. Tell me whenever "
+        "you would like to book another time.",
+    ),
+    "booking_already_cancelled": (
+        "这场面试已经取消了。",
+        "That interview is already cancelled.",
+    ),
+    "book_again": ("重新预约", "Book another time"),
+    "change_past_policy": (
+        "离面试时间太近（或改期次数已满），无法在这里直接修改。",
+        "It is too close to the interview (or it was moved as often as allowed) to change it here.",
+    ),
+    "proposal_logged": (
+        "收到，你方便的时间：“{request}”。已转给 HR，确认后会通知你。",
+        'Got it: "{request}". I passed it to HR, who will confirm a time with you.',
+    ),
+    "nothing_to_cancel": (
+        "你目前没有已预约的面试需要取消。",
+        "You have no booked interview to cancel.",
+    ),
+}
+_TEXTS.update(_SCHEDULING_TEXTS)
+
+
 def say(key: str, locale: Locale, **values: object) -> str:
     zh, en = _TEXTS[key]
     return (en if locale is Locale.EN else zh).format(**values)

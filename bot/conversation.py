@@ -21,6 +21,7 @@ from redis.exceptions import LockError
 
 from bot.gateway import message_recorded
 from candor.chat import transcript
+from candor.chat.buttons import as_button_press
 from candor.chat.engine import DialogueEngine, PlaceholderEngine
 from candor.chat.messages import InboundMessage, Reply
 from candor.chat.privacy_notice import load_notice
@@ -91,6 +92,10 @@ class ConversationGateway:
         turn = received.engine_turn
         if turn is None:
             return received.replies
+        # Read on its own: the engine's transaction must begin with the engine's first
+        # statement (on SQLite an earlier read would hold a lock the engine's own work waits on).
+        async with self.runtime.sessionmaker() as session:
+            turn = await as_button_press(session, turn)
         try:
             async with self.runtime.transaction() as session:
                 replies = await self.engine.respond(session, turn)

@@ -68,9 +68,29 @@ class RasaProject:
         return _read_mapping(self.domain_path)
 
     def intents(self) -> list[str]:
-        """The intent taxonomy, from domain.yml."""
-        intents = self.read_domain().get("intents") or []
-        return [next(iter(i)) if isinstance(i, dict) else str(i) for i in intents]
+        """The intent taxonomy, from domain.yml: the intents the NLU classifies (every one
+        but the button intents)."""
+        return [name for name, properties in self._intent_entries() if not _is_button(properties)]
+
+    def button_intents(self) -> list[str]:
+        """The intents only a button's payload sends (`/choose_slot{"slot_id": "12"}`): no
+        training examples, never classified; marked in domain.yml by the entities their
+        payload carries (`use_entities`)."""
+        return [name for name, properties in self._intent_entries() if _is_button(properties)]
+
+    def all_intents(self) -> list[str]:
+        """Every intent the dialogue knows: the classified ones, then the button intents."""
+        return [*self.intents(), *self.button_intents()]
+
+    def _intent_entries(self) -> list[tuple[str, dict[str, Any]]]:
+        entries: list[tuple[str, dict[str, Any]]] = []
+        for entry in self.read_domain().get("intents") or []:
+            if isinstance(entry, dict):
+                name = next(iter(entry))
+                entries.append((str(name), dict(entry[name] or {})))
+            else:
+                entries.append((str(entry), {}))
+        return entries
 
     def training_data(self) -> TrainingData:
         return load_training_data(self.nlu_paths)
@@ -111,6 +131,10 @@ class RasaProject:
             if isinstance(component, dict) and component.get("name") == name:
                 return component
         return None
+
+
+def _is_button(properties: dict[str, Any]) -> bool:
+    return isinstance(properties.get("use_entities"), list)
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:

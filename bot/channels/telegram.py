@@ -55,6 +55,7 @@ RATE_PREFIX = "candor:telegram:rate"
 UPDATE_KEY = "candor:telegram:update:{}"
 UPDATE_TTL_SECONDS = 24 * 3600  # Telegram gives up redelivering an update well before
 MAX_CALLBACK_DATA_BYTES = 64
+SHORT_BUTTON_TITLE = 12  # characters; longer titles get a row each
 REPLY_MAX_WAIT = 10.0  # a reply may wait this long for its rate-limit slot
 SEND_MAX_WAIT = 2.0  # an outbound message waits less: the dispatcher retries it later
 NETWORK_RETRY = 5.0
@@ -133,15 +134,17 @@ def _membership(change: ChatMemberUpdated, update_id: int) -> InboundMessage | N
 
 
 def reply_markup(reply: Reply) -> InlineKeyboardMarkup | None:
-    """Buttons as one row of an inline keyboard (yes/no, a 1–5 rating)."""
+    """Buttons as an inline keyboard: short ones in one row (yes/no, a 1–5 rating), long
+    ones (interview times) one per row, so that each title is readable."""
     if not reply.buttons:
         return None
     for button in reply.buttons:
         if len(button.payload.encode()) > MAX_CALLBACK_DATA_BYTES:
             raise ValueError(f"button payload over {MAX_CALLBACK_DATA_BYTES} bytes")
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.title, callback_data=b.payload) for b in reply.buttons]]
-    )
+    keys = [InlineKeyboardButton(b.title, callback_data=b.payload) for b in reply.buttons]
+    if all(len(b.title) <= SHORT_BUTTON_TITLE for b in reply.buttons):
+        return InlineKeyboardMarkup([keys])
+    return InlineKeyboardMarkup([[key] for key in keys])
 
 
 class TelegramBot:

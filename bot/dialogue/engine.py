@@ -259,6 +259,7 @@ class EmbeddedEngine:
         form = state.active_loop
         if form is not None:
             wanted = {s: v for s, v in extracted.items() if s in self.project.forms[form]}
+            wanted.update(self._text_for_form(form, parse, state))
             if wanted or parse.intent.name == "bind_identity":
                 await self._run_form(sender, form, parse, state, wanted)
                 if state.active_loop is not None:
@@ -287,6 +288,19 @@ class EmbeddedEngine:
                 continue
             await self._run_action(sender, action, parse, state)
         state.add({"event": "action", "name": ACTION_LISTEN})
+
+    def _text_for_form(self, form: str, parse: ParseResult, state: _TurnState) -> dict[str, Any]:
+        """The requested slot filled with the message's text, when its mapping says so."""
+        requested = state.slots.get(REQUESTED_SLOT)
+        mapping = self.project.text_mappings.get(str(requested))
+        if (
+            mapping is None
+            or mapping.form != form
+            or parse.intent.name in mapping.not_intents
+            or not parse.text.strip()
+        ):
+            return {}
+        return {str(requested): parse.text.strip()}
 
     def _extracted_slots(self, parse: ParseResult) -> dict[str, Any]:
         found: dict[str, Any] = {}

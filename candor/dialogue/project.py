@@ -47,6 +47,15 @@ class SlotMapping:
 
 
 @dataclass(frozen=True, slots=True)
+class TextMapping:
+    """A slot filled with the message's text while a form asks for it (`from_text` with an
+    `active_loop` / `requested_slot` condition), unless the message is one of `not_intent`."""
+
+    form: str
+    not_intents: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Response:
     text: str
     buttons: tuple[tuple[str, str], ...]
@@ -63,6 +72,7 @@ class DialogueProject:
     initial_slots: Mapping[str, Any]
     responses: Mapping[str, tuple[Response, ...]]
     flows: tuple[Flow, ...] = field(default_factory=tuple)
+    text_mappings: Mapping[str, TextMapping] = field(default_factory=dict)
 
     @classmethod
     def load(cls, project: RasaProject) -> DialogueProject:
@@ -72,6 +82,7 @@ class DialogueProject:
             for name, spec in (domain.get("forms") or {}).items()
         }
         mappings: dict[str, tuple[SlotMapping, ...]] = {}
+        text_mappings: dict[str, TextMapping] = {}
         initial: dict[str, Any] = {}
         for slot, spec in (domain.get("slots") or {}).items():
             spec = spec or {}
@@ -81,6 +92,15 @@ class DialogueProject:
                 for m in spec.get("mappings") or []
                 if m.get("type") == "from_entity" and "entity" in m and not m.get("conditions")
             )
+            for m in spec.get("mappings") or []:
+                if m.get("type") != "from_text":
+                    continue
+                for condition in m.get("conditions") or []:
+                    form = condition.get("active_loop")
+                    if form and condition.get("requested_slot") == slot:
+                        text_mappings[slot] = TextMapping(
+                            str(form), frozenset(str(i) for i in m.get("not_intent") or [])
+                        )
         initial[REQUESTED_SLOT] = None
         responses = {
             name: tuple(_response(variant) for variant in variants or [])
@@ -91,13 +111,14 @@ class DialogueProject:
             flows.extend(_flows(path))
         return cls(
             domain=domain,
-            intents=tuple(project.intents()),
+            intents=tuple(project.all_intents()),
             actions=frozenset(str(a) for a in domain.get("actions") or []),
             forms=forms,
             slot_mappings=mappings,
             initial_slots=initial,
             responses=responses,
             flows=tuple(flows),
+            text_mappings=text_mappings,
         )
 
     def is_form(self, name: str) -> bool:

@@ -1,9 +1,11 @@
 """Rasa's end-to-end test stories (`tests/test_stories.yml`), read into turns that any engine
-can be checked against: what the user wrote (markup removed), the intent and entities it
-must be read as, and the actions, form changes and slots that must follow."""
+can be checked against: what the user wrote (markup removed) or the button they pressed (an
+intent step without text), the intent and entities it must be read as, and the actions,
+form changes and slots that must follow."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +90,9 @@ def _turns(story: str, steps: Sequence[Mapping[str, Any]]) -> list[StoryTurn]:
             intent = step.get("intent")
             turns.append(StoryTurn(text, str(intent) if intent else None, entities))
             continue
+        if "intent" in step:
+            turns.append(_button_press(story, step))
+            continue
         if not turns:
             raise DialogueFileError(f"story {story!r}: a bot step before any user step")
         turn = turns[-1]
@@ -100,6 +105,19 @@ def _turns(story: str, steps: Sequence[Mapping[str, Any]]) -> list[StoryTurn]:
             for item in step["slot_was_set"] or []:
                 if isinstance(item, Mapping):
                     turn.slots.update(item)
-        elif "intent" in step:
-            raise DialogueFileError(f"story {story!r}: an intent step needs the user's text")
     return turns
+
+
+def _button_press(story: str, step: Mapping[str, Any]) -> StoryTurn:
+    """An intent step without the user's text is a button's press: its payload is the
+    intent with the step's entities, `/choose_slot{"slot_id": "1"}`, as a button sends it."""
+    values: dict[str, str] = {}
+    for item in step.get("entities") or []:
+        if not isinstance(item, Mapping) or len(item) != 1:
+            raise DialogueFileError(f"story {story!r}: entities are `- name: value` items")
+        ((name, value),) = item.items()
+        values[str(name)] = str(value)
+    intent = str(step["intent"])
+    payload = f"/{intent}{json.dumps(values, ensure_ascii=False)}" if values else f"/{intent}"
+    entities = tuple(ExpectedEntity(name, value, value) for name, value in values.items())
+    return StoryTurn(payload, intent, entities)

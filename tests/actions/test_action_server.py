@@ -18,7 +18,9 @@ from bot.conversation import ConversationGateway
 from candor.models import HrTask
 from candor.models.dialogue import HrTaskKind
 from candor.models.enums import Channel
+from candor.models.scheduling import BookingState
 from candor.settings import Settings
+from tests.booking_chat_world import booking_world, bookings
 from tests.dialogue_world import Chat
 from tests.fakes import free_port
 from tests.outreach_world import World
@@ -105,3 +107,45 @@ async def test_the_action_server_answers_from_the_database_and_commits(
         task = await session.scalar(select(HrTask))
     assert task is not None
     assert (task.kind, task.details["request"]) == (HrTaskKind.RESCHEDULE, "能改到周五吗")
+
+
+async def test_booking_and_cancelling_through_the_action_server_commit_each_step(
+    world: World, action_server: str
+) -> None:
+    """The Rasa engine's path: each button's action in its own transaction."""
+    await world.applicant(1, bind=[Channel.WEB])
+    chat = Chat(world, ConversationGateway(world.runtime), "web-user-1")
+    await chat.say("你好")
+    conversation_id = await chat.conversation_id()
+    booking = await booking_world(world)
+
+    def pressed(action: str, payload: str, **entities: str) -> dict[str, object]:
+        body = call(action, conversation_id, payload, payload.split("{")[0].lstrip("/"))
+        message = body["tracker"]["latest_message"]  # type: ignore[index]
+        message["entities"] = [{"entity": k, "value": v} for k, v in entities.items()]
+        return body
+
+    async with httpx.AsyncClient(base_url=action_server, timeout=30) as http:
+        offered = await http.post("/webhook", json=pressed("action_offer_slots", "/book_interview"))
+        [offer] = offered.json()["responses"]
+        assert offer["buttons"][0]["payload"] == f'/choose_slot{{"slot_id": "{booking.first}"}}'
+        held = await http.post(
+            "/webhook",
+            json=pressed("action_hold_slot", "/choose_slot", slot_id=str(booking.first)),
+        )
+        [row] = await bookings(world, 1)  # committed by the action server
+        assert row.state is BookingState.HELD
+        confirmed = await http.post(
+            "/webhook",
+            json=pressed("action_confirm_booking", "/confirm_booking", booking_id=row.public_id),
+        )
+        cancelled = await http.post(
+            "/webhook",
+            json=pressed("action_cancel_booking", "/cancel_booking", booking_id=row.public_id),
+        )
+
+    assert "已为你保留" in held.json()["responses"][0]["text"]
+    assert "预约成功" in confirmed.json()["responses"][0]["text"]
+    assert "已取消" in cancelled.json()["responses"][0]["text"]
+    [row] = await bookings(world, 1)
+    assert row.state is BookingState.CANCELLED

@@ -66,6 +66,34 @@ def test_intents_are_the_same_in_domain_and_training_data(
     assert len(project.intents()) == len(set(project.intents())) == 21
 
 
+def test_button_intents_have_no_examples_and_name_what_their_payload_carries(
+    project: RasaProject, domain: dict[str, Any], data: TrainingData
+) -> None:
+    """A button intent is sent only by a payload; training on it would teach the NLU an
+    intent nobody types."""
+    buttons = project.button_intents()
+    assert sorted(buttons) == sorted(
+        [
+            "book_interview",
+            "more_slots",
+            "choose_slot",
+            "confirm_booking",
+            "cancel_booking",
+            "none_fit",
+        ]
+    )
+    assert not set(buttons) & set(data.intents)
+    assert project.all_intents() == [*project.intents(), *buttons]
+    carried = {
+        entity
+        for entry in domain["intents"]
+        if isinstance(entry, dict)
+        for entity in next(iter(entry.values()))["use_entities"]
+    }
+    assert carried == {"after", "slot_id", "booking_id"}
+    assert carried <= set(domain["entities"])
+
+
 def test_every_intent_has_40_chinese_and_10_english_examples(data: TrainingData) -> None:
     chinese = Counter(e.intent for e in data.examples if CJK.search(e.text))
     english = Counter(e.intent for e in data.examples if not CJK.search(e.text))
@@ -83,7 +111,14 @@ def test_no_example_is_given_twice(data: TrainingData) -> None:
 def test_annotated_entities_are_declared_and_each_has_a_regex_or_lookup(
     domain: dict[str, Any], data: TrainingData
 ) -> None:
-    declared = set(domain["entities"])
+    # Entities only buttons' payloads carry are neither annotated nor patterned.
+    carried = {
+        entity
+        for entry in domain["intents"]
+        if isinstance(entry, dict)
+        for entity in next(iter(entry.values())).get("use_entities") or []
+    }
+    declared = set(domain["entities"]) - carried
     patterned = {r.name for r in data.regexes} | {t.name for t in data.lookups}
     assert set(data.entities) == declared
     assert declared <= patterned
@@ -163,7 +198,7 @@ def test_slots_forms_and_responses_fit_together(domain: dict[str, Any]) -> None:
 def test_rules_and_stories_only_name_known_intents_actions_and_forms(
     project: RasaProject, domain: dict[str, Any]
 ) -> None:
-    intents = {*domain["intents"], FALLBACK_INTENT}
+    intents = {*project.all_intents(), FALLBACK_INTENT}
     actions = {
         *domain["actions"],
         *domain["responses"],

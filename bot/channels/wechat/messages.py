@@ -138,16 +138,18 @@ def _event_message(
 def reply_text(replies: Sequence[Reply]) -> str:
     """Replies as one WeChat text: a passive reply carries a single message.
 
-    Buttons become `weixin://bizmsgmenu` links: tapping one sends its title back as the
-    user's text message, which the conversation reads like a typed answer.
+    Buttons become a numbered list of `weixin://bizmsgmenu` links: tapping one sends its
+    title back as the user's text message, and the gateway takes the title (or the number,
+    typed) as that button's payload (`candor.chat.buttons`).
     """
     parts = []
     for number, reply in enumerate(replies, start=1):
         lines = [reply.text]
         for index, button in enumerate(reply.buttons, start=1):
             title = button.title.translate(_LINK_UNSAFE)
+            # Numbered, so that a typed digit answers too (candor.chat.buttons).
             lines.append(
-                f'<a href="weixin://bizmsgmenu?msgmenucontent={title}'
+                f'{index}. <a href="weixin://bizmsgmenu?msgmenucontent={title}'
                 f'&msgmenuid={number}{index}">{title}</a>'
             )
         parts.append("\n".join(lines))

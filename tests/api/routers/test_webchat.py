@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,8 @@ from candor.chat import limits
 from candor.chat.cli import issue_link
 from candor.models import ChatDelivery, ChatMessage
 from candor.models.enums import Channel
+from candor.models.scheduling import BookingState
+from tests.booking_chat_world import booking_world, bookings
 from tests.outreach_world import World
 
 # An attack takes two seconds; the limits' windows are not what it straddles.
@@ -209,3 +212,45 @@ async def test_a_transcript_cursor_no_database_holds_is_422(
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_request"
+
+
+async def test_a_candidate_books_moves_and_cancels_an_interview_in_the_web_chat(
+    browser: httpx.AsyncClient, world: World
+) -> None:
+    """End to end through the page's own endpoint: typed questions and button presses."""
+    await world.applicant(1)
+    application = await world.application(1)
+    issued = await issue_link(world.runtime.settings, application.code, Channel.WEB, actor="t")
+    assert issued is not None
+    await browser.get(f"/chat?bind={issued.plaintext}")
+    await browser.post("/chat/api/messages", json={"event": "start", "event_key": issued.plaintext})
+    booking = await booking_world(world)
+
+    async def post(body: dict[str, str]) -> list[dict[str, Any]]:
+        response = await browser.post("/chat/api/messages", json=body)
+        assert response.status_code == 200
+        return list(response.json()["replies"])
+
+    async def press(replies: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+        buttons = [b["payload"] for r in replies for b in r["buttons"]]
+        chosen = next(p for p in buttons if p.startswith(prefix))
+        return await post({"event": "button", "event_key": chosen})
+
+    offered = await post({"text": "下一轮面试怎么约时间？"})
+    assert offered[-1]["buttons"][0]["payload"] == (f'/choose_slot{{"slot_id": "{booking.first}"}}')
+    booked = await press(await press(offered, "/choose_slot"), "/confirm_booking")
+    assert "预约成功" in booked[-1]["text"]
+
+    moving = await post({"text": booking.move_request()})
+    moved = await press(await press(moving, "/choose_slot"), "/confirm_booking")
+    assert "已改期" in moved[-1]["text"]
+
+    cancelled = await press(await post({"text": "我要取消面试"}), "/cancel_booking")
+    assert "已取消" in cancelled[-1]["text"]
+
+    first, second = await bookings(world, 1)
+    assert (first.slot_id, first.state) == (booking.first, BookingState.MOVED)
+    assert (second.slot_id, second.state) == (booking.afternoon, BookingState.CANCELLED)
+    # The transcript keeps the buttons the page shows again after a reload.
+    history = (await browser.get("/chat/api/messages")).json()["messages"]
+    assert any(b["payload"].startswith("/cancel_booking") for m in history for b in m["buttons"])

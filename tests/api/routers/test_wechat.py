@@ -16,9 +16,16 @@ from api.app import create_app
 from bot.channels.wechat.messages import safe_xml
 from bot.channels.wechat.state import WeChatState
 from bot.conversation import ConversationGateway
+from bot.dialogue.engine import EmbeddedEngine
 from bot.gateway import Gateway
 from candor.models import ChatMessage
+from candor.models.enums import Channel
+from candor.models.scheduling import BookingState
 from candor.runtime import Runtime
+from nlu.model import NluModel
+from tests.booking_chat_world import booking_world, bookings
+from tests.dialogue_world import nlu_model
+from tests.outreach_world import World
 from tests.wechat_support import (
     AES_KEY,
     APP_ID,
@@ -34,6 +41,7 @@ from tests.wechat_support import (
 )
 
 OPENID = "o-candidate-1"
+__all__ = ["nlu_model"]  # the fixture
 Client = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
@@ -532,3 +540,57 @@ async def test_a_conversation_that_fails_once_is_tried_again_and_answered_in_tim
     assert response.status_code == 200
     assert _content(response.text) == "echo: boom"
     assert len(gateway.received) == 2
+
+
+async def test_a_candidate_books_moves_and_cancels_an_interview_on_wechat(
+    wechat_client: Client, world: World, nlu_model: NluModel
+) -> None:
+    """End to end with WeChat's encryption: the buttons are a numbered list of menu links;
+    the candidate answers with a digit or taps a link (which sends its title back)."""
+    await world.applicant(1, bind=[Channel.WECHAT])
+    booking = await booking_world(world)
+    gateway = ConversationGateway(
+        world.runtime, engine=EmbeddedEngine(world.runtime, model=nlu_model)
+    )
+    signer = WeChatSigner(mode="safe")
+    message_ids = iter(range(5000, 5100))
+
+    async with wechat_client(gateway, aes_key=AES_KEY, mode="safe") as http:
+
+        async def say(text: str) -> str:
+            callback = signer.callback(text_xml("wechat-user-1", text, next(message_ids)))
+            response = await http.post(callback.url, content=callback.body)
+            assert response.status_code == 200
+            content = _content(signer.open_reply(response.text))
+            assert content is not None
+            return content
+
+        def menu(content: str) -> list[str]:
+            """The titles of the numbered links, in order."""
+            links = [line for line in content.splitlines() if "weixin://bizmsgmenu" in line]
+            return [line.split(">", 1)[1].removesuffix("</a>") for line in links]
+
+        offered = await say("下一轮面试怎么约时间？")
+        weekday = "一二三四五六日"[booking.day.weekday()]
+        assert f'1. <a href="weixin://bizmsgmenu?msgmenucontent={booking.day.month}月' in offered
+        assert menu(offered)[0].startswith(
+            f"{booking.day.month}月{booking.day.day}日（周{weekday}）10:00"
+        )
+        held = await say("1")  # the first time, by its number
+        assert menu(held) == ["确认预约", "换个时间"]
+        booked = await say("确认预约")  # the link tapped: its title comes back
+        assert "预约成功" in booked
+
+        moving = await say(booking.move_request())
+        chosen = await say(menu(moving)[0])
+        moved = await say(menu(chosen)[0])
+        assert "已改期" in moved
+
+        asked = await say("我要取消面试")
+        assert menu(asked)[0] == "确定取消"
+        cancelled = await say("确定取消")
+        assert "已取消" in cancelled
+
+    first, second = await bookings(world, 1)
+    assert (first.slot_id, first.state) == (booking.first, BookingState.MOVED)
+    assert (second.slot_id, second.state) == (booking.afternoon, BookingState.CANCELLED)

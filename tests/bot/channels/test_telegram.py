@@ -1,28 +1,40 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import fakeredis
 import pytest
+from pydantic import SecretStr
 from redis.asyncio import Redis
+from sqlalchemy import select
 from telegram import Bot, Update
 
 from bot.channels.ratelimit import RedisRateLimiter
 from bot.channels.telegram import TelegramBot, TelegramChannel, inbound_from_update, rate_limiter
+from bot.conversation import ConversationGateway
+from bot.dialogue.engine import EmbeddedEngine
 from candor.chat.messages import Button, InboundMessage, Reply
 from candor.delivery.ports import Delivery, Permanent, RetryAfter, Sent
 from candor.devtools.fake_telegram import FakeTelegramState
+from candor.models import ChatIdentity
 from candor.models.enums import Channel
+from candor.models.scheduling import BookingState
 from candor.runtime import Runtime
 from candor.settings import Settings
+from nlu.model import NluModel
+from tests.booking_chat_world import booking_world, bookings
 from tests.conftest import TEST_SECRET
+from tests.dialogue_world import nlu_model
 from tests.fake_telegram_server import RunningFakeTelegram, running_fake_telegram
 from tests.fakes import free_port
+from tests.outreach_world import World
 
 TOKEN = "123456:TEST-TOKEN"
+__all__ = ["nlu_model"]  # the fixture
 
 
 @pytest.fixture
@@ -192,3 +204,63 @@ async def test_long_polling_answers_with_an_inline_keyboard(fake: RunningFakeTel
     keyboard = sent["reply_markup"]["inline_keyboard"]
     assert [b["callback_data"] for b in keyboard[0]] == [f"rating:{n}" for n in range(1, 6)]
     assert [m.text for m in gateway.seen] == ["hello"]
+
+
+async def test_a_candidate_books_moves_and_cancels_an_interview_on_telegram(
+    fake: RunningFakeTelegram, world: World, nlu_model: NluModel
+) -> None:
+    """End to end: real Update objects and inline keyboards, the real gateway and engine."""
+    await world.applicant(1, bind=[Channel.TELEGRAM])
+    async with world.runtime.transaction() as session:
+        identity = await session.scalar(
+            select(ChatIdentity).where(ChatIdentity.external_user_id == "telegram-user-1")
+        )
+        assert identity is not None
+        identity.external_user_id = "4242"  # Telegram's chat id
+    booking = await booking_world(world)
+    settings = world.runtime.settings.model_copy(
+        update={"telegram_bot_token": SecretStr(TOKEN), "telegram_api_base": fake.base}
+    )
+    runtime = dataclasses.replace(world.runtime, settings=settings)
+    gateway = ConversationGateway(runtime, engine=EmbeddedEngine(runtime, model=nlu_model))
+    bot = TelegramBot.from_settings(settings, gateway, runtime.redis, polling=False)
+    await bot.start()
+
+    async def send(data: dict[str, Any]) -> list[dict[str, Any]]:
+        before = len(fake.state.sent_to(4242))
+        await bot.handle(Update.de_json(data, bot.bot))
+        return fake.state.sent_to(4242)[before:]
+
+    def key(sent: list[dict[str, Any]], prefix: str) -> str:
+        keys = [
+            b
+            for m in sent
+            for row in (m.get("reply_markup") or {}).get("inline_keyboard", [])
+            for b in row
+        ]
+        return str(next(b["callback_data"] for b in keys if b["callback_data"].startswith(prefix)))
+
+    try:
+        offered = await send(fake.state.text_update(4242, "下一轮面试怎么约时间？"))
+        rows = offered[-1]["reply_markup"]["inline_keyboard"]
+        assert len(rows) == 5  # three times, "more", "none of these": one per row
+        assert rows[0][0]["callback_data"] == f'/choose_slot{{"slot_id": "{booking.first}"}}'
+        held = await send(fake.state.button_update(4242, rows[0][0]["callback_data"]))
+        booked = await send(fake.state.button_update(4242, key(held, "/confirm_booking")))
+        assert "预约成功" in booked[-1]["text"]
+
+        moving = await send(fake.state.text_update(4242, booking.move_request()))
+        chosen = await send(fake.state.button_update(4242, key(moving, "/choose_slot")))
+        moved = await send(fake.state.button_update(4242, key(chosen, "/confirm_booking")))
+        assert "已改期" in moved[-1]["text"]
+
+        asked = await send(fake.state.text_update(4242, "不好意思，我要取消面试"))
+        cancelled = await send(fake.state.button_update(4242, key(asked, "/cancel_booking")))
+        assert "已取消" in cancelled[-1]["text"]
+    finally:
+        await bot.stop()
+
+    first, second = await bookings(world, 1)
+    assert (first.slot_id, first.state) == (booking.first, BookingState.MOVED)
+    assert (second.slot_id, second.state) == (booking.afternoon, BookingState.CANCELLED)
+    assert "answerCallbackQuery" in [name for name, _ in fake.state.calls]

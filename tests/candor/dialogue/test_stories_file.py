@@ -63,3 +63,33 @@ def test_turns_gather_the_bot_steps_after_each_message() -> None:
 def test_a_bot_step_before_any_message_is_refused() -> None:
     with pytest.raises(DialogueFileError):
         parse_test_stories({"stories": [{"story": "s", "steps": [{"action": "utter_greet"}]}]})
+
+
+def test_an_intent_step_without_text_is_a_button_press_with_its_payload() -> None:
+    [story] = parse_test_stories(
+        {
+            "stories": [
+                {
+                    "story": "s",
+                    "steps": [
+                        {"intent": "choose_slot", "entities": [{"slot_id": "12"}]},
+                        {"action": "action_hold_slot"},
+                        {"intent": "none_fit"},
+                    ],
+                }
+            ]
+        }
+    )
+    chosen, none_fit = story.turns
+    assert chosen.text == '/choose_slot{"slot_id": "12"}'
+    assert chosen.intent == "choose_slot"
+    assert chosen.entities == (ExpectedEntity("slot_id", "12", "12"),)
+    assert chosen.actions == ["action_hold_slot"]
+    assert (none_fit.text, none_fit.entities) == ("/none_fit", ())
+
+
+def test_button_entities_must_be_name_value_items() -> None:
+    with pytest.raises(DialogueFileError, match="entities"):
+        parse_test_stories(
+            {"stories": [{"story": "s", "steps": [{"intent": "x", "entities": ["slot_id"]}]}]}
+        )
