@@ -13,8 +13,9 @@ a booking.
    hold+confirm, and checks that no seat was booked twice.
 2. The booking turn, sequential, no contention: the chat turn "下一轮面试什么时间"
    (ask_next_step) through `ConversationGateway` and the embedded engine, for candidates
-   with an open invitation and with a confirmed booking; and the service calls a booking
-   turn makes — pick (offers + hold, one transaction) and confirm (confirm + the .ics).
+   with an open invitation and with a confirmed booking; and the two button turns of a
+   booking through the same gateway: tapping a time (offers + hold) and tapping "confirm"
+   (confirm, the interview row, the webhook event, the confirmation with its .ics link).
 
     .venv/bin/python bench/scheduling.py                        # SQLite + in-process Redis
     .venv/bin/python bench/scheduling.py --database postgres    # scratch PostgreSQL db + Redis db 8
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import random
 import statistics
@@ -47,7 +49,7 @@ from bot.conversation import ConversationGateway  # noqa: E402
 from candor.ats.intake import accept_event  # noqa: E402
 from candor.ats.schemas import ATS_EVENT  # noqa: E402
 from candor.auth.principals import HRPrincipal  # noqa: E402
-from candor.chat.messages import InboundMessage  # noqa: E402
+from candor.chat.messages import InboundMessage, Reply  # noqa: E402
 from candor.clock import BUSINESS_TZ, utcnow  # noqa: E402
 from candor.db.migrate import upgrade  # noqa: E402
 from candor.logging import configure_logging  # noqa: E402
@@ -414,17 +416,40 @@ async def booking_turn(settings: Settings, turns: int, candidates: int) -> None:
                 assert text, "no answer"
                 open_turns.append(took)
 
+        async def press(invitation_id: int, payload: str, n: int) -> tuple[float, Reply]:
+            user = "web-" + web_ids[invitation_id].removeprefix("app-")
+            message = InboundMessage(
+                Channel.WEB,
+                user,
+                utcnow(),
+                event="button",
+                event_key=payload,
+                provider_message_id=f"b-{n}",
+            )
+            began = time.perf_counter()
+            replies = await gateway.handle(message)
+            assert replies, payload
+            return time.perf_counter() - began, replies[-1]
+
         picks: list[float] = []
         confirms: list[float] = []
         open_ones = invitations[candidates // 2 :]
         for n in range(turns):
             invitation_id = open_ones[n % len(open_ones)]
-            began = time.perf_counter()
-            public_id = await pick(invitation_id)
-            picked = time.perf_counter()
-            await confirm(invitation_id, public_id)
-            picks.append(picked - began)
-            confirms.append(time.perf_counter() - picked)
+            async with runtime.sessionmaker() as session:
+                invitation = await session.get_one(SchedulingInvitation, invitation_id)
+                offered = await service.offers(session, invitation, calendar, now=utcnow())
+            # The chat's own turns: the candidate taps a time, then "confirm".
+            took, held = await press(
+                invitation_id, f'/choose_slot{{"slot_id": "{offered[0].slot.id}"}}', 2 * n
+            )
+            picks.append(took)
+            confirm_payload = next(
+                b.payload for b in held.buttons if b.payload.startswith("/confirm_booking")
+            )
+            took, _ = await press(invitation_id, confirm_payload, 2 * n + 1)
+            confirms.append(took)
+            public_id = json.loads(confirm_payload.removeprefix("/confirm_booking"))["booking_id"]
             await cancel(invitation_id, public_id)  # not measured: the next round books again
     finally:
         await runtime.aclose()
@@ -432,8 +457,8 @@ async def booking_turn(settings: Settings, turns: int, candidates: int) -> None:
     for name, values in (
         ("turn_ask_next_step_open_invitation", open_turns),
         ("turn_ask_next_step_booked", booked_turns),
-        ("service_pick_offers_hold", picks),
-        ("service_confirm_ics", confirms),
+        ("turn_choose_slot_hold", picks),
+        ("turn_confirm_booking", confirms),
     ):
         print(
             f"{name}_p50_ms={statistics.median(values) * 1000:.1f} "
