@@ -7,7 +7,7 @@ from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
 
 from actions import texts
 from actions.base import CandorAction, Context, Events
-from actions.slot_offers import offer_slots
+from actions.slot_offers import candidate_zone, offer_slots
 from candor.chat import teams
 from candor.chat.subscription_prompt import MAX_SCENE, PROMPT_URL, prompt_link
 from candor.dialogue import service
@@ -119,7 +119,9 @@ class ActionCheckProgress(CandorAction):
                 texts.say(
                     "scheduled_at",
                     locale,
-                    when=texts.moment(state.next_interview.scheduled_at, locale),
+                    when=texts.moment(
+                        state.next_interview.scheduled_at, locale, candidate_zone(context.candidate)
+                    ),
                 )
             )
         if expected := _expected(context, state):
@@ -243,7 +245,9 @@ class ActionNextStep(CandorAction):
                     "next_interview",
                     locale,
                     kind=kind,
-                    when=texts.moment(upcoming.scheduled_at, locale),
+                    when=texts.moment(
+                        upcoming.scheduled_at, locale, candidate_zone(context.candidate)
+                    ),
                 )
             )
         invitation = await scheduling.invitation_of(context.session, application.id)

@@ -11,6 +11,7 @@ words, and ids of other candidates' bookings reveal nothing.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
@@ -28,12 +29,12 @@ from actions.slot_offers import (
     parse_stamp,
     slot_place,
     slot_time,
-    zone_label,
 )
 from candor.dialogue import service
 from candor.dialogue.queries import progress
 from candor.models import Application, InterviewBooking, InterviewSlot, Job
 from candor.models.scheduling import (
+    DEFAULT_MOVE_CUTOFF_HOURS,
     BookingState,
     InvitationState,
     SchedulingInvitation,
@@ -70,7 +71,7 @@ def _joined(context: Context, parts: list[str]) -> str:
 
 def _when(context: Context, slot: InterviewSlot) -> str:
     zone = candidate_zone(context.candidate)
-    return f"{slot_time(slot, zone, context.locale)} ({zone_label(zone, context.locale)})"
+    return f"{slot_time(slot, zone, context.locale)} ({texts.zone_label(zone, context.locale)})"
 
 
 async def to_hr(
@@ -83,7 +84,10 @@ async def to_hr(
     answer: str | None = None,
 ) -> Events:
     """The request becomes (or adds to) HR's reschedule task for the application."""
-    request = request if request is not None else _said(context)
+    if request is None:
+        said = _said(context)
+        # A button's payload is machine syntax (and UTC): HR and the candidate read words.
+        request = texts.say("change_by_button", context.locale) if said.startswith("/") else said
     state = await progress(context.session, application, context.settings)
     details: dict[str, Any] = {"application_code": application.code, **(extra or {})}
     if state.next_interview is not None and state.next_interview.scheduled_at is not None:
@@ -207,7 +211,12 @@ class ActionHoldSlot(CandorAction):
         if not invitations:
             return await ActionNextStep().act(context)
         raw = _entity(context, "slot_id") or ""
-        slot = await context.session.get(InterviewSlot, int(raw)) if raw.isdigit() else None
+        # A payload anyone can type: only a plain id the column can hold is looked up.
+        slot = (
+            await context.session.get(InterviewSlot, int(raw))
+            if re.fullmatch(r"[0-9]{1,15}", raw)
+            else None
+        )
         invitation = next(
             (
                 i
@@ -352,7 +361,7 @@ class ActionConfirmBooking(CandorAction):
             texts.say(
                 "booking_change_hint",
                 locale,
-                hours=policy.move_cutoff_hours if policy is not None else 24,
+                hours=policy.move_cutoff_hours if policy is not None else DEFAULT_MOVE_CUTOFF_HOURS,
             )
         )
         context.dispatcher.utter_message(text="\n".join(lines))
@@ -390,6 +399,9 @@ class ActionCancelBooking(CandorAction):
             )
         except ChangeNotAllowedError:
             return await to_hr(context, application, lead="change_past_policy")
+        except BookingNotFoundError:  # HR moved or cancelled it since this turn read it
+            context.say("booking_not_found")
+            return events
         context.dispatcher.utter_message(
             text=texts.say("booking_cancelled", context.locale, when=_when(context, slot)),
             buttons=[

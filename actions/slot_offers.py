@@ -27,12 +27,6 @@ def candidate_zone(candidate: Candidate) -> ZoneInfo:
         return ZoneInfo(BUSINESS_ZONE)
 
 
-def zone_label(zone: ZoneInfo, locale: Locale) -> str:
-    if zone.key == BUSINESS_ZONE:
-        return "北京时间" if locale is Locale.ZH_CN else "China time"
-    return f"{zone.key} 时间" if locale is Locale.ZH_CN else f"{zone.key} time"
-
-
 def slot_time(slot: InterviewSlot, zone: ZoneInfo, locale: Locale) -> str:
     start, end = slot.starts_at.astimezone(zone), slot.ends_at.astimezone(zone)
     hours = f"{start:%H:%M}–{end:%H:%M}"
@@ -117,7 +111,7 @@ async def offer_slots(
                 locale,
                 job=job.title,
                 kind=kind_label(invitation, locale),
-                zone=zone_label(zone, locale),
+                zone=texts.zone_label(zone, locale),
             ),
         )
     buttons = [

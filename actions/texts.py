@@ -4,6 +4,7 @@ domain.yml; these are the texts that carry ATS data."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from candor.clock import BUSINESS_TZ
 from candor.models.enums import ApplicationStatus, Locale, Stage
@@ -248,6 +249,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
 
 # Self-scheduling (actions/scheduling.py): booking, moving and cancelling the next interview.
 _SCHEDULING_TEXTS: dict[str, tuple[str, str]] = {
+    "change_by_button": (
+        "希望改期或取消已约的面试",
+        "would like to move or cancel the booked interview",
+    ),
     "slots_offer": (
         "可以直接选一个「{job}」{kind}的时间（{zone}）：",
         'Pick a time for your {kind} for "{job}" ({zone}):',
@@ -382,9 +387,17 @@ def local_day(value: datetime, locale: Locale) -> str:
     return day(value.astimezone(BUSINESS_TZ).date(), locale)
 
 
-def moment(value: datetime, locale: Locale) -> str:
-    local = value.astimezone(BUSINESS_TZ)
-    return f"{day(local.date(), locale)} {local:%H:%M}"
+def zone_label(zone: ZoneInfo, locale: Locale) -> str:
+    if zone.key == BUSINESS_TZ.key:
+        return "北京时间" if locale is Locale.ZH_CN else "China time"
+    return f"{zone.key} 时间" if locale is Locale.ZH_CN else f"{zone.key} time"
+
+
+def moment(value: datetime, locale: Locale, zone: ZoneInfo = BUSINESS_TZ) -> str:
+    """A moment as the candidate reads it: in their zone, named when it is not China's."""
+    local = value.astimezone(zone)
+    said = f"{day(local.date(), locale)} {local:%H:%M}"
+    return said if zone.key == BUSINESS_TZ.key else f"{said} ({zone_label(zone, locale)})"
 
 
 def joined(items: list[str], locale: Locale) -> str:

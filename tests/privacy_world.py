@@ -24,7 +24,7 @@ from candor.clock import utcnow
 from candor.crypto.lookups import chat_id_index, email_index, mobile_index, recipient_index
 from candor.dialogue import hr_actions, service
 from candor.models import Application, Base, Candidate, Conversation, OutreachMessage
-from candor.models.enums import Channel, InterviewKind, Role
+from candor.models.enums import ApplicationStatus, Channel, InterviewKind, Role
 from candor.models.scheduling import InterviewSlot, SlotSource
 from candor.runtime import Runtime
 from candor.scheduling import service as scheduling
@@ -178,6 +178,8 @@ async def _book_an_interview(
     """Self-scheduling: their zone, a booking HR cancelled with a reason that names them,
     and the booking that stands."""
     candidate.time_zone = "Asia/Shanghai"
+    # The ATS took the rejection back and advanced them: an ended application books nothing.
+    application.status = ApplicationStatus.ACTIVE
     await scheduling.set_policy(
         session,
         application.job_id,

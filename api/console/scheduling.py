@@ -36,12 +36,19 @@ from candor.clock import BUSINESS_TZ, utcnow
 from candor.errors import CandorError
 from candor.ids import RowId, parse_row_id
 from candor.models.enums import InterviewKind
-from candor.models.scheduling import BUSINESS_ZONE, Attendance, SlotSource
+from candor.models.scheduling import (
+    BUSINESS_ZONE,
+    DEFAULT_MOVE_CUTOFF_HOURS,
+    Attendance,
+    SlotSource,
+)
 from candor.scheduling import hr, service, slots
 from candor.scheduling.errors import InvalidSlotError
 from candor.scheduling.hr import SlotView
 from candor.scheduling.ics import MAX_FEED_BYTES
 from candor.sla.service import current_calendar
+
+WEEKDAY_VALUES = frozenset("0123456")  # a form value names one weekday, 0 = Monday
 
 router = APIRouter(prefix="/console/scheduling", include_in_schema=False)
 BASE = "/console/scheduling"
@@ -263,6 +270,7 @@ async def _calendar_page(
         jobs=jobs,
         shown_jobs=shown_jobs,
         policies=policies,
+        default_move_cutoff_hours=DEFAULT_MOVE_CUTOFF_HOURS,
         kinds=[k.value for k in InterviewKind],
         move_targets=move_targets,
         applications=await hr.bookable_applications(session, [j.id for j in shown_jobs[:200]]),
@@ -385,7 +393,7 @@ async def add_weekly(
         await hr.visible_job(session, user.principal, job_id)
         round, kind = await hr.slot_round(session, job_id, None, None)
         weekdays = frozenset(
-            int(d) for d in form.getlist("weekdays") if isinstance(d, str) and d in "0123456"
+            int(d) for d in form.getlist("weekdays") if isinstance(d, str) and d in WEEKDAY_VALUES
         )
         window = slots.WeeklyWindow(
             start=_time(form, "start"),

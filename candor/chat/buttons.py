@@ -50,7 +50,8 @@ async def as_button_press(session: AsyncSession, turn: Turn) -> Turn:
             ChatMessage.direction == Direction.OUTBOUND,
             ChatMessage.id < turn.inbound_message_id,
         )
-        .order_by(ChatMessage.id.desc())
+        # The (conversation_id, at) index serves this, however long the conversation.
+        .order_by(ChatMessage.at.desc(), ChatMessage.id.desc())
         .limit(1)
     )
     buttons = [

@@ -32,6 +32,9 @@ from candor.models.ats import Application, Interview, Job
 from candor.models.enums import InterviewKind
 
 BUSINESS_ZONE = "Asia/Shanghai"
+# Until 12 hours before, a candidate moves or cancels themselves by default: a reply to the
+# 24-hour reminder still can, a reply to the 2-hour one goes to HR.
+DEFAULT_MOVE_CUTOFF_HOURS = 12
 
 
 class SlotSource(StrEnum):
@@ -89,7 +92,7 @@ class SchedulingPolicy(TimestampMixin, Base):
     min_notice_hours: Mapped[int] = mapped_column(Integer, default=2)
     # How late before the interview a candidate may still move or cancel it themselves, and
     # how many times they may move it; past either, the request goes to HR.
-    move_cutoff_hours: Mapped[int] = mapped_column(Integer, default=24)
+    move_cutoff_hours: Mapped[int] = mapped_column(Integer, default=DEFAULT_MOVE_CUTOFF_HOURS)
     max_moves: Mapped[int] = mapped_column(Integer, default=2)
     offer_count: Mapped[int] = mapped_column(Integer, default=3)
     preparation: Mapped[str] = mapped_column(Text, default="")  # what to prepare

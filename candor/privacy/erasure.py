@@ -75,9 +75,9 @@ from candor.models.enums import HrCardState
 from candor.models.outreach import MessageState, OutboxState
 from candor.models.privacy import DeletionState
 from candor.models.scheduling import (
-    LIVE_STATES,
     BookingState,
     InterviewBooking,
+    InterviewSlot,
     InvitationState,
     SchedulingInvitation,
 )
@@ -460,13 +460,26 @@ async def start(session: AsyncSession, request: DeletionRequest, *, now: datetim
 async def _close_open_work(session: AsyncSession, subject: Subject, *, now: datetime) -> None:
     """Nobody could close an erased candidate's hand-off, task or question (their read paths
     hide the candidate), so the erasure closes them, and their HR cards with them. Their
-    invitations to book close too (the booking link stops working at once) and their held or
-    booked seats are given back."""
+    invitations to book close too (the booking link stops working at once), their holds and
+    the seats of interviews still ahead are given back; an interview that has begun stays
+    booked, for its attendance and the KPIs."""
+    # The invitations first, in id order: the lock every booking change takes first.
+    await session.execute(
+        select(SchedulingInvitation.id)
+        .where(SchedulingInvitation.application_id.in_(subject["applications"]))
+        .order_by(SchedulingInvitation.id)
+        .with_for_update()
+    )
+    ahead = select(InterviewSlot.id).where(InterviewSlot.starts_at > now)
     await session.execute(
         update(InterviewBooking)
         .where(
             InterviewBooking.application_id.in_(subject["applications"]),
-            InterviewBooking.state.in_(LIVE_STATES),
+            (InterviewBooking.state == BookingState.HELD)
+            | (
+                (InterviewBooking.state == BookingState.CONFIRMED)
+                & InterviewBooking.slot_id.in_(ahead)
+            ),
         )
         .values(state=BookingState.CANCELLED, ended_at=now, ended_by=ERASURE_ACTOR)
         .execution_options(synchronize_session=False)

@@ -20,7 +20,6 @@ from candor.auth.principals import HRPrincipal
 from candor.models import Application, Candidate, Job, Team
 from candor.models.enums import ApplicationStatus, InterviewKind
 from candor.models.scheduling import (
-    LIVE_STATES,
     BookingState,
     InterviewBooking,
     InterviewSlot,
@@ -36,7 +35,7 @@ from candor.scheduling.errors import (
 )
 from candor.scheduling.ics import booking_ics, parse_feed
 from candor.scheduling.notices import Change, Told, candidate_zone, tell_candidate, when
-from candor.scheduling.slots import SlotSpec, add_slots, zone
+from candor.scheduling.slots import EARLIEST_YEAR, LATEST_YEAR, SlotSpec, add_slots, zone
 from candor.settings import Settings
 
 MAX_CALENDAR_SLOTS = 1000
@@ -210,6 +209,20 @@ async def visible_teams(session: AsyncSession, principal: HRPrincipal) -> list[T
     return list((await session.scalars(query)).all())
 
 
+async def live_seats(
+    session: AsyncSession, slot_ids: Sequence[int], *, now: datetime
+) -> dict[int, int]:
+    """How many seats of each slot a booking occupies now (a lapsed hold gives its seat up)."""
+    if not slot_ids:
+        return {}
+    rows = await session.execute(
+        select(InterviewBooking.slot_id, func.count())
+        .where(InterviewBooking.slot_id.in_(slot_ids), service.occupies_seat(now))
+        .group_by(InterviewBooking.slot_id)
+    )
+    return {slot_id: int(count) for slot_id, count in rows}
+
+
 async def free_slots(
     session: AsyncSession, job_id: int, round: int, *, now: datetime, limit: int = 40
 ) -> list[InterviewSlot]:
@@ -217,7 +230,7 @@ async def free_slots(
     or move a candidate."""
     taken = (
         select(InterviewBooking.slot_id, func.count().label("taken"))
-        .where(InterviewBooking.state.in_(LIVE_STATES))
+        .where(service.occupies_seat(now))
         .group_by(InterviewBooking.slot_id)
         .subquery()
     )
@@ -293,20 +306,37 @@ async def import_feed(
     for spec in specs:
         if spec.starts_at <= now:
             skipped.append(f"{spec.external_uid}: in the past")
+        elif not EARLIEST_YEAR <= spec.starts_at.year <= LATEST_YEAR:
+            skipped.append(f"{spec.external_uid}: not between {EARLIEST_YEAR} and {LATEST_YEAR}")
         else:
             future.append(spec)
+    known = {
+        slot.external_uid: slot
+        for slot in await session.scalars(
+            select(InterviewSlot).where(
+                InterviewSlot.job_id == job_id,
+                InterviewSlot.external_uid.in_([s.external_uid for s in future]),
+            )
+        )
+    }
+    live = await live_seats(session, [slot.id for slot in known.values()], now=now)
+    for spec in list(future):
+        slot = known.get(spec.external_uid)
+        if slot is None or not live.get(slot.id):
+            continue
+        # A booked slot is left as it is: its time changes only through a move or a
+        # cancellation, which tell the candidates and the ATS; an import would not.
+        future.remove(spec)
+        if (
+            slot.starts_at != spec.starts_at
+            or slot.ends_at != spec.ends_at
+            or slot.round != round
+            or slot.kind is not kind
+            or spec.capacity < live[slot.id]
+        ):
+            skipped.append(f"{spec.external_uid}: booked; move or cancel its bookings to change it")
     if not future:
         return ImportReport(0, 0, skipped)
-    known = set(
-        (
-            await session.scalars(
-                select(InterviewSlot.external_uid).where(
-                    InterviewSlot.job_id == job_id,
-                    InterviewSlot.external_uid.in_([s.external_uid for s in future]),
-                )
-            )
-        ).all()
-    )
     await add_slots(
         session,
         principal,

@@ -15,6 +15,8 @@ from candor.scheduling.slots import SlotSpec, zone
 
 MAX_FEED_BYTES = 2_000_000
 PRODID = "-//Candor//Interview scheduling//EN"
+# Properties an event has at most once (RFC 5545); a file repeating one is not trusted.
+ONCE_ONLY = ("uid", "status", "location", "url", "dtstart", "dtend", "duration")
 
 
 def booking_ics(
@@ -87,6 +89,10 @@ def parse_feed(
     skipped: list[str] = []
     seen: set[str] = set()
     for index, event in enumerate(calendar.walk("VEVENT"), start=1):
+        repeated = [name for name in ONCE_ONLY if isinstance(event.get(name), list)]
+        if repeated:
+            skipped.append(f"event {index}: more than one {repeated[0].upper()}")
+            continue
         uid = str(event.get("uid") or "").strip()
         label = f"event {index}" + (f" ({uid})" if uid else "")
         if not uid:

@@ -29,7 +29,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit import service as audit
-from candor.clock import BUSINESS_TZ
 from candor.delivery.direct import queue_direct
 from candor.dialogue.service import send_to_conversation
 from candor.logging import get_logger
@@ -39,10 +38,13 @@ from candor.models.scheduling import (
     BookingState,
     InterviewBooking,
     InterviewSlot,
+    SchedulingInvitation,
     SchedulingPolicy,
 )
 from candor.outreach.service import QuietHours, deliverable_channels
+from candor.scheduling import notices
 from candor.scheduling import service as scheduling
+from candor.scheduling.errors import ChangeNotAllowedError
 
 if TYPE_CHECKING:
     from candor.runtime import Runtime
@@ -182,12 +184,19 @@ async def _send(
     candidate = await session.get_one(Candidate, application.candidate_id)
     job = await session.get_one(Job, application.job_id)
     policy = await session.get(SchedulingPolicy, job.id)
+    invitation = await session.get_one(SchedulingInvitation, booking.invitation_id)
+    try:
+        await scheduling.check_change_allowed(session, invitation, booking, moving=True, now=now)
+        may_change = True
+    except ChangeNotAllowedError:
+        may_change = False  # past the policy: the reply goes to HR, so the text says so
     text = reminder_text(
         slot,
         job_title=job.title,
         locale=candidate.locale,
-        zone=candidate.time_zone,
+        zone=notices.candidate_zone(candidate),
         preparation=policy.preparation if policy is not None else "",
+        may_change=may_change,
     )
     for channel in await deliverable_channels(session, candidate):
         if channel in _CHAT_CHANNELS:
@@ -248,44 +257,23 @@ _KIND = {
         InterviewKind.AI_VIDEO: "video",
     },
 }
-_WEEKDAYS = {
-    "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _lang(locale: Locale) -> str:
     return "en" if locale is Locale.EN else "zh"
 
 
-def candidate_zone(zone: str | None) -> zoneinfo.ZoneInfo:
-    """The candidate's own zone when the ATS gave a valid one, else China time."""
-    if zone:
-        try:
-            return zoneinfo.ZoneInfo(zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            pass
-    return BUSINESS_TZ
-
-
-def when_text(at: datetime, zone: str | None, lang: str) -> str:
-    tz = candidate_zone(zone)
-    local = at.astimezone(tz)
-    weekday = _WEEKDAYS[lang][local.weekday()]
-    china = str(tz) == "Asia/Shanghai"
-    if lang == "zh":
-        label = "北京时间" if china else str(tz)
-        return f"{local.month}月{local.day}日（{weekday}）{local:%H:%M}（{label}）"
-    label = "China time" if china else str(tz)
-    return f"{weekday} {local.day} {_MONTHS[local.month - 1]}, {local:%H:%M} ({label})"
-
-
 def reminder_text(
-    slot: InterviewSlot, *, job_title: str, locale: Locale, zone: str | None, preparation: str
+    slot: InterviewSlot,
+    *,
+    job_title: str,
+    locale: Locale,
+    zone: zoneinfo.ZoneInfo,
+    preparation: str,
+    may_change: bool,
 ) -> str:
     lang = _lang(locale)
-    when = when_text(slot.starts_at, zone, lang)
+    when = notices.when(slot, zone, locale)
     kind = _KIND[lang].get(slot.kind, "")
     if lang == "zh":
         lines = [f"面试提醒：您应聘「{job_title}」的{kind}面试将于 {when} 开始。"]
@@ -295,7 +283,11 @@ def reminder_text(
             lines.append(f"视频链接：{slot.video_link}")
         if preparation:
             lines.append(f"请准备：{preparation}")
-        lines.append("如果去不了，请回复“我去不了”，我们会为您提供其他时间。")
+        lines.append(
+            "如果去不了，请回复“我去不了”，我们会为您提供其他时间。"
+            if may_change
+            else "如果去不了，请回复“我去不了”，我们会转告 HR 为您另行安排。"
+        )
     else:
         lines = [f"Reminder: your {kind} interview for {job_title} starts {when}."]
         if slot.location:
@@ -304,5 +296,9 @@ def reminder_text(
             lines.append(f"Video link: {slot.video_link}")
         if preparation:
             lines.append(f"Please prepare: {preparation}")
-        lines.append("If you can't make it, reply \"I can't make it\" to pick another time.")
+        lines.append(
+            "If you can't make it, reply \"I can't make it\" to pick another time."
+            if may_change
+            else "If you can't make it, reply \"I can't make it\" and HR will rearrange it."
+        )
     return "\n".join(lines)

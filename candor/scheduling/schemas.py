@@ -11,15 +11,14 @@ from candor.ids import RowId
 from candor.models.enums import InterviewKind
 from candor.models.scheduling import (
     BUSINESS_ZONE,
+    DEFAULT_MOVE_CUTOFF_HOURS,
     Attendance,
     BookingState,
     SchedulingPolicy,
     SlotSource,
 )
 from candor.scheduling.hr import BookingView, HrChange, ImportReport, SlotView
-from candor.scheduling.slots import MAX_CAPACITY
-
-EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+from candor.scheduling.slots import EARLIEST_YEAR, LATEST_YEAR, MAX_CAPACITY
 
 
 def _plausible_moment(value: dt.datetime) -> dt.datetime:
@@ -56,7 +55,7 @@ class PolicyIn(BaseModel):
     round: Round = 2
     hold_minutes: int = Field(default=10, ge=1, le=1440)
     min_notice_hours: int = Field(default=2, ge=0, le=24 * 60)
-    move_cutoff_hours: int = Field(default=24, ge=0, le=24 * 60)
+    move_cutoff_hours: int = Field(default=DEFAULT_MOVE_CUTOFF_HOURS, ge=0, le=24 * 60)
     max_moves: int = Field(default=2, ge=0, le=20)
     offer_count: int = Field(default=3, ge=1, le=10)
     preparation: str = Field(default="", max_length=2000, description="What to prepare")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,8 +29,9 @@ from candor.auth.principals import HRPrincipal
 from candor.clock import BUSINESS_TZ
 from candor.logging import get_logger
 from candor.models import Application, Interview, Job
-from candor.models.enums import InterviewKind
+from candor.models.enums import ApplicationStatus, InterviewKind
 from candor.models.scheduling import (
+    DEFAULT_MOVE_CUTOFF_HOURS,
     LIVE_STATES,
     Attendance,
     BookingState,
@@ -56,6 +57,8 @@ from candor.webhooks import events as webhook_events
 log = get_logger(__name__)
 
 CANDIDATE = "candidate"
+# An application that ended has nothing to book, whoever asks.
+ENDED = frozenset({ApplicationStatus.REJECTED, ApplicationStatus.WITHDRAWN})
 
 
 def new_public_id() -> str:
@@ -80,7 +83,7 @@ async def set_policy(
     enabled: bool = True,
     hold_minutes: int = 10,
     min_notice_hours: int = 2,
-    move_cutoff_hours: int = 24,
+    move_cutoff_hours: int = DEFAULT_MOVE_CUTOFF_HOURS,
     max_moves: int = 2,
     offer_count: int = 3,
     preparation: str = "",
@@ -156,10 +159,15 @@ async def invite(
         if invitation.state is InvitationState.CLOSED:
             # Advanced again after a rejection or withdrawal the ATS took back: a new link,
             # since the old one was given up with the application.
+            # The new invitation is measured afresh: its wait, who booked, how often moved.
             invitation.state = InvitationState.OPEN
             invitation.closed_at = None
             invitation.token = secrets.token_urlsafe(16)
             invitation.outreach_message_id = outreach_message_id
+            invitation.invited_at = now
+            invitation.first_booked_at = None
+            invitation.booked_by_candidate = None
+            invitation.moves = 0
             await session.flush()
         return invitation
     invitation = SchedulingInvitation(
@@ -173,8 +181,20 @@ async def invite(
         moves=0,
         outreach_message_id=outreach_message_id,
     )
-    session.add(invitation)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(invitation)
+    except IntegrityError:
+        # Opened meanwhile by another transaction (two HR bookings at once): use that one.
+        found = await session.scalar(
+            select(SchedulingInvitation).where(
+                SchedulingInvitation.application_id == application.id,
+                SchedulingInvitation.round == policy.round,
+            )
+        )
+        if found is None:
+            raise
+        return found
     log.info("scheduling.invited", application_id=application.id, invitation_id=invitation.id)
     return invitation
 
@@ -208,48 +228,62 @@ async def invitation_by_token(session: AsyncSession, token: str) -> SchedulingIn
 async def close_invitations(
     session: AsyncSession, application_id: int, *, now: datetime, reason: str | None = None
 ) -> int:
-    """The application ended (withdrawn, rejected later): nothing more to book, and live
-    bookings are let go. A confirmed interview is cancelled as HR's would be: the ATS hears
+    """The application ended (withdrawn, rejected later): nothing more to book. Holds are let
+    go, and an interview still ahead is cancelled as HR's would be: the ATS hears
     `interview.cancelled` (by "system", with `reason`) and Candor's interview row loses its
-    time, so progress answers stop naming it. Returns how many invitations closed."""
+    time, so progress answers stop naming it. An interview that has begun stays booked: it
+    took place (or was missed), and HR may still record attendance. Returns how many
+    invitations closed."""
+    # The invitations first, in id order: the lock every booking change takes first, so a
+    # candidate's confirm and the ATS's rejection queue instead of deadlocking.
     invitations = (
         await session.scalars(
-            select(SchedulingInvitation).where(
+            select(SchedulingInvitation)
+            .where(
                 SchedulingInvitation.application_id == application_id,
                 SchedulingInvitation.state != InvitationState.CLOSED,
             )
+            .order_by(SchedulingInvitation.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
     ).all()
     for invitation in invitations:
-        confirmed = await confirmed_booking(session, invitation)
         await session.execute(
             update(InterviewBooking)
             .where(
                 InterviewBooking.invitation_id == invitation.id,
-                InterviewBooking.state.in_(LIVE_STATES),
+                InterviewBooking.state == BookingState.HELD,
             )
-            .values(state=BookingState.CANCELLED, ended_at=now, ended_by="system")
+            .values(state=BookingState.RELEASED, ended_at=now, ended_by="system")
             .execution_options(synchronize_session="fetch")
         )
         invitation.state = InvitationState.CLOSED
         invitation.closed_at = now
-        if confirmed is not None:
-            slot = await session.get_one(InterviewSlot, confirmed.slot_id)
-            interview = await _write_interview(session, invitation, None)
-            await session.flush()
-            await webhook_events.record_for_application(
-                session,
-                WebhookEventType.INTERVIEW_CANCELLED,
-                invitation.application_id,
-                {
-                    "interview_external_id": interview.external_id,
-                    "booking_id": confirmed.public_id,
-                    **slot_fields(slot),
-                    "by": "system",
-                    "reason": reason,
-                },
-                now=now,
-            )
+        confirmed = await confirmed_booking(session, invitation)
+        if confirmed is None:
+            continue
+        slot = await session.get_one(InterviewSlot, confirmed.slot_id)
+        if slot.starts_at <= now:
+            continue
+        confirmed.state = BookingState.CANCELLED
+        confirmed.ended_at = now
+        confirmed.ended_by = "system"
+        interview = await _write_interview(session, invitation, None)
+        await session.flush()
+        await webhook_events.record_for_application(
+            session,
+            WebhookEventType.INTERVIEW_CANCELLED,
+            invitation.application_id,
+            {
+                "interview_external_id": interview.external_id,
+                "booking_id": confirmed.public_id,
+                **slot_fields(slot),
+                "by": "system",
+                "reason": reason,
+            },
+            now=now,
+        )
     await session.flush()
     return len(invitations)
 
@@ -263,7 +297,7 @@ class Offer:
     seats_left: int
 
 
-def _live(now: datetime) -> object:
+def occupies_seat(now: datetime) -> ColumnElement[bool]:
     """A booking that occupies its seat now: confirmed, or held and not lapsed."""
     return (InterviewBooking.state == BookingState.CONFIRMED) | (
         (InterviewBooking.state == BookingState.HELD) & (InterviewBooking.held_until >= now)
@@ -296,7 +330,7 @@ async def offers(
     )
     taken = (
         select(InterviewBooking.slot_id, func.count().label("taken"))
-        .where(_live(now), InterviewBooking.slot_id.in_(round_slots))  # type: ignore[arg-type]
+        .where(occupies_seat(now), InterviewBooking.slot_id.in_(round_slots))
         .group_by(InterviewBooking.slot_id)
         .subquery()
     )
@@ -370,12 +404,15 @@ async def _lock(session: AsyncSession, invitation: SchedulingInvitation) -> None
 async def _booking(
     session: AsyncSession, invitation: SchedulingInvitation, public_id: str
 ) -> InterviewBooking:
+    # Locked, so a hold that a competing `hold` is releasing right now is read as it ends
+    # (released), never confirmed over the seat it gave away.
     booking = await session.scalar(
         select(InterviewBooking)
         .where(
             InterviewBooking.public_id == public_id,
             InterviewBooking.invitation_id == invitation.id,
         )
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
     if booking is None:
@@ -419,9 +456,11 @@ async def hold(
     # Holds of one slot queue on its row rather than all inserting its lowest free seat at
     # once, waiting for the winner's commit and retrying (under 50 candidates that herd
     # made a booking take seconds). The unique index, not this lock, guarantees the seat.
-    await session.execute(
-        select(InterviewSlot.id).where(InterviewSlot.id == slot.id).with_for_update()
+    withdrawn = await session.scalar(
+        select(InterviewSlot.cancelled_at).where(InterviewSlot.id == slot.id).with_for_update()
     )
+    if withdrawn is not None:  # HR withdrew it while this hold waited for the lock
+        raise SlotNotFoundError("that time has been withdrawn")
     # The candidate's earlier hold, and lapsed holds of this slot, give their seats back.
     await session.execute(
         update(InterviewBooking)
@@ -484,7 +523,11 @@ async def confirm(
         return booking, False
     if booking.state is not BookingState.HELD:
         raise HoldLapsedError("that time is no longer held for you")
+    if invitation.state is InvitationState.CLOSED:
+        raise NoInvitationError("this invitation is closed")
     slot = await session.get_one(InterviewSlot, booking.slot_id)
+    if slot.cancelled_at is not None:
+        raise SlotNotFoundError("that time has been withdrawn")
     if slot.starts_at <= now:
         raise SlotTooSoonError("that time has passed")
     # A lapsed hold still stands while nobody took its seat: its row keeps the seat.
@@ -581,7 +624,9 @@ async def check_change_allowed(
     """Whether the candidate may still change the booking themselves (the job's policy)."""
     policy = await session.get(SchedulingPolicy, invitation.job_id)
     slot = await session.get_one(InterviewSlot, booking.slot_id)
-    cutoff = timedelta(hours=policy.move_cutoff_hours if policy is not None else 24)
+    cutoff = timedelta(
+        hours=policy.move_cutoff_hours if policy is not None else DEFAULT_MOVE_CUTOFF_HOURS
+    )
     if slot.starts_at - now < cutoff:
         raise ChangeNotAllowedError("it is too close to the interview to change it here")
     if moving and invitation.moves >= (policy.max_moves if policy is not None else 0):
@@ -664,6 +709,8 @@ async def hr_book(
         raise BookingNotFoundError("no such application")
     job = await session.get_one(Job, application.job_id)
     check_scope(principal, job)
+    if application.status in ENDED:
+        raise NoInvitationError("this application has ended: nothing to book")
     invitation = await invitation_of(session, application.id, for_update=True)
     if invitation is None:
         invitation = await invite(session, application, outreach_message_id=None, now=now)

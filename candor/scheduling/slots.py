@@ -28,6 +28,8 @@ from candor.sla.calendar import DayKind, WorkingCalendar
 
 MAX_SLOTS_PER_CALL = 2000
 MAX_CAPACITY = 500
+# Times outside these years are typing or file errors, and far ones overflow zone arithmetic.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 WORKING_WEEK = frozenset(range(5))  # Monday to Friday
 
 
@@ -201,7 +203,13 @@ async def cancel_slot(
 ) -> InterviewSlot:
     """Withdraw a slot nobody holds or booked; a booked one is moved or cancelled first, so
     no candidate loses an interview without being told."""
-    slot = await session.get(InterviewSlot, slot_id)
+    # Locked as a hold locks it, so a hold racing the withdrawal is either seen or refused.
+    slot = await session.scalar(
+        select(InterviewSlot)
+        .where(InterviewSlot.id == slot_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if slot is None:
         raise SlotNotFoundError("no such slot")
     job = await session.get_one(Job, slot.job_id)

@@ -216,6 +216,15 @@ async def test_moved_as_often_as_allowed_goes_to_hr(
     assert "改期次数已满" in answer
     assert len(await reschedule_tasks(world, 1)) == 1
 
+    # An older offer's button, pressed now: HR and the candidate read words, never the
+    # payload's syntax and its UTC time.
+    pressed = texts_of(await chat.press('/more_slots{"after": "2026-12-09T02:00:00Z"}'))
+    assert "/more_slots" not in pressed
+    assert "Z" not in pressed
+    [task] = await reschedule_tasks(world, 1)
+    requests = [task["request"], *(f["text"] for f in task.get("follow_ups", []))]
+    assert not [r for r in requests if r.startswith("/")], requests
+
 
 async def test_a_candidate_cancels_after_confirming(
     world: World, gateway: ConversationGateway
@@ -400,7 +409,14 @@ async def test_a_made_up_slot_id_offers_the_real_times(
     [day] = await working_days(world, 1)
     [slot] = await add(world, [china(day, 10)])
 
-    for press in ('/choose_slot{"slot_id": "999999"}', '/choose_slot{"slot_id": "abc"}'):
+    # Payloads anyone can type: a superscript digit passes str.isdigit(), and an id past the
+    # column's range overflows the database's integer.
+    for press in (
+        '/choose_slot{"slot_id": "999999"}',
+        '/choose_slot{"slot_id": "abc"}',
+        '/choose_slot{"slot_id": "²"}',
+        '/choose_slot{"slot_id": "99999999999999999999999"}',
+    ):
         answer = await chat.press(press)
         assert "不能预约了" in texts_of(answer), press
         assert slot_ids(answer) == [slot]

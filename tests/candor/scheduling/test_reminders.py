@@ -107,7 +107,7 @@ async def test_a_chat_candidate_is_reminded_a_day_and_two_hours_before_once_each
         ("telegram", "telegram-user-1"),
     ]
     text = sent[0][2]
-    assert "3月10日（周三）14:00（北京时间）" in text
+    assert "2027年3月10日（周三）14:00–15:00（北京时间）" in text
     assert "上海市徐汇区漕河泾 3 号楼 12 层" in text
     assert "我去不了" in text
     async with world.runtime.sessionmaker() as session:
@@ -135,7 +135,7 @@ async def test_without_a_chat_the_reminder_is_emailed_in_the_candidates_language
 
     [(channel, recipient, text)] = await _reminders(world)
     assert (channel, recipient) == ("email", "li@example.com")
-    assert "Wed 10 Mar, 07:00 (Europe/Berlin)" in text
+    assert "Wed 10 Mar 2027, 07:00–08:00 (Europe/Berlin)" in text
     assert 'reply "I can\'t make it" to pick another time' in text
     async with world.runtime.sessionmaker() as session:
         delivery = await session.scalar(select(ChatDelivery))

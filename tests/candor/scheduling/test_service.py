@@ -16,11 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from candor.clock import BUSINESS_TZ
 from candor.models import Application, Base, Interview
 from candor.models.audit import AuditEntry
-from candor.models.enums import InterviewKind
+from candor.models.enums import ApplicationStatus, InterviewKind
 from candor.models.scheduling import (
     Attendance,
     BookingState,
     InterviewBooking,
+    InterviewSlot,
     InvitationState,
     SchedulingInvitation,
 )
@@ -584,6 +585,73 @@ async def test_attendance_is_recorded_once_the_interview_began(booking_world: Wo
     held = await booking_world.hold(second, other)
     with pytest.raises(BookingNotFoundError):
         await record(booking_world.hr, held, shanghai("2026-09-29 15:00"))
+
+
+async def test_an_interview_that_began_stays_booked_when_the_application_ends(
+    booking_world: World,
+) -> None:
+    """A rejection after the interview is the usual path: the interview took place (or was
+    missed), so it is not cancelled, and HR may still record the attendance."""
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    slot = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    booked = await booking_world.book(invitation, slot)
+    after = shanghai("2026-09-29 12:00")
+    async with booking_world.runtime.transaction() as session:
+        await service.close_invitations(session, booking_world.application_ids[0], now=after)
+
+    assert (await booking_world.booking(booked)).state is BookingState.CONFIRMED
+    assert [e.type for e in await booking_world.events()] == [WebhookEventType.INTERVIEW_BOOKED]
+    async with booking_world.runtime.transaction() as session:
+        done = await service.record_attendance(
+            session, booking_world.hr, booked, Attendance.NO_SHOW, now=after
+        )
+    assert done.attendance is Attendance.NO_SHOW
+
+
+async def test_hr_books_nothing_for_an_ended_application(booking_world: World) -> None:
+    application_id = booking_world.application_ids[0]
+    slot = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    async with booking_world.runtime.transaction() as session:
+        application = await session.get_one(Application, application_id)
+        application.status = ApplicationStatus.REJECTED
+    async with booking_world.runtime.transaction() as session:
+        with pytest.raises(NoInvitationError):
+            await service.hr_book(session, booking_world.hr, application_id, slot, now=NOW)
+    assert await booking_world.live_bookings(slot) == []
+
+
+async def test_an_invitation_opened_again_is_measured_afresh(booking_world: World) -> None:
+    application_id = booking_world.application_ids[0]
+    invitation = await booking_world.invite(application_id)
+    first = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    second = await booking_world.add_slot(shanghai("2026-09-30 10:00"))
+    await booking_world.book(invitation, first)
+    await booking_world.book(invitation, second)  # a move
+    async with booking_world.runtime.transaction() as session:
+        await service.close_invitations(session, application_id, now=NOW)
+    later = NOW + timedelta(days=1)
+    async with booking_world.runtime.transaction() as session:
+        application = await session.get_one(Application, application_id)
+        reopened = await service.invite(session, application, outreach_message_id=None, now=later)
+        assert reopened is not None
+        assert reopened.id == invitation
+        assert (reopened.moves, reopened.first_booked_at, reopened.booked_by_candidate) == (
+            0,
+            None,
+            None,
+        )
+        assert reopened.invited_at == later
+
+
+async def test_a_withdrawn_slot_cannot_be_confirmed(booking_world: World) -> None:
+    invitation = await booking_world.invite(booking_world.application_ids[0])
+    slot = await booking_world.add_slot(shanghai("2026-09-29 10:00"))
+    held = await booking_world.hold(invitation, slot)
+    async with booking_world.runtime.transaction() as session:
+        found = await session.get_one(InterviewSlot, slot)
+        found.cancelled_at = NOW  # as a withdrawal racing the hold leaves it
+    with pytest.raises(SlotNotFoundError):
+        await booking_world.confirm(invitation, held)
 
 
 # -- Races ------------------------------------------------------------------------------------
