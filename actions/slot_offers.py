@@ -67,13 +67,26 @@ def parse_stamp(value: object) -> datetime | None:
 
 
 async def open_invitations(context: Context) -> list[SchedulingInvitation]:
-    """The candidate's invitations that are not closed, newest application first."""
-    found = []
+    """The candidate's invitations that are not closed: the one of the application the
+    conversation is about first (named in the message, or the one the last offer was for,
+    so "more times" pages through the same job's times), then newest application first."""
+    named = _named_code(context)
+    found: list[SchedulingInvitation] = []
     for application in await own_applications(context.session, context.candidate.id):
         invitation = await scheduling.invitation_of(context.session, application.id)
-        if invitation is not None:
+        if invitation is None:
+            continue
+        if named is not None and application.code.upper() == named:
+            found.insert(0, invitation)
+        else:
             found.append(invitation)
     return found
+
+
+def _named_code(context: Context) -> str | None:
+    values = list(context.tracker.get_latest_entity_values("application_code"))
+    code = values[0] if values else context.tracker.get_slot("application_code")
+    return str(code).upper() if code else None
 
 
 async def offer_slots(

@@ -33,7 +33,7 @@ PREPARATION = "请携带身份证和一份纸质简历"
 VIDEO = "https://meet.example.com/candor-2"
 
 
-async def invite(world: World, n: int, **policy: Any) -> SchedulingInvitation:
+async def invite(world: World, n: int | str, **policy: Any) -> SchedulingInvitation:
     """Candidate n's application advanced: the job schedules itself, n is invited."""
     async with world.runtime.transaction() as session:
         application = await session.scalar(

@@ -8,15 +8,24 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.conversation import ConversationGateway
+from candor.auth.principals import HRPrincipal
 from candor.chat.messages import Button, Reply
 from candor.clock import utcnow
-from candor.models import Candidate, InterviewBooking, InterviewSlot, SchedulingInvitation
-from candor.models.scheduling import BookingState, InvitationState
+from candor.models import (
+    Application,
+    Candidate,
+    InterviewBooking,
+    InterviewSlot,
+    SchedulingInvitation,
+)
+from candor.models.enums import InterviewKind, Role
+from candor.models.scheduling import BookingState, InvitationState, SlotSource
 from candor.models.webhooks import WebhookEventType
 from candor.scheduling.links import verify_ics_signature
+from candor.scheduling.slots import SlotSpec, add_slots
 from tests.booking_chat_world import (
     PREPARATION,
     VIDEO,
@@ -29,6 +38,7 @@ from tests.booking_chat_world import (
     working_days,
 )
 from tests.dialogue_world import Chat, bound_chat, texts_of
+from tests.factories import application_created
 from tests.outreach_world import World
 
 
@@ -556,3 +566,49 @@ async def test_a_hold_that_lapsed_while_someone_else_took_the_seat_asks_to_pick_
     assert mine.state is BookingState.RELEASED
     [theirs] = await bookings(world, 2)
     assert theirs.state is BookingState.CONFIRMED
+
+
+async def test_more_times_page_through_the_job_the_offer_was_for(
+    world: World, gateway: ConversationGateway
+) -> None:
+    """A candidate invited by two jobs asks about the older one by its code: "more times"
+    pages through that job's times, not the newest application's."""
+    chat = await bound_chat(world, gateway, 1)
+    await invite(world, 1)
+    days = await working_days(world, 4)
+    older_job_slots = await add(world, [china(d, 10) for d in days])
+    await world.post(
+        application_created(
+            event_id="c-second",
+            application="app-second",
+            candidate="cand-1",
+            job="job-team-b",
+            team="team-b",
+            applied_at="2026-03-05T10:00:00+08:00",
+        )
+    )
+    await invite(world, "second")  # application app-second
+    principal = HRPrincipal(world.outsider.id, Role.RECRUITER, frozenset({world.other_team.id}))
+    async with world.runtime.transaction() as session:
+        second = await session.scalar(
+            select(Application).where(Application.external_id == "app-second")
+        )
+        assert second is not None
+        await add_slots(
+            session,
+            principal,
+            second.job_id,
+            [SlotSpec(china(d, 15), china(d, 15) + timedelta(minutes=45)) for d in days],
+            round=2,
+            kind=InterviewKind.ONSITE,
+            source=SlotSource.MANUAL,
+            now=utcnow(),
+        )
+        older = await session.scalar(select(Application).where(Application.external_id == "app-1"))
+        assert older is not None
+
+    offered = await chat.say(f"{older.code} 的下一轮面试什么时候")
+    assert slot_ids(offered) == older_job_slots[:3]
+    more = await chat.press(payload(offered, "/more_slots"))
+
+    assert slot_ids(more) == older_job_slots[3:]
