@@ -121,6 +121,15 @@ async def remind(
     if booking is None or booking.state is not BookingState.CONFIRMED:
         return []
     slot = await session.get_one(InterviewSlot, booking.slot_id)
+    confirmed_at = booking.confirmed_at or booking.created_at
+    for reminder in REMINDERS:
+        if getattr(booking, reminder.column) is None and (
+            confirmed_at > slot.starts_at - reminder.before
+        ):
+            # Booked after this reminder's time: it never comes, so it is settled now rather
+            # than the booking being read again by every sweep until the interview.
+            await _claim(session, booking.id, reminder, now)
+            setattr(booking, reminder.column, now)
     due = _due(booking, slot, now)
     if not due:
         return []
