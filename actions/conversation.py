@@ -115,6 +115,12 @@ class ActionHandoff(CandorAction):
         return []
 
 
+# "Did you mean: yes?" asks nothing: the clarifying question offers only things to do.
+NOT_A_REQUEST = frozenset(
+    {"affirm", "deny", "greet", "goodbye", "thank", "bot_challenge", "out_of_scope"}
+)
+
+
 class ActionClarifyIntent(CandorAction):
     def name(self) -> str:
         return "action_clarify_intent"
@@ -127,7 +133,11 @@ class ActionClarifyIntent(CandorAction):
             context.say("handoff")
             return []
         ranking = context.tracker.latest_message.get("intent_ranking") or []
-        top = [r["name"] for r in ranking if r.get("name") != FALLBACK_INTENT][:2]
+        top = [
+            r["name"]
+            for r in ranking
+            if r.get("name") != FALLBACK_INTENT and r.get("name") not in NOT_A_REQUEST
+        ][:2]
         context.dispatcher.utter_message(
             text=texts.say("clarify", context.locale),
             buttons=[

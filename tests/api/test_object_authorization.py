@@ -42,7 +42,7 @@ from candor.models import (
     JobQuestion,
 )
 from candor.models.dialogue import HrTask, HrTaskKind, JobQuestionState
-from candor.models.enums import Channel, Decision, InterviewKind, Locale, Role
+from candor.models.enums import ApplicationStatus, Channel, Decision, InterviewKind, Locale, Role
 from candor.models.nlu_review import ReviewState
 from candor.models.outreach import (
     ApprovalMode,
@@ -83,6 +83,8 @@ NOT_OBJECTS = {
     "no HR user's (tests/api/routers/test_privacy.py)",
     "/api/v1/scheduling/bookings/{public_id}.ics": "the candidate's calendar file: its "
     "signature is the credential, no HR user's (tests/api/routers/test_scheduling.py)",
+    "/b/{token}": "a candidate's booking link: its token is the credential, no HR user's "
+    "(tests/api/console/test_browser_booking_link.py)",
 }
 # A request body that passes validation, by body model, so the handler's lookup runs.
 BODIES: dict[str, dict[str, Any]] = {
@@ -258,6 +260,7 @@ async def team_a_booking(session: AsyncSession, world: World) -> tuple[int, int,
     assert application is not None
     recruiter = await load_principal(session, world.recruiter.id)
     assert recruiter is not None
+    application.status = ApplicationStatus.ACTIVE  # HR books only an application in process
     await scheduling.set_policy(
         session, application.job_id, interview_kind=InterviewKind.ONSITE, actor="test"
     )
