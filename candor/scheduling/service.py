@@ -266,23 +266,8 @@ async def close_invitations(
         slot = await session.get_one(InterviewSlot, confirmed.slot_id)
         if slot.starts_at <= now:
             continue
-        confirmed.state = BookingState.CANCELLED
-        confirmed.ended_at = now
-        confirmed.ended_by = "system"
-        interview = await _write_interview(session, invitation, None)
-        await session.flush()
-        await webhook_events.record_for_application(
-            session,
-            WebhookEventType.INTERVIEW_CANCELLED,
-            invitation.application_id,
-            {
-                "interview_external_id": interview.external_id,
-                "booking_id": confirmed.public_id,
-                **slot_fields(slot),
-                "by": "system",
-                "reason": reason,
-            },
-            now=now,
+        await _cancel_interview(
+            session, invitation, confirmed, slot, by="system", told="system", reason=reason, now=now
         )
     await session.flush()
     return len(invitations)
@@ -651,10 +636,37 @@ async def cancel(
     if by == CANDIDATE:
         await check_change_allowed(session, invitation, booking, moving=False, now=now)
     slot = await session.get_one(InterviewSlot, booking.slot_id)
+    invitation.state = InvitationState.OPEN
+    await _cancel_interview(
+        session,
+        invitation,
+        booking,
+        slot,
+        by=by,
+        told="candidate" if by == CANDIDATE else "hr",
+        reason=reason,
+        now=now,
+    )
+    log.info("scheduling.cancelled", booking=booking.id, by=by)
+    return booking
+
+
+async def _cancel_interview(
+    session: AsyncSession,
+    invitation: SchedulingInvitation,
+    booking: InterviewBooking,
+    slot: InterviewSlot,
+    *,
+    by: str,
+    told: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """End the confirmed booking: its interview loses its time, the ATS hears
+    `interview.cancelled` (`told` is who cancelled, as the ATS reads it)."""
     booking.state = BookingState.CANCELLED
     booking.ended_at = now
     booking.ended_by = by
-    invitation.state = InvitationState.OPEN
     interview = await _write_interview(session, invitation, None)
     await session.flush()
     await webhook_events.record_for_application(
@@ -665,13 +677,11 @@ async def cancel(
             "interview_external_id": interview.external_id,
             "booking_id": booking.public_id,
             **slot_fields(slot),
-            "by": "candidate" if by == CANDIDATE else "hr",
+            "by": told,
             "reason": reason,
         },
         now=now,
     )
-    log.info("scheduling.cancelled", booking=booking.id, by=by)
-    return booking
 
 
 async def release_lapsed_holds(session: AsyncSession, *, now: datetime) -> int:
