@@ -95,10 +95,12 @@ async def scheduling_figures(
             )
         )
     ).all()
+    # No wait when HR booked someone never invited: the invitation opened at that very
+    # moment (`hr_book`), and its 0 hours would pull the median down without measuring.
     waits = [
         _hours(invited_at, booked_at)
-        for invited_at, booked_at, _ in first_bookings
-        if booked_at is not None  # excluded above
+        for invited_at, booked_at, candidate in first_bookings
+        if booked_at is not None and (candidate or booked_at != invited_at)
     ]
     by_candidate = sum(1 for *_, candidate in first_bookings if candidate)
 

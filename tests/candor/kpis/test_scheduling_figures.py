@@ -177,6 +177,22 @@ async def test_the_scheduling_figures_of_the_company(runtime: Runtime, history: 
     assert figures.no_show_rate == pytest.approx(0.5)
 
 
+async def test_hr_booking_someone_never_invited_adds_no_wait(
+    runtime: Runtime, history: History
+) -> None:
+    """`hr_book` opens the invitation and books in the same moment: that booking counts,
+    but its 0 hours are not a candidate's wait."""
+    async with runtime.transaction() as session:
+        w = _Writer(session)
+        await w.invitation(history.job_a, local("03-02"), local("03-02", "16:00"))
+        await w.invitation(history.job_a, local("03-03"), local("03-03"), by=HR)
+
+    figures = (await report(runtime, history.filters())).figures.scheduling
+
+    assert (figures.invitations, figures.booked, figures.booked_by_candidate) == (2, 2, 1)
+    assert figures.time_to_booking_median_hours == pytest.approx(6)
+
+
 async def test_the_scheduling_figures_by_job_recruiter_and_team(
     runtime: Runtime, history: History
 ) -> None:
