@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker  # type: ignore[import-untyped]
+from rasa_sdk.events import ActiveLoop, SlotSet  # type: ignore[import-untyped]
 from rasa_sdk.executor import CollectingDispatcher  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +26,7 @@ from candor.settings import Settings
 log = get_logger(__name__)
 
 DomainDict = dict[str, Any]
+REQUESTED_SLOT = "requested_slot"
 Events = list[dict[str, Any]]
 
 
@@ -59,6 +61,11 @@ class Context:
 class CandorAction(Action, abc.ABC):  # type: ignore[misc]
     """An action about the bound candidate of the conversation (`tracker.sender_id`)."""
 
+    # A button's action ends a form that was asking for words (the candidate's own times):
+    # the tap answered something else, and the next message must not fill the form. Rasa
+    # would otherwise return to the form after the action; the embedded engine leaves it.
+    ends_forms = False
+
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
@@ -79,7 +86,10 @@ class CandorAction(Action, abc.ABC):  # type: ignore[misc]
                 tracker=tracker,
                 now=utcnow(),
             )
-            return await self.act(context)
+            events = await self.act(context)
+        if self.ends_forms and tracker.active_loop_name is not None:
+            events = [*events, ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
+        return events
 
     @abc.abstractmethod
     async def act(self, context: Context) -> Events:

@@ -173,6 +173,8 @@ async def _may_move(
 class ActionOfferSlots(CandorAction):
     """`/book_interview` (the advance message's button) and `/more_slots{"after": ...}`."""
 
+    ends_forms = True
+
     def name(self) -> str:
         return "action_offer_slots"
 
@@ -202,6 +204,8 @@ class ActionOfferSlots(CandorAction):
 
 class ActionHoldSlot(CandorAction):
     """`/choose_slot{"slot_id": ...}`: hold a seat, then ask to confirm."""
+
+    ends_forms = True
 
     def name(self) -> str:
         return "action_hold_slot"
@@ -278,6 +282,8 @@ class ActionHoldSlot(CandorAction):
 class ActionConfirmBooking(CandorAction):
     """`/confirm_booking{"booking_id": ...}`: the held time becomes the interview (and the
     time it replaces, if any, is let go)."""
+
+    ends_forms = True
 
     def name(self) -> str:
         return "action_confirm_booking"
@@ -369,6 +375,8 @@ class ActionConfirmBooking(CandorAction):
 
 class ActionCancelBooking(CandorAction):
     """`/cancel_booking{"booking_id": ...}`, the answer to the cancellation question."""
+
+    ends_forms = True
 
     def name(self) -> str:
         return "action_cancel_booking"

@@ -151,6 +151,24 @@ async def test_none_of_the_times_work_asks_for_the_candidates_times_and_tells_hr
     assert await bookings(world, 1) == []
 
 
+
+async def test_a_time_tapped_after_all_ends_the_question_for_the_candidates_times(
+    world: World, gateway: ConversationGateway
+) -> None:
+    chat = await bound_chat(world, gateway, 1)
+    await invite(world, 1)
+    [day] = await working_days(world, 1)
+    [slot] = await add(world, [china(day, 10)])
+    await chat.press("/none_fit")
+
+    await book(chat, slot)
+    await chat.say("谢谢")
+
+    assert await reschedule_tasks(world, 1) == []
+    [row] = await bookings(world, 1)
+    assert row.state is BookingState.CONFIRMED
+
+
 async def test_a_booked_candidate_moves_to_a_time_that_fits_what_they_ask(
     world: World, gateway: ConversationGateway
 ) -> None:
