@@ -151,7 +151,6 @@ async def test_none_of_the_times_work_asks_for_the_candidates_times_and_tells_hr
     assert await bookings(world, 1) == []
 
 
-
 async def test_a_time_tapped_after_all_ends_the_question_for_the_candidates_times(
     world: World, gateway: ConversationGateway
 ) -> None:
