@@ -122,6 +122,35 @@ async def test_a_chat_candidate_is_reminded_a_day_and_two_hours_before_once_each
     assert [m.text for m in transcript_rows] == [body for _, _, body in sent]
 
 
+async def test_on_wechat_a_candidate_silent_for_two_days_is_reminded_by_email(
+    world: World,
+) -> None:
+    """WeChat takes a chat message only within 48 hours of the candidate's last one."""
+    for n, wrote in ((1, timedelta(hours=3)), (2, timedelta(days=3))):
+        await world.applicant(
+            n, bind=[Channel.WECHAT], preferred_channels=["wechat", "email"], email=f"c{n}@x.cn"
+        )
+        async with world.runtime.transaction() as session:
+            await transcript.open_thread_with_inbound(
+                session,
+                Channel.WECHAT,
+                f"wechat-user-{n}",
+                text="好的",
+                event=None,
+                payload=None,
+                provider_message_id=f"wx-{n}",
+                at=INTERVIEW - timedelta(hours=2) - wrote,
+            )
+        job_id = await enable_booking(world, n)
+        slot = await add_slot(world, job_id, INTERVIEW + timedelta(hours=n))
+        await book(world, n, slot, now=INTERVIEW - timedelta(days=3))
+
+    await _sweep(world, INTERVIEW - timedelta(hours=1))
+
+    sent = sorted((channel, recipient) for channel, recipient, _ in await _reminders(world))
+    assert sent == [("email", "c2@x.cn"), ("wechat", "wechat-user-1")]
+
+
 async def test_without_a_chat_the_reminder_is_emailed_in_the_candidates_language_and_zone(
     world: World,
 ) -> None:
