@@ -14,7 +14,8 @@ from candor.runtime import Runtime
 from tests.factories import make_hr_token, make_hr_user
 
 TOO_LARGE = 2**63
-PATH_ID = re.compile(r"\{(\w+_id)\}")
+# A row id in a path; a booking's `public_id` is a random string, not a row id.
+PATH_ID = re.compile(r"\{((?!public_id\})\w+_id)\}")
 
 
 def _id_routes() -> list[tuple[str, str]]:

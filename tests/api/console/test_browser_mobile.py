@@ -33,7 +33,7 @@ from candor.models import (
     WebhookEndpoint,
 )
 from candor.models.dialogue import HrTaskKind, JobQuestionState
-from candor.models.enums import InterviewKind, Locale, Role
+from candor.models.enums import ApplicationStatus, InterviewKind, Locale, Role
 from candor.models.outreach import MessageState
 from candor.models.scheduling import SlotSource
 from candor.scheduling import service as scheduling
@@ -276,6 +276,7 @@ async def interviews_this_week(session: AsyncSession, world: World, job_id: int)
         select(Application).where(Application.external_id == "app-1")
     )
     assert application is not None
+    application.status = ApplicationStatus.ACTIVE  # HR books only an application in process
     await scheduling.hr_book(session, recruiter, application.id, began.id, now=utcnow())
     began.starts_at = utcnow() - timedelta(hours=1)
     began.ends_at = began.starts_at + timedelta(minutes=45)
