@@ -279,6 +279,21 @@ class ActionHoldSlot(CandorAction):
         return events
 
 
+async def _pressed_booking(
+    context: Context,
+) -> tuple[InterviewBooking, SchedulingInvitation, Application, InterviewSlot] | None:
+    """The candidate's own booking a button names, with its invitation, application and
+    slot; None (after saying so) for a foreign or made-up id."""
+    found = await _own_booking(context, _entity(context, "booking_id"))
+    if found is None:
+        context.say("booking_not_found")
+        return None
+    booking, invitation = found
+    application = await _application_of(context, invitation)
+    slot = await context.session.get_one(InterviewSlot, booking.slot_id)
+    return booking, invitation, application, slot
+
+
 class ActionConfirmBooking(CandorAction):
     """`/confirm_booking{"booking_id": ...}`: the held time becomes the interview (and the
     time it replaces, if any, is let go)."""
@@ -289,14 +304,11 @@ class ActionConfirmBooking(CandorAction):
         return "action_confirm_booking"
 
     async def act(self, context: Context) -> Events:
-        found = await _own_booking(context, _entity(context, "booking_id"))
-        if found is None:
-            context.say("booking_not_found")
+        pressed = await _pressed_booking(context)
+        if pressed is None:
             return []
-        booking, invitation = found
-        application = await _application_of(context, invitation)
+        booking, invitation, application, slot = pressed
         events: Events = [SlotSet("application_code", application.code)]
-        slot = await context.session.get_one(InterviewSlot, booking.slot_id)
         if booking.state is BookingState.CONFIRMED:
             context.say("booking_already", when=_when(context, slot))
             return events
@@ -382,14 +394,11 @@ class ActionCancelBooking(CandorAction):
         return "action_cancel_booking"
 
     async def act(self, context: Context) -> Events:
-        found = await _own_booking(context, _entity(context, "booking_id"))
-        if found is None:
-            context.say("booking_not_found")
+        pressed = await _pressed_booking(context)
+        if pressed is None:
             return []
-        booking, invitation = found
-        application = await _application_of(context, invitation)
+        booking, invitation, application, slot = pressed
         events: Events = [SlotSet("application_code", application.code)]
-        slot = await context.session.get_one(InterviewSlot, booking.slot_id)
         if booking.state is BookingState.CANCELLED:
             context.say("booking_already_cancelled")
             return events
