@@ -10,18 +10,26 @@ link to the .ics file of a booked time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.clock import BUSINESS_TZ
 from candor.delivery.direct import queue_direct
 from candor.dialogue.service import send_to_conversation
 from candor.logging import get_logger
-from candor.models import Application, Candidate, ChatIdentity, Conversation, Job
+from candor.models import (
+    Application,
+    Candidate,
+    ChatIdentity,
+    ChatMessage,
+    Conversation,
+    Job,
+)
+from candor.models.chat import Direction
 from candor.models.enums import Channel, Locale
 from candor.models.scheduling import (
     BUSINESS_ZONE,
@@ -34,6 +42,8 @@ from candor.settings import Settings
 
 log = get_logger(__name__)
 
+# WeChat takes chat messages for 48 hours after the user's last one; a margin for the clock.
+WECHAT_WINDOW = timedelta(hours=47)
 _WEEKDAYS = {
     Locale.ZH_CN: ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
     Locale.EN: ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
@@ -178,6 +188,18 @@ async def _bound_conversation(session: AsyncSession, candidate_id: int) -> Conve
     )
 
 
+async def wechat_window_open(session: AsyncSession, conversation_id: int, now: datetime) -> bool:
+    """Whether WeChat surely still takes a chat message in the conversation: it does for 48
+    hours after the candidate's last message (less a margin for the clock)."""
+    last = await session.scalar(
+        select(func.max(ChatMessage.at)).where(
+            ChatMessage.conversation_id == conversation_id,
+            ChatMessage.direction == Direction.INBOUND,
+        )
+    )
+    return last is not None and now - last < WECHAT_WINDOW
+
+
 async def tell_candidate(
     session: AsyncSession,
     settings: Settings,
@@ -214,6 +236,13 @@ async def tell_candidate(
         log.info("scheduling.notice_withheld", booking=booking.id, change=change.value)
         return Told(None, body)
     conversation = await _bound_conversation(session, candidate.id)
+    if (
+        conversation is not None
+        and conversation.channel is Channel.WECHAT
+        and candidate.email
+        and not await wechat_window_open(session, conversation.id, now)
+    ):
+        conversation = None  # WeChat would refuse it: the e-mail reaches them
     if conversation is not None:
         await send_to_conversation(session, conversation, body, author=actor, now=now)
         log.info("scheduling.notice_chat", booking=booking.id, change=change.value)

@@ -25,15 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from candor.audit import service as audit
 from candor.delivery.direct import queue_direct
 from candor.dialogue.service import send_to_conversation
 from candor.logging import get_logger
-from candor.models import Application, Candidate, ChatIdentity, ChatMessage, Conversation, Job
-from candor.models.chat import Direction
+from candor.models import Application, Candidate, ChatIdentity, Conversation, Job
 from candor.models.enums import Channel, InterviewKind, Locale
 from candor.models.scheduling import (
     BookingState,
@@ -66,8 +65,6 @@ DAY_BEFORE = Reminder("24h", timedelta(hours=24), "reminded_24h_at")
 HOURS_BEFORE = Reminder("2h", timedelta(hours=2), "reminded_2h_at")
 REMINDERS = (DAY_BEFORE, HOURS_BEFORE)
 _CHAT_CHANNELS = (Channel.WECHAT, Channel.TELEGRAM, Channel.WEB)
-# WeChat takes chat messages for 48 hours after the user's last one; a margin for the clock.
-WECHAT_WINDOW = timedelta(hours=47)
 
 
 async def due_booking_ids(session: AsyncSession, *, now: datetime) -> list[int]:
@@ -231,7 +228,7 @@ async def _send(
                 channel is Channel.WECHAT
                 and Channel.EMAIL in channels
                 and candidate.email
-                and not await _wrote_lately(session, conversation.id, now)
+                and not await notices.wechat_window_open(session, conversation.id, now)
             ):
                 # WeChat refuses a chat message outside the 48 hours after the candidate's
                 # last one; an e-mail reaches them for sure.
@@ -250,17 +247,6 @@ async def _send(
             )
             return channel
     return None
-
-
-async def _wrote_lately(session: AsyncSession, conversation_id: int, now: datetime) -> bool:
-    """Whether WeChat's 48-hour window for chat messages is surely still open."""
-    last = await session.scalar(
-        select(func.max(ChatMessage.at)).where(
-            ChatMessage.conversation_id == conversation_id,
-            ChatMessage.direction == Direction.INBOUND,
-        )
-    )
-    return last is not None and now - last < WECHAT_WINDOW
 
 
 async def send_due_reminders(runtime: Runtime, *, now: datetime, quiet_hours: QuietHours) -> int:

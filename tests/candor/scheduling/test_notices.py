@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from candor.auth.principals import load_principal
+from candor.chat import transcript
 from candor.clock import utcnow
 from candor.models import ChatDelivery, ChatIdentity, Conversation, InterviewSlot
 from candor.models.enums import Channel, InterviewKind, Locale
@@ -92,6 +93,16 @@ async def test_the_chat_used_last_is_told_and_a_stopped_account_is_skipped(world
     newer = await chats_on(world, 1, Channel.TELEGRAM)
     first, second = await two_slots(world, job_id)
     async with world.runtime.transaction() as session:
+        # The candidate wrote on WeChat an hour ago (its 48-hour window is open).
+        await transcript.record_inbound(
+            session,
+            await session.get_one(Conversation, older),
+            text="好的",
+            event=None,
+            payload=None,
+            provider_message_id="wx-1",
+            at=utcnow() - timedelta(hours=1),
+        )
         (await session.get_one(Conversation, older)).last_message_at = utcnow()
         (await session.get_one(Conversation, newer)).last_message_at = utcnow() - timedelta(days=1)
 
@@ -160,3 +171,26 @@ def test_the_ics_signature_is_bound_to_the_booking_and_the_key(world: World) -> 
     assert not verify_ics_signature(settings, "abc123", None)
     other = settings.model_copy(update={"secret_key": type(settings.secret_key)("x" * 40)})
     assert not verify_ics_signature(other, "abc123", sig)
+
+
+async def test_a_wechat_candidate_silent_for_two_days_is_told_by_email(world: World) -> None:
+    """WeChat takes a chat message only within 48 hours of the candidate's last one."""
+    job_id = await scheduling_job(world)
+    conversation_id = await chats_on(world, 1, Channel.WECHAT)
+    async with world.runtime.transaction() as session:
+        await transcript.record_inbound(
+            session,
+            await session.get_one(Conversation, conversation_id),
+            text="好的",
+            event=None,
+            payload=None,
+            provider_message_id="wx-old",
+            at=utcnow() - timedelta(days=3),
+        )
+    first, _second = await two_slots(world, job_id)
+
+    change = await book(world, 1, first)
+
+    assert change.told is not None
+    assert change.told.channel is Channel.EMAIL
+    assert await sent_in_chat(world, conversation_id) == []
