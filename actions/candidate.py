@@ -7,7 +7,7 @@ from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
 
 from actions import texts
 from actions.base import CandorAction, Context, Events
-from actions.slot_offers import candidate_zone, offer_slots
+from actions.slot_offers import offer_slots
 from candor.chat import teams
 from candor.chat.subscription_prompt import MAX_SCENE, PROMPT_URL, prompt_link
 from candor.dialogue import service
@@ -24,6 +24,7 @@ from candor.models import Application, Interview, Job
 from candor.models.enums import INTERVIEW_STAGE, Channel, Decision
 from candor.models.scheduling import InvitationState
 from candor.scheduling import service as scheduling
+from candor.scheduling.notices import candidate_zone
 
 
 def _chosen_code(context: Context) -> str | None:

@@ -22,7 +22,6 @@ from actions import texts
 from actions.base import CandorAction, Context, Events
 from actions.candidate import ActionNextStep, _application, _forget_code
 from actions.slot_offers import (
-    candidate_zone,
     kind_label,
     offer_slots,
     open_invitations,
@@ -51,6 +50,7 @@ from candor.scheduling.errors import (
     SlotTooSoonError,
 )
 from candor.scheduling.links import ics_url
+from candor.scheduling.notices import candidate_zone
 from candor.scheduling.preferences import parse_preference
 
 CANCEL = "cancel"  # the `booking_change` entity's value for a request to cancel

@@ -6,25 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from actions import texts
 from actions.base import Context
 from candor.dialogue.queries import own_applications
-from candor.models import Candidate, InterviewSlot, Job
+from candor.models import InterviewSlot, Job
 from candor.models.enums import INTERVIEW_STAGE, Locale
-from candor.models.scheduling import BUSINESS_ZONE, SchedulingInvitation
+from candor.models.scheduling import SchedulingInvitation
 from candor.scheduling import service as scheduling
+from candor.scheduling.notices import candidate_zone
 from candor.sla.service import current_calendar
 
 SHOWN_PLACE_LENGTH = 24  # a button title stays short; the confirmation has the full place
-
-
-def candidate_zone(candidate: Candidate) -> ZoneInfo:
-    try:
-        return ZoneInfo(candidate.time_zone or BUSINESS_ZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(BUSINESS_ZONE)
 
 
 def slot_time(slot: InterviewSlot, zone: ZoneInfo, locale: Locale) -> str:

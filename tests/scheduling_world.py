@@ -3,12 +3,12 @@ chat (a bound account with its conversation), and reading what the candidate was
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from urllib.parse import urlparse
 
 from sqlalchemy import select, update
 
-from candor.clock import BUSINESS_TZ, utcnow
+from candor.clock import utcnow
 from candor.models import (
     Application,
     Candidate,
@@ -21,7 +21,7 @@ from candor.models import (
 from candor.models.chat import Direction
 from candor.models.enums import Channel, InterviewKind
 from candor.scheduling import service
-from candor.sla.service import current_calendar
+from tests.booking_chat_world import working_days
 from tests.outreach_world import World
 
 
@@ -72,19 +72,7 @@ async def set_candidate(world: World, n: int, **values: object) -> None:
 
 async def next_working_days(world: World, count: int, *, after: int = 7) -> list[date]:
     """The first `count` working days (China's calendar) at least `after` days from today."""
-    async with world.runtime.sessionmaker() as session:
-        calendar = await current_calendar(session)
-    day = utcnow().astimezone(BUSINESS_TZ).date() + timedelta(days=after)
-    found: list[date] = []
-    while len(found) < count:
-        if calendar.is_working_day(day):
-            found.append(day)
-        day += timedelta(days=1)
-    return found
-
-
-def china(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), BUSINESS_TZ)
+    return await working_days(world, count, from_days=after)
 
 
 async def sent_in_chat(world: World, conversation_id: int) -> list[str]:

@@ -17,11 +17,11 @@ from candor.models import AuditEntry, InterviewBooking, InterviewSlot
 from candor.models.enums import Channel, Role
 from candor.models.scheduling import BookingState
 from candor.sla.service import current_calendar
+from tests.booking_chat_world import china
 from tests.outreach_world import World, hr
 from tests.scheduling_world import (
     application_code,
     chats_on,
-    china,
     emails_to,
     ics_path,
     next_working_days,

@@ -19,11 +19,11 @@ from candor.scheduling import hr
 from candor.scheduling.links import ics_url, verify_ics_signature
 from candor.scheduling.notices import Change
 from candor.scheduling.slots import SlotSpec, add_slots
+from tests.booking_chat_world import china
 from tests.outreach_world import World
 from tests.scheduling_world import (
     application_code,
     chats_on,
-    china,
     emails_to,
     next_working_days,
     scheduling_job,
